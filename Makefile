@@ -1,0 +1,133 @@
+# PulseStream - build, test, bench, install.
+#
+#   make                 build every tool into bin/
+#   make demo            install what is missing, then run pipelines/demo.sh
+#   make check           install what is missing, then run every test
+#   make check SANITIZE=address,undefined
+#   make bench           benchmarks on 1M simulated events
+#   make install PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+OPT ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wvla -Wformat=2
+ifneq ($(WERROR),)
+WARN += -Werror
+endif
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
+endif
+
+# Every library a module may use; tools link with --as-needed, so each
+# binary ends up depending only on the libraries its code references.
+PKGS = yajl zlib libzstd rdkafka libcurl openssl
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
+
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) $(SANFLAGS) -Ilib \
+	     $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lm -lpthread
+
+B = build
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIBA = $(B)/libpulsestream.a
+TOOL_SRC := $(sort $(wildcard tools/ps-*.c))
+TOOLS := $(TOOL_SRC:tools/%.c=bin/%)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+MANS := $(sort $(wildcard man/*.[0-9]))
+
+.PHONY: all deps demo check check-unit check-cli check-e2e check-interop \
+	check-valgrind check-man bench fuzz install uninstall clean regen
+.DEFAULT_GOAL := all
+
+all: $(TOOLS)
+
+# Rebuild everything when the compiler flags change (e.g. SANITIZE=...).
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+FORCE:
+
+$(B)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+bin/%: $(B)/tools/%.o $(LIBA)
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+$(B)/tests/%.o: tests/unit/%.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/tests/%: $(B)/tests/%.o $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(CRIT_LIBS) $(LIBS)
+
+deps:
+	@scripts/deps.sh
+
+demo: deps all
+	pipelines/demo.sh
+
+check: deps all
+	@$(MAKE) --no-print-directory check-unit check-cli check-man check-e2e check-interop
+	@echo "make check: all test suites passed"
+
+check-unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+check-cli: all
+	@tests/cli/run.sh
+
+check-valgrind: all
+	@PS_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" tests/cli/run.sh
+
+check-man: all
+	@tests/man-check.sh
+
+check-e2e: all
+	@scripts/run-suite.sh tests/e2e
+
+check-interop: all
+	@scripts/run-suite.sh tests/interop
+
+bench: all
+	@bench/run.sh
+
+regen: all
+	@PS_REGEN=1 tests/cli/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.7,$(MANS)) $(DESTDIR)$(MANDIR)/man7/
+
+uninstall:
+	rm -f $(TOOLS:bin/%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MANS))))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(filter %.7,$(MANS))))
+
+clean:
+	rm -rf $(B) bin
+
+.SECONDARY:
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(B)/tools/%.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%.d)

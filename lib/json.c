@@ -1,0 +1,302 @@
+/* json.c - see json.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "banned.h"
+
+/* Deeper documents are rejected before yajl's tree (and our code) recurse. */
+#define MAX_DEPTH 512
+
+/*
+ * A cheap scan outside strings: nesting deeper than MAX_DEPTH returns 1,
+ * a '/' (a comment, which yajl_tree_parse would accept) returns 2, else 0.
+ */
+static int prescan(const char *p, size_t len)
+{
+	int depth = 0, in_str = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = p[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '{' || c == '[') {
+			if (++depth > MAX_DEPTH)
+				return 1;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == '/') {
+			return 2;
+		}
+	}
+	return 0;
+}
+
+yajl_val ps_json_parse(const char *p, size_t len, char *errbuf,
+		       size_t errlen)
+{
+	char ybuf[128];
+	char *text;
+	yajl_val v;
+	size_t i;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (memchr(p, '\0', len)) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "nul_byte: NUL byte in input");
+		return NULL;
+	}
+	for (i = 0; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
+		;
+	if (i == len) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "empty: empty line");
+		return NULL;
+	}
+	if (ps_utf8_valid_prefix(p, len) != len) {
+		if (errbuf)
+			snprintf(errbuf, errlen,
+				 "invalid_utf8: invalid UTF-8 at byte %zu",
+				 ps_utf8_valid_prefix(p, len));
+		return NULL;
+	}
+	switch (prescan(p, len)) {
+	case 1:
+		if (errbuf)
+			snprintf(errbuf, errlen,
+				 "too_deep: nesting deeper than %d", MAX_DEPTH);
+		return NULL;
+	case 2:
+		if (errbuf)
+			snprintf(errbuf, errlen,
+				 "syntax: comments are not JSON");
+		return NULL;
+	}
+	/* yajl_tree_parse wants a NUL-terminated string. */
+	text = ps_xmemdup(p, len);
+	v = yajl_tree_parse(text, ybuf, sizeof(ybuf));
+	free(text);
+	if (!v && errbuf) {
+		char *nl;
+
+		for (nl = ybuf; *nl; nl++)
+			if (*nl == '\n' || *nl == '\r')
+				*nl = ' ';
+		snprintf(errbuf, errlen, "syntax: %s", ybuf);
+		/* yajl pads its message with blanks: trim them. */
+		for (i = strlen(errbuf); i && errbuf[i - 1] == ' '; i--)
+			errbuf[i - 1] = '\0';
+	}
+	return v;
+}
+
+yajl_val ps_json_get(yajl_val obj, const char *key)
+{
+	size_t i;
+
+	if (!YAJL_IS_OBJECT(obj))
+		return NULL;
+	for (i = 0; i < obj->u.object.len; i++)
+		if (!strcmp(obj->u.object.keys[i], key))
+			return obj->u.object.values[i];
+	return NULL;
+}
+
+/* Length of the UTF-8 sequence at s (n bytes left), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c < 0xe0) {
+		if (n < 2 || (s[1] & 0xc0) != 0x80)
+			return 0;
+		return 2;
+	}
+	if (c < 0xf0) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0)
+			return 0;	/* overlong */
+		if (c == 0xed && s[1] > 0x9f)
+			return 0;	/* surrogate */
+		return 3;
+	}
+	if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+	    (s[3] & 0xc0) != 0x80)
+		return 0;
+	if (c == 0xf0 && s[1] < 0x90)
+		return 0;	/* overlong */
+	if (c == 0xf4 && s[1] > 0x8f)
+		return 0;	/* above U+10FFFF */
+	return 4;
+}
+
+size_t ps_utf8_valid_prefix(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		k = utf8_seq(s + i, n - i);
+		if (!k)
+			return i;
+		i += k;
+	}
+	return n;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+size_t ps_json_add_str(struct ps_buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0, bad = 0;
+
+	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
+	ps_buf_grow(b, n * 6 + 2);
+	b->data[b->len++] = '"';
+	while (i < n) {
+		unsigned c = s[i];
+		char *o;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			i++;
+			run++;
+			continue;
+		}
+		if (run) {
+			memcpy(b->data + b->len, s + i - run, run);
+			b->len += run;
+			run = 0;
+		}
+		o = b->data + b->len;
+		if (c >= 0x80) {
+			size_t k = utf8_seq(s + i, n - i);
+
+			if (k) {
+				memcpy(o, s + i, k);
+				b->len += k;
+				i += k;
+			} else {
+				memcpy(o, "\xef\xbf\xbd", 3);
+				b->len += 3;
+				bad++;
+				i++;
+			}
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o = '"'; b->len += 2; break;
+		case '\\': *o = '\\'; b->len += 2; break;
+		case '\n': *o = 'n'; b->len += 2; break;
+		case '\r': *o = 'r'; b->len += 2; break;
+		case '\t': *o = 't'; b->len += 2; break;
+		case '\b': *o = 'b'; b->len += 2; break;
+		case '\f': *o = 'f'; b->len += 2; break;
+		default:
+			o[0] = 'u';
+			o[1] = '0';
+			o[2] = '0';
+			o[3] = hexdig[c >> 4];
+			o[4] = hexdig[c & 15];
+			b->len += 6;
+			break;
+		}
+		i++;
+	}
+	if (run) {
+		memcpy(b->data + b->len, s + i - run, run);
+		b->len += run;
+	}
+	b->data[b->len++] = '"';
+	b->data[b->len] = '\0';
+	return bad;
+}
+
+void ps_json_add_double(struct ps_buf *b, double d)
+{
+	char tmp[32];
+	int prec;
+
+	if (!isfinite(d)) {
+		ps_buf_adds(b, "null");
+		return;
+	}
+	if (d == floor(d) && fabs(d) < 1e15) {
+		ps_buf_add_i64(b, (long long)d);
+		return;
+	}
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	ps_buf_adds(b, tmp);
+}
+
+void ps_json_add_value(struct ps_buf *b, yajl_val v)
+{
+	size_t i;
+
+	if (!v) {
+		ps_buf_adds(b, "null");
+		return;
+	}
+	switch (v->type) {
+	case yajl_t_string:
+		ps_json_add_str(b, v->u.string, strlen(v->u.string));
+		break;
+	case yajl_t_number:
+		ps_buf_adds(b, v->u.number.r);
+		break;
+	case yajl_t_true:
+		ps_buf_adds(b, "true");
+		break;
+	case yajl_t_false:
+		ps_buf_adds(b, "false");
+		break;
+	case yajl_t_object:
+		ps_buf_addc(b, '{');
+		for (i = 0; i < v->u.object.len; i++) {
+			if (i)
+				ps_buf_addc(b, ',');
+			ps_json_add_str(b, v->u.object.keys[i],
+					strlen(v->u.object.keys[i]));
+			ps_buf_addc(b, ':');
+			ps_json_add_value(b, v->u.object.values[i]);
+		}
+		ps_buf_addc(b, '}');
+		break;
+	case yajl_t_array:
+		ps_buf_addc(b, '[');
+		for (i = 0; i < v->u.array.len; i++) {
+			if (i)
+				ps_buf_addc(b, ',');
+			ps_json_add_value(b, v->u.array.values[i]);
+		}
+		ps_buf_addc(b, ']');
+		break;
+	default:
+		ps_buf_adds(b, "null");
+		break;
+	}
+}

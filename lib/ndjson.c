@@ -1,0 +1,222 @@
+/* ndjson.c - see ndjson.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ndjson.h"
+#include "banned.h"
+
+#define MIN_BUF (64 * 1024)
+
+struct ps_ndjson {
+	ps_read_fn fn;
+	void *ctx;
+	int fd;
+	char *buf;
+	char *longbuf;		/* prefix of an over-long line */
+	size_t size;		/* allocated */
+	size_t start, end;	/* unread bytes are buf[start..end) */
+	size_t max;
+	long long lineno;
+	unsigned long long offset;
+	int eof;
+	int first;		/* no line returned yet: strip a BOM */
+	volatile int *interrupt;
+};
+
+static ssize_t read_fd(void *ctx, void *buf, size_t n)
+{
+	return read(*(int *)ctx, buf, n);
+}
+
+struct ps_ndjson *ps_ndjson_new(ps_read_fn fn, void *ctx, size_t max_line)
+{
+	struct ps_ndjson *r = ps_xcalloc(1, sizeof(*r));
+
+	r->fn = fn;
+	r->ctx = ctx;
+	r->max = max_line ? max_line : PS_NDJSON_DEFAULT_MAX;
+	/* Room for a line of max bytes, its CR and its newline. */
+	r->size = r->max + 2 < MIN_BUF ? MIN_BUF : r->max + 2;
+	r->buf = ps_xmalloc(r->size);
+	r->first = 1;
+	return r;
+}
+
+struct ps_ndjson *ps_ndjson_new_fd(int fd, size_t max_line)
+{
+	struct ps_ndjson *r = ps_ndjson_new(read_fd, NULL, max_line);
+
+	r->fd = fd;
+	r->ctx = &r->fd;
+	return r;
+}
+
+void ps_ndjson_free(struct ps_ndjson *r)
+{
+	if (!r)
+		return;
+	free(r->buf);
+	free(r->longbuf);
+	free(r);
+}
+
+void ps_ndjson_set_interrupt(struct ps_ndjson *r, volatile int *flag)
+{
+	r->interrupt = flag;
+}
+
+unsigned long long ps_ndjson_offset(const struct ps_ndjson *r)
+{
+	return r->offset;
+}
+
+/* Read more bytes after end.  Returns 1 if some came, 0 at EOF, -1 error. */
+static int fill(struct ps_ndjson *r, struct ps_error *e)
+{
+	ssize_t n;
+
+	if (r->start > 0 && r->start == r->end) {
+		r->start = r->end = 0;
+	} else if (r->start > 0 && r->end == r->size) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	for (;;) {
+		n = r->fn(r->ctx, r->buf + r->end, r->size - r->end);
+		if (n > 0) {
+			r->end += (size_t)n;
+			return 1;
+		}
+		if (n == 0) {
+			r->eof = 1;
+			return 0;
+		}
+		if (errno == EINTR) {
+			if (r->interrupt && *r->interrupt) {
+				if (e) {
+					e->code = 0;
+					e->msg[0] = '\0';
+				}
+				return -1;
+			}
+			continue;
+		}
+		return ps_error_errno(e, PS_EX_IOERR, errno, "read error");
+	}
+}
+
+/* Fill *line with buf[s..s+n) (without the newline), stripping CR/BOM. */
+static void emit(struct ps_ndjson *r, struct ps_line *line, size_t s,
+		 size_t n, size_t consumed)
+{
+	const char *p = r->buf + s;
+
+	r->lineno++;
+	r->offset += consumed;
+	if (n && p[n - 1] == '\r')
+		n--;
+	if (r->first && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) {
+		p += 3;
+		n -= 3;
+	}
+	r->first = 0;
+	line->lineno = r->lineno;
+	line->data = p;
+	line->full_len = n;
+	line->too_long = n > r->max;
+	line->len = line->too_long ? r->max : n;
+}
+
+/* Skip to just past the next newline; full counts the skipped bytes. */
+static int skip_rest(struct ps_ndjson *r, unsigned long long *full,
+		     struct ps_error *e)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		int rc;
+
+		if (nl) {
+			size_t k = (size_t)(nl - (r->buf + r->start));
+
+			*full += k;
+			r->offset += k + 1;
+			r->start += k + 1;
+			return 0;
+		}
+		*full += r->end - r->start;
+		r->offset += r->end - r->start;
+		r->start = r->end = 0;
+		rc = fill(r, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return 0;
+	}
+}
+
+int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
+		   struct ps_error *e)
+{
+	size_t scanned = 0;
+
+	for (;;) {
+		size_t avail = r->end - r->start;
+		char *nl = memchr(r->buf + r->start + scanned, '\n',
+				  avail - scanned);
+		int rc;
+
+		if (nl) {
+			size_t n = (size_t)(nl - (r->buf + r->start));
+			size_t s = r->start;
+
+			r->start += n + 1;
+			emit(r, line, s, n, n + 1);
+			return 1;
+		}
+		scanned = avail;
+		if (avail == r->size) {
+			/*
+			 * The buffer is full (start is 0 here) and holds no
+			 * newline: the line is over the cap.  Keep its first
+			 * max bytes aside and skip the rest through the
+			 * buffer, so memory stays bounded by the cap.
+			 */
+			unsigned long long full = avail;
+
+			if (!r->longbuf)
+				r->longbuf = ps_xmalloc(r->max);
+			memcpy(r->longbuf, r->buf + r->start, r->max);
+			r->lineno++;
+			r->first = 0;
+			r->offset += avail;
+			r->start = r->end = 0;
+			if (skip_rest(r, &full, e) < 0)
+				return -1;
+			line->lineno = r->lineno;
+			line->data = r->longbuf;
+			line->len = r->max;
+			line->full_len = (size_t)full;
+			line->too_long = 1;
+			return 1;
+		}
+		if (r->eof) {
+			if (!avail)
+				return 0;
+			r->start = r->end;
+			emit(r, line, r->end - avail, avail, avail);
+			return 1;
+		}
+		if (r->start + avail == r->size && r->start) {
+			memmove(r->buf, r->buf + r->start, avail);
+			r->start = 0;
+			r->end = avail;
+		}
+		rc = fill(r, e);
+		if (rc < 0)
+			return -1;
+	}
+}

@@ -1,0 +1,227 @@
+/* pstime.c - see pstime.h. */
+#include <time.h>
+
+#include "pstime.h"
+#include "banned.h"
+
+/* Howard Hinnant's days_from_civil / civil_from_days algorithms. */
+int64_t ps_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+void ps_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+	static const unsigned char dim[] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
+}
+
+/* Read exactly n digits at s[*i]; -1 if they are not all digits. */
+static int digits(const char *s, size_t len, size_t *i, int n)
+{
+	int v = 0;
+
+	if (*i + (size_t)n > len)
+		return -1;
+	while (n--) {
+		char c = s[(*i)++];
+
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	return v;
+}
+
+#define FAIL(reason) do { if (why) *why = (reason); return -1; } while (0)
+
+int ps_time_parse(const char *s, size_t len, int64_t *us, const char **why)
+{
+	size_t i = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	int64_t frac = 0, off = 0;
+
+	if ((y = digits(s, len, &i, 4)) < 1)
+		FAIL("bad year");
+	if (i >= len || s[i++] != '-' || (mo = digits(s, len, &i, 2)) < 0)
+		FAIL("bad month");
+	if (i >= len || s[i++] != '-' || (d = digits(s, len, &i, 2)) < 0)
+		FAIL("bad day");
+	if (mo < 1 || mo > 12)
+		FAIL("month out of range");
+	if (d < 1 || (unsigned)d > days_in_month(y, (unsigned)mo))
+		FAIL("day out of range");
+	if (i < len) {
+		if (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
+			FAIL("bad date/time separator");
+		i++;
+		if ((h = digits(s, len, &i, 2)) < 0 || i >= len ||
+		    s[i++] != ':' || (mi = digits(s, len, &i, 2)) < 0)
+			FAIL("bad time");
+		if (i < len && s[i] == ':') {
+			i++;
+			if ((sec = digits(s, len, &i, 2)) < 0)
+				FAIL("bad seconds");
+			if (i < len && (s[i] == '.' || s[i] == ',')) {
+				int n = 0;
+
+				i++;
+				while (i < len && s[i] >= '0' && s[i] <= '9') {
+					if (n < 6)
+						frac = frac * 10 + (s[i] - '0');
+					n++;
+					i++;
+				}
+				if (!n)
+					FAIL("bad fraction");
+				for (; n < 6; n++)
+					frac *= 10;
+			}
+		}
+		if (h > 23)
+			FAIL("hour out of range");
+		if (mi > 59)
+			FAIL("minute out of range");
+		if (sec > 59)
+			FAIL("second out of range");
+		if (i < len) {
+			char c = s[i++];
+			int oh, om = 0;
+
+			if (c == 'Z' || c == 'z') {
+				off = 0;
+			} else if (c == '+' || c == '-') {
+				if ((oh = digits(s, len, &i, 2)) < 0)
+					FAIL("bad zone offset");
+				if (i < len && s[i] == ':')
+					i++;
+				if (i < len && (om = digits(s, len, &i, 2)) < 0)
+					FAIL("bad zone offset");
+				if (oh > 23 || om > 59)
+					FAIL("zone offset out of range");
+				off = (oh * 60 + om) * 60;
+				if (c == '-')
+					off = -off;
+			} else {
+				FAIL("bad zone");
+			}
+		}
+	}
+	if (i != len)
+		FAIL("trailing characters");
+	*us = ((ps_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+		h * 3600 + mi * 60 + sec - off) * PS_USEC_PER_SEC) + frac;
+	return 0;
+}
+
+static void put2(char *o, unsigned v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
+size_t ps_date_format(int64_t us, char *out)
+{
+	int64_t days = us / PS_USEC_PER_DAY, y;
+	unsigned m, d;
+
+	if (us % PS_USEC_PER_DAY < 0)
+		days--;
+	ps_civil_from_days(days, &y, &m, &d);
+	if (y < 0)
+		y = 0;
+	if (y > 9999)
+		y = 9999;
+	put2(out, (unsigned)(y / 100));
+	put2(out + 2, (unsigned)(y % 100));
+	out[4] = '-';
+	put2(out + 5, m);
+	out[7] = '-';
+	put2(out + 8, d);
+	out[10] = '\0';
+	return 10;
+}
+
+size_t ps_time_format(int64_t us, char *out, int frac)
+{
+	int64_t rem = us % PS_USEC_PER_DAY;
+	unsigned secs, micros;
+	size_t n;
+
+	if (rem < 0)
+		rem += PS_USEC_PER_DAY;
+	ps_date_format(us, out);
+	secs = (unsigned)(rem / PS_USEC_PER_SEC);
+	micros = (unsigned)(rem % PS_USEC_PER_SEC);
+	out[10] = 'T';
+	put2(out + 11, secs / 3600);
+	out[13] = ':';
+	put2(out + 14, secs / 60 % 60);
+	out[16] = ':';
+	put2(out + 17, secs % 60);
+	n = 19;
+	if (frac < 0)
+		frac = micros ? 6 : 0;
+	if (frac == 3 || frac == 6) {
+		unsigned v = frac == 3 ? micros / 1000 : micros;
+		int k;
+
+		out[n++] = '.';
+		for (k = frac - 1; k >= 0; k--) {
+			out[n + (size_t)k] = (char)('0' + v % 10);
+			v /= 10;
+		}
+		n += (size_t)frac;
+	}
+	out[n++] = 'Z';
+	out[n] = '\0';
+	return n;
+}
+
+int64_t ps_time_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * PS_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+double ps_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
