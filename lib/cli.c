@@ -232,6 +232,8 @@ void ps_init(const char *tool_name)
 	if (fd > 2)
 		close(fd);
 	signal(SIGPIPE, SIG_IGN);
+	/* Over a file-size limit, write() fails with EFBIG instead. */
+	signal(SIGXFSZ, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);

@@ -1,0 +1,313 @@
+/* envelope.c - see envelope.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "base64.h"
+#include "envelope.h"
+#include "json.h"
+#include "pstime.h"
+#include "banned.h"
+
+enum field {
+	F_NONE, F_SOURCE, F_POSITION, F_INGEST, F_BROKER, F_KEY, F_PAYLOAD,
+	F_PAYLOAD_B64
+};
+
+struct ps_envelope_parser {
+	yajl_handle h;
+	struct ps_buf source, key, payload, scratch;
+	int depth;
+	enum field cur;
+	unsigned seen;		/* bit per field */
+	long long position;
+	int64_t ingest, broker;
+	const char *bad;	/* why a value was rejected */
+};
+
+static int cb_null(void *ctx)
+{
+	struct ps_envelope_parser *p = ctx;
+
+	if (p->depth == 1 && (p->cur == F_BROKER || p->cur == F_KEY))
+		p->cur = F_NONE;	/* explicit null: absent */
+	else if (p->depth == 1 && p->cur != F_NONE) {
+		p->bad = "null where a value is required";
+		return 0;
+	}
+	return 1;
+}
+
+static int cb_bool(void *ctx, int v)
+{
+	struct ps_envelope_parser *p = ctx;
+
+	(void)v;
+	if (p->depth == 1 && p->cur != F_NONE) {
+		p->bad = "boolean where a string or number is required";
+		return 0;
+	}
+	return 1;
+}
+
+static int cb_int(void *ctx, long long v)
+{
+	struct ps_envelope_parser *p = ctx;
+
+	if (p->depth != 1 || p->cur == F_NONE)
+		return 1;
+	if (p->cur != F_POSITION || v < 0) {
+		p->bad = p->cur == F_POSITION ? "negative position"
+					      : "number where a string is required";
+		return 0;
+	}
+	p->position = v;
+	p->seen |= 1u << F_POSITION;
+	return 1;
+}
+
+static int cb_double(void *ctx, double v)
+{
+	struct ps_envelope_parser *p = ctx;
+
+	(void)v;
+	if (p->depth == 1 && p->cur != F_NONE) {
+		p->bad = "position is not an integer";
+		return 0;
+	}
+	return 1;
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct ps_envelope_parser *p = ctx;
+	const char *why = NULL;
+	int64_t t;
+
+	if (p->depth != 1 || p->cur == F_NONE)
+		return 1;
+	switch (p->cur) {
+	case F_SOURCE:
+		ps_buf_reset(&p->source);
+		ps_buf_add(&p->source, s, n);
+		break;
+	case F_KEY:
+		ps_buf_reset(&p->key);
+		ps_buf_add(&p->key, s, n);
+		break;
+	case F_PAYLOAD:
+		ps_buf_reset(&p->payload);
+		ps_buf_add(&p->payload, s, n);
+		break;
+	case F_PAYLOAD_B64:
+		ps_buf_reset(&p->payload);
+		if (ps_base64_decode(&p->payload, (const char *)s, n) < 0) {
+			p->bad = "payload_b64 is not base64";
+			return 0;
+		}
+		p->cur = F_PAYLOAD;
+		break;
+	case F_INGEST:
+	case F_BROKER:
+		if (ps_time_parse((const char *)s, n, &t, &why) < 0) {
+			p->bad = "bad timestamp";
+			return 0;
+		}
+		if (p->cur == F_INGEST)
+			p->ingest = t;
+		else
+			p->broker = t;
+		break;
+	case F_POSITION:
+		p->bad = "position is not a number";
+		return 0;
+	default:
+		break;
+	}
+	p->seen |= 1u << p->cur;
+	return 1;
+}
+
+static int cb_start_map(void *ctx)
+{
+	((struct ps_envelope_parser *)ctx)->depth++;
+	return 1;
+}
+
+static int cb_end_map(void *ctx)
+{
+	((struct ps_envelope_parser *)ctx)->depth--;
+	return 1;
+}
+
+static int cb_start_array(void *ctx)
+{
+	struct ps_envelope_parser *p = ctx;
+
+	if (p->depth == 1 && p->cur != F_NONE) {
+		p->bad = "array where a string or number is required";
+		return 0;
+	}
+	p->depth++;
+	return 1;
+}
+
+static int cb_end_array(void *ctx)
+{
+	((struct ps_envelope_parser *)ctx)->depth--;
+	return 1;
+}
+
+static int cb_map_key(void *ctx, const unsigned char *k, size_t n)
+{
+	struct ps_envelope_parser *p = ctx;
+
+	if (p->depth != 1)
+		return 1;
+#define IS(lit) (n == sizeof(lit) - 1 && !memcmp(k, lit, n))
+	if (IS("source"))
+		p->cur = F_SOURCE;
+	else if (IS("position"))
+		p->cur = F_POSITION;
+	else if (IS("ingest_time"))
+		p->cur = F_INGEST;
+	else if (IS("broker_time"))
+		p->cur = F_BROKER;
+	else if (IS("key"))
+		p->cur = F_KEY;
+	else if (IS("payload"))
+		p->cur = F_PAYLOAD;
+	else if (IS("payload_b64"))
+		p->cur = F_PAYLOAD_B64;
+	else
+		p->cur = F_NONE;
+#undef IS
+	return 1;
+}
+
+static const yajl_callbacks callbacks = {
+	cb_null, cb_bool, cb_int, cb_double, NULL, cb_string,
+	cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array,
+};
+
+struct ps_envelope_parser *ps_envelope_parser_new(void)
+{
+	return ps_xcalloc(1, sizeof(struct ps_envelope_parser));
+}
+
+void ps_envelope_parser_free(struct ps_envelope_parser *p)
+{
+	if (!p)
+		return;
+	if (p->h)
+		yajl_free(p->h);
+	ps_buf_release(&p->source);
+	ps_buf_release(&p->key);
+	ps_buf_release(&p->payload);
+	ps_buf_release(&p->scratch);
+	free(p);
+}
+
+int ps_envelope_parse(struct ps_envelope_parser *p, const char *line,
+		      size_t len, struct ps_envelope *env,
+		      struct ps_error *e)
+{
+	yajl_status st;
+	unsigned need = 1u << F_SOURCE | 1u << F_POSITION | 1u << F_INGEST |
+			1u << F_PAYLOAD;
+
+	if (p->h)
+		yajl_free(p->h);
+	p->h = yajl_alloc(&callbacks, NULL, p);
+	p->depth = 0;
+	p->cur = F_NONE;
+	p->seen = 0;
+	p->bad = NULL;
+	p->broker = PS_TIME_NONE;
+	if (memchr(line, '\0', len))
+		return ps_error_set(e, PS_EX_DATAERR,
+				    "envelope: NUL byte in line");
+	st = yajl_parse(p->h, (const unsigned char *)line, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(p->h);
+	if (st != yajl_status_ok) {
+		if (p->bad)
+			return ps_error_set(e, PS_EX_DATAERR, "envelope: %s",
+					    p->bad);
+		return ps_error_set(e, PS_EX_DATAERR,
+				    "envelope: not valid JSON");
+	}
+	if ((p->seen & need) != need)
+		return ps_error_set(e, PS_EX_DATAERR, "envelope: %s missing",
+			!(p->seen & 1u << F_SOURCE) ? "source" :
+			!(p->seen & 1u << F_POSITION) ? "position" :
+			!(p->seen & 1u << F_INGEST) ? "ingest_time" :
+			"payload");
+	if (!p->source.len)
+		return ps_error_set(e, PS_EX_DATAERR, "envelope: empty source");
+	env->source = p->source.data;
+	env->source_len = p->source.len;
+	env->position = p->position;
+	env->ingest_time = p->ingest;
+	env->broker_time = p->seen & 1u << F_BROKER ? p->broker : PS_TIME_NONE;
+	env->key = p->seen & 1u << F_KEY ? p->key.data : NULL;
+	env->key_len = p->seen & 1u << F_KEY ? p->key.len : 0;
+	env->payload = p->payload.data ? p->payload.data : "";
+	env->payload_len = p->payload.len;
+	return 0;
+}
+
+int ps_envelope_sniff(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i >= len || line[i++] != '{')
+		return 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return len - i >= 8 && !memcmp(line + i, "\"source\"", 8);
+}
+
+void ps_envelope_format(struct ps_buf *b, const struct ps_envelope *env)
+{
+	char ts[PS_TIME_MAX];
+	size_t n;
+
+	ps_buf_adds(b, "{\"source\":");
+	ps_json_add_str(b, env->source, env->source_len);
+	ps_buf_adds(b, ",\"position\":");
+	ps_buf_add_i64(b, env->position);
+	ps_buf_adds(b, ",\"ingest_time\":\"");
+	n = ps_time_format(env->ingest_time, ts, 6);
+	ps_buf_add(b, ts, n);
+	ps_buf_addc(b, '"');
+	if (env->broker_time != PS_TIME_NONE) {
+		ps_buf_adds(b, ",\"broker_time\":\"");
+		n = ps_time_format(env->broker_time, ts, 3);
+		ps_buf_add(b, ts, n);
+		ps_buf_addc(b, '"');
+	}
+	if (env->key) {
+		ps_buf_adds(b, ",\"key\":");
+		if (ps_utf8_valid_prefix(env->key, env->key_len) == env->key_len)
+			ps_json_add_str(b, env->key, env->key_len);
+		else {
+			/* A binary key is rare: keep it exact as base64. */
+			ps_buf_addc(b, '"');
+			ps_base64_encode(b, env->key, env->key_len);
+			ps_buf_addc(b, '"');
+		}
+	}
+	if (ps_utf8_valid_prefix(env->payload, env->payload_len) ==
+	    env->payload_len) {
+		ps_buf_adds(b, ",\"payload\":");
+		ps_json_add_str(b, env->payload, env->payload_len);
+	} else {
+		ps_buf_adds(b, ",\"payload_b64\":\"");
+		ps_base64_encode(b, env->payload, env->payload_len);
+		ps_buf_addc(b, '"');
+	}
+	ps_buf_add(b, "}\n", 2);
+}

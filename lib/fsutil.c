@@ -1,0 +1,262 @@
+/* fsutil.c - see fsutil.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "banned.h"
+
+/* Every write failure (ENOSPC, EDQUOT, EFBIG, EIO...) is an I/O error. */
+static int write_errno_code(int err)
+{
+	(void)err;
+	return PS_EX_IOERR;
+}
+
+int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
+{
+	char *p = ps_xstrdup(dir), *s;
+	int rc = 0;
+
+	for (s = p + 1; ; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			rc = ps_error_errno(e, PS_EX_CANTCREAT, errno,
+					    "cannot create directory %s", p);
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+int ps_fsync_dir(const char *dir, struct ps_error *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ps_error_errno(e, PS_EX_IOERR, errno,
+				      "cannot open directory %s", dir);
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int err = errno;
+
+		close(fd);
+		return ps_error_errno(e, PS_EX_IOERR, err,
+				      "cannot sync directory %s", dir);
+	}
+	close(fd);
+	return 0;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return ps_xstrdup(".");
+	if (slash == path)
+		return ps_xstrdup("/");
+	return ps_xmemdup(path, (size_t)(slash - path));
+}
+
+static void afile_release(struct ps_afile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->path);
+	free(f->tmp);
+	f->fd = -1;
+	f->path = f->tmp = NULL;
+}
+
+int ps_afile_open(struct ps_afile *f, const char *path, mode_t mode,
+		  struct ps_error *e)
+{
+	struct ps_buf t = PS_BUF_INIT;
+	const char *base = strrchr(path, '/');
+	char *dir = dir_of(path);
+
+	base = base ? base + 1 : path;
+	f->fd = -1;
+	f->path = ps_xstrdup(path);
+	if (ps_mkdir_p(dir, 0755, e) < 0) {
+		free(dir);
+		afile_release(f);
+		return -1;
+	}
+	ps_buf_addf(&t, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
+	free(dir);
+	f->tmp = ps_buf_detach(&t, NULL);
+	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (f->fd < 0) {
+		int err = errno;
+
+		ps_error_errno(e, PS_EX_CANTCREAT, err, "cannot create %s",
+			       f->path);
+		afile_release(f);
+		return -1;
+	}
+	return 0;
+}
+
+int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
+		   struct ps_error *e)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(f->fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return ps_error_errno(e, write_errno_code(errno), errno,
+					      "cannot write %s", f->path);
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
+{
+	char *dir;
+	int rc = 0;
+
+	if (fsync(f->fd) < 0) {
+		ps_error_errno(e, PS_EX_IOERR, errno, "cannot sync %s",
+			       f->path);
+		ps_afile_abort(f);
+		return -1;
+	}
+	if (close(f->fd) < 0) {
+		f->fd = -1;
+		ps_error_errno(e, PS_EX_IOERR, errno, "cannot close %s",
+			       f->path);
+		ps_afile_abort(f);
+		return -1;
+	}
+	f->fd = -1;
+	if (rename(f->tmp, f->path) < 0) {
+		ps_error_errno(e, PS_EX_IOERR, errno, "cannot rename to %s",
+			       f->path);
+		ps_afile_abort(f);
+		return -1;
+	}
+	dir = dir_of(f->path);
+	rc = ps_fsync_dir(dir, e);
+	free(dir);
+	afile_release(f);
+	return rc;
+}
+
+void ps_afile_abort(struct ps_afile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->tmp)
+		unlink(f->tmp);
+	afile_release(f);
+}
+
+int ps_write_file_atomic(const char *path, const void *p, size_t n,
+			 mode_t mode, struct ps_error *e)
+{
+	struct ps_afile f = PS_AFILE_INIT;
+
+	if (ps_afile_open(&f, path, mode, e) < 0)
+		return -1;
+	if (ps_afile_write(&f, p, n, e) < 0) {
+		ps_afile_abort(&f);
+		return -1;
+	}
+	return ps_afile_commit(&f, e);
+}
+
+int ps_read_file(const char *path, struct ps_buf *b, size_t max,
+		 struct ps_error *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t start = b->len;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		return ps_error_errno(e, PS_EX_NOINPUT, errno,
+				      "cannot open %s", path);
+	}
+	for (;;) {
+		ssize_t n;
+
+		ps_buf_grow(b, 65536);
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0) {
+			int err = errno;
+
+			if (err == EINTR)
+				continue;
+			close(fd);
+			return ps_error_errno(e, PS_EX_IOERR, err,
+					      "cannot read %s", path);
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		if (b->len - start > max) {
+			close(fd);
+			return ps_error_set(e, PS_EX_IOERR,
+					    "%s is larger than %zu bytes",
+					    path, max);
+		}
+	}
+	b->data[b->len] = '\0';
+	close(fd);
+	return 0;
+}
+
+int ps_remove_stale_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-")) {
+			char *p = ps_path_join(dir, de->d_name);
+
+			if (unlink(p) == 0)
+				n++;
+			free(p);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+char *ps_path_join(const char *a, const char *b)
+{
+	struct ps_buf p = PS_BUF_INIT;
+	size_t n = strlen(a);
+
+	ps_buf_add(&p, a, n);
+	if (n && a[n - 1] != '/')
+		ps_buf_addc(&p, '/');
+	ps_buf_adds(&p, b);
+	return ps_buf_detach(&p, NULL);
+}

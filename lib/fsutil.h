@@ -1,0 +1,77 @@
+/*
+ * fsutil.h - durable, atomic files: the commit step of the exactly-once
+ * protocol (DESIGN.md).
+ *
+ * A file is written under a hidden temporary name in its final directory
+ * (".NAME.tmp-PID"), fsynced, renamed into place, and the directory is
+ * fsynced.  Readers never see a partial file: every name starting with '.'
+ * is, by convention, not committed data and is ignored by every tool.
+ * Write errors map to exit codes: ENOSPC, EDQUOT, EFBIG, EIO -> 74
+ * (PS_EX_IOERR); failing to create a file or directory -> 73.
+ */
+#ifndef PS_FSUTIL_H
+#define PS_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "error.h"
+
+/* Create dir and its parents (like mkdir -p).  Returns 0 or -1 (73). */
+int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e);
+
+/* fsync a directory so renames in it are durable.  Returns 0 or -1 (74). */
+int ps_fsync_dir(const char *dir, struct ps_error *e);
+
+/* An output file being written; zero-initialise with PS_AFILE_INIT. */
+struct ps_afile {
+	int fd;
+	char *path;	/* final name */
+	char *tmp;	/* hidden temporary name */
+};
+
+#define PS_AFILE_INIT { -1, NULL, NULL }
+
+/*
+ * Start writing path (its directory is created when missing).  Returns 0,
+ * or -1 with e filled (73).
+ */
+int ps_afile_open(struct ps_afile *f, const char *path, mode_t mode,
+		  struct ps_error *e);
+
+/* Write all n bytes.  Returns 0, or -1 (74 for a full disk). */
+int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
+		   struct ps_error *e);
+
+/*
+ * fsync, close, rename into place, fsync the directory.  On failure the
+ * temporary file is removed and the final name is untouched.  Returns 0 or
+ * -1.  Either way f is released.
+ */
+int ps_afile_commit(struct ps_afile *f, struct ps_error *e);
+
+/* Close and remove the temporary file; f is released.  Never fails. */
+void ps_afile_abort(struct ps_afile *f);
+
+/* Write a whole file atomically (open + write + commit). */
+int ps_write_file_atomic(const char *path, const void *p, size_t n,
+			 mode_t mode, struct ps_error *e);
+
+/*
+ * Read a whole file into b (appending), refusing files over max bytes.
+ * Returns 0, 1 when the file does not exist, or -1 (66 or 74).
+ */
+int ps_read_file(const char *path, struct ps_buf *b, size_t max,
+		 struct ps_error *e);
+
+/*
+ * Remove temporary files (".*.tmp-*") that a killed process left in dir.
+ * Returns how many were removed; a missing dir is not an error.
+ */
+int ps_remove_stale_temps(const char *dir);
+
+/* Join a and b with one '/' into a new string (caller frees). */
+char *ps_path_join(const char *a, const char *b);
+
+#endif
