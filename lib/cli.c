@@ -1,4 +1,5 @@
 /* cli.c - see cli.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -117,6 +118,24 @@ static void add_getopt(struct option *lo, size_t *nlo, struct ps_buf *so,
 	}
 }
 
+/*
+ * The enabled option without an argument whose key is key, or NULL.  getopt
+ * reports '?' with such a key only for "--name=value".
+ */
+static const struct ps_option *no_arg_option(const struct ps_tool *t,
+					     int key)
+{
+	const struct ps_option *o;
+
+	for (o = t->options; key && o && o->name; o++)
+		if (o->key == key && !o->arg)
+			return o;
+	for (o = common_opts; key && o->name; o++)
+		if (o->key == key && !o->arg && common_enabled(t, o))
+			return o;
+	return NULL;
+}
+
 int ps_cli_parse(const struct ps_tool *t, int argc, char **argv,
 		 ps_cli_fn fn, void *ctx, struct ps_common *c, int *argi)
 {
@@ -143,7 +162,7 @@ int ps_cli_parse(const struct ps_tool *t, int argc, char **argv,
 			add_getopt(lo, &nlo, &so, o);
 
 	opterr = 0;
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc then forgets a previous parse */
 	while (rc == PS_CONTINUE &&
 	       (ch = getopt_long(argc, argv, so.data, lo, NULL)) != -1) {
 		struct ps_error e = { 0, "" };
@@ -183,7 +202,10 @@ int ps_cli_parse(const struct ps_tool *t, int argc, char **argv,
 					   argv[optind - 1]);
 			break;
 		case '?':
-			if (optopt > 0 && optopt < 256)
+			if ((o = no_arg_option(t, optopt)))
+				rc = ps_cli_misuse(t, "option '--%s' does not "
+						   "take an argument", o->name);
+			else if (optopt > 0 && optopt < 256)
 				rc = ps_cli_misuse(t, "unknown option '-%c'",
 						   optopt);
 			else
@@ -285,6 +307,15 @@ int ps_write_stdout(const void *p, size_t n)
 	return -1;
 }
 
+int ps_flush_stdout(void)
+{
+	if (fflush(stdout) == 0)
+		return 0;
+	if (errno == EPIPE)
+		stdout_epipe = 1;
+	return -1;
+}
+
 int ps_parse_ll(const char *s, long long min, long long max, long long *out,
 		const char **errstr)
 {
@@ -292,7 +323,7 @@ int ps_parse_ll(const char *s, long long min, long long max, long long *out,
 	long long v;
 
 	errno = 0;
-	if (!s || !*s || *s == ' ' || *s == '\t') {
+	if (!s || !*s || isspace((unsigned char)*s)) {
 		*errstr = "invalid";
 		return -1;
 	}
@@ -320,7 +351,7 @@ int ps_parse_double(const char *s, double min, double max, double *out,
 	double v;
 
 	errno = 0;
-	if (!s || !*s || *s == ' ' || *s == '\t') {
+	if (!s || !*s || isspace((unsigned char)*s)) {
 		*errstr = "invalid";
 		return -1;
 	}

@@ -100,6 +100,9 @@ int ps_stdout_gone(void);
  */
 int ps_write_stdout(const void *p, size_t n);
 
+/* fflush(stdout), noting EPIPE like ps_write_stdout.  Returns 0 or -1. */
+int ps_flush_stdout(void);
+
 /*
  * strtonum-style parsing: the whole string must be a number within
  * [min, max].  Returns 0, or -1 with *errstr set to "invalid", "too small"

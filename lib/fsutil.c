@@ -163,6 +163,14 @@ int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
 	return rc;
 }
 
+int ps_afile_commit_as(struct ps_afile *f, const char *path,
+		       struct ps_error *e)
+{
+	free(f->path);
+	f->path = ps_xstrdup(path);
+	return ps_afile_commit(f, e);
+}
+
 void ps_afile_abort(struct ps_afile *f)
 {
 	if (f->fd >= 0)

@@ -51,6 +51,14 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
  */
 int ps_afile_commit(struct ps_afile *f, struct ps_error *e);
 
+/*
+ * Like ps_afile_commit, but the final name is path instead of the name
+ * given to ps_afile_open (for files whose name depends on their content).
+ * path must be in the same directory.  Returns 0 or -1; f is released.
+ */
+int ps_afile_commit_as(struct ps_afile *f, const char *path,
+		       struct ps_error *e);
+
 /* Close and remove the temporary file; f is released.  Never fails. */
 void ps_afile_abort(struct ps_afile *f);
 

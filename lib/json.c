@@ -1,4 +1,5 @@
 /* json.c - see json.h. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,7 +246,11 @@ void ps_json_add_double(struct ps_buf *b, double d)
 		ps_buf_add_i64(b, (long long)d);
 		return;
 	}
-	for (prec = 15; prec <= 17; prec++) {
+	/*
+	 * 15 digits always read back as the shortest form of a normal
+	 * double; subnormals have fewer significant digits.
+	 */
+	for (prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;

@@ -38,8 +38,11 @@ struct ps_ndjson *ps_ndjson_new(ps_read_fn fn, void *ctx, size_t max_line)
 	r->fn = fn;
 	r->ctx = ctx;
 	r->max = max_line ? max_line : PS_NDJSON_DEFAULT_MAX;
-	/* Room for a line of max bytes, its CR and its newline. */
-	r->size = r->max + 2 < MIN_BUF ? MIN_BUF : r->max + 2;
+	/*
+	 * Room for a line of max bytes, a BOM, its CR and its newline, so a
+	 * full buffer without a newline always holds an over-long line.
+	 */
+	r->size = r->max + 5 < MIN_BUF ? MIN_BUF : r->max + 5;
 	r->buf = ps_xmalloc(r->size);
 	r->first = 1;
 	return r;
@@ -131,9 +134,12 @@ static void emit(struct ps_ndjson *r, struct ps_line *line, size_t s,
 	line->len = line->too_long ? r->max : n;
 }
 
-/* Skip to just past the next newline; full counts the skipped bytes. */
+/*
+ * Skip to just past the next newline; full counts the skipped bytes and
+ * *last is the last byte of the line (to strip a CR).
+ */
 static int skip_rest(struct ps_ndjson *r, unsigned long long *full,
-		     struct ps_error *e)
+		     char *last, struct ps_error *e)
 {
 	for (;;) {
 		char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
@@ -142,11 +148,15 @@ static int skip_rest(struct ps_ndjson *r, unsigned long long *full,
 		if (nl) {
 			size_t k = (size_t)(nl - (r->buf + r->start));
 
+			if (k)
+				*last = nl[-1];
 			*full += k;
 			r->offset += k + 1;
 			r->start += k + 1;
 			return 0;
 		}
+		if (r->end > r->start)
+			*last = r->buf[r->end - 1];
 		*full += r->end - r->start;
 		r->offset += r->end - r->start;
 		r->start = r->end = 0;
@@ -186,16 +196,22 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 			 * buffer, so memory stays bounded by the cap.
 			 */
 			unsigned long long full = avail;
+			size_t bom = 0;
+			char last = r->buf[avail - 1];
 
+			if (r->first && !memcmp(r->buf, "\xef\xbb\xbf", 3))
+				bom = 3;
 			if (!r->longbuf)
 				r->longbuf = ps_xmalloc(r->max);
-			memcpy(r->longbuf, r->buf + r->start, r->max);
+			memcpy(r->longbuf, r->buf + bom, r->max);
 			r->lineno++;
 			r->first = 0;
 			r->offset += avail;
 			r->start = r->end = 0;
-			if (skip_rest(r, &full, e) < 0)
+			if (skip_rest(r, &full, &last, e) < 0)
 				return -1;
+			/* Strip BOM and CR as emit() does. */
+			full -= bom + (last == '\r');
 			line->lineno = r->lineno;
 			line->data = r->longbuf;
 			line->len = r->max;

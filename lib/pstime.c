@@ -125,8 +125,9 @@ int ps_time_parse(const char *s, size_t len, int64_t *us, const char **why)
 			} else if (c == '+' || c == '-') {
 				if ((oh = digits(s, len, &i, 2)) < 0)
 					FAIL("bad zone offset");
-				if (i < len && s[i] == ':')
-					i++;
+				/* +HH, +HHMM or +HH:MM; "+05:" is not. */
+				if (i < len && s[i] == ':' && ++i == len)
+					FAIL("bad zone offset");
 				if (i < len && (om = digits(s, len, &i, 2)) < 0)
 					FAIL("bad zone offset");
 				if (oh > 23 || om > 59)

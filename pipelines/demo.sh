@@ -1,0 +1,79 @@
+#!/bin/sh
+# make demo: simulate a hospital network into a local lake through every
+# stage that is built, then show what came out.
+#   PS_DEMO_EVENTS=N  events to simulate (default 200000)
+#   PS_DEMO_LAKE=DIR  lake directory (default build/demo-lake; wiped first)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH=$top/bin:$PATH
+export PATH
+n=${PS_DEMO_EVENTS:-200000}
+lake=${PS_DEMO_LAKE:-$top/build/demo-lake}
+seed=7
+have() { [ -x "$top/bin/$1" ]; }
+
+rm -rf "$lake"
+mkdir -p "$lake"
+echo "PulseStream demo: $n realistic events (7 hospitals, 2 % dirty) into $lake"
+echo
+
+# A week or so of hospital life, with some dirt to show the quarantine.
+sim="ps-simulate -m realistic --seed $seed --count $n --dirty none \
+--dirty invalid_age=0.5%,future_admission=0.5%,missing_field=0.25%,\
+wrong_type=0.25%,malformed_json=0.25%,duplicate=0.25%"
+
+pipeline="$sim"
+stages="ps-simulate"
+for s in ps-bronze ps-silver ps-gold; do
+	have "$s" || break
+	pipeline="$pipeline | $s -L '$lake' -q"
+	stages="$stages | $s"
+done
+echo "pipeline: $stages"
+start=$(date +%s.%N)
+if have ps-bronze; then
+	sh -c "$pipeline" >"$lake/.demo-out.ndjson"
+else
+	# Only the simulator is built: keep its output as the demo's lake.
+	sh -c "$sim" >"$lake/events.ndjson"
+fi
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" -v n="$n" \
+	'BEGIN { printf "%d events in %.2f s (%.0f events/s)\n\n", n, e - s, n / (e - s) }'
+
+if have ps-bronze; then
+	echo "bronze files:     $(find "$lake/bronze" -name '*.ndjson.gz' | wc -l)"
+fi
+if have ps-silver; then
+	echo "silver files:     $(find "$lake/silver" -name '*.parquet' 2>/dev/null | wc -l)"
+	echo "quarantine files: $(find "$lake/quarantine" -name '*.ndjson.gz' 2>/dev/null | wc -l)"
+	if [ -d "$lake/quarantine" ]; then
+		echo "quarantined by reason:"
+		find "$lake/quarantine" -name '*.ndjson.gz' -exec zcat {} + |
+			jq -r '.reasons[]' | sort | uniq -c | sort -rn | sed 's/^/  /'
+	fi
+fi
+if have ps-gold; then
+	echo
+	echo "KPIs (gold):"
+	jq -r 'select(.kpi == "summary") | [.hospital_id, .department, .census, .occupancy_pct, .waiting_p90_min, .avg_los_hours] | @tsv' \
+		"$lake/.demo-out.ndjson" | column -t || true
+	echo
+	echo "see the raw KPI and alert lines:  jq -c . $lake/.demo-out.ndjson | head"
+fi
+if ! have ps-bronze; then
+	ev="$lake/events.ndjson"
+	echo "events by department and type (jq over $ev):"
+	jq -R -r 'fromjson? | select((.department|type) == "string") | [.department, .event_type] | @tsv' "$ev" |
+		sort | uniq -c | sort -k2,2 -k1,1rn | awk '{ printf "  %-12s %-10s %8d\n", $2, $3, $1 }'
+	echo
+	echo "median / p90 wait, door to bed, minutes (ADMIT events):"
+	jq -R -r 'fromjson? | select(.event_type == "ADMIT" and (.department|type) == "string" and (.arrival_time|type) == "string" and (.admission_time|type) == "string")
+		| [.department, (((.admission_time|sub("\\.[0-9]+";"")|fromdateiso8601) - (.arrival_time|sub("\\.[0-9]+";"")|fromdateiso8601)) / 60 | floor)] | @tsv' "$ev" |
+		sort -k1,1 -k2,2n | awk -F'\t' '
+		{ v[$1, ++n[$1]] = $2 }
+		END { for (d in n) printf "  %-12s %6d %6d\n", d, v[d, int(n[d] * 0.5) + 1], v[d, int(n[d] * 0.9) + 1] }' | sort
+	echo
+	echo "lines that are not valid JSON (malformed_json): $(jq -R 'fromjson? // "bad"' "$ev" 2>/dev/null | grep -c '^"bad"$' || true)"
+	echo "try:  jq -c 'select(.department == \"ICU\")' $ev | head"
+fi

@@ -1,0 +1,174 @@
+/* ps-simulate - patient admission events as NDJSON on stdout. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cli.h"
+#include "departments.h"
+#include "log.h"
+#include "pstime.h"
+#include "simulate.h"
+#include "banned.h"
+
+enum {
+	OPT_SPEED = 256, OPT_START, OPT_HOSPITALS, OPT_DEPARTMENTS, OPT_DIRTY,
+	OPT_PATIENTS, OPT_WARMUP,
+};
+
+static const struct ps_option options[] = {
+	{ "count", 'n', "N", "stop after N lines (default: no limit)" },
+	{ "rate", 'r', "R", "pace output at R lines per second" },
+	{ "speed", OPT_SPEED, "X", "pace by the simulated clock, X simulated "
+	  "seconds per second" },
+	{ "seed", 's', "S", "random seed: same seed, same bytes" },
+	{ "start", OPT_START, "TIME", "simulated clock start (default: now, "
+	  "or 2026-01-01T00:00:00Z with --seed)" },
+	{ "model", 'm', "MODEL", "compat (default) or realistic" },
+	{ "hospitals", OPT_HOSPITALS, "N", "number of hospitals (default 7)" },
+	{ "departments", OPT_DEPARTMENTS, "FILE", "departments file (NDJSON)" },
+	{ "dirty", OPT_DIRTY, "SPEC", "dirty data: KIND=RATE,... or none or "
+	  "compat (default)" },
+	{ "patients", OPT_PATIENTS, "N", "realistic: patient population "
+	  "(default 1000000)" },
+	{ "warmup", OPT_WARMUP, "DAYS", "realistic: days simulated before "
+	  "the start (default 14)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct ps_tool tool = {
+	"ps-simulate", "[OPTIONS]",
+	"Simulate hospital patient events as NDJSON on standard output.",
+	options, 0,
+	"Dirty kinds: invalid_age, future_admission, missing_field, "
+	"wrong_type,\nmalformed_json, duplicate, late, unknown_department, "
+	"discharge_before_admission.",
+};
+
+struct args {
+	struct ps_sim_opts sim;
+	const char *departments;
+	int seeded, started;
+};
+
+static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
+{
+	struct args *a = ctx;
+	const char *why = NULL;
+	long long v;
+	double d;
+
+	switch (key) {
+	case 'n':
+		if (ps_parse_ll(arg, 0, LLONG_MAX, &v, &why) < 0)
+			return ps_error_set(e, 64, "--count: %s: '%s'", why, arg);
+		a->sim.count = v;
+		return 0;
+	case 'r':
+		if (ps_parse_double(arg, 1e-6, 1e9, &d, &why) < 0)
+			return ps_error_set(e, 64, "--rate: %s: '%s'", why, arg);
+		a->sim.rate = d;
+		return 0;
+	case OPT_SPEED:
+		if (ps_parse_double(arg, 1e-6, 1e12, &d, &why) < 0)
+			return ps_error_set(e, 64, "--speed: %s: '%s'", why, arg);
+		a->sim.speed = d;
+		return 0;
+	case 's':
+		if (ps_parse_ll(arg, 0, LLONG_MAX, &v, &why) < 0)
+			return ps_error_set(e, 64, "--seed: %s: '%s'", why, arg);
+		a->sim.seed = (uint64_t)v;
+		a->seeded = 1;
+		return 0;
+	case OPT_START:
+		if (ps_time_parse(arg, strlen(arg), &a->sim.start, &why) < 0)
+			return ps_error_set(e, 64, "--start: %s: '%s'", why, arg);
+		a->started = 1;
+		return 0;
+	case 'm':
+		if (!strcmp(arg, "compat"))
+			a->sim.model = PS_SIM_COMPAT;
+		else if (!strcmp(arg, "realistic"))
+			a->sim.model = PS_SIM_REALISTIC;
+		else
+			return ps_error_set(e, 64, "--model: expected compat or "
+					    "realistic, not '%s'", arg);
+		return 0;
+	case OPT_HOSPITALS:
+		if (ps_parse_ll(arg, 1, 100000, &v, &why) < 0)
+			return ps_error_set(e, 64, "--hospitals: %s: '%s'", why,
+					    arg);
+		a->sim.hospitals = (int)v;
+		return 0;
+	case OPT_DEPARTMENTS:
+		a->departments = arg;
+		return 0;
+	case OPT_DIRTY:
+		return ps_dirty_parse(arg, a->sim.dirty, e);
+	case OPT_PATIENTS:
+		if (ps_parse_ll(arg, 1, 0xffffffffLL, &v, &why) < 0)
+			return ps_error_set(e, 64, "--patients: %s: '%s'", why,
+					    arg);
+		a->sim.patients = v;
+		return 0;
+	case OPT_WARMUP:
+		if (ps_parse_double(arg, 0, 3650, &d, &why) < 0)
+			return ps_error_set(e, 64, "--warmup: %s: '%s'", why, arg);
+		a->sim.warmup_days = d;
+		return 0;
+	}
+	return ps_error_set(e, 64, "unhandled option");
+}
+
+static int write_out(void *ctx, const char *p, size_t n)
+{
+	(void)ctx;
+	if (ps_write_stdout(p, n) < 0 || ps_flush_stdout() < 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct ps_common c;
+	struct ps_departments deps = PS_DEPARTMENTS_INIT;
+	struct ps_error e = { 0, "" };
+	int rc, argi;
+
+	ps_init("ps-simulate");
+	memset(&a, 0, sizeof(a));
+	ps_sim_opts_init(&a.sim);
+	rc = ps_cli_parse(&tool, argc, argv, on_option, &a, &c, &argi);
+	if (rc != PS_CONTINUE)
+		return rc;
+	if (argi < argc)
+		return ps_cli_misuse(&tool, "unexpected argument '%s'",
+				     argv[argi]);
+	if (a.sim.rate > 0 && a.sim.speed > 0)
+		return ps_cli_misuse(&tool, "--rate and --speed cannot be "
+				     "combined");
+	if (!a.seeded && getrandom(&a.sim.seed, sizeof(a.sim.seed), 0) !=
+	    (ssize_t)sizeof(a.sim.seed))
+		a.sim.seed = (uint64_t)ps_time_now();
+	if (!a.started) {
+		if (a.seeded)
+			ps_time_parse("2026-01-01T00:00:00Z", 20, &a.sim.start,
+				      NULL);
+		else
+			a.sim.start = ps_time_now() / PS_USEC_PER_SEC *
+				      PS_USEC_PER_SEC;
+	}
+	if (ps_departments_load(&deps, a.departments, &e) < 0) {
+		ps_log(PS_ERROR, e.msg);
+		return e.code;
+	}
+	a.sim.departments = &deps;
+	a.sim.stop = ps_stop_flag();
+	rc = ps_simulate(&a.sim, write_out, NULL, &e) < 0 ? e.code : 0;
+	if (rc)
+		ps_log(PS_ERROR, e.msg);
+	ps_departments_release(&deps);
+	return ps_close_stdout(rc);
+}
