@@ -20,7 +20,8 @@ for b in "$top"/bin/ps-*; do
 		continue
 	fi
 	missing=""
-	for o in $("$b" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
+	# Option lines of --help: "  -x, --name ARG  help" or "      --name".
+	for o in $("$b" --help | sed -nE 's/^  +(-[[:alnum:]], )?(--[a-z][a-z0-9-]*).*/\2/p' | sort -u); do
 		# mdoc writes a long option as "Fl \-name" or "Fl -name".
 		name=${o#--}
 		grep -qE -- "Fl (\\\\-|-)$name( |\$)" "$m" || missing="$missing $o"
