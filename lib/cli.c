@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "log.h"
+#include "pstime.h"
 #include "banned.h"
 
 volatile sig_atomic_t ps_stop_requested;
@@ -403,5 +404,60 @@ int ps_parse_size(const char *s, long long min, long long max,
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+int ps_opt_ll(const char *name, const char *arg, long long min,
+	      long long max, long long *out, struct ps_error *e)
+{
+	const char *why = NULL;
+
+	if (ps_parse_ll(arg, min, max, out, &why) < 0)
+		return ps_error_set(e, PS_EX_USAGE, "%s: %s: '%s'", name, why,
+				    arg);
+	return 0;
+}
+
+int ps_opt_int(const char *name, const char *arg, int min, int max,
+	       int *out, struct ps_error *e)
+{
+	long long v;
+
+	if (ps_opt_ll(name, arg, min, max, &v, e) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int ps_opt_double(const char *name, const char *arg, double min, double max,
+		  double *out, struct ps_error *e)
+{
+	const char *why = NULL;
+
+	if (ps_parse_double(arg, min, max, out, &why) < 0)
+		return ps_error_set(e, PS_EX_USAGE, "%s: %s: '%s'", name, why,
+				    arg);
+	return 0;
+}
+
+int ps_opt_size(const char *name, const char *arg, long long min,
+		long long max, long long *out, struct ps_error *e)
+{
+	const char *why = NULL;
+
+	if (ps_parse_size(arg, min, max, out, &why) < 0)
+		return ps_error_set(e, PS_EX_USAGE, "%s: %s: '%s'", name, why,
+				    arg);
+	return 0;
+}
+
+int ps_opt_time(const char *name, const char *arg, int64_t *out,
+		struct ps_error *e)
+{
+	const char *why = NULL;
+
+	if (ps_time_parse(arg, strlen(arg), out, &why) < 0)
+		return ps_error_set(e, PS_EX_USAGE, "%s: %s: '%s'", name, why,
+				    arg);
 	return 0;
 }

@@ -116,4 +116,21 @@ int ps_parse_double(const char *s, double min, double max, double *out,
 int ps_parse_size(const char *s, long long min, long long max,
 		  long long *out, const char **errstr);
 
+/*
+ * Option values for ps_cli_fn callbacks: parse arg for option name (e.g.
+ * "--count") into *out.  Return 0, or -1 with a usage message in e such as
+ * "--count: too large: '9e99'", ready to be returned by the callback.
+ */
+int ps_opt_ll(const char *name, const char *arg, long long min,
+	      long long max, long long *out, struct ps_error *e);
+int ps_opt_int(const char *name, const char *arg, int min, int max,
+	       int *out, struct ps_error *e);
+int ps_opt_double(const char *name, const char *arg, double min, double max,
+		  double *out, struct ps_error *e);
+int ps_opt_size(const char *name, const char *arg, long long min,
+		long long max, long long *out, struct ps_error *e);
+/* An ISO-8601 timestamp (lib/pstime.h) into microseconds. */
+int ps_opt_time(const char *name, const char *arg, int64_t *out,
+		struct ps_error *e);
+
 #endif

@@ -55,37 +55,25 @@ struct args {
 static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 {
 	struct args *a = ctx;
-	const char *why = NULL;
 	long long v;
-	double d;
 
 	switch (key) {
 	case 'n':
-		if (ps_parse_ll(arg, 0, LLONG_MAX, &v, &why) < 0)
-			return ps_error_set(e, 64, "--count: %s: '%s'", why, arg);
-		a->sim.count = v;
-		return 0;
+		return ps_opt_ll("--count", arg, 0, LLONG_MAX, &a->sim.count, e);
 	case 'r':
-		if (ps_parse_double(arg, 1e-6, 1e9, &d, &why) < 0)
-			return ps_error_set(e, 64, "--rate: %s: '%s'", why, arg);
-		a->sim.rate = d;
-		return 0;
+		return ps_opt_double("--rate", arg, 1e-6, 1e9, &a->sim.rate, e);
 	case OPT_SPEED:
-		if (ps_parse_double(arg, 1e-6, 1e12, &d, &why) < 0)
-			return ps_error_set(e, 64, "--speed: %s: '%s'", why, arg);
-		a->sim.speed = d;
-		return 0;
+		return ps_opt_double("--speed", arg, 1e-6, 1e12, &a->sim.speed,
+				     e);
 	case 's':
-		if (ps_parse_ll(arg, 0, LLONG_MAX, &v, &why) < 0)
-			return ps_error_set(e, 64, "--seed: %s: '%s'", why, arg);
-		a->sim.seed = (uint64_t)v;
 		a->seeded = 1;
+		if (ps_opt_ll("--seed", arg, 0, LLONG_MAX, &v, e) < 0)
+			return -1;
+		a->sim.seed = (uint64_t)v;
 		return 0;
 	case OPT_START:
-		if (ps_time_parse(arg, strlen(arg), &a->sim.start, &why) < 0)
-			return ps_error_set(e, 64, "--start: %s: '%s'", why, arg);
 		a->started = 1;
-		return 0;
+		return ps_opt_time("--start", arg, &a->sim.start, e);
 	case 'm':
 		if (!strcmp(arg, "compat"))
 			a->sim.model = PS_SIM_COMPAT;
@@ -96,27 +84,19 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 					    "realistic, not '%s'", arg);
 		return 0;
 	case OPT_HOSPITALS:
-		if (ps_parse_ll(arg, 1, 100000, &v, &why) < 0)
-			return ps_error_set(e, 64, "--hospitals: %s: '%s'", why,
-					    arg);
-		a->sim.hospitals = (int)v;
-		return 0;
+		return ps_opt_int("--hospitals", arg, 1, 100000,
+				  &a->sim.hospitals, e);
 	case OPT_DEPARTMENTS:
 		a->departments = arg;
 		return 0;
 	case OPT_DIRTY:
 		return ps_dirty_parse(arg, a->sim.dirty, e);
 	case OPT_PATIENTS:
-		if (ps_parse_ll(arg, 1, 0xffffffffLL, &v, &why) < 0)
-			return ps_error_set(e, 64, "--patients: %s: '%s'", why,
-					    arg);
-		a->sim.patients = v;
-		return 0;
+		return ps_opt_ll("--patients", arg, 1, 0xffffffffLL,
+				 &a->sim.patients, e);
 	case OPT_WARMUP:
-		if (ps_parse_double(arg, 0, 3650, &d, &why) < 0)
-			return ps_error_set(e, 64, "--warmup: %s: '%s'", why, arg);
-		a->sim.warmup_days = d;
-		return 0;
+		return ps_opt_double("--warmup", arg, 0, 3650,
+				     &a->sim.warmup_days, e);
 	}
 	return ps_error_set(e, 64, "unhandled option");
 }
