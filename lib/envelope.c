@@ -11,7 +11,7 @@
 
 enum field {
 	F_NONE, F_SOURCE, F_POSITION, F_INGEST, F_BROKER, F_KEY, F_PAYLOAD,
-	F_PAYLOAD_B64
+	F_PAYLOAD_B64, F_KEY_B64
 };
 
 struct ps_envelope_parser {
@@ -72,7 +72,8 @@ static int cb_double(void *ctx, double v)
 
 	(void)v;
 	if (p->depth == 1 && p->cur != F_NONE) {
-		p->bad = "position is not an integer";
+		p->bad = p->cur == F_POSITION ? "position is not an integer"
+					      : "number where a string is required";
 		return 0;
 	}
 	return 1;
@@ -107,6 +108,14 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 		}
 		p->cur = F_PAYLOAD;
 		break;
+	case F_KEY_B64:
+		ps_buf_reset(&p->key);
+		if (ps_base64_decode(&p->key, (const char *)s, n) < 0) {
+			p->bad = "key_b64 is not base64";
+			return 0;
+		}
+		p->cur = F_KEY;
+		break;
 	case F_INGEST:
 	case F_BROKER:
 		if (ps_time_parse((const char *)s, n, &t, &why) < 0) {
@@ -130,7 +139,13 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 
 static int cb_start_map(void *ctx)
 {
-	((struct ps_envelope_parser *)ctx)->depth++;
+	struct ps_envelope_parser *p = ctx;
+
+	if (p->depth == 1 && p->cur != F_NONE) {
+		p->bad = "object where a string or number is required";
+		return 0;
+	}
+	p->depth++;
 	return 1;
 }
 
@@ -179,6 +194,8 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n)
 		p->cur = F_PAYLOAD;
 	else if (IS("payload_b64"))
 		p->cur = F_PAYLOAD_B64;
+	else if (IS("key_b64"))
+		p->cur = F_KEY_B64;
 	else
 		p->cur = F_NONE;
 #undef IS
@@ -290,12 +307,13 @@ void ps_envelope_format(struct ps_buf *b, const struct ps_envelope *env)
 		ps_buf_addc(b, '"');
 	}
 	if (env->key) {
-		ps_buf_adds(b, ",\"key\":");
-		if (ps_utf8_valid_prefix(env->key, env->key_len) == env->key_len)
+		if (ps_utf8_valid_prefix(env->key, env->key_len) ==
+		    env->key_len) {
+			ps_buf_adds(b, ",\"key\":");
 			ps_json_add_str(b, env->key, env->key_len);
-		else {
+		} else {
 			/* A binary key is rare: keep it exact as base64. */
-			ps_buf_addc(b, '"');
+			ps_buf_adds(b, ",\"key_b64\":\"");
 			ps_base64_encode(b, env->key, env->key_len);
 			ps_buf_addc(b, '"');
 		}

@@ -13,6 +13,7 @@
  * JSON string holding the raw bytes; raw bytes that are not valid UTF-8
  * are carried as "payload_b64" (standard base64) instead, so every
  * envelope is valid JSON for jq and every payload survives byte for byte.
+ * A key that is not valid UTF-8 is carried the same way as "key_b64".
  * Unknown members are ignored by the parser (forward compatibility).
  */
 #ifndef PS_ENVELOPE_H

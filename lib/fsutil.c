@@ -20,19 +20,32 @@ static int write_errno_code(int err)
 
 int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
 {
-	char *p = ps_xstrdup(dir), *s;
+	char *p, *s;
 	int rc = 0;
 
+	if (!*dir)
+		return ps_error_errno(e, PS_EX_CANTCREAT, ENOENT,
+				      "cannot create directory ''");
+	p = ps_xstrdup(dir);
 	for (s = p + 1; ; s++) {
 		char c = *s;
+		struct stat st;
 
 		if (c != '/' && c != '\0')
 			continue;
 		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			rc = ps_error_errno(e, PS_EX_CANTCREAT, errno,
-					    "cannot create directory %s", p);
-			break;
+		if (mkdir(p, mode) < 0) {
+			int err = errno;
+
+			/* An existing file is not a directory. */
+			if (err == EEXIST && stat(p, &st) == 0 &&
+			    !S_ISDIR(st.st_mode))
+				err = ENOTDIR;
+			if (err != EEXIST) {
+				rc = ps_error_errno(e, PS_EX_CANTCREAT, err,
+					"cannot create directory %s", p);
+				break;
+			}
 		}
 		*s = c;
 		if (!c)
@@ -218,6 +231,8 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 			if (err == EINTR)
 				continue;
 			close(fd);
+			b->len = start;		/* b as it was */
+			b->data[b->len] = '\0';
 			return ps_error_errno(e, PS_EX_IOERR, err,
 					      "cannot read %s", path);
 		}
@@ -226,6 +241,8 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 		b->len += (size_t)n;
 		if (b->len - start > max) {
 			close(fd);
+			b->len = start;
+			b->data[b->len] = '\0';
 			return ps_error_set(e, PS_EX_IOERR,
 					    "%s is larger than %zu bytes",
 					    path, max);

@@ -1,0 +1,380 @@
+/* test_fsutil.c - durable, atomic files (lib/fsutil.h). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "banned.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/ps-test-fsutil-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	umask(022);
+}
+
+static void rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *p;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		p = ps_path_join(path, de->d_name);
+		rm_rf(p);
+		free(p);
+	}
+	closedir(d);
+	chmod(path, 0700);
+	rmdir(path);
+}
+
+static void teardown(void)
+{
+	rm_rf(dir);
+}
+
+static char *in_dir(const char *name)
+{
+	return ps_path_join(dir, name);
+}
+
+/* How many names in d start with '.' (besides . and ..). */
+static int hidden_files(const char *d)
+{
+	DIR *dd = opendir(d);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(dd);
+	while ((de = readdir(dd)))
+		if (de->d_name[0] == '.' && strcmp(de->d_name, ".") &&
+		    strcmp(de->d_name, ".."))
+			n++;
+	closedir(dd);
+	return n;
+}
+
+static void assert_content(const char *path, const char *want, size_t n)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_read_file(path, &b, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(b.len, n, "%s", path);
+	cr_assert(!memcmp(b.data, want, n));
+	ps_buf_release(&b);
+}
+
+TestSuite(fsutil, .init = setup, .fini = teardown);
+
+Test(fsutil, atomic_write_creates_file_with_content_and_mode)
+{
+	char *p = in_dir("a/b/out.json");
+	char *sub = in_dir("a/b");
+	struct ps_error e = { 0, "" };
+	struct stat st;
+
+	cr_assert_eq(ps_write_file_atomic(p, "x\0y\n", 4, 0640, &e), 0, "%s",
+		     e.msg);
+	assert_content(p, "x\0y\n", 4);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640);
+	cr_assert_eq(hidden_files(sub), 0, "no temporary left");
+	/* Replacing keeps it whole; the umask applies as for open(2). */
+	cr_assert_eq(ps_write_file_atomic(p, "new", 3, 0666, &e), 0);
+	assert_content(p, "new", 3);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0644);
+	cr_assert_eq(ps_write_file_atomic(p, "", 0, 0600, &e), 0);
+	assert_content(p, "", 0);
+	cr_assert_eq(hidden_files(sub), 0);
+	free(p);
+	free(sub);
+}
+
+Test(fsutil, afile_in_steps_and_abort)
+{
+	char *p = in_dir("f.ndjson");
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+	struct stat st;
+	int i;
+
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0, "%s", e.msg);
+	cr_assert(f.tmp && strstr(f.tmp, "/.f.ndjson.tmp-"), "%s", f.tmp);
+	for (i = 0; i < 1000; i++)
+		cr_assert_eq(ps_afile_write(&f, "line\n", 5, &e), 0);
+	cr_assert_neq(stat(p, &st), 0, "not visible before commit");
+	cr_assert_eq(hidden_files(dir), 1);
+	cr_assert_eq(ps_afile_commit(&f, &e), 0, "%s", e.msg);
+	cr_assert_eq(f.fd, -1);
+	cr_assert_null(f.tmp);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_size, 5000);
+	cr_assert_eq(hidden_files(dir), 0);
+
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0);
+	cr_assert_eq(ps_afile_write(&f, "partial", 7, &e), 0);
+	ps_afile_abort(&f);
+	cr_assert_eq(f.fd, -1);
+	cr_assert_eq(hidden_files(dir), 0, "abort removes the temporary");
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_size, 5000, "old file untouched");
+	free(p);
+}
+
+static int write_over_limit(const char *path)
+{
+	struct rlimit rl = { 4096, 4096 };
+	struct ps_error e = { 0, "" };
+	static char data[65536];
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 2;
+	memset(data, 'x', sizeof(data));
+	if (ps_write_file_atomic(path, data, sizeof(data), 0644, &e) != -1)
+		return 3;
+	if (e.code != 74)
+		return 4;
+	if (!strstr(e.msg, "File too large") || strchr(e.msg, '\n'))
+		return 5;
+	return 0;
+}
+
+Test(fsutil, failing_write_leaves_nothing)
+{
+	char *p = in_dir("big.bin");
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(write_over_limit(p));
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "child killed by %d", WTERMSIG(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child step %d failed",
+		     WEXITSTATUS(status));
+	cr_assert_neq(stat(p, &st), 0, "no final file");
+	cr_assert_eq(hidden_files(dir), 0, "no temporary");
+	free(p);
+}
+
+Test(fsutil, failing_commit_removes_the_temporary)
+{
+	char *p = in_dir("isdir");
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+	char *inner = in_dir("isdir/keep");
+
+	/* The final name is a non-empty directory: rename fails. */
+	cr_assert_eq(ps_mkdir_p(inner, 0755, &e), 0);
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0);
+	cr_assert_eq(ps_afile_write(&f, "x", 1, &e), 0);
+	cr_assert_eq(ps_afile_commit(&f, &e), -1);
+	cr_assert_eq(e.code, 74);
+	cr_assert_null(f.tmp);
+	cr_assert_eq(hidden_files(dir), 0);
+	free(p);
+	free(inner);
+}
+
+Test(fsutil, cannot_create_is_73)
+{
+	char *file = in_dir("plain");
+	char *under = in_dir("plain/sub/x");
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_write_file_atomic(file, "1", 1, 0644, &e), 0);
+	cr_assert_eq(ps_afile_open(&f, under, 0644, &e), -1);
+	cr_assert_eq(e.code, 73, "%s", e.msg);
+	cr_assert_eq(f.fd, -1);
+	cr_assert_null(f.tmp);
+	cr_assert_null(f.path);
+	cr_assert_eq(ps_write_file_atomic(under, "1", 1, 0644, &e), -1);
+	cr_assert_eq(e.code, 73);
+	free(file);
+	free(under);
+}
+
+Test(fsutil, remove_stale_temps)
+{
+	const char *names[] = {
+		".a.ndjson.tmp-123", ".b.tmp-9", "x.tmp-1", ".hidden",
+		"data.ndjson", ".tmp-", "..c.tmp-1",
+	};
+	struct ps_error e = { 0, "" };
+	struct stat st;
+	size_t i;
+	char *missing = in_dir("nope");
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = in_dir(names[i]);
+		int fd = open(p, O_WRONLY | O_CREAT, 0644);
+
+		cr_assert(fd >= 0);
+		close(fd);
+		free(p);
+	}
+	cr_assert_eq(ps_remove_stale_temps(dir), 4);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = in_dir(names[i]);
+		int gone = stat(p, &st) != 0;
+
+		cr_assert_eq(gone, i < 2 || i >= 5, "%s", names[i]);
+		free(p);
+	}
+	cr_assert_eq(ps_remove_stale_temps(dir), 0);
+	cr_assert_eq(ps_remove_stale_temps(missing), 0);
+	(void)e;
+	free(missing);
+}
+
+Test(fsutil, mkdir_p)
+{
+	struct ps_error e = { 0, "" };
+	struct stat st;
+	char *deep = in_dir("x/y/z");
+	char *slash = in_dir("s//t/");
+	char *file = in_dir("f");
+	char *through = in_dir("f/g");
+
+	cr_assert_eq(ps_mkdir_p(deep, 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(stat(deep, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(ps_mkdir_p(deep, 0755, &e), 0, "existing is fine");
+	cr_assert_eq(ps_mkdir_p(slash, 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(stat(slash, &st), 0);
+	cr_assert_eq(ps_mkdir_p("/", 0755, &e), 0);
+	cr_assert_eq(ps_write_file_atomic(file, "", 0, 0644, &e), 0);
+	cr_assert_eq(ps_mkdir_p(through, 0755, &e), -1);
+	cr_assert_eq(e.code, 73);
+	cr_assert(strstr(e.msg, "cannot create directory"), "%s", e.msg);
+	e.code = 0;
+	cr_assert_eq(ps_mkdir_p(file, 0755, &e), -1, "a file is not a dir");
+	cr_assert_eq(e.code, 73);
+	e.code = 0;
+	cr_assert_eq(ps_mkdir_p("", 0755, &e), -1);
+	cr_assert_eq(e.code, 73);
+	free(deep);
+	free(slash);
+	free(file);
+	free(through);
+}
+
+Test(fsutil, mkdir_p_relative)
+{
+	struct ps_error e = { 0, "" };
+	struct stat st;
+	char cwd[4096];
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_eq(ps_mkdir_p("rel/a", 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(stat("rel/a", &st), 0);
+	cr_assert_eq(ps_write_file_atomic("plain.txt", "p", 1, 0644, &e), 0);
+	cr_assert_eq(stat("plain.txt", &st), 0);
+	cr_assert_eq(hidden_files("."), 0);
+	cr_assert_eq(chdir(cwd), 0);
+}
+
+Test(fsutil, read_file)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	char *p = in_dir("r.txt"), *missing = in_dir("missing");
+	static char big[200000];
+
+	cr_assert_eq(ps_read_file(missing, &b, 100, &e), 1);
+	cr_assert_eq(b.len, 0);
+	cr_assert_eq(ps_write_file_atomic(p, "0123456789", 10, 0644, &e), 0);
+	ps_buf_adds(&b, "pre:");
+	cr_assert_eq(ps_read_file(p, &b, 10, &e), 0, "exactly max is fine");
+	cr_assert_str_eq(b.data, "pre:0123456789", "appends");
+	cr_assert_eq(ps_read_file(p, &b, 9, &e), -1);
+	cr_assert_eq(e.code, 74);
+	cr_assert(strstr(e.msg, "larger than 9 bytes"), "%s", e.msg);
+	cr_assert_str_eq(b.data, "pre:0123456789", "b unchanged on error");
+	cr_assert_eq(b.len, 14);
+	cr_assert_eq(ps_read_file(dir, &b, 100, &e), -1, "a directory");
+	cr_assert_eq(e.code, 74);
+	cr_assert_eq(b.len, 14);
+	/* Bigger than one read. */
+	memset(big, 'q', sizeof(big));
+	cr_assert_eq(ps_write_file_atomic(p, big, sizeof(big), 0644, &e), 0);
+	ps_buf_reset(&b);
+	cr_assert_eq(ps_read_file(p, &b, sizeof(big), &e), 0);
+	cr_assert_eq(b.len, sizeof(big));
+	cr_assert(!memcmp(b.data, big, sizeof(big)));
+	cr_assert_eq(b.data[b.len], '\0');
+	ps_buf_reset(&b);
+	cr_assert_eq(ps_read_file(p, &b, sizeof(big) - 1, &e), -1);
+	/* Empty file: 0, and a valid empty string. */
+	cr_assert_eq(ps_write_file_atomic(p, "", 0, 0644, &e), 0);
+	ps_buf_release(&b);
+	cr_assert_eq(ps_read_file(p, &b, 10, &e), 0);
+	cr_assert_eq(b.len, 0);
+	cr_assert_str_eq(b.data, "");
+	ps_buf_release(&b);
+	free(p);
+	free(missing);
+}
+
+Test(fsutil, read_file_cannot_open_is_66)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	char *file = in_dir("plain"), *p = in_dir("plain/x");
+
+	/* A path through a file (ENOTDIR) fails even for root. */
+	cr_assert_eq(ps_write_file_atomic(file, "s", 1, 0644, &e), 0);
+	cr_assert_eq(ps_read_file(p, &b, 10, &e), -1);
+	cr_assert_eq(e.code, 66);
+	cr_assert(strstr(e.msg, "cannot open"), "%s", e.msg);
+	cr_assert_eq(b.len, 0);
+	free(file);
+	free(p);
+}
+
+Test(fsutil, fsync_dir_and_path_join)
+{
+	struct ps_error e = { 0, "" };
+	char *j;
+
+	cr_assert_eq(ps_fsync_dir(dir, &e), 0);
+	cr_assert_eq(ps_fsync_dir("/nonexistent/ps-test", &e), -1);
+	cr_assert_eq(e.code, 74);
+	j = ps_path_join("a", "b");
+	cr_assert_str_eq(j, "a/b");
+	free(j);
+	j = ps_path_join("a/", "b");
+	cr_assert_str_eq(j, "a/b");
+	free(j);
+	j = ps_path_join("", "b");
+	cr_assert_str_eq(j, "b");
+	free(j);
+}

@@ -1,0 +1,457 @@
+/* test_json.c - JSON helpers on yajl (lib/json.h). */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "buf.h"
+#include "json.h"
+#include "rand.h"
+#include "banned.h"
+
+static yajl_val parse(const char *s, char *err)
+{
+	return ps_json_parse(s, strlen(s), err, 128);
+}
+
+static void reject(const char *s, size_t n, const char *word)
+{
+	char err[128];
+	yajl_val v = ps_json_parse(s, n, err, sizeof(err));
+
+	cr_assert_null(v, "accepted: %.*s", (int)n, s);
+	cr_assert(!strncmp(err, word, strlen(word)), "'%s' for %.*s: %s",
+		  word, (int)n, s, err);
+	cr_assert(!strchr(err, '\n'), "one line: %s", err);
+}
+
+Test(json, parses_valid_documents)
+{
+	const char *ok[] = {
+		"{}", "[]", "0", "-1.5e3", "\"x\"", "true", "null",
+		"{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u00e9\\ud83d\\ude00\"}",
+		" \t{\"a\" : 1 }\t ", "{\"s\":\"a/b\\/c\"}",
+		"{\"u\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+	};
+	char err[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		yajl_val v = parse(ok[i], err);
+
+		cr_assert_not_null(v, "%s: %s", ok[i], err);
+		yajl_tree_free(v);
+	}
+}
+
+Test(json, rejects_invalid_documents_with_a_reason)
+{
+	reject("", 0, "empty");
+	reject("  \t", 3, "empty");
+	reject("{", 1, "syntax");
+	reject("{\"a\":}", 6, "syntax");
+	reject("{\"a\":1,}", 8, "syntax");
+	reject("[1 2]", 5, "syntax");
+	reject("{'a':1}", 7, "syntax");
+	reject("{\"a\":1}x", 8, "syntax");
+	reject("{\"a\":1} {}", 10, "syntax");
+	reject("NaN", 3, "syntax");
+	reject("\"\\x\"", 4, "syntax");
+}
+
+Test(json, rejects_nul_bytes)
+{
+	reject("{\"a\":\"x\0y\"}", 11, "nul_byte");
+	reject("{}\0", 3, "nul_byte");
+	reject("\0", 1, "nul_byte");
+}
+
+Test(json, rejects_invalid_utf8)
+{
+	reject("{\"a\":\"\xff\"}", 9, "invalid_utf8");
+	reject("{\"a\":\"\xc3\"}", 9, "invalid_utf8");		/* cut */
+	/* overlong */
+	reject("{\"a\":\"\xc0\x80\"}", 10, "invalid_utf8");
+	reject("{\"a\":\"\xed\xa0\x80\"}", 11, "invalid_utf8");/* surrogate */
+	reject("{\"a\":\"\xf4\x90\x80\x80\"}", 12, "invalid_utf8");
+	reject("{\"\x80\":1}", 7, "invalid_utf8");		/* in a key */
+}
+
+Test(json, rejects_comments)
+{
+	reject("{\"a\":1} // c", 12, "syntax");
+	reject("{/* c */\"a\":1}", 14, "syntax");
+	reject("[1,/**/2]", 9, "syntax");
+}
+
+static void deep(struct ps_buf *b, int n, const char *open,
+		 const char *close)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		ps_buf_adds(b, open);
+	ps_buf_adds(b, "1");
+	for (i = 0; close && i < n; i++)
+		ps_buf_adds(b, close);
+}
+
+Test(json, rejects_deep_nesting_without_crashing)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	char err[128];
+	yajl_val v;
+
+	deep(&b, 10000, "[", "]");
+	reject(b.data, b.len, "too_deep");
+	ps_buf_reset(&b);
+	deep(&b, 10000, "{\"a\":", "}");
+	reject(b.data, b.len, "too_deep");
+	ps_buf_reset(&b);
+	deep(&b, 10000, "[", NULL);		/* never closed */
+	reject(b.data, b.len, "too_deep");
+	/* Brackets inside strings do not count. */
+	ps_buf_reset(&b);
+	ps_buf_adds(&b, "\"");
+	deep(&b, 10000, "[", NULL);
+	ps_buf_adds(&b, "\"");
+	v = ps_json_parse(b.data, b.len, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	yajl_tree_free(v);
+	/* Moderate nesting is fine. */
+	ps_buf_reset(&b);
+	deep(&b, 100, "[", "]");
+	v = ps_json_parse(b.data, b.len, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	yajl_tree_free(v);
+	ps_buf_release(&b);
+}
+
+Test(json, get_returns_the_first_of_duplicate_keys)
+{
+	char err[128];
+	yajl_val v = parse("{\"a\":1,\"b\":\"x\",\"a\":2}", err);
+	yajl_val a;
+
+	cr_assert_not_null(v, "%s", err);
+	a = ps_json_get(v, "a");
+	cr_assert_not_null(a);
+	cr_assert(YAJL_IS_INTEGER(a));
+	cr_assert_eq(YAJL_GET_INTEGER(a), 1);
+	cr_assert_str_eq(YAJL_GET_STRING(ps_json_get(v, "b")), "x");
+	cr_assert_null(ps_json_get(v, "c"));
+	cr_assert_null(ps_json_get(ps_json_get(v, "a"), "a"), "not object");
+	cr_assert_null(ps_json_get(NULL, "a"));
+	yajl_tree_free(v);
+}
+
+Test(json, big_numbers_parse_and_pass_through_exactly)
+{
+	const char *s = "{\"i\":123456789012345678901234567890,"
+			"\"n\":-9223372036854775809,\"d\":1e400,"
+			"\"m\":9223372036854775807,"
+			"\"f\":0.1000000000000000055511}";
+	struct ps_buf b = PS_BUF_INIT;
+	char err[128];
+	yajl_val v = parse(s, err), x;
+
+	cr_assert_not_null(v, "%s", err);
+	x = ps_json_get(v, "m");
+	cr_assert(YAJL_IS_INTEGER(x));
+	cr_assert_eq(YAJL_GET_INTEGER(x), 9223372036854775807LL);
+	x = ps_json_get(v, "i");
+	cr_assert(YAJL_IS_NUMBER(x));
+	cr_assert(!YAJL_IS_INTEGER(x), "does not fit a long long");
+	ps_json_add_value(&b, v);
+	cr_assert_str_eq(b.data, s);
+	ps_buf_release(&b);
+	yajl_tree_free(v);
+}
+
+/* A string read back through yajl's callbacks, keeping NULs. */
+struct got {
+	struct ps_buf s;
+	int count;
+};
+
+static int got_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct got *g = ctx;
+
+	ps_buf_add(&g->s, s, n);
+	g->count++;
+	return 1;
+}
+
+static int reparse_string(const char *json, size_t n, struct ps_buf *out)
+{
+	static const yajl_callbacks cb = {
+		.yajl_string = got_string,
+	};
+	struct got g = { PS_BUF_INIT, 0 };
+	yajl_handle h = yajl_alloc(&cb, NULL, &g);
+	yajl_status st;
+
+	st = yajl_parse(h, (const unsigned char *)json, n);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	ps_buf_reset(out);
+	if (g.s.len)
+		ps_buf_add(out, g.s.data, g.s.len);
+	ps_buf_release(&g.s);
+	return st == yajl_status_ok && g.count == 1 ? 0 : -1;
+}
+
+Test(json, writer_escapes_every_control_char)
+{
+	struct ps_buf b = PS_BUF_INIT, back = PS_BUF_INIT;
+	char in[32], want[16];
+	int c;
+
+	for (c = 0; c < 32; c++)
+		in[c] = (char)c;
+	cr_assert_eq(ps_json_add_str(&b, in, 32), 0);
+	cr_assert_str_eq(b.data,
+		"\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007"
+		"\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012"
+		"\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a"
+		"\\u001b\\u001c\\u001d\\u001e\\u001f\"");
+	cr_assert_eq(reparse_string(b.data, b.len, &back), 0);
+	cr_assert_eq(back.len, 32);
+	cr_assert(!memcmp(back.data, in, 32));
+	for (c = 0; c < 32; c++) {
+		ps_buf_reset(&b);
+		ps_json_add_str(&b, in + c, 1);
+		cr_assert(!memchr(b.data, c, b.len) || c == 0,
+			  "raw control 0x%02x", c);
+		cr_assert_eq(strlen(b.data), b.len);
+	}
+	ps_buf_reset(&b);
+	ps_json_add_str(&b, "a\"b\\c/d\x7f", 8);
+	snprintf(want, sizeof(want), "\"a\\\"b\\\\c/d\x7f\"");
+	cr_assert_str_eq(b.data, want);
+	ps_buf_release(&b);
+	ps_buf_release(&back);
+}
+
+Test(json, writer_keeps_utf8_and_replaces_invalid_bytes)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	const char *ok = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf"
+			 "\xf4\x8f\xbf\xbf\xed\x9f\xbf";
+	struct {
+		const char *in;
+		size_t n;
+		const char *out;
+		size_t bad;
+	} cases[] = {
+		{ "a\xff" "b", 3, "\"a\xef\xbf\xbd" "b\"", 1 },
+		{ "\x80\x80", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", 2 },
+		{ "\xc3", 1, "\"\xef\xbf\xbd\"", 1 },
+		{ "\xc3(", 2, "\"\xef\xbf\xbd(\"", 1 },
+		{ "\xc0\x80", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", 2 },
+		{ "\xe0\x80\x80", 3,
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", 3 },
+		{ "\xed\xa0\x80", 3,
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", 3 },
+		{ "\xf4\x90\x80\x80", 4, "\"\xef\xbf\xbd\xef\xbf\xbd"
+		  "\xef\xbf\xbd\xef\xbf\xbd\"", 4 },
+		{ "\xf5", 1, "\"\xef\xbf\xbd\"", 1 },
+		{ "\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", 2 },
+	};
+	size_t i;
+
+	cr_assert_eq(ps_json_add_str(&b, ok, strlen(ok)), 0);
+	cr_assert_eq(b.len, strlen(ok) + 2);
+	cr_assert(!memcmp(b.data + 1, ok, strlen(ok)));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ps_buf_reset(&b);
+		cr_assert_eq(ps_json_add_str(&b, cases[i].in, cases[i].n),
+			     cases[i].bad, "case %zu", i);
+		cr_assert_str_eq(b.data, cases[i].out, "case %zu", i);
+		cr_assert_eq(ps_utf8_valid_prefix(b.data, b.len), b.len);
+	}
+	ps_buf_release(&b);
+}
+
+Test(json, utf8_valid_prefix)
+{
+	cr_assert_eq(ps_utf8_valid_prefix("abc", 3), 3);
+	cr_assert_eq(ps_utf8_valid_prefix("ab\xff", 3), 2);
+	cr_assert_eq(ps_utf8_valid_prefix("\xc3\xa9\xc3", 3), 2);
+	cr_assert_eq(ps_utf8_valid_prefix("a\0b", 3), 3);
+	cr_assert_eq(ps_utf8_valid_prefix("", 0), 0);
+}
+
+/* Random byte strings survive add_str -> yajl with only U+FFFD changes. */
+Test(json, writer_output_reparses_to_the_same_string)
+{
+	struct ps_rand r;
+	struct ps_buf in = PS_BUF_INIT, out = PS_BUF_INIT,
+		      back = PS_BUF_INIT;
+	int iter, i;
+
+	ps_rand_seed(&r, 42);
+	for (iter = 0; iter < 5000; iter++) {
+		int n = (int)ps_rand_below(&r, 40);
+		int mode = iter % 3;
+		size_t bad;
+
+		ps_buf_reset(&in);
+		for (i = 0; i < n; i++) {
+			unsigned c = ps_rand_below(&r, 256);
+
+			if (mode == 0)		/* ASCII incl. controls */
+				c &= 0x7f;
+			if (mode == 1 && c >= 0x80) {	/* valid UTF-8 */
+				ps_buf_adds(&in, c & 1 ? "\xc3\xa9"
+						       : "\xf0\x9f\x98\x80");
+				continue;
+			}
+			ps_buf_addc(&in, (char)c);
+		}
+		ps_buf_reset(&out);
+		bad = ps_json_add_str(&out, in.data ? in.data : "", in.len);
+		cr_assert_eq(ps_utf8_valid_prefix(out.data, out.len), out.len);
+		cr_assert_eq(reparse_string(out.data, out.len, &back), 0,
+			     "yajl rejects %s", out.data);
+		if (ps_utf8_valid_prefix(in.data ? in.data : "", in.len) ==
+		    in.len) {
+			cr_assert_eq(bad, 0);
+			cr_assert_eq(back.len, in.len);
+			cr_assert(!in.len ||
+				  !memcmp(back.data, in.data, in.len));
+		} else {
+			cr_assert_gt(bad, 0);
+		}
+	}
+	ps_buf_release(&in);
+	ps_buf_release(&out);
+	ps_buf_release(&back);
+}
+
+static int sig_digits(const char *s)
+{
+	int n = 0, started = 0;
+
+	for (; *s && *s != 'e'; s++) {
+		if (*s >= '1' && *s <= '9')
+			started = 1;
+		if (started && *s >= '0' && *s <= '9')
+			n++;
+	}
+	return n;
+}
+
+static void check_double(double d)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	char tmp[40], err[128];
+	double back;
+	int k;
+	yajl_val v;
+
+	ps_json_add_double(&b, d);
+	back = strtod(b.data, NULL);
+	cr_assert(back == d, "%.17g -> %s", d, b.data);
+	v = ps_json_parse(b.data, b.len, err, sizeof(err));
+	cr_assert_not_null(v, "%s: %s", b.data, err);
+	/* yajl leaves the double invalid on ERANGE (subnormals). */
+	cr_assert(YAJL_IS_NUMBER(v));
+	cr_assert_str_eq(YAJL_GET_NUMBER(v), b.data);
+	if (YAJL_IS_DOUBLE(v))
+		cr_assert(YAJL_GET_DOUBLE(v) == d, "%s", b.data);
+	else if (YAJL_IS_INTEGER(v))
+		cr_assert((double)YAJL_GET_INTEGER(v) == d, "%s", b.data);
+	else
+		cr_assert(fabs(d) < DBL_MIN, "%s not read back", b.data);
+	yajl_tree_free(v);
+	/* Shortest: one digit fewer does not read back. */
+	k = sig_digits(b.data);
+	if (d != floor(d) && k > 1) {
+		snprintf(tmp, sizeof(tmp), "%.*e", k - 2, d);
+		cr_assert(strtod(tmp, NULL) != d, "%s is shorter than %s",
+			  tmp, b.data);
+	}
+	ps_buf_release(&b);
+}
+
+Test(json, doubles_shortest_round_trip)
+{
+	struct {
+		double d;
+		const char *s;
+	} known[] = {
+		{ 0.1, "0.1" }, { 1.5, "1.5" }, { -2.25, "-2.25" },
+		{ 3.0, "3" }, { 0, "0" }, { 1e300, "1e+300" },
+		{ 5e-324, "5e-324" }, { 0.3, "0.3" },
+		{ 2.2250738585072014e-308, "2.2250738585072014e-308" },
+		{ 1.7976931348623157e308, "1.7976931348623157e+308" },
+		{ 123456.789, "123456.789" },
+		{ 0.1 + 0.2, "0.30000000000000004" },
+		{ 1e-7, "1e-07" },
+	};
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_rand r;
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		ps_buf_reset(&b);
+		ps_json_add_double(&b, known[i].d);
+		cr_assert_str_eq(b.data, known[i].s);
+		check_double(known[i].d);
+	}
+	ps_buf_reset(&b);
+	ps_json_add_double(&b, NAN);
+	ps_json_add_double(&b, INFINITY);
+	cr_assert_str_eq(b.data, "nullnull", "not finite: null");
+	ps_buf_release(&b);
+	ps_rand_seed(&r, 7);
+	for (i = 0; i < 20000; i++) {
+		uint64_t bits = ps_rand_u64(&r);
+		double d;
+
+		memcpy(&d, &bits, sizeof(d));
+		if (!isfinite(d))
+			continue;
+		check_double(d);
+		check_double(ps_rand_double(&r) * 1000);
+		/* subnormal */
+		check_double(ldexp(ps_rand_double(&r), -1060));
+	}
+}
+
+Test(json, add_value_round_trip)
+{
+	const char *s = "{\"a\":[1,-2.5e10,true,false,null,{}],\"b\":"
+			"\"x\\\"\\n\xc3\xa9\",\"c\":{\"d\":[]}}";
+	struct ps_buf b = PS_BUF_INIT;
+	char err[128];
+	yajl_val v = parse(s, err);
+
+	cr_assert_not_null(v, "%s", err);
+	ps_json_add_value(&b, v);
+	cr_assert_str_eq(b.data, s);
+	ps_json_add_value(&b, NULL);
+	cr_assert_str_eq(b.data + strlen(s), "null");
+	ps_buf_release(&b);
+	yajl_tree_free(v);
+}
+
+Test(json, key_helper_adds_commas)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	int first = 1;
+
+	ps_buf_addc(&b, '{');
+	ps_json_key(&b, &first, "a");
+	ps_buf_adds(&b, "1");
+	ps_json_key(&b, &first, "b");
+	ps_buf_adds(&b, "2}");
+	cr_assert_str_eq(b.data, "{\"a\":1,\"b\":2}");
+	ps_buf_release(&b);
+}
