@@ -28,6 +28,7 @@ void ps_log_set_level(int level)
 int ps_log_get_level(void) { return log_level; }
 void ps_log_set_format(enum ps_log_format f) { log_format = f; }
 void ps_log_set_timestamps(int on) { log_ts = on; }
+int ps_log_timestamps(void) { return log_ts; }
 void ps_log_set_hook(void (*before_write)(void)) { log_hook = before_write; }
 int ps_log_enabled(int level) { return level <= log_level; }
 

@@ -63,6 +63,8 @@ void ps_log_set_format(enum ps_log_format f);
 int ps_log_parse_format(const char *s, enum ps_log_format *f);
 /* Timestamps on (default) or off; ps_log_init_env reads PS_LOG_TS. */
 void ps_log_set_timestamps(int on);
+/* Are timestamps on?  When off, summaries also leave out durations. */
+int ps_log_timestamps(void);
 void ps_log_init_env(void);
 
 int ps_log_enabled(int level);

@@ -61,10 +61,13 @@ void ps_progress_done(struct ps_progress *p, const char *msg)
 	clear_line();
 	for (i = 0; i < p->n && k < 17; i++)
 		kv[k++] = PS_I(p->c[i].name, p->c[i].value);
-	kv[k++] = PS_D("seconds", (double)(long long)(el * 1000) / 1000);
-	if (p->n && el > 0)
-		kv[k++] = PS_I("per_second",
-			       (long long)((double)p->c[0].value / el));
+	/* Without timestamps (golden tests) durations are left out too. */
+	if (ps_log_timestamps()) {
+		kv[k++] = PS_D("seconds", (double)(long long)(el * 1000) / 1000);
+		if (p->n && el > 0)
+			kv[k++] = PS_I("per_second",
+				       (long long)((double)p->c[0].value / el));
+	}
 	kv[k].key = NULL;
 	kv[k].type = PS_KV_END;
 	if (ps_log_enabled(PS_INFO))

@@ -40,7 +40,8 @@ static inline void ps_progress_tick(struct ps_progress *p)
 
 /*
  * Clear the progress line and log one summary event at info level with
- * every counter, the elapsed seconds and the rate of the first counter.
+ * every counter, the elapsed seconds and the rate of the first counter
+ * (durations are left out when log timestamps are off: PS_LOG_TS=0).
  */
 void ps_progress_done(struct ps_progress *p, const char *msg);
 

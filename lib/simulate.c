@@ -219,6 +219,10 @@ static void put_line(struct sim *s, const char *p, size_t n, int64_t simt)
 	}
 	ps_buf_add(&s->out, p, n);
 	s->emitted++;
+	if (o->progress) {
+		o->progress->c[0].value++;
+		ps_progress_tick(o->progress);
+	}
 	if (s->out.len >= FLUSH_AT || o->rate > 0 || o->speed > 0)
 		flush_out(s);
 }

@@ -23,6 +23,7 @@
 
 #include "departments.h"
 #include "error.h"
+#include "progress.h"
 
 enum ps_sim_model {
 	PS_SIM_COMPAT = 0,
@@ -58,6 +59,7 @@ struct ps_sim_opts {
 	const struct ps_departments *departments;
 	double dirty[PS_DIRTY_NKINDS];	/* probability per event */
 	volatile int *stop;	/* stop cleanly when *stop is set */
+	struct ps_progress *progress;	/* counter 0 counts lines, or NULL */
 };
 
 /* Defaults: compat model, unlimited, 7 hospitals, compat dirty rates. */

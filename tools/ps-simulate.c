@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "departments.h"
 #include "log.h"
+#include "progress.h"
 #include "pstime.h"
 #include "simulate.h"
 #include "banned.h"
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
 	struct ps_common c;
 	struct ps_departments deps = PS_DEPARTMENTS_INIT;
 	struct ps_error e = { 0, "" };
+	struct ps_counter lines = { "lines", 0 };
+	struct ps_progress progress;
 	int rc, argi;
 
 	ps_init("ps-simulate");
@@ -146,9 +149,13 @@ int main(int argc, char **argv)
 	}
 	a.sim.departments = &deps;
 	a.sim.stop = ps_stop_flag();
+	ps_progress_init(&progress, &lines, 1);
+	a.sim.progress = &progress;
 	rc = ps_simulate(&a.sim, write_out, NULL, &e) < 0 ? e.code : 0;
 	if (rc)
 		ps_log(PS_ERROR, e.msg);
+	else if (!ps_stdout_gone())
+		ps_progress_done(&progress, "done");
 	ps_departments_release(&deps);
 	return ps_close_stdout(rc);
 }

@@ -19,7 +19,7 @@ check 'without a seed, runs differ' '
 	! cmp -s r1 r2'
 
 # Statistics over 200,000 compat events with their default dirty data.
-ps-simulate --count 200000 --seed 7 >compat.ndjson
+ps-simulate -q --count 200000 --seed 7 >compat.ndjson
 check 'compat schema, values and default dirty rates' '
 python3 - compat.ndjson <<PY
 import json, sys, math
@@ -99,7 +99,7 @@ check 'duplicate lines are exact copies of an earlier line' '
 	ps-simulate --count 20000 --seed 3 --dirty none --dirty duplicate=0.05 >d.ndjson &&
 	test "$(sort d.ndjson | uniq -d | wc -l)" -gt 500'
 
-ps-simulate -m realistic --dirty none --count 300000 --seed 5 >real.ndjson
+ps-simulate -q -m realistic --dirty none --count 300000 --seed 5 >real.ndjson
 check 'realistic model: lifecycle, capacity, order, waits' '
 python3 - real.ndjson <<PY
 import json, sys, collections

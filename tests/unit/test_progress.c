@@ -40,6 +40,14 @@ static char *cap_stop(void)
 	return ps_buf_detach(&b, NULL);
 }
 
+/* Past a leading "ts=... " (durations are logged only with timestamps). */
+static const char *after_ts(const char *out)
+{
+	const char *sp = strchr(out, ' ');
+
+	return !strncmp(out, "ts=", 3) && sp ? sp + 1 : out;
+}
+
 static void setup(void)
 {
 	ps_log_set_tool("ps-test");
@@ -56,6 +64,7 @@ Test(progress, summary_log_line, .init = setup)
 	char *out, *s;
 	int i;
 
+	ps_log_set_timestamps(1);
 	cap_start();
 	ps_progress_init(&p, c, 3);
 	cr_assert_eq(p.tty, 0, "stderr is not a terminal here");
@@ -67,7 +76,7 @@ Test(progress, summary_log_line, .init = setup)
 	c[2].value = 3;
 	ps_progress_done(&p, "done");
 	out = cap_stop();
-	cr_assert(STARTS(out, "tool=ps-test level=info msg=\"done\" "
+	cr_assert(STARTS(after_ts(out), "tool=ps-test level=info msg=\"done\" "
 			 "read=5000 written=2500 bad=3 seconds="), "%s", out);
 	s = strstr(out, " seconds=");
 	cr_assert(s && strtod(s + 9, NULL) >= 0, "%s", out);
@@ -85,6 +94,7 @@ Test(progress, summary_as_json, .init = setup)
 	yajl_val v;
 
 	ps_log_set_format(PS_LOG_JSON);
+	ps_log_set_timestamps(1);
 	cap_start();
 	ps_progress_init(&p, c, 2);
 	ps_progress_done(&p, "summary");
@@ -115,6 +125,7 @@ Test(progress, many_counters_and_quiet, .init = setup)
 		c[i].name = names[i];
 		c[i].value = i;
 	}
+	ps_log_set_timestamps(1);
 	cap_start();
 	ps_progress_init(&p, c, 25);
 	ps_progress_done(&p, "m");
@@ -132,13 +143,28 @@ Test(progress, no_counters, .init = setup)
 	struct ps_progress p;
 	char *out;
 
+	ps_log_set_timestamps(1);
 	cap_start();
 	ps_progress_init(&p, NULL, 0);
 	ps_progress_done(&p, "empty");
 	out = cap_stop();
-	cr_assert(STARTS(out, "tool=ps-test level=info msg=\"empty\" "
-			 "seconds="), "%s", out);
+	cr_assert(STARTS(after_ts(out), "tool=ps-test level=info "
+			 "msg=\"empty\" seconds="), "%s", out);
 	cr_assert_null(strstr(out, "per_second"));
+	free(out);
+}
+
+Test(progress, no_durations_without_timestamps, .init = setup)
+{
+	struct ps_counter c[] = { { "read", 7 } };
+	struct ps_progress p;
+	char *out;
+
+	cap_start();
+	ps_progress_init(&p, c, 1);
+	ps_progress_done(&p, "done");
+	out = cap_stop();
+	cr_assert_str_eq(out, "tool=ps-test level=info msg=\"done\" read=7\n");
 	free(out);
 }
 

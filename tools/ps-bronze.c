@@ -1,0 +1,180 @@
+/*
+ * ps-bronze - land raw events or envelopes in the lake, exactly once.
+ * Option parsing only; the work is in lib/bronze.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bronze.h"
+#include "cli.h"
+#include "log.h"
+#include "pstime.h"
+#include "banned.h"
+
+enum {
+	OPT_SOURCE = 256,
+	OPT_CONTINUE,
+	OPT_FLUSH_INTERVAL,
+	OPT_FLUSH_RECORDS,
+	OPT_FLUSH_BYTES,
+	OPT_MAX_LINE,
+	OPT_INGEST_TIME,
+	OPT_GZIP_LEVEL,
+	OPT_THREADS,
+};
+
+static const struct ps_option options[] = {
+	{ "source", OPT_SOURCE, "NAME",
+	  "stdin source id stdin:NAME (default: the stream)" },
+	{ "continue", OPT_CONTINUE, NULL,
+	  "input is new data: number it after the checkpoint" },
+	{ "flush-interval", OPT_FLUSH_INTERVAL, "SECONDS",
+	  "commit at least this often (default 1)" },
+	{ "flush-records", OPT_FLUSH_RECORDS, "N",
+	  "commit every N records (default 100000)" },
+	{ "flush-bytes", OPT_FLUSH_BYTES, "SIZE",
+	  "commit when SIZE bytes await output (default 16M)" },
+	{ "max-line-bytes", OPT_MAX_LINE, "SIZE",
+	  "longer lines are quarantined (default 1M)" },
+	{ "ingest-time", OPT_INGEST_TIME, "TIME",
+	  "fixed ingest timestamp (default: the clock)" },
+	{ "gzip-level", OPT_GZIP_LEVEL, "N", "compression level 0-9 (default 1)" },
+	{ "threads", OPT_THREADS, "N",
+	  "compression threads, 0 = none (default: CPUs, at most 4)" },
+	{ "quiet-output", 'n', NULL, "do not write envelopes to stdout" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct ps_tool tool = {
+	"ps-bronze", "[OPTIONS] -L LAKE",
+	"Land events or envelopes from stdin in LAKE/bronze, exactly once.",
+	options, PS_CLI_LAKE | PS_CLI_STREAM,
+	"Envelopes of each commit are written to stdout after the commit.\n"
+	"Plain lines of stdin get source stdin:NAME and position = line "
+	"number - 1;\nlines at or below the checkpoint are skipped (a "
+	"replay), unless --continue.",
+};
+
+struct args {
+	struct ps_bronze_opts o;
+	int quiet_output;
+};
+
+static int on_option(void *ctx, int key, const char *arg,
+		     struct ps_error *e)
+{
+	struct args *a = ctx;
+	const char *why = NULL;
+	long long v;
+	double d;
+	int64_t t;
+
+	switch (key) {
+	case OPT_SOURCE:
+		if (!*arg)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--source: empty name");
+		a->o.source_name = arg;
+		return 0;
+	case OPT_CONTINUE:
+		a->o.continue_mode = 1;
+		return 0;
+	case OPT_FLUSH_INTERVAL:
+		if (ps_parse_double(arg, 0.001, 86400, &d, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--flush-interval: '%s' is %s "
+					    "(0.001 to 86400 seconds)",
+					    arg, why);
+		a->o.flush_interval = d;
+		return 0;
+	case OPT_FLUSH_RECORDS:
+		if (ps_parse_ll(arg, 1, 1000000000LL, &v, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--flush-records: '%s' is %s",
+					    arg, why);
+		a->o.flush_records = v;
+		return 0;
+	case OPT_FLUSH_BYTES:
+		if (ps_parse_size(arg, 1, 1LL << 40, &v, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--flush-bytes: '%s' is %s",
+					    arg, why);
+		a->o.flush_bytes = v;
+		return 0;
+	case OPT_MAX_LINE:
+		if (ps_parse_size(arg, 16, 256LL << 20, &v, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--max-line-bytes: '%s' is %s "
+					    "(16 to 256M)", arg, why);
+		a->o.max_line = (size_t)v;
+		return 0;
+	case OPT_INGEST_TIME:
+		if (ps_time_parse(arg, strlen(arg), &t, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--ingest-time: '%s': %s", arg,
+					    why);
+		a->o.ingest_time = t;
+		return 0;
+	case OPT_GZIP_LEVEL:
+		if (ps_parse_ll(arg, 0, 9, &v, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--gzip-level: '%s' is %s (0-9)",
+					    arg, why);
+		a->o.gzip_level = (int)v;
+		return 0;
+	case OPT_THREADS:
+		if (ps_parse_ll(arg, 0, 64, &v, &why) < 0)
+			return ps_error_set(e, PS_EX_USAGE,
+					    "--threads: '%s' is %s (0-64)",
+					    arg, why);
+		a->o.threads = (int)v;
+		return 0;
+	case 'n':
+		a->quiet_output = 1;
+		return 0;
+	}
+	return ps_error_set(e, PS_EX_USAGE, "unhandled option");
+}
+
+/* Envelopes go to stdout, flushed per commit so downstream sees them. */
+static int emit_stdout(void *ctx, const char *p, size_t n)
+{
+	(void)ctx;
+	if (ps_write_stdout(p, n) == 0 && fflush(stdout) == 0)
+		return 0;
+	if (errno == EPIPE)
+		return 1;
+	return ps_stdout_gone() ? 1 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { PS_BRONZE_OPTS_INIT, 0 };
+	struct ps_common c;
+	struct ps_error e = { 0, "" };
+	long cpus;
+	int rc, argi;
+
+	ps_init("ps-bronze");
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	a.o.threads = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+	rc = ps_cli_parse(&tool, argc, argv, on_option, &a, &c, &argi);
+	if (rc != PS_CONTINUE)
+		return rc;
+	if (argi < argc)
+		return ps_cli_misuse(&tool, "unexpected operand '%s'",
+				     argv[argi]);
+	if (!c.lake)
+		return ps_cli_misuse(&tool, "no lake: give -L DIR or set "
+				     "PS_LAKE");
+	a.o.lake = c.lake;
+	a.o.stream = c.stream;
+	if (!a.quiet_output)
+		a.o.emit = emit_stdout;
+	rc = ps_bronze_run(&a.o, STDIN_FILENO, &e) ? e.code : 0;
+	if (rc)
+		ps_log(PS_ERROR, "ps-bronze failed", PS_S("err", e.msg));
+	return ps_close_stdout(rc);
+}
