@@ -18,7 +18,7 @@ echo "PulseStream demo: $n realistic events (7 hospitals, 2 % dirty) into $lake"
 echo
 
 # A week or so of hospital life, with some dirt to show the quarantine.
-sim="ps-simulate -m realistic --seed $seed --count $n --dirty none \
+sim="ps-simulate -q -m realistic --seed $seed --count $n --dirty none \
 --dirty invalid_age=0.5%,future_admission=0.5%,missing_field=0.25%,\
 wrong_type=0.25%,malformed_json=0.25%,duplicate=0.25%"
 
@@ -61,8 +61,13 @@ if have ps-gold; then
 	echo
 	echo "see the raw KPI and alert lines:  jq -c . $lake/.demo-out.ndjson | head"
 fi
-if ! have ps-bronze; then
+if ! have ps-silver; then
 	ev="$lake/events.ndjson"
+	if have ps-bronze; then
+		# The raw events, back out of the bronze envelopes.
+		find "$lake/bronze" -name '*.ndjson.gz' -exec zcat {} + |
+			jq -r '.payload' >"$ev"
+	fi
 	echo "events by department and type (jq over $ev):"
 	jq -R -r 'fromjson? | select((.department|type) == "string") | [.department, .event_type] | @tsv' "$ev" |
 		sort | uniq -c | sort -k2,2 -k1,1rn | awk '{ printf "  %-12s %-10s %8d\n", $2, $3, $1 }'

@@ -15,6 +15,8 @@ kcat clang curl procps time"
 # real services started by scripts/: Kafka and Lowkey Vault (Java, Maven),
 # Azurite (Node.js)
 PKGS="$PKGS default-jre-headless maven nodejs npm"
+# tests/e2e/secrets_leak.sh (execve traces), scripts/lowkey-vault.sh (test CA)
+PKGS="$PKGS strace openssl"
 
 missing=""
 for p in $PKGS; do
