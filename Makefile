@@ -131,3 +131,29 @@ clean:
 
 .SECONDARY:
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(B)/tools/%.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%.d)
+
+# pqtool: a test-only Parquet writer/reader used by tests/interop and bench.
+PQTOOL = $(B)/tests/pqtool
+$(PQTOOL): $(B)/tests/tools/pqtool.o $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+check-interop bench: $(PQTOOL)
+
+# libFuzzer target for the silver parser (clang).  `make check-fuzz` runs
+# it once over the nasty-input corpus and the seeds, as CI does.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+	      -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/%.o)
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/fuzz/fuzz_silver: tests/fuzz/fuzz_silver.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+		-lm -lpthread
+fuzz: $(B)/fuzz/fuzz_silver
+check-fuzz: fuzz
+	$(B)/fuzz/fuzz_silver -runs=0 tests/data/nasty tests/fuzz/corpus
+	$(B)/fuzz/fuzz_silver -runs=20000 -seed=1 -max_len=4096 \
+		tests/fuzz/corpus
+.PHONY: check-fuzz
+-include $(FUZZ_OBJ:.o=.d)

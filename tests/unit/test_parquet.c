@@ -1,0 +1,815 @@
+/* test_parquet.c - the Parquet writer and reader (lib/parquet.h). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "parquet.h"
+#include "rand.h"
+#include "banned.h"
+
+/* ---- RLE / bit-packed hybrid ---- */
+
+static void rle_round_trip(const uint32_t *v, size_t n, int bw)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	uint32_t *out = calloc(n + 1, sizeof(*out));
+	size_t i;
+
+	ps_pq_rle_encode(&b, v, n, bw);
+	cr_assert_eq(ps_pq_rle_decode((const uint8_t *)b.data, b.len, bw, out,
+				      n), 0, "n=%zu bw=%d", n, bw);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(out[i], v[i], "n=%zu bw=%d i=%zu", n, bw, i);
+	/* Every strict prefix of the encoding lacks values. */
+	if (n && b.len > 1)
+		cr_assert_eq(ps_pq_rle_decode((const uint8_t *)b.data, 0, bw,
+					      out, n), -1);
+	free(out);
+	ps_buf_release(&b);
+}
+
+Test(rle, round_trips_many_lengths_and_patterns)
+{
+	static const int widths[] = { 1, 2, 3, 5, 7, 8, 9, 13, 16, 17, 24,
+				      31, 32 };
+	struct ps_rand rnd;
+	uint32_t v[300];
+	size_t n, i, w, pat;
+
+	ps_rand_seed(&rnd, 42);
+	for (w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		int bw = widths[w];
+		uint32_t mask = bw == 32 ? 0xffffffffu : (1u << bw) - 1;
+
+		for (n = 0; n <= 300; n += (n < 40 ? 1 : 13)) {
+			for (pat = 0; pat < 5; pat++) {
+				for (i = 0; i < n; i++) {
+					uint32_t x;
+
+					switch (pat) {
+					case 0: x = 0; break;
+					case 1: x = (uint32_t)i; break;
+					case 2: x = (uint32_t)(i / 9 % 3);
+						break;
+					case 3: x = i % 17 < 11 ? mask : 1;
+						break;
+					default:
+						x = (uint32_t)ps_rand_u64(&rnd);
+					}
+					v[i] = x & mask;
+				}
+				rle_round_trip(v, n, bw);
+			}
+		}
+	}
+}
+
+Test(rle, runs_are_compact)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	uint32_t v[1000];
+	size_t i;
+
+	for (i = 0; i < 1000; i++)
+		v[i] = 1;
+	ps_pq_rle_encode(&b, v, 1000, 1);
+	cr_assert_eq(b.len, 3, "one RLE run: varint(2000) + 1 byte");
+	ps_buf_release(&b);
+}
+
+Test(rle, known_bytes_from_the_spec)
+{
+	/* Encodings.md example: 0..7 with bit width 3 -> 0x88 0xC6 0xFA */
+	static const uint32_t v[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_pq_rle_encode(&b, v, 8, 3);
+	cr_assert_eq(b.len, 4);
+	cr_assert_eq(memcmp(b.data, "\x03\x88\xc6\xfa", 4), 0);
+	ps_buf_release(&b);
+}
+
+Test(rle, malformed_input_is_refused)
+{
+	static const uint8_t zero_run[] = { 0x00, 0x01 };
+	static const uint8_t big_value[] = { 0x10, 0x05 };	/* bw 1: 5 */
+	uint32_t out[16];
+
+	cr_assert_eq(ps_pq_rle_decode(zero_run, 2, 1, out, 4), -1);
+	cr_assert_eq(ps_pq_rle_decode(big_value, 2, 1, out, 4), -1);
+	cr_assert_eq(ps_pq_rle_decode(big_value, 2, 33, out, 4), -1);
+}
+
+/* ---- helpers ---- */
+
+static char dir[64];
+
+static void mkdir_tmp(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_parquet.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *tpath(const char *name)
+{
+	return ps_path_join(dir, name);
+}
+
+static const char *const words[] = {
+	"", "a", "ICU", "Emergency", "héllo wörld", "日本語", "z",
+	"Cardiology", "\x7f\xc3\xbf", "A longer string that goes past 8 b",
+};
+#define NWORDS (sizeof(words) / sizeof(words[0]))
+
+/* The value of row i of a column of type t, or null. */
+static int gen(enum ps_pq_type t, int nullable, uint64_t i,
+	       struct ps_pq_value *v)
+{
+	uint64_t h = i * 0x9e3779b97f4a7c15ULL;
+
+	memset(v, 0, sizeof(*v));
+	v->type = t;
+	if (nullable && (h >> 60) < 3) {
+		v->is_null = 1;
+		return 0;
+	}
+	switch (t) {
+	case PS_PQ_INT32:
+		v->v.i = i == 1 ? INT32_MIN : i == 2 ? INT32_MAX :
+			 (int32_t)(h >> 40) - (1 << 23);
+		break;
+	case PS_PQ_INT64:
+		v->v.i = i == 1 ? INT64_MIN : i == 2 ? INT64_MAX :
+			 (int64_t)(h % 1000) - 500;
+		break;
+	case PS_PQ_DATE:
+		v->v.i = (int64_t)(h % 40000) - 20000;
+		break;
+	case PS_PQ_TIMESTAMP:
+		v->v.i = (int64_t)(h >> 12) - (1LL << 51);
+		break;
+	case PS_PQ_DOUBLE:
+		v->v.d = i == 3 ? NAN : i == 4 ? -0.0 :
+			 ((double)(h % 100000) - 50000) / 7.0;
+		break;
+	case PS_PQ_BOOL:
+		v->v.b = (int)(h >> 63);
+		break;
+	case PS_PQ_STRING:
+		v->v.s.p = words[(h >> 32) % NWORDS];
+		v->v.s.len = strlen(v->v.s.p);
+		break;
+	}
+	return 0;
+}
+
+static void set(struct ps_pq_writer *w, size_t col,
+		const struct ps_pq_value *v)
+{
+	if (v->is_null) {
+		if (col % 2)	/* both ways to write a null */
+			ps_pq_set_null(w, col);
+		return;
+	}
+	switch (v->type) {
+	case PS_PQ_DOUBLE:
+		ps_pq_set_double(w, col, v->v.d);
+		break;
+	case PS_PQ_BOOL:
+		ps_pq_set_bool(w, col, v->v.b);
+		break;
+	case PS_PQ_STRING:
+		ps_pq_set_string(w, col, v->v.s.p, v->v.s.len);
+		break;
+	case PS_PQ_INT32:
+	case PS_PQ_DATE:
+		ps_pq_set_int32(w, col, (int32_t)v->v.i);
+		break;
+	default:
+		ps_pq_set_int64(w, col, v->v.i);
+	}
+}
+
+static int same(const struct ps_pq_value *a, const struct ps_pq_value *b)
+{
+	if (a->is_null || b->is_null)
+		return a->is_null == b->is_null;
+	if (a->type != b->type)
+		return 0;
+	switch (a->type) {
+	case PS_PQ_DOUBLE:
+		return memcmp(&a->v.d, &b->v.d, 8) == 0 ||
+		       (isnan(a->v.d) && isnan(b->v.d));
+	case PS_PQ_BOOL:
+		return !a->v.b == !b->v.b;
+	case PS_PQ_STRING:
+		return a->v.s.len == b->v.s.len &&
+		       !memcmp(a->v.s.p, b->v.s.p, a->v.s.len);
+	default:
+		return a->v.i == b->v.i;
+	}
+}
+
+static const enum ps_pq_type all_types[] = {
+	PS_PQ_INT32, PS_PQ_INT64, PS_PQ_DOUBLE, PS_PQ_BOOL, PS_PQ_STRING,
+	PS_PQ_DATE, PS_PQ_TIMESTAMP,
+};
+#define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
+
+/* Write nrows rows of every type, required and nullable (14 columns). */
+static void write_all(const char *path, const struct ps_pq_options *o,
+		      uint64_t nrows)
+{
+	struct ps_pq_column cols[2 * NTYPES];
+	char names[2 * NTYPES][16];
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	struct ps_pq_value v;
+	size_t c;
+	uint64_t i;
+
+	for (c = 0; c < 2 * NTYPES; c++) {
+		snprintf(names[c], sizeof(names[c]), "%s%s",
+			 ps_pq_type_name(all_types[c / 2]),
+			 c % 2 ? "_n" : "");
+		cols[c] = (struct ps_pq_column){ names[c], all_types[c / 2],
+						 (int)(c % 2), 0 };
+	}
+	w = ps_pq_open(path, cols, 2 * NTYPES, o, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	ps_pq_add_kv(w, "pulsestream.schema_version", "0");
+	for (i = 0; i < nrows; i++) {
+		for (c = 0; c < 2 * NTYPES; c++) {
+			gen(all_types[c / 2], (int)(c % 2), i + c, &v);
+			set(w, c, &v);
+		}
+		cr_assert_eq(ps_pq_end_row(w, &e), 0, "%s", e.msg);
+	}
+	ps_pq_add_kv(w, "pulsestream.schema_version", "1");
+	ps_pq_add_kv(w, "pulsestream.source_range", "stdin:x/1-2");
+	cr_assert_eq(ps_pq_rows(w), (int64_t)nrows);
+	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+}
+
+/* Read path back, compare every value, and check the statistics. */
+static size_t check_all(const char *path, uint64_t nrows)
+{
+	struct ps_error e = { 0 };
+	struct ps_pq_reader *r = ps_pq_reader_open(path, &e);
+	struct ps_pq_value v;
+	struct ps_pq_stats st;
+	uint64_t i = 0, base = 0;
+	size_t c, rg, ngroups;
+	int rc;
+
+	cr_assert_not_null(r, "%s", e.msg);
+	cr_assert_eq(ps_pq_reader_ncols(r), 2 * NTYPES);
+	cr_assert_eq(ps_pq_reader_nrows(r), (int64_t)nrows);
+	cr_assert_str_eq(ps_pq_reader_kv_get(r, "pulsestream.schema_version"),
+			 "1");
+	cr_assert_str_eq(ps_pq_reader_kv_get(r, "pulsestream.source_range"),
+			 "stdin:x/1-2");
+	cr_assert_eq(ps_pq_reader_nkv(r), 2);
+	cr_assert_str_eq(ps_pq_reader_created_by(r),
+			 "pulsestream version 0.1.0");
+	for (c = 0; c < 2 * NTYPES; c++) {
+		const struct ps_pq_column *col = ps_pq_reader_col(r, c);
+
+		cr_assert_eq(col->type, all_types[c / 2]);
+		cr_assert_eq(col->nullable, (int)(c % 2));
+	}
+	cr_assert_eq(ps_pq_reader_find(r, "string_n"), 9);
+	cr_assert_eq(ps_pq_reader_find(r, "nope"), -1);
+	while ((rc = ps_pq_next(r, &e)) == 1) {
+		for (c = 0; c < 2 * NTYPES; c++) {
+			gen(all_types[c / 2], (int)(c % 2), i + c, &v);
+			cr_assert(same(ps_pq_value(r, c), &v),
+				  "row %llu col %zu", (unsigned long long)i,
+				  c);
+		}
+		i++;
+	}
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert_eq(i, nrows);
+	/* Statistics: recompute min/max/nulls per row group. */
+	ngroups = ps_pq_reader_nrow_groups(r);
+	for (rg = 0; rg < ngroups; rg++) {
+		int64_t n = ps_pq_reader_group_rows(r, rg);
+
+		for (c = 0; c < 2 * NTYPES; c++) {
+			struct ps_pq_value mn = { 0 }, mx = { 0 };
+			int64_t nulls = 0, k, have = 0;
+			enum ps_pq_type t = all_types[c / 2];
+
+			for (k = 0; k < n; k++) {
+				gen(t, (int)(c % 2), base + (uint64_t)k + c,
+				    &v);
+				if (v.is_null) {
+					nulls++;
+					continue;
+				}
+				if (t == PS_PQ_DOUBLE && isnan(v.v.d))
+					continue;
+				if (!have) {
+					mn = mx = v;
+					have = 1;
+					continue;
+				}
+				if (t == PS_PQ_DOUBLE) {
+					if (v.v.d < mn.v.d)
+						mn = v;
+					if (v.v.d > mx.v.d)
+						mx = v;
+				} else if (t == PS_PQ_STRING) {
+					size_t l1 = v.v.s.len, l2 = mn.v.s.len;
+					int cm = memcmp(v.v.s.p, mn.v.s.p,
+							l1 < l2 ? l1 : l2);
+
+					if (cm < 0 || (!cm && l1 < l2))
+						mn = v;
+					l2 = mx.v.s.len;
+					cm = memcmp(v.v.s.p, mx.v.s.p,
+						    l1 < l2 ? l1 : l2);
+					if (cm > 0 || (!cm && l1 > l2))
+						mx = v;
+				} else if (t == PS_PQ_BOOL) {
+					if (v.v.b < mn.v.b)
+						mn = v;
+					if (v.v.b > mx.v.b)
+						mx = v;
+				} else {
+					if (v.v.i < mn.v.i)
+						mn = v;
+					if (v.v.i > mx.v.i)
+						mx = v;
+				}
+			}
+			cr_assert_eq(ps_pq_reader_stats(r, rg, c, &st), 0);
+			cr_assert(st.has_null_count);
+			cr_assert_eq(st.null_count, nulls, "rg %zu col %zu",
+				     rg, c);
+			cr_assert_eq(st.has_min_max, (int)have);
+			if (!have)
+				continue;
+			if (t == PS_PQ_DOUBLE) {
+				cr_assert(st.min.v.d == mn.v.d &&
+					  st.max.v.d == mx.v.d);
+				if (mn.v.d == 0)
+					cr_assert(signbit(st.min.v.d));
+			} else {
+				cr_assert(same(&st.min, &mn), "min rg %zu col "
+					  "%zu", rg, c);
+				cr_assert(same(&st.max, &mx), "max rg %zu col "
+					  "%zu", rg, c);
+			}
+		}
+		base += (uint64_t)n;
+	}
+	ps_pq_reader_free(r);
+	return ngroups;
+}
+
+static void round_trip(enum ps_pq_codec codec, int no_dict, uint64_t n,
+		       size_t rg_bytes, size_t page_bytes, size_t min_groups)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("t.parquet");
+	o.codec = codec;
+	o.no_dict = no_dict;
+	if (rg_bytes)
+		o.row_group_bytes = rg_bytes;
+	if (page_bytes)
+		o.page_bytes = page_bytes;
+	write_all(p, &o, n);
+	cr_assert_geq(check_all(p, n), min_groups);
+	free(p);
+	rm_tmp();
+}
+
+Test(parquet, round_trip_uncompressed_dict)
+{
+	round_trip(PS_PQ_UNCOMPRESSED, 0, 1000, 0, 0, 1);
+}
+
+Test(parquet, round_trip_uncompressed_plain)
+{
+	round_trip(PS_PQ_UNCOMPRESSED, 1, 1000, 0, 0, 1);
+}
+
+Test(parquet, round_trip_gzip_dict)
+{
+	round_trip(PS_PQ_GZIP, 0, 1000, 0, 0, 1);
+}
+
+Test(parquet, round_trip_gzip_plain)
+{
+	round_trip(PS_PQ_GZIP, 1, 1000, 0, 0, 1);
+}
+
+Test(parquet, round_trip_zstd_dict)
+{
+	round_trip(PS_PQ_ZSTD, 0, 1000, 0, 0, 1);
+}
+
+Test(parquet, round_trip_zstd_plain)
+{
+	round_trip(PS_PQ_ZSTD, 1, 1000, 0, 0, 1);
+}
+
+Test(parquet, many_row_groups_and_pages)
+{
+	/* ~100 bytes per row: groups of ~40 rows, pages of a few rows. */
+	round_trip(PS_PQ_ZSTD, 0, 3000, 4000, 64, 50);
+	round_trip(PS_PQ_UNCOMPRESSED, 1, 777, 3000, 100, 20);
+}
+
+Test(parquet, one_row_and_zero_rows)
+{
+	round_trip(PS_PQ_GZIP, 0, 1, 0, 0, 1);
+	round_trip(PS_PQ_GZIP, 0, 0, 0, 0, 0);
+}
+
+Test(parquet, dictionary_falls_back_to_plain)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_pq_column col = { "s", PS_PQ_STRING, 1, 0 };
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	struct ps_pq_reader *r;
+	struct ps_pq_stats st;
+	char buf[32], *p;
+	int i, n;
+
+	mkdir_tmp();
+	p = tpath("f.parquet");
+	o.dict_max_bytes = 2000;
+	o.page_bytes = 500;
+	w = ps_pq_open(p, &col, 1, &o, &e);
+	cr_assert_not_null(w);
+	for (i = 0; i < 5000; i++) {
+		n = snprintf(buf, sizeof(buf), "v%d", i < 100 ? i % 7 : i);
+		if (i % 13)
+			ps_pq_set_string(w, 0, buf, (size_t)n);
+		cr_assert_eq(ps_pq_end_row(w, &e), 0);
+	}
+	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+	r = ps_pq_reader_open(p, &e);
+	cr_assert_not_null(r, "%s", e.msg);
+	cr_assert_eq(ps_pq_reader_stats(r, 0, 0, &st), 0);
+	cr_assert(st.has_dict);
+	for (i = 0; ps_pq_next(r, &e) == 1; i++) {
+		const struct ps_pq_value *v = ps_pq_value(r, 0);
+
+		if (i % 13 == 0) {
+			cr_assert(v->is_null);
+			continue;
+		}
+		n = snprintf(buf, sizeof(buf), "v%d", i < 100 ? i % 7 : i);
+		cr_assert_eq(v->v.s.len, (size_t)n);
+		cr_assert_eq(memcmp(v->v.s.p, buf, (size_t)n), 0);
+	}
+	cr_assert_eq(i, 5000);
+	ps_pq_reader_free(r);
+	free(p);
+	rm_tmp();
+}
+
+Test(parquet, bad_rows_are_refused_and_writer_goes_on)
+{
+	struct ps_pq_column cols[] = {
+		{ "id", PS_PQ_INT32, 0, 0 },
+		{ "name", PS_PQ_STRING, 1, 0 },
+	};
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	struct ps_pq_reader *r;
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("b.parquet");
+	w = ps_pq_open(p, cols, 2, NULL, &e);
+	cr_assert_not_null(w);
+	ps_pq_set_string(w, 1, "x", 1);		/* id missing */
+	cr_assert_eq(ps_pq_end_row(w, &e), -1);
+	cr_assert_eq(e.code, PS_EX_DATAERR);
+	cr_assert(strstr(e.msg, "'id'"), "%s", e.msg);
+	ps_pq_set_int64(w, 0, 1LL << 40);		/* out of range */
+	cr_assert_eq(ps_pq_end_row(w, &e), -1);
+	ps_pq_set_int32(w, 0, 1);
+	ps_pq_set_double(w, 1, 1.0);			/* wrong type */
+	cr_assert_eq(ps_pq_end_row(w, &e), -1);
+	ps_pq_set_int32(w, 0, 1);
+	ps_pq_set_int32(w, 7, 1);			/* no such column */
+	cr_assert_eq(ps_pq_end_row(w, &e), -1);
+	ps_pq_set_int32(w, 0, 5);
+	cr_assert_eq(ps_pq_end_row(w, &e), 0);		/* name null */
+	cr_assert_eq(ps_pq_rows(w), 1);
+	cr_assert_eq(ps_pq_close(w, &e), 0);
+	r = ps_pq_reader_open(p, &e);
+	cr_assert_not_null(r);
+	cr_assert_eq(ps_pq_next(r, &e), 1);
+	cr_assert_eq(ps_pq_value(r, 0)->v.i, 5);
+	cr_assert(ps_pq_value(r, 1)->is_null);
+	cr_assert_eq(ps_pq_next(r, &e), 0);
+	ps_pq_reader_free(r);
+	free(p);
+	rm_tmp();
+}
+
+Test(parquet, bad_schema_is_refused)
+{
+	struct ps_pq_column dup[] = {
+		{ "a", PS_PQ_INT32, 0, 0 }, { "a", PS_PQ_INT64, 0, 0 },
+	};
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+
+	cr_assert_null(ps_pq_open("/tmp/x.parquet", dup, 2, NULL, &e));
+	cr_assert_eq(e.code, PS_EX_USAGE);
+	cr_assert_null(ps_pq_open("/tmp/x.parquet", dup, 0, NULL, &e));
+	o.codec = PS_PQ_SNAPPY;
+	cr_assert_null(ps_pq_open("/tmp/x.parquet", dup, 1, &o, &e));
+}
+
+static size_t visible_files(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+Test(parquet, file_appears_only_on_close_and_abort_removes)
+{
+	struct ps_pq_column col = { "a", PS_PQ_INT64, 0, 0 };
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("a.parquet");
+	w = ps_pq_open(p, &col, 1, NULL, &e);
+	ps_pq_set_int64(w, 0, 1);
+	ps_pq_end_row(w, &e);
+	cr_assert_eq(ps_pq_flush(w, &e), 0);
+	cr_assert_eq(visible_files(), 0);
+	ps_pq_abort(w);
+	cr_assert_eq(visible_files(), 0);
+	cr_assert_neq(access(p, F_OK), 0);
+	w = ps_pq_open(p, &col, 1, NULL, &e);
+	cr_assert_eq(ps_pq_close(w, &e), 0);
+	cr_assert_eq(visible_files(), 1);
+	cr_assert_eq(access(p, F_OK), 0);
+	ps_pq_abort(NULL);
+	free(p);
+	rm_tmp();
+}
+
+/* A small file with every type, dictionary pages and nulls. */
+static void small_file(struct ps_buf *b, enum ps_pq_codec codec, int v_nodict)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("s.parquet");
+	o.codec = codec;
+	o.no_dict = v_nodict;
+	write_all(p, &o, 12);
+	cr_assert_eq(ps_read_file(p, b, 1 << 20, &e), 0);
+	free(p);
+	rm_tmp();
+}
+
+/* Read everything; returns 0 when the file read fine, else -1. */
+static int read_all(const void *p, size_t n, struct ps_error *e)
+{
+	struct ps_pq_reader *r = ps_pq_reader_open_mem(p, n, e);
+	struct ps_buf j = PS_BUF_INIT;
+	struct ps_pq_stats st;
+	size_t c;
+	int rc;
+
+	if (!r)
+		return -1;
+	for (c = 0; c < ps_pq_reader_ncols(r); c++)
+		ps_pq_reader_stats(r, 0, c, &st);
+	ps_pq_meta_json(r, &j);
+	while ((rc = ps_pq_next(r, e)) == 1)
+		ps_pq_row_json(r, &j);
+	ps_buf_release(&j);
+	ps_pq_reader_free(r);
+	return rc;
+}
+
+Test(parquet, every_truncation_is_an_error)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0 };
+	size_t n;
+
+	small_file(&b, PS_PQ_UNCOMPRESSED, 0);
+	cr_assert_eq(read_all(b.data, b.len, &e), 0, "%s", e.msg);
+	for (n = 0; n < b.len; n++) {
+		e.msg[0] = '\0';
+		cr_assert_eq(read_all(b.data, n, &e), -1, "len %zu", n);
+		cr_assert_eq(e.code, PS_EX_DATAERR);
+		cr_assert(strlen(e.msg) > 0);
+		cr_assert_null(strchr(e.msg, '\n'));
+	}
+	ps_buf_release(&b);
+}
+
+Test(parquet, truncated_data_with_intact_footer_is_an_error)
+{
+	struct ps_buf b = PS_BUF_INIT, c = PS_BUF_INIT;
+	struct ps_error e = { 0 };
+	uint32_t flen;
+	size_t cut, tail;
+
+	small_file(&b, PS_PQ_ZSTD, 0);
+	memcpy(&flen, b.data + b.len - 8, 4);
+	tail = flen + 8;
+	/* Drop bytes before the footer: offsets then point into it. */
+	for (cut = 1; cut < b.len - tail - 4; cut++) {
+		ps_buf_reset(&c);
+		ps_buf_add(&c, b.data, b.len - tail - cut);
+		ps_buf_add(&c, b.data + b.len - tail, tail);
+		cr_assert_eq(read_all(c.data, c.len, &e), -1, "cut %zu", cut);
+	}
+	ps_buf_release(&b);
+	ps_buf_release(&c);
+}
+
+Test(parquet, corrupt_bytes_never_crash)
+{
+	static const enum ps_pq_codec codecs[] = {
+		PS_PQ_UNCOMPRESSED, PS_PQ_GZIP, PS_PQ_ZSTD,
+	};
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0 };
+	struct ps_rand rnd;
+	size_t k, i, c;
+
+	ps_rand_seed(&rnd, 7);
+	for (c = 0; c < 6; c++) {
+		ps_buf_reset(&b);
+		small_file(&b, codecs[c % 3], (int)(c / 3));
+		for (k = 0; k < 3000; k++) {
+			char *m = ps_xmemdup(b.data, b.len);
+			size_t flips = 1 + ps_rand_below(&rnd, 4);
+
+			for (i = 0; i < flips; i++)
+				m[4 + ps_rand_below(&rnd,
+						    (uint32_t)b.len - 8)] ^=
+					(char)(1 + ps_rand_below(&rnd, 255));
+			/* Either way is fine, as long as it returns. */
+			read_all(m, b.len, &e);
+			free(m);
+		}
+	}
+	ps_buf_release(&b);
+}
+
+Test(parquet, clear_errors_for_non_parquet)
+{
+	struct ps_error e = { 0 };
+	static const char junk[] = "PAR1 this is not a parquet file at all";
+	char big[64] = "PAR1";
+
+	cr_assert_null(ps_pq_reader_open_mem(junk, sizeof(junk), &e));
+	cr_assert(strstr(e.msg, "magic"), "%s", e.msg);
+	memcpy(big + 56, "\xff\xff\x00\x00PAR1", 8);
+	cr_assert_null(ps_pq_reader_open_mem(big, sizeof(big), &e));
+	cr_assert(strstr(e.msg, "footer length"), "%s", e.msg);
+	cr_assert_null(ps_pq_reader_open("/nonexistent/x.parquet", &e));
+	cr_assert_eq(e.code, PS_EX_NOINPUT);
+}
+
+Test(parquet, json_row_format)
+{
+	struct ps_pq_column cols[] = {
+		{ "ts", PS_PQ_TIMESTAMP, 1, 0 }, { "d", PS_PQ_DATE, 1, 0 },
+		{ "b", PS_PQ_BOOL, 1, 0 }, { "s", PS_PQ_STRING, 1, 0 },
+		{ "x", PS_PQ_DOUBLE, 1, 0 }, { "n", PS_PQ_INT64, 1, 0 },
+	};
+	struct ps_error e = { 0 };
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_pq_writer *w;
+	struct ps_pq_reader *r;
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("j.parquet");
+	w = ps_pq_open(p, cols, 6, NULL, &e);
+	ps_pq_set_int64(w, 0, -1);	/* 1969-12-31T23:59:59.999999Z */
+	ps_pq_set_int32(w, 1, -1);
+	ps_pq_set_bool(w, 2, 1);
+	ps_pq_set_string(w, 3, "a\"b", 3);
+	ps_pq_set_double(w, 4, 0.5);
+	ps_pq_set_int64(w, 5, -3);
+	cr_assert_eq(ps_pq_end_row(w, &e), 0);
+	ps_pq_set_int64(w, 0, 1767225600000000LL);
+	ps_pq_set_double(w, 4, INFINITY);
+	cr_assert_eq(ps_pq_end_row(w, &e), 0);
+	cr_assert_eq(ps_pq_close(w, &e), 0);
+	r = ps_pq_reader_open(p, &e);
+	cr_assert_eq(ps_pq_next(r, &e), 1);
+	ps_pq_row_json(r, &b);
+	cr_assert_str_eq(b.data, "{\"ts\":\"1969-12-31T23:59:59.999999Z\","
+			 "\"d\":\"1969-12-31\",\"b\":true,\"s\":\"a\\\"b\","
+			 "\"x\":0.5,\"n\":-3}");
+	ps_buf_reset(&b);
+	cr_assert_eq(ps_pq_next(r, &e), 1);
+	ps_pq_row_json(r, &b);
+	cr_assert_str_eq(b.data, "{\"ts\":\"2026-01-01T00:00:00Z\",\"d\":null,"
+			 "\"b\":null,\"s\":null,\"x\":null,\"n\":null}");
+	cr_assert_eq(ps_pq_next(r, &e), 0);
+	cr_assert_null(ps_pq_value(r, 0));
+	ps_pq_reader_free(r);
+	ps_buf_release(&b);
+	free(p);
+	rm_tmp();
+}
+
+Test(parquet, names_parse_and_print)
+{
+	enum ps_pq_type t;
+	enum ps_pq_codec c;
+	size_t i;
+
+	for (i = 0; i < NTYPES; i++) {
+		cr_assert_eq(ps_pq_type_parse(ps_pq_type_name(all_types[i]),
+					      &t), 0);
+		cr_assert_eq(t, all_types[i]);
+	}
+	cr_assert_eq(ps_pq_type_parse("int96", &t), -1);
+	cr_assert_eq(ps_pq_codec_parse("zstd", &c), 0);
+	cr_assert_eq(c, PS_PQ_ZSTD);
+	cr_assert_eq(ps_pq_codec_parse("lz4", &c), -1);
+}
+
+Test(parquet, high_cardinality_column_goes_plain)
+{
+	struct ps_pq_column cols[] = {
+		{ "id", PS_PQ_INT64, 0, 0 }, { "dep", PS_PQ_STRING, 0, 0 },
+	};
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	struct ps_pq_reader *r;
+	struct ps_pq_stats st;
+	char *p;
+	int64_t i;
+
+	mkdir_tmp();
+	p = tpath("h.parquet");
+	o.page_bytes = 4096;
+	w = ps_pq_open(p, cols, 2, &o, &e);
+	for (i = 0; i < 30000; i++) {
+		ps_pq_set_int64(w, 0, i * 7919);
+		ps_pq_set_string(w, 1, words[i % 3], strlen(words[i % 3]));
+		cr_assert_eq(ps_pq_end_row(w, &e), 0);
+	}
+	cr_assert_eq(ps_pq_close(w, &e), 0);
+	r = ps_pq_reader_open(p, &e);
+	cr_assert_not_null(r, "%s", e.msg);
+	for (i = 0; ps_pq_next(r, &e) == 1; i++) {
+		cr_assert_eq(ps_pq_value(r, 0)->v.i, i * 7919);
+		cr_assert_eq(ps_pq_value(r, 1)->v.s.len, strlen(words[i % 3]));
+	}
+	cr_assert_eq(i, 30000);
+	cr_assert_eq(ps_pq_reader_stats(r, 0, 0, &st), 0);
+	cr_assert_eq(st.min.v.i, 0);
+	cr_assert_eq(st.max.v.i, 29999 * 7919LL);
+	/* Mostly PLAIN: far smaller than a dictionary of every value plus
+	 * indices would be, and not much larger than 8 bytes a value. */
+	cr_assert_lt(st.uncompressed_bytes, 30000 * 8 + 8192 * 8 + 30000);
+	ps_pq_reader_free(r);
+	free(p);
+	rm_tmp();
+}
