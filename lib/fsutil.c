@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,27 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 	return 0;
 }
 
+/*
+ * Is the writer of temporary file name (".NAME.tmp-PID") still running?  A
+ * name without a PID counts as abandoned.
+ */
+static int writer_alive(const char *name)
+{
+	const char *t = strstr(name, ".tmp-"), *q;
+	char *end;
+	long pid;
+
+	if (!t)
+		return 0;
+	while ((q = strstr(t + 5, ".tmp-")))
+		t = q;
+	errno = 0;
+	pid = strtol(t + 5, &end, 10);
+	if (*end || end == t + 5 || errno || pid <= 0)
+		return 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 int ps_remove_stale_temps(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -262,7 +284,8 @@ int ps_remove_stale_temps(const char *dir)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-")) {
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") &&
+		    !writer_alive(de->d_name)) {
 			char *p = ps_path_join(dir, de->d_name);
 
 			if (unlink(p) == 0)

@@ -74,8 +74,10 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 		 struct ps_error *e);
 
 /*
- * Remove temporary files (".*.tmp-*") that a killed process left in dir.
- * Returns how many were removed; a missing dir is not an error.
+ * Remove temporary files (".*.tmp-PID") that a killed process left in dir:
+ * those whose PID is not a running process (or that carry no PID).  Files
+ * of writers still running are kept.  Returns how many were removed; a
+ * missing dir is not an error.
  */
 int ps_remove_stale_temps(const char *dir);
 

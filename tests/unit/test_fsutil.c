@@ -223,16 +223,30 @@ Test(fsutil, cannot_create_is_73)
 
 Test(fsutil, remove_stale_temps)
 {
-	const char *names[] = {
-		".a.ndjson.tmp-123", ".b.tmp-9", "x.tmp-1", ".hidden",
-		"data.ndjson", ".tmp-", "..c.tmp-1",
-	};
-	struct ps_error e = { 0, "" };
+	char dead_a[64], dead_b[64], dead_c[64], live[64];
+	const char *names[8];
 	struct stat st;
 	size_t i;
 	char *missing = in_dir("nope");
+	pid_t child = fork();
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	cr_assert(child >= 0);
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);	/* child's PID: a writer that died */
+	snprintf(dead_a, sizeof(dead_a), ".a.ndjson.tmp-%ld", (long)child);
+	snprintf(dead_b, sizeof(dead_b), ".b.tmp-%ld", (long)child);
+	snprintf(dead_c, sizeof(dead_c), "..c.tmp-%ld", (long)child);
+	snprintf(live, sizeof(live), ".d.parquet.tmp-%ld", (long)getpid());
+	names[0] = dead_a;
+	names[1] = dead_b;
+	names[2] = "x.tmp-1";		/* not hidden: not a temp file */
+	names[3] = ".hidden";
+	names[4] = "data.ndjson";
+	names[5] = ".tmp-";		/* no PID: abandoned */
+	names[6] = dead_c;
+	names[7] = live;		/* its writer (we) still runs */
+	for (i = 0; i < 8; i++) {
 		char *p = in_dir(names[i]);
 		int fd = open(p, O_WRONLY | O_CREAT, 0644);
 
@@ -241,16 +255,15 @@ Test(fsutil, remove_stale_temps)
 		free(p);
 	}
 	cr_assert_eq(ps_remove_stale_temps(dir), 4);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < 8; i++) {
 		char *p = in_dir(names[i]);
 		int gone = stat(p, &st) != 0;
 
-		cr_assert_eq(gone, i < 2 || i >= 5, "%s", names[i]);
+		cr_assert_eq(gone, i < 2 || i == 5 || i == 6, "%s", names[i]);
 		free(p);
 	}
 	cr_assert_eq(ps_remove_stale_temps(dir), 0);
 	cr_assert_eq(ps_remove_stale_temps(missing), 0);
-	(void)e;
 	free(missing);
 }
 
