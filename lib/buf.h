@@ -41,7 +41,8 @@ static inline void ps_buf_add(struct ps_buf *b, const void *p, size_t n)
 {
 	if (b->cap - b->len <= n)
 		ps_buf_grow(b, n);
-	memcpy(b->data + b->len, p, n);
+	if (n)	/* p may be NULL when n is 0 (memcpy's would be UB) */
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
 }

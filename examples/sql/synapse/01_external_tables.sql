@@ -1,0 +1,50 @@
+-- PulseStream gold in Synapse serverless SQL: external tables over the gold
+-- folders that ps-upload copies to ADLS Gen2 (same layout as LAKE/gold).
+-- Replace <account> and <container>; the identity needs Storage Blob Data
+-- Reader on the container.
+CREATE DATABASE pulsestream;
+GO
+USE pulsestream;
+GO
+CREATE EXTERNAL DATA SOURCE gold_lake WITH (
+	LOCATION = 'https://<account>.dfs.core.windows.net/<container>/gold'
+);
+CREATE EXTERNAL FILE FORMAT parquet_format WITH (FORMAT_TYPE = PARQUET);
+GO
+CREATE EXTERNAL TABLE dbo.fact_patient_flow (
+	fact_sk BIGINT, encounter_id NVARCHAR(100), patient_sk BIGINT,
+	department_sk BIGINT, patient_id NVARCHAR(100),
+	department NVARCHAR(100), hospital_id INT, bed_id INT,
+	triage_level INT, arrival_time DATETIME2, admission_time DATETIME2,
+	discharge_time DATETIME2, admission_date DATE,
+	length_of_stay_hours FLOAT, waiting_minutes FLOAT,
+	is_currently_admitted BIT, is_overstay BIT,
+	last_event_time DATETIME2, event_ingestion_time DATETIME2,
+	as_of DATETIME2
+) WITH (LOCATION = 'fact_patient_flow/*/*.parquet',
+	DATA_SOURCE = gold_lake, FILE_FORMAT = parquet_format);
+CREATE EXTERNAL TABLE dbo.dim_patient (
+	patient_sk BIGINT, patient_id NVARCHAR(100), version INT,
+	gender NVARCHAR(50), age_band NVARCHAR(10), age INT,
+	effective_from DATETIME2, effective_to DATETIME2, is_current BIT,
+	last_seen DATETIME2
+) WITH (LOCATION = 'dim_patient/*.parquet', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = parquet_format);
+CREATE EXTERNAL TABLE dbo.dim_department (
+	department_sk BIGINT, department NVARCHAR(100), hospital_id INT,
+	beds INT, overstay_hours FLOAT, known BIT
+) WITH (LOCATION = 'dim_department/*.parquet', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = parquet_format);
+CREATE EXTERNAL TABLE dbo.kpi_occupancy (
+	department NVARCHAR(100), hospital_id INT, department_sk BIGINT,
+	census BIGINT, beds INT, occupancy_pct FLOAT,
+	inflow_last_hour BIGINT, discharges_last_hour BIGINT,
+	as_of DATETIME2
+) WITH (LOCATION = 'kpi_occupancy/*.parquet', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = parquet_format);
+CREATE EXTERNAL TABLE dbo.kpi_waiting (
+	department NVARCHAR(100), hospital_id INT, waits BIGINT,
+	wait_median_minutes FLOAT, wait_p90_minutes FLOAT, as_of DATETIME2
+) WITH (LOCATION = 'kpi_waiting/*.parquet', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = parquet_format);
+GO

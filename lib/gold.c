@@ -1,0 +1,1643 @@
+/* gold.c - gold state: records, upserts, SCD2, tables, snapshot.  See
+ * gold.h; the stage itself (I/O, commits) is in gold_run.c. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gold.h"
+#include "json.h"
+#include "pstime.h"
+#include "rand.h"
+#include "silver.h"
+#include "banned.h"
+
+#define NUL32 INT32_MIN
+#define USEC_HOUR (3600LL * PS_USEC_PER_SEC)
+
+/* ------------------------------------------------------------------ */
+/* Keys: an arena of strings and an open-addressing index              */
+/* ------------------------------------------------------------------ */
+
+struct key {
+	const char *p;
+	uint32_t len;
+	uint64_t h;
+};
+
+struct arena {
+	char **blk;
+	size_t nblk;
+	char *cur;
+	size_t left;
+};
+
+static const char *arena_dup(struct arena *a, const char *p, size_t n)
+{
+	char *r;
+
+	if (n + 1 > a->left) {
+		size_t sz = n + 1 > (1u << 20) ? n + 1 : (1u << 20);
+
+		a->blk = ps_xrealloc(a->blk, (a->nblk + 1) * sizeof(*a->blk));
+		a->cur = a->blk[a->nblk++] = ps_xmalloc(sz);
+		a->left = sz;
+	}
+	r = a->cur;
+	memcpy(r, p, n);
+	r[n] = '\0';
+	a->cur += n + 1;
+	a->left -= n + 1;
+	return r;
+}
+
+static void arena_free(struct arena *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nblk; i++)
+		free(a->blk[i]);
+	free(a->blk);
+	memset(a, 0, sizeof(*a));
+}
+
+/* keys[i] is item i; slots hold item index + 1 (0 = empty). */
+struct index {
+	struct key *keys;
+	size_t n, cap;
+	uint32_t *slots;
+	size_t nslots;		/* power of two */
+};
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return ps_mix64(h);
+}
+
+int64_t ps_gold_sk(const char *p, size_t len)
+{
+	return (int64_t)(hash_bytes(p, len) & INT64_MAX);
+}
+
+static void index_rehash(struct index *x, size_t nslots)
+{
+	size_t i;
+
+	free(x->slots);
+	x->slots = ps_xcalloc(nslots, sizeof(*x->slots));
+	x->nslots = nslots;
+	for (i = 0; i < x->n; i++) {
+		size_t s = x->keys[i].h & (nslots - 1);
+
+		while (x->slots[s])
+			s = (s + 1) & (nslots - 1);
+		x->slots[s] = (uint32_t)i + 1;
+	}
+}
+
+/* Item index of key p, or -1; *slot gets where it would be inserted. */
+static long index_find(const struct index *x, const char *p, size_t n,
+		       uint64_t h, size_t *slot)
+{
+	size_t s;
+
+	if (!x->nslots) {
+		*slot = 0;
+		return -1;
+	}
+	for (s = h & (x->nslots - 1); x->slots[s];
+	     s = (s + 1) & (x->nslots - 1)) {
+		const struct key *k = &x->keys[x->slots[s] - 1];
+
+		if (k->h == h && k->len == n && !memcmp(k->p, p, n))
+			return (long)x->slots[s] - 1;
+	}
+	*slot = s;
+	return -1;
+}
+
+/* Find or add key p; *added tells which.  Returns the item index. */
+static size_t index_get(struct index *x, struct arena *a, const char *p,
+			size_t n, int *added)
+{
+	uint64_t h = hash_bytes(p, n);
+	size_t slot;
+	long i = index_find(x, p, n, h, &slot);
+
+	*added = 0;
+	if (i >= 0)
+		return (size_t)i;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 64;
+		x->keys = ps_xrealloc(x->keys, x->cap * sizeof(*x->keys));
+	}
+	x->keys[x->n].p = arena_dup(a, p, n);
+	x->keys[x->n].len = (uint32_t)n;
+	x->keys[x->n].h = h;
+	x->n++;
+	if (x->n * 2 > x->nslots) {
+		index_rehash(x, x->nslots ? x->nslots * 2 : 128);
+	} else {
+		x->slots[slot] = (uint32_t)x->n;
+	}
+	*added = 1;
+	return x->n - 1;
+}
+
+static void index_free(struct index *x)
+{
+	free(x->keys);
+	free(x->slots);
+	memset(x, 0, sizeof(*x));
+}
+
+/* ------------------------------------------------------------------ */
+/* State                                                               */
+/* ------------------------------------------------------------------ */
+
+struct pver {
+	int64_t from, last;
+	uint32_t gender, band;		/* symbols */
+};
+
+struct patient {
+	struct pver *v;
+	uint32_t n, cap;
+	int32_t age;
+	int64_t age_t;
+};
+
+struct dept {
+	uint32_t name;			/* symbol */
+	int32_t hospital;
+	int known;			/* index in ds, or -1 */
+	int64_t sk;
+};
+
+struct enc {
+	int32_t patient, dept;
+	int32_t bed, triage;
+	int64_t t_adm, t_dis, t_arr, t_bed, t_tri;
+	int64_t arrival, admission, discharge;
+	int64_t ingest, last_event;
+};
+
+struct ps_gold {
+	const struct ps_departments *ds;
+	struct arena arena;
+	struct index syms, pidx, didx, eidx;
+	struct patient *pat;
+	struct dept *dep;
+	struct enc *enc;
+	size_t patcap, depcap, enccap;
+	int32_t *dirty;			/* admission days changed */
+	size_t ndirty, dirtycap;
+};
+
+struct ps_gold *ps_gold_new(const struct ps_departments *ds)
+{
+	struct ps_gold *g = ps_xcalloc(1, sizeof(*g));
+
+	g->ds = ds;
+	return g;
+}
+
+void ps_gold_free(struct ps_gold *g)
+{
+	size_t i;
+
+	if (!g)
+		return;
+	for (i = 0; i < g->pidx.n; i++)
+		free(g->pat[i].v);
+	free(g->pat);
+	free(g->dep);
+	free(g->enc);
+	free(g->dirty);
+	index_free(&g->syms);
+	index_free(&g->pidx);
+	index_free(&g->didx);
+	index_free(&g->eidx);
+	arena_free(&g->arena);
+	free(g);
+}
+
+size_t ps_gold_npatients(const struct ps_gold *g)
+{
+	return g->pidx.n;
+}
+
+size_t ps_gold_nencounters(const struct ps_gold *g)
+{
+	return g->eidx.n;
+}
+
+size_t ps_gold_ndepartments(const struct ps_gold *g)
+{
+	return g->didx.n;
+}
+
+static uint32_t sym(struct ps_gold *g, const char *p, size_t n)
+{
+	int added;
+
+	return (uint32_t)index_get(&g->syms, &g->arena, p, n, &added);
+}
+
+static const char *symstr(const struct ps_gold *g, uint32_t s, size_t *len)
+{
+	if (len)
+		*len = g->syms.keys[s].len;
+	return g->syms.keys[s].p;
+}
+
+static void mark_dirty(struct ps_gold *g, int64_t admission)
+{
+	int32_t day = (int32_t)(admission >= 0 ? admission / PS_USEC_PER_DAY :
+				-((-admission + PS_USEC_PER_DAY - 1) /
+				  PS_USEC_PER_DAY));
+
+	if (g->ndirty && g->dirty[g->ndirty - 1] == day)
+		return;
+	if (g->ndirty == g->dirtycap) {
+		g->dirtycap = g->dirtycap ? g->dirtycap * 2 : 64;
+		g->dirty = ps_xrealloc(g->dirty,
+				       g->dirtycap * sizeof(*g->dirty));
+	}
+	g->dirty[g->ndirty++] = day;
+}
+
+static int32_t day_of(int64_t us)
+{
+	return (int32_t)(us >= 0 ? us / PS_USEC_PER_DAY :
+			 -((-us + PS_USEC_PER_DAY - 1) / PS_USEC_PER_DAY));
+}
+
+static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
+		       int32_t hospital)
+{
+	char kb[64];
+	struct ps_buf k = PS_BUF_INIT;
+	size_t i;
+	int added;
+
+	ps_buf_add(&k, name, n);
+	ps_buf_addc(&k, '\x1f');
+	snprintf(kb, sizeof(kb), "%ld", (long)hospital);
+	ps_buf_adds(&k, kb);
+	i = index_get(&g->didx, &g->arena, k.data, k.len, &added);
+	if (added) {
+		struct dept *d;
+
+		if (g->didx.n > g->depcap) {
+			g->depcap = g->didx.cap;
+			g->dep = ps_xrealloc(g->dep,
+					     g->depcap * sizeof(*g->dep));
+		}
+		d = &g->dep[i];
+		d->name = sym(g, name, n);
+		d->hospital = hospital;
+		d->known = g->ds ? ps_departments_find(g->ds, name, n) : -1;
+		d->sk = ps_gold_sk(k.data, k.len);
+	}
+	ps_buf_release(&k);
+	return i;
+}
+
+/* ------------------------------------------------------------------ */
+/* SCD2                                                                */
+/* ------------------------------------------------------------------ */
+
+static void ver_insert(struct patient *p, uint32_t at, struct pver v)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 1;
+		p->v = ps_xrealloc(p->v, p->cap * sizeof(*p->v));
+	}
+	memmove(&p->v[at + 1], &p->v[at], (p->n - at) * sizeof(*p->v));
+	p->v[at] = v;
+	p->n++;
+}
+
+/* Observe gender/band at time t.  Returns 1 when the history changed. */
+static int scd2_observe(struct patient *p, int64_t t, uint32_t gender,
+			uint32_t band)
+{
+	struct pver nv = { t, t, gender, band };
+	uint32_t lo = 0, hi = p->n, i;
+	struct pver *v;
+
+	if (!p->n) {
+		ver_insert(p, 0, nv);
+		return 1;
+	}
+	/* i: the last version with from <= t, or none (t before all). */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (p->v[mid].from <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0) {
+		v = &p->v[0];
+		if (v->gender == gender && v->band == band) {
+			v->from = t;
+			return 1;
+		}
+		ver_insert(p, 0, nv);
+		return 1;
+	}
+	i = lo - 1;
+	v = &p->v[i];
+	if (v->gender == gender && v->band == band) {
+		if (t > v->last) {
+			v->last = t;
+			return 1;
+		}
+		return 0;
+	}
+	if (t == v->from)
+		return 0;	/* same instant, other values: first one wins */
+	if (t >= v->last) {
+		/* after everything seen in v: a version of its own, or the
+		 * next version starts earlier when it has these values */
+		if (i + 1 < p->n && p->v[i + 1].gender == gender &&
+		    p->v[i + 1].band == band) {
+			p->v[i + 1].from = t;
+			return 1;
+		}
+		ver_insert(p, i + 1, nv);
+		return 1;
+	}
+	/* inside v's observed span: split v; the rest of v resumes at the
+	 * latest observation known for it */
+	{
+		struct pver rest = *v;
+
+		rest.from = v->last;
+		v->last = v->from;
+		ver_insert(p, i + 1, nv);
+		ver_insert(p, i + 2, rest);
+	}
+	return 1;
+}
+
+size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
+		       struct ps_gold_version *out, size_t max)
+{
+	size_t n = strlen(patient_id), slot, j;
+	long i = index_find(&g->pidx, patient_id, n,
+			    hash_bytes(patient_id, n), &slot);
+	const struct patient *p;
+
+	if (i < 0)
+		return 0;
+	p = &g->pat[i];
+	for (j = 0; j < p->n && j < max; j++) {
+		out[j].effective_from = p->v[j].from;
+		out[j].effective_to = j + 1 < p->n ? p->v[j + 1].from :
+			PS_GOLD_NULL;
+		out[j].last_seen = p->v[j].last;
+		out[j].gender = symstr(g, p->v[j].gender, NULL);
+		out[j].age_band = symstr(g, p->v[j].band, NULL);
+	}
+	return p->n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Apply                                                               */
+/* ------------------------------------------------------------------ */
+
+int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
+		  char *why, size_t whylen)
+{
+	struct ps_buf derived = PS_BUF_INIT;
+	const char *eid = r->encounter_id.p, *band = r->age_band.p;
+	size_t eidlen = r->encounter_id.len, bandlen = r->age_band.len;
+	size_t pi, di, ei;
+	struct patient *p;
+	struct enc *e, old;
+	int64_t t;
+	int added, changed = 0;
+
+	if (!r->patient_id.len || !r->department.len || !r->gender.p ||
+	    r->admission_time == PS_GOLD_NULL ||
+	    r->hospital_id == PS_GOLD_NULL) {
+		snprintf(why, whylen, "missing patient_id, gender, "
+			 "department, hospital_id or admission_time");
+		return -1;
+	}
+	if (!band) {
+		if (r->age == PS_GOLD_NULL) {
+			snprintf(why, whylen, "missing age_band and age");
+			return -1;
+		}
+		band = ps_silver_age_band((int)r->age);
+		bandlen = strlen(band);
+	}
+	if (!eid || !eidlen) {
+		/* silver derives it; do the same for hand-made records */
+		char ts[PS_TIME_MAX];
+
+		ps_buf_add(&derived, r->patient_id.p, r->patient_id.len);
+		ps_buf_addc(&derived, '|');
+		ps_buf_add(&derived, ts,
+			   ps_time_format(r->admission_time, ts, 6));
+		eid = derived.data;
+		eidlen = derived.len;
+	}
+	t = r->event_time != PS_GOLD_NULL ? r->event_time : r->admission_time;
+	di = dept_get(g, r->department.p, r->department.len,
+		      (int32_t)r->hospital_id);
+
+	pi = index_get(&g->pidx, &g->arena, r->patient_id.p, r->patient_id.len,
+		       &added);
+	if (added) {
+		if (g->pidx.n > g->patcap) {
+			g->patcap = g->pidx.cap;
+			g->pat = ps_xrealloc(g->pat,
+					     g->patcap * sizeof(*g->pat));
+		}
+		memset(&g->pat[pi], 0, sizeof(g->pat[pi]));
+		g->pat[pi].age = NUL32;
+		g->pat[pi].age_t = PS_GOLD_NULL;
+		changed = 1;
+	}
+	p = &g->pat[pi];
+	changed |= scd2_observe(p, t, sym(g, r->gender.p, r->gender.len),
+				sym(g, band, bandlen));
+	if (r->age != PS_GOLD_NULL && t >= p->age_t &&
+	    (p->age != (int32_t)r->age || p->age_t != t)) {
+		p->age = (int32_t)r->age;
+		p->age_t = t;
+		changed = 1;
+	}
+
+	ei = index_get(&g->eidx, &g->arena, eid, eidlen, &added);
+	ps_buf_release(&derived);
+	if (added) {
+		if (g->eidx.n > g->enccap) {
+			g->enccap = g->eidx.cap;
+			g->enc = ps_xrealloc(g->enc,
+					     g->enccap * sizeof(*g->enc));
+		}
+		e = &g->enc[ei];
+		memset(e, 0, sizeof(*e));
+		e->t_adm = e->t_dis = e->last_event = PS_GOLD_NULL;
+		e->t_arr = e->t_bed = e->t_tri = PS_GOLD_NULL;
+		e->arrival = e->discharge = e->ingest = PS_GOLD_NULL;
+		e->bed = e->triage = NUL32;
+	}
+	e = &g->enc[ei];
+	old = *e;
+	if (added || t >= e->t_adm) {
+		e->t_adm = t;
+		e->patient = (int32_t)pi;
+		e->dept = (int32_t)di;
+		e->admission = r->admission_time;
+	}
+	/* nullable fields: the latest record that has a value */
+	if (r->arrival_time != PS_GOLD_NULL &&
+	    (e->t_arr == PS_GOLD_NULL || t >= e->t_arr)) {
+		e->arrival = r->arrival_time;
+		e->t_arr = t;
+	}
+	if (r->bed_id != PS_GOLD_NULL &&
+	    (e->t_bed == PS_GOLD_NULL || t >= e->t_bed)) {
+		e->bed = (int32_t)r->bed_id;
+		e->t_bed = t;
+	}
+	if (r->triage_level != PS_GOLD_NULL &&
+	    (e->t_tri == PS_GOLD_NULL || t >= e->t_tri)) {
+		e->triage = (int32_t)r->triage_level;
+		e->t_tri = t;
+	}
+	if (r->discharge_time != PS_GOLD_NULL &&
+	    (e->t_dis == PS_GOLD_NULL || t >= e->t_dis)) {
+		e->t_dis = t;
+		e->discharge = r->discharge_time;
+	}
+	if (e->last_event == PS_GOLD_NULL || t >= e->last_event) {
+		e->last_event = t;
+		e->ingest = r->ingest_time;
+	}
+	if (added || memcmp(&old, e, sizeof(old))) {
+		if (!added && old.admission != e->admission)
+			mark_dirty(g, old.admission);
+		mark_dirty(g, e->admission);
+		changed = 1;
+	}
+	return changed;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing a clean record                                              */
+/* ------------------------------------------------------------------ */
+
+enum { F_SOURCE, F_POSITION, F_INGEST, F_ENCOUNTER, F_TYPE, F_ETIME,
+       F_PATIENT, F_GENDER, F_AGE, F_BAND, F_DEPT, F_HOSP, F_BED,
+       F_ARRIVAL, F_ADMISSION, F_DISCHARGE, F_TRIAGE, F_OTHER };
+
+static const struct { const char *name; int f; } fields[] = {
+	{ "source", F_SOURCE }, { "position", F_POSITION },
+	{ "ingest_time", F_INGEST }, { "encounter_id", F_ENCOUNTER },
+	{ "event_type", F_TYPE }, { "event_time", F_ETIME },
+	{ "patient_id", F_PATIENT }, { "gender", F_GENDER },
+	{ "age", F_AGE }, { "age_band", F_BAND },
+	{ "department", F_DEPT }, { "hospital_id", F_HOSP },
+	{ "bed_id", F_BED }, { "arrival_time", F_ARRIVAL },
+	{ "admission_time", F_ADMISSION },
+	{ "discharge_time", F_DISCHARGE }, { "triage_level", F_TRIAGE },
+};
+
+static int field_of(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strlen(fields[i].name) == n &&
+		    !memcmp(fields[i].name, p, n))
+			return fields[i].f;
+	return F_OTHER;
+}
+
+static const char *ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' ||
+			 *p == '\r'))
+		p++;
+	return p;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex4(const char *p, const char *e, unsigned *out)
+{
+	int i, h;
+
+	if (e - p < 4)
+		return -1;
+	*out = 0;
+	for (i = 0; i < 4; i++) {
+		if ((h = hexval((unsigned char)p[i])) < 0)
+			return -1;
+		*out = *out << 4 | (unsigned)h;
+	}
+	return 0;
+}
+
+static void put_utf8(struct ps_buf *b, unsigned c)
+{
+	char u[4];
+	size_t n;
+
+	if (c < 0x80) {
+		u[0] = (char)c;
+		n = 1;
+	} else if (c < 0x800) {
+		u[0] = (char)(0xc0 | c >> 6);
+		u[1] = (char)(0x80 | (c & 0x3f));
+		n = 2;
+	} else if (c < 0x10000) {
+		u[0] = (char)(0xe0 | c >> 12);
+		u[1] = (char)(0x80 | (c >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (c & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | c >> 18);
+		u[1] = (char)(0x80 | (c >> 12 & 0x3f));
+		u[2] = (char)(0x80 | (c >> 6 & 0x3f));
+		u[3] = (char)(0x80 | (c & 0x3f));
+		n = 4;
+	}
+	ps_buf_add(b, u, n);
+}
+
+/* A string at *pp (just after the opening quote).  Escaped strings are
+ * decoded into sc, which has room for the whole line (no realloc). */
+static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
+		    struct ps_buf *sc)
+{
+	const char *p = *pp, *start = p;
+	size_t at;
+
+	while (p < e && *p != '"' && *p != '\\') {
+		if ((unsigned char)*p < 0x20)
+			return -1;
+		p++;
+	}
+	if (p < e && *p == '"') {
+		s->p = start;
+		s->len = (size_t)(p - start);
+		*pp = p + 1;
+		return 0;
+	}
+	at = sc->len;
+	ps_buf_add(sc, start, (size_t)(p - start));
+	while (p < e && *p != '"') {
+		unsigned c, c2;
+
+		if ((unsigned char)*p < 0x20)
+			return -1;
+		if (*p != '\\') {
+			ps_buf_addc(sc, *p++);
+			continue;
+		}
+		if (++p >= e)
+			return -1;
+		switch (*p++) {
+		case '"': ps_buf_addc(sc, '"'); break;
+		case '\\': ps_buf_addc(sc, '\\'); break;
+		case '/': ps_buf_addc(sc, '/'); break;
+		case 'b': ps_buf_addc(sc, '\b'); break;
+		case 'f': ps_buf_addc(sc, '\f'); break;
+		case 'n': ps_buf_addc(sc, '\n'); break;
+		case 'r': ps_buf_addc(sc, '\r'); break;
+		case 't': ps_buf_addc(sc, '\t'); break;
+		case 'u':
+			if (hex4(p, e, &c) < 0)
+				return -1;
+			p += 4;
+			if (c >= 0xd800 && c < 0xdc00 && e - p >= 6 &&
+			    p[0] == '\\' && p[1] == 'u' &&
+			    !hex4(p + 2, e, &c2) && c2 >= 0xdc00 &&
+			    c2 < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (c2 - 0xdc00);
+				p += 6;
+			} else if (c >= 0xd800 && c < 0xe000) {
+				c = 0xfffd;
+			}
+			put_utf8(sc, c);
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (p >= e)
+		return -1;
+	s->p = sc->data + at;
+	s->len = sc->len - at;
+	*pp = p + 1;
+	return 0;
+}
+
+static int scan_int(const char *p, size_t n, int64_t *out)
+{
+	int64_t v = 0;
+	size_t i = 0;
+	int neg = 0;
+
+	if (n && p[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	if (i == n)
+		return -1;
+	for (; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9' || v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
+		  struct ps_buf *sc, char *why, size_t whylen)
+{
+	const char *p = line, *e = line + len;
+
+	memset(r, 0, sizeof(*r));
+	r->position = -1;
+	r->ingest_time = r->event_time = r->arrival_time = PS_GOLD_NULL;
+	r->admission_time = r->discharge_time = PS_GOLD_NULL;
+	r->age = r->hospital_id = r->bed_id = r->triage_level = PS_GOLD_NULL;
+	ps_buf_reset(sc);
+	ps_buf_grow(sc, len + 1);
+	p = ws(p, e);
+	if (p >= e || *p++ != '{') {
+		snprintf(why, whylen, "malformed_json: not a JSON object");
+		return -1;
+	}
+	p = ws(p, e);
+	if (p < e && *p == '}') {
+		p++;
+		goto end;
+	}
+	for (;;) {
+		struct ps_gold_str k, s;
+		const char *v;
+		int f, isnull = 0, isstr = 0;
+		int64_t iv;
+
+		if (p >= e || *p++ != '"' || scan_str(&p, e, &k, sc) < 0)
+			goto bad;
+		p = ws(p, e);
+		if (p >= e || *p++ != ':')
+			goto bad;
+		p = ws(p, e);
+		if (p >= e)
+			goto bad;
+		f = field_of(k.p, k.len);
+		v = p;
+		if (*p == '"') {
+			p++;
+			if (scan_str(&p, e, &s, sc) < 0)
+				goto bad;
+			isstr = 1;
+		} else if (*p == '{' || *p == '[') {
+			goto bad;	/* clean records are flat */
+		} else {
+			while (p < e && *p != ',' && *p != '}' && *p != ' ' &&
+			       *p != '\t')
+				p++;
+			if (p - v == 4 && !memcmp(v, "null", 4))
+				isnull = 1;
+			s.p = v;
+			s.len = (size_t)(p - v);
+		}
+		if (isnull || f == F_OTHER)
+			goto next;
+		switch (f) {
+		case F_SOURCE: case F_ENCOUNTER: case F_TYPE: case F_PATIENT:
+		case F_GENDER: case F_BAND: case F_DEPT:
+			if (!isstr) {
+				snprintf(why, whylen, "wrong_type: %s is not "
+					 "a string", fields[f].name);
+				return -1;
+			}
+			if (f == F_SOURCE) r->source = s;
+			else if (f == F_ENCOUNTER) r->encounter_id = s;
+			else if (f == F_TYPE) r->event_type = s;
+			else if (f == F_PATIENT) r->patient_id = s;
+			else if (f == F_GENDER) r->gender = s;
+			else if (f == F_BAND) r->age_band = s;
+			else r->department = s;
+			break;
+		case F_INGEST: case F_ETIME: case F_ARRIVAL: case F_ADMISSION:
+		case F_DISCHARGE: {
+			const char *tw;
+
+			if (!isstr || ps_time_parse(s.p, s.len, &iv, &tw) < 0) {
+				snprintf(why, whylen, "bad_timestamp: %s",
+					 fields[f].name);
+				return -1;
+			}
+			if (f == F_INGEST) r->ingest_time = iv;
+			else if (f == F_ETIME) r->event_time = iv;
+			else if (f == F_ARRIVAL) r->arrival_time = iv;
+			else if (f == F_ADMISSION) r->admission_time = iv;
+			else r->discharge_time = iv;
+			break;
+		}
+		default:
+			if (isstr || scan_int(s.p, s.len, &iv) < 0 ||
+			    (f != F_POSITION && (iv < INT32_MIN + 1 ||
+						 iv > INT32_MAX))) {
+				snprintf(why, whylen, "wrong_type: %s is not "
+					 "an integer", fields[f].name);
+				return -1;
+			}
+			if (f == F_POSITION) r->position = iv;
+			else if (f == F_AGE) r->age = iv;
+			else if (f == F_HOSP) r->hospital_id = iv;
+			else if (f == F_BED) r->bed_id = iv;
+			else r->triage_level = iv;
+			break;
+		}
+next:
+		p = ws(p, e);
+		if (p < e && *p == ',') {
+			p = ws(p + 1, e);
+			continue;
+		}
+		if (p < e && *p == '}') {
+			p++;
+			break;
+		}
+		goto bad;
+	}
+end:
+	if (ws(p, e) != e)
+		goto bad;
+	if (!r->patient_id.len || !r->gender.p || !r->department.len ||
+	    r->hospital_id == PS_GOLD_NULL ||
+	    r->admission_time == PS_GOLD_NULL) {
+		snprintf(why, whylen, "missing_field: patient_id, gender, "
+			 "department, hospital_id and admission_time are "
+			 "required");
+		return -1;
+	}
+	if (!r->age_band.p && r->age == PS_GOLD_NULL) {
+		snprintf(why, whylen, "missing_field: age_band or age");
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(why, whylen, "malformed_json: at byte %zu",
+		 (size_t)(p - line));
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                              */
+/* ------------------------------------------------------------------ */
+
+#define COL(n, t, null) { n, PS_PQ_##t, null, 0 }
+
+static const struct ps_pq_column fact_cols[] = {
+	COL("fact_sk", INT64, 0), COL("encounter_id", STRING, 0),
+	COL("patient_sk", INT64, 0), COL("department_sk", INT64, 0),
+	COL("patient_id", STRING, 0), COL("department", STRING, 0),
+	COL("hospital_id", INT32, 0), COL("bed_id", INT32, 1),
+	COL("triage_level", INT32, 1), COL("arrival_time", TIMESTAMP, 1),
+	COL("admission_time", TIMESTAMP, 0),
+	COL("discharge_time", TIMESTAMP, 1),
+	COL("admission_date", DATE, 0),
+	COL("length_of_stay_hours", DOUBLE, 1),
+	COL("waiting_minutes", DOUBLE, 1),
+	COL("is_currently_admitted", BOOL, 0), COL("is_overstay", BOOL, 0),
+	COL("last_event_time", TIMESTAMP, 0),
+	COL("event_ingestion_time", TIMESTAMP, 1),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column dim_patient_cols[] = {
+	COL("patient_sk", INT64, 0), COL("patient_id", STRING, 0),
+	COL("version", INT32, 0), COL("gender", STRING, 0),
+	COL("age_band", STRING, 0), COL("age", INT32, 1),
+	COL("effective_from", TIMESTAMP, 0),
+	COL("effective_to", TIMESTAMP, 1), COL("is_current", BOOL, 0),
+	COL("last_seen", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column dim_dept_cols[] = {
+	COL("department_sk", INT64, 0), COL("department", STRING, 0),
+	COL("hospital_id", INT32, 0), COL("beds", INT32, 1),
+	COL("overstay_hours", DOUBLE, 0), COL("known", BOOL, 0),
+};
+
+static const struct ps_pq_column occ_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("department_sk", INT64, 0), COL("census", INT64, 0),
+	COL("beds", INT32, 1), COL("occupancy_pct", DOUBLE, 1),
+	COL("inflow_last_hour", INT64, 0),
+	COL("discharges_last_hour", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column occ_h_cols[] = {
+	COL("hospital_id", INT32, 0), COL("census", INT64, 0),
+	COL("beds", INT32, 1), COL("occupancy_pct", DOUBLE, 1),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column inflow_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("hour", TIMESTAMP, 0), COL("admissions", INT64, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column wait_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("waits", INT64, 0), COL("wait_median_minutes", DOUBLE, 0),
+	COL("wait_p90_minutes", DOUBLE, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column los_cols[] = {
+	COL("department", STRING, 0), COL("gender", STRING, 0),
+	COL("discharges", INT64, 0), COL("avg_los_hours", DOUBLE, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column vol_cols[] = {
+	COL("admission_date", DATE, 0), COL("gender", STRING, 0),
+	COL("encounters", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column over_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("overstay_hours", DOUBLE, 0), COL("overstay_current", INT64, 0),
+	COL("overstay_discharged", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column demo_cols[] = {
+	COL("age_band", STRING, 0), COL("gender", STRING, 0),
+	COL("currently_admitted", INT64, 0), COL("encounters", INT64, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column turn_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("beds", INT32, 1), COL("discharges", INT64, 0),
+	COL("turnover", DOUBLE, 1), COL("as_of", TIMESTAMP, 0),
+};
+
+#define NCOLS(c) (sizeof(c) / sizeof(c[0]))
+
+static double overstay_hours(const struct ps_gold *g, const struct dept *d)
+{
+	return d->known >= 0 ? g->ds->d[d->known].overstay_hours : 50.0;
+}
+
+static int beds_of(const struct ps_gold *g, const struct dept *d)
+{
+	return d->known >= 0 ? g->ds->d[d->known].beds : -1;
+}
+
+static int is_current(const struct enc *e, int64_t now)
+{
+	return e->admission <= now &&
+	       (e->discharge == PS_GOLD_NULL || e->discharge > now);
+}
+
+static double los_h(const struct enc *e)
+{
+	return (double)(e->discharge - e->admission) / (double)USEC_HOUR;
+}
+
+static int has_wait(const struct enc *e)
+{
+	return e->arrival != PS_GOLD_NULL && e->arrival <= e->admission;
+}
+
+static double wait_m(const struct enc *e)
+{
+	return (double)(e->admission - e->arrival) / 60e6;
+}
+
+static int is_overstay(const struct ps_gold *g, const struct enc *e,
+		       int64_t now)
+{
+	double thr = overstay_hours(g, &g->dep[e->dept]);
+
+	if (is_current(e, now))
+		return (double)(now - e->admission) / (double)USEC_HOUR > thr;
+	return e->discharge != PS_GOLD_NULL && los_h(e) > thr;
+}
+
+static const struct pver *cur_ver(const struct ps_gold *g, int32_t pi)
+{
+	const struct patient *p = &g->pat[pi];
+
+	return &p->v[p->n - 1];
+}
+
+/* Compare rows on every column in order (nulls first). */
+static const struct ps_table *sort_t;
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct ps_pq_value *x = a, *y = b;
+	size_t c;
+
+	for (c = 0; c < sort_t->ncols; c++) {
+		int r = 0;
+
+		if (x[c].is_null || y[c].is_null) {
+			r = y[c].is_null - x[c].is_null;
+		} else if (x[c].type == PS_PQ_STRING) {
+			size_t n = x[c].v.s.len < y[c].v.s.len ?
+				x[c].v.s.len : y[c].v.s.len;
+
+			r = memcmp(x[c].v.s.p, y[c].v.s.p, n);
+			if (!r)
+				r = (x[c].v.s.len > y[c].v.s.len) -
+				    (x[c].v.s.len < y[c].v.s.len);
+		} else if (x[c].type == PS_PQ_DOUBLE) {
+			r = (x[c].v.d > y[c].v.d) - (x[c].v.d < y[c].v.d);
+		} else {
+			r = (x[c].v.i > y[c].v.i) - (x[c].v.i < y[c].v.i);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void sort_table(struct ps_table *t)
+{
+	/* qsort on fixed-size rows: the element is a whole row */
+	if (t->nrows < 2)
+		return;
+	sort_t = t;
+	qsort(t->v, t->nrows, t->ncols * sizeof(*t->v), cmp_rows);
+	sort_t = NULL;
+}
+
+static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
+		     int64_t now, struct ps_table *t)
+{
+	struct ps_pq_value *r = ps_table_add_row(t);
+	const struct key *ek = &g->eidx.keys[ei];
+	const struct key *pk = &g->pidx.keys[e->patient];
+	const struct dept *d = &g->dep[e->dept];
+	size_t nl;
+	const char *dn = symstr(g, d->name, &nl);
+
+	ps_table_set_i(t, r, 0, ps_gold_sk(ek->p, ek->len));
+	ps_table_set_s(t, r, 1, ek->p, ek->len);
+	ps_table_set_i(t, r, 2, ps_gold_sk(pk->p, pk->len));
+	ps_table_set_i(t, r, 3, d->sk);
+	ps_table_set_s(t, r, 4, pk->p, pk->len);
+	ps_table_set_s(t, r, 5, dn, nl);
+	ps_table_set_i(t, r, 6, d->hospital);
+	if (e->bed != NUL32)
+		ps_table_set_i(t, r, 7, e->bed);
+	if (e->triage != NUL32)
+		ps_table_set_i(t, r, 8, e->triage);
+	if (e->arrival != PS_GOLD_NULL)
+		ps_table_set_i(t, r, 9, e->arrival);
+	ps_table_set_i(t, r, 10, e->admission);
+	if (e->discharge != PS_GOLD_NULL) {
+		ps_table_set_i(t, r, 11, e->discharge);
+		ps_table_set_d(t, r, 13, los_h(e));
+	}
+	ps_table_set_i(t, r, 12, day_of(e->admission));
+	if (has_wait(e))
+		ps_table_set_d(t, r, 14, wait_m(e));
+	ps_table_set_b(t, r, 15, is_current(e, now));
+	ps_table_set_b(t, r, 16, is_overstay(g, e, now));
+	ps_table_set_i(t, r, 17, e->last_event);
+	if (e->ingest != PS_GOLD_NULL)
+		ps_table_set_i(t, r, 18, e->ingest);
+	ps_table_set_i(t, r, 19, now);
+}
+
+void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
+			     size_t n, int64_t now, struct ps_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ps_table_init(&t[i], "fact_patient_flow", fact_cols,
+			      NCOLS(fact_cols));
+	for (i = 0; i < g->eidx.n; i++) {
+		int32_t d = day_of(g->enc[i].admission);
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (days[mid] < d)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n && days[lo] == d)
+			fact_row(g, &g->enc[i], i, now, &t[lo]);
+	}
+	/* a deterministic order: by fact_sk (the first column) */
+	for (i = 0; i < n; i++)
+		sort_table(&t[i]);
+}
+
+/* Per (department, hospital) accumulators. */
+struct dacc {
+	long long census, inflow1h, dis1h, over_cur, over_dis, discharges;
+	double *waits;
+	size_t nw, capw;
+	long long *hours;	/* per hour bucket of the window */
+};
+
+struct pair_acc {
+	long long n1, n2;
+	double sum;
+};
+
+void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
+		    struct ps_table *t, size_t *nt)
+{
+	size_t nd = g->didx.n, ns = g->syms.n, i, j, k;
+	int64_t h0 = now - window;
+	long long base = (long long)((h0 >= 0 ? h0 : h0 - USEC_HOUR + 1) /
+				     USEC_HOUR);
+	size_t nh = (size_t)(now / USEC_HOUR - base) + 1;
+	struct dacc *da = ps_xcalloc(nd ? nd : 1, sizeof(*da));
+	struct pair_acc *los = ps_xcalloc(ns * ns + 1, sizeof(*los));
+	struct pair_acc *demo = ps_xcalloc(ns * ns + 1, sizeof(*demo));
+	int32_t dmin = INT32_MAX, dmax = INT32_MIN;
+	long long *vol;
+	struct ps_table *T;
+
+	for (i = 0; i < nd; i++)
+		da[i].hours = ps_xcalloc(nh, sizeof(*da[i].hours));
+	for (i = 0; i < g->eidx.n; i++) {
+		const struct enc *e = &g->enc[i];
+		int32_t d = day_of(e->admission);
+
+		dmin = d < dmin ? d : dmin;
+		dmax = d > dmax ? d : dmax;
+	}
+	vol = ps_xcalloc(g->eidx.n ? (size_t)(dmax - dmin + 1) * ns : 1,
+			 sizeof(*vol));
+	for (i = 0; i < g->eidx.n; i++) {
+		const struct enc *e = &g->enc[i];
+		struct dacc *a = &da[e->dept];
+		const struct pver *v = cur_ver(g, e->patient);
+		const struct dept *dp = &g->dep[e->dept];
+		double thr = overstay_hours(g, dp);
+		int cur = is_current(e, now);
+
+		a->census += cur;
+		if (cur && (double)(now - e->admission) / (double)USEC_HOUR >
+		    thr)
+			a->over_cur++;
+		if (e->discharge != PS_GOLD_NULL) {
+			double l = los_h(e);
+			struct pair_acc *p = &los[dp->name * ns + v->gender];
+
+			a->discharges++;
+			a->over_dis += l > thr;
+			p->n1++;
+			p->sum += l;
+			if (e->discharge > now - USEC_HOUR &&
+			    e->discharge <= now)
+				a->dis1h++;
+		}
+		if (e->admission > now - USEC_HOUR && e->admission <= now)
+			a->inflow1h++;
+		if (e->admission > h0 && e->admission <= now) {
+			a->hours[e->admission / USEC_HOUR - base]++;
+			if (has_wait(e)) {
+				if (a->nw == a->capw) {
+					a->capw = a->capw ? a->capw * 2 : 64;
+					a->waits = ps_xrealloc(a->waits,
+						a->capw * sizeof(double));
+				}
+				a->waits[a->nw++] = wait_m(e);
+			}
+		}
+		demo[v->band * ns + v->gender].n1 += cur;
+		demo[v->band * ns + v->gender].n2++;
+		vol[(size_t)(day_of(e->admission) - dmin) * ns + v->gender]++;
+	}
+
+	/* dim_patient */
+	T = &t[0];
+	ps_table_init(T, "dim_patient", dim_patient_cols,
+		      NCOLS(dim_patient_cols));
+	for (i = 0; i < g->pidx.n; i++) {
+		const struct patient *p = &g->pat[i];
+		const struct key *pk = &g->pidx.keys[i];
+		int64_t sk = ps_gold_sk(pk->p, pk->len);
+
+		for (j = 0; j < p->n; j++) {
+			struct ps_pq_value *r = ps_table_add_row(T);
+			size_t l1, l2;
+			const char *gs = symstr(g, p->v[j].gender, &l1);
+			const char *bs = symstr(g, p->v[j].band, &l2);
+
+			ps_table_set_i(T, r, 0, sk);
+			ps_table_set_s(T, r, 1, pk->p, pk->len);
+			ps_table_set_i(T, r, 2, (int64_t)j + 1);
+			ps_table_set_s(T, r, 3, gs, l1);
+			ps_table_set_s(T, r, 4, bs, l2);
+			if (p->age != NUL32)
+				ps_table_set_i(T, r, 5, p->age);
+			ps_table_set_i(T, r, 6, p->v[j].from);
+			if (j + 1 < p->n)
+				ps_table_set_i(T, r, 7, p->v[j + 1].from);
+			ps_table_set_b(T, r, 8, j + 1 == p->n);
+			ps_table_set_i(T, r, 9, p->v[j].last);
+		}
+	}
+
+	/* dim_department, occupancy, waiting, inflow, overstay, turnover */
+	ps_table_init(&t[1], "dim_department", dim_dept_cols,
+		      NCOLS(dim_dept_cols));
+	ps_table_init(&t[2], "kpi_occupancy", occ_cols, NCOLS(occ_cols));
+	ps_table_init(&t[3], "kpi_occupancy_hospital", occ_h_cols,
+		      NCOLS(occ_h_cols));
+	ps_table_init(&t[4], "kpi_inflow", inflow_cols, NCOLS(inflow_cols));
+	ps_table_init(&t[5], "kpi_waiting", wait_cols, NCOLS(wait_cols));
+	ps_table_init(&t[6], "kpi_los", los_cols, NCOLS(los_cols));
+	ps_table_init(&t[7], "kpi_volume", vol_cols, NCOLS(vol_cols));
+	ps_table_init(&t[8], "kpi_overstay", over_cols, NCOLS(over_cols));
+	ps_table_init(&t[9], "kpi_demographics", demo_cols,
+		      NCOLS(demo_cols));
+	ps_table_init(&t[10], "kpi_bed_turnover", turn_cols,
+		      NCOLS(turn_cols));
+	*nt = 11;
+	for (i = 0; i < nd; i++) {
+		const struct dept *dp = &g->dep[i];
+		struct dacc *a = &da[i];
+		size_t nl;
+		const char *dn = symstr(g, dp->name, &nl);
+		int beds = beds_of(g, dp);
+		struct ps_pq_value *r;
+
+		r = ps_table_add_row(&t[1]);
+		ps_table_set_i(&t[1], r, 0, dp->sk);
+		ps_table_set_s(&t[1], r, 1, dn, nl);
+		ps_table_set_i(&t[1], r, 2, dp->hospital);
+		if (beds >= 0)
+			ps_table_set_i(&t[1], r, 3, beds);
+		ps_table_set_d(&t[1], r, 4, overstay_hours(g, dp));
+		ps_table_set_b(&t[1], r, 5, dp->known >= 0);
+
+		r = ps_table_add_row(&t[2]);
+		ps_table_set_s(&t[2], r, 0, dn, nl);
+		ps_table_set_i(&t[2], r, 1, dp->hospital);
+		ps_table_set_i(&t[2], r, 2, dp->sk);
+		ps_table_set_i(&t[2], r, 3, a->census);
+		if (beds >= 0)
+			ps_table_set_i(&t[2], r, 4, beds);
+		if (beds > 0)
+			ps_table_set_d(&t[2], r, 5,
+				       (double)a->census * 100.0 / beds);
+		ps_table_set_i(&t[2], r, 6, a->inflow1h);
+		ps_table_set_i(&t[2], r, 7, a->dis1h);
+		ps_table_set_i(&t[2], r, 8, now);
+
+		for (k = 0; k < nh; k++) {
+			if (!a->hours[k])
+				continue;
+			r = ps_table_add_row(&t[4]);
+			ps_table_set_s(&t[4], r, 0, dn, nl);
+			ps_table_set_i(&t[4], r, 1, dp->hospital);
+			ps_table_set_i(&t[4], r, 2,
+				       (int64_t)(base + (long long)k) *
+				       USEC_HOUR);
+			ps_table_set_i(&t[4], r, 3, a->hours[k]);
+			ps_table_set_i(&t[4], r, 4, now);
+		}
+		if (a->nw) {
+			ps_kpi_sort(a->waits, a->nw);
+			r = ps_table_add_row(&t[5]);
+			ps_table_set_s(&t[5], r, 0, dn, nl);
+			ps_table_set_i(&t[5], r, 1, dp->hospital);
+			ps_table_set_i(&t[5], r, 2, (int64_t)a->nw);
+			ps_table_set_d(&t[5], r, 3, ps_kpi_quantile_sorted(
+					       a->waits, a->nw, 0.5));
+			ps_table_set_d(&t[5], r, 4, ps_kpi_quantile_sorted(
+					       a->waits, a->nw, 0.9));
+			ps_table_set_i(&t[5], r, 5, now);
+		}
+		r = ps_table_add_row(&t[8]);
+		ps_table_set_s(&t[8], r, 0, dn, nl);
+		ps_table_set_i(&t[8], r, 1, dp->hospital);
+		ps_table_set_d(&t[8], r, 2, overstay_hours(g, dp));
+		ps_table_set_i(&t[8], r, 3, a->over_cur);
+		ps_table_set_i(&t[8], r, 4, a->over_dis);
+		ps_table_set_i(&t[8], r, 5, now);
+
+		r = ps_table_add_row(&t[10]);
+		ps_table_set_s(&t[10], r, 0, dn, nl);
+		ps_table_set_i(&t[10], r, 1, dp->hospital);
+		if (beds >= 0)
+			ps_table_set_i(&t[10], r, 2, beds);
+		ps_table_set_i(&t[10], r, 3, a->discharges);
+		if (beds > 0)
+			ps_table_set_d(&t[10], r, 4,
+				       (double)a->discharges / beds);
+		ps_table_set_i(&t[10], r, 5, now);
+	}
+
+	/* per hospital: census and beds of its known departments */
+	{
+		int32_t *hs = ps_xcalloc(nd ? nd : 1, sizeof(*hs));
+		size_t nhs = 0;
+
+		for (i = 0; i < nd; i++) {
+			for (j = 0; j < nhs && hs[j] != g->dep[i].hospital; j++)
+				;
+			if (j == nhs)
+				hs[nhs++] = g->dep[i].hospital;
+		}
+		for (j = 0; j < nhs; j++) {
+			long long census = 0, beds = 0;
+			struct ps_pq_value *r;
+
+			for (i = 0; i < nd; i++) {
+				if (g->dep[i].hospital != hs[j])
+					continue;
+				census += da[i].census;
+				if (beds_of(g, &g->dep[i]) > 0)
+					beds += beds_of(g, &g->dep[i]);
+			}
+			r = ps_table_add_row(&t[3]);
+			ps_table_set_i(&t[3], r, 0, hs[j]);
+			ps_table_set_i(&t[3], r, 1, census);
+			ps_table_set_i(&t[3], r, 2, beds);
+			if (beds > 0)
+				ps_table_set_d(&t[3], r, 3,
+					       (double)census * 100.0 /
+					       (double)beds);
+			ps_table_set_i(&t[3], r, 4, now);
+		}
+		free(hs);
+	}
+
+	/* symbol pairs: LOS by department x gender, demographics */
+	for (i = 0; i < ns; i++) {
+		for (j = 0; j < ns; j++) {
+			struct pair_acc *p = &los[i * ns + j];
+			struct ps_pq_value *r;
+			size_t l1, l2;
+			const char *s1 = symstr(g, (uint32_t)i, &l1);
+			const char *s2 = symstr(g, (uint32_t)j, &l2);
+
+			if (p->n1) {
+				r = ps_table_add_row(&t[6]);
+				ps_table_set_s(&t[6], r, 0, s1, l1);
+				ps_table_set_s(&t[6], r, 1, s2, l2);
+				ps_table_set_i(&t[6], r, 2, p->n1);
+				ps_table_set_d(&t[6], r, 3,
+					       p->sum / (double)p->n1);
+				ps_table_set_i(&t[6], r, 4, now);
+			}
+			p = &demo[i * ns + j];
+			if (p->n2) {
+				r = ps_table_add_row(&t[9]);
+				ps_table_set_s(&t[9], r, 0, s1, l1);
+				ps_table_set_s(&t[9], r, 1, s2, l2);
+				ps_table_set_i(&t[9], r, 2, p->n1);
+				ps_table_set_i(&t[9], r, 3, p->n2);
+				ps_table_set_i(&t[9], r, 4, now);
+			}
+		}
+	}
+	if (g->eidx.n)
+		for (i = 0; i < (size_t)(dmax - dmin + 1); i++)
+			for (j = 0; j < ns; j++) {
+				struct ps_pq_value *r;
+				size_t l;
+				const char *s;
+
+				if (!vol[i * ns + j])
+					continue;
+				s = symstr(g, (uint32_t)j, &l);
+				r = ps_table_add_row(&t[7]);
+				ps_table_set_i(&t[7], r, 0,
+					       dmin + (int64_t)i);
+				ps_table_set_s(&t[7], r, 1, s, l);
+				ps_table_set_i(&t[7], r, 2, vol[i * ns + j]);
+				ps_table_set_i(&t[7], r, 3, now);
+			}
+	for (i = 1; i < *nt; i++)
+		sort_table(&t[i]);
+	for (i = 0; i < nd; i++) {
+		free(da[i].waits);
+		free(da[i].hours);
+	}
+	free(da);
+	free(los);
+	free(demo);
+	free(vol);
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshot                                                            */
+/* ------------------------------------------------------------------ */
+
+#define SNAP_MAGIC "PSGOLD1\n"
+#define SNAP_END "PSEND\n"
+
+static void put64(struct ps_buf *b, int64_t v)
+{
+	ps_buf_add(b, &v, sizeof(v));
+}
+
+static void put32(struct ps_buf *b, int32_t v)
+{
+	ps_buf_add(b, &v, sizeof(v));
+}
+
+static void putstr(struct ps_buf *b, const char *p, size_t n)
+{
+	put32(b, (int32_t)n);
+	ps_buf_add(b, p, n);
+}
+
+void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
+		      size_t poslen, struct ps_buf *b)
+{
+	size_t i, j;
+
+	ps_buf_adds(b, SNAP_MAGIC);
+	putstr(b, pos, poslen);
+	put32(b, (int32_t)g->syms.n);
+	for (i = 0; i < g->syms.n; i++)
+		putstr(b, g->syms.keys[i].p, g->syms.keys[i].len);
+	put32(b, (int32_t)g->didx.n);
+	for (i = 0; i < g->didx.n; i++) {
+		put32(b, (int32_t)g->dep[i].name);
+		put32(b, g->dep[i].hospital);
+	}
+	put32(b, (int32_t)g->pidx.n);
+	for (i = 0; i < g->pidx.n; i++) {
+		const struct patient *p = &g->pat[i];
+
+		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
+		put32(b, p->age);
+		put64(b, p->age_t);
+		put32(b, (int32_t)p->n);
+		for (j = 0; j < p->n; j++) {
+			put64(b, p->v[j].from);
+			put64(b, p->v[j].last);
+			put32(b, (int32_t)p->v[j].gender);
+			put32(b, (int32_t)p->v[j].band);
+		}
+	}
+	put32(b, (int32_t)g->eidx.n);
+	for (i = 0; i < g->eidx.n; i++) {
+		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
+		ps_buf_add(b, &g->enc[i], sizeof(g->enc[i]));
+	}
+	ps_buf_adds(b, SNAP_END);
+}
+
+struct rd {
+	const char *p, *e;
+	int bad;
+};
+
+static void get(struct rd *r, void *out, size_t n)
+{
+	if (r->bad || (size_t)(r->e - r->p) < n) {
+		r->bad = 1;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, r->p, n);
+	r->p += n;
+}
+
+static int32_t get32(struct rd *r)
+{
+	int32_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static int64_t get64(struct rd *r)
+{
+	int64_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static const char *getstr(struct rd *r, size_t *n)
+{
+	int32_t l = get32(r);
+	const char *p = r->p;
+
+	if (r->bad || l < 0 || (size_t)(r->e - r->p) < (size_t)l) {
+		r->bad = 1;
+		*n = 0;
+		return "";
+	}
+	r->p += l;
+	*n = (size_t)l;
+	return p;
+}
+
+int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
+		    const char **pos, size_t *poslen, struct ps_error *e)
+{
+	struct rd r = { p, p + n, 0 };
+	int32_t cnt, i, j, nsym;
+	int added;
+
+	if (n < strlen(SNAP_MAGIC) + strlen(SNAP_END) ||
+	    memcmp(p, SNAP_MAGIC, strlen(SNAP_MAGIC)) ||
+	    memcmp(p + n - strlen(SNAP_END), SNAP_END, strlen(SNAP_END)))
+		return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state "
+				    "snapshot (or truncated)");
+	r.p += strlen(SNAP_MAGIC);
+	r.e -= strlen(SNAP_END);
+	*pos = getstr(&r, poslen);
+	nsym = get32(&r);
+	for (i = 0; i < nsym && !r.bad; i++) {
+		size_t l;
+		const char *s = getstr(&r, &l);
+
+		index_get(&g->syms, &g->arena, s, l, &added);
+		if (!added)
+			r.bad = 1;
+	}
+	cnt = get32(&r);
+	for (i = 0; i < cnt && !r.bad; i++) {
+		int32_t name = get32(&r), hosp = get32(&r);
+		size_t l;
+		const char *s;
+
+		if (name < 0 || name >= nsym) {
+			r.bad = 1;
+			break;
+		}
+		s = symstr(g, (uint32_t)name, &l);
+		if (dept_get(g, s, l, hosp) != (size_t)i)
+			r.bad = 1;
+	}
+	cnt = get32(&r);
+	for (i = 0; i < cnt && !r.bad; i++) {
+		size_t l, pi;
+		const char *s = getstr(&r, &l);
+		struct patient *pt;
+		int32_t nv;
+
+		pi = index_get(&g->pidx, &g->arena, s, l, &added);
+		if (!added) {
+			r.bad = 1;
+			break;
+		}
+		if (g->pidx.n > g->patcap) {
+			g->patcap = g->pidx.cap;
+			g->pat = ps_xrealloc(g->pat,
+					     g->patcap * sizeof(*g->pat));
+		}
+		pt = &g->pat[pi];
+		memset(pt, 0, sizeof(*pt));
+		pt->age = get32(&r);
+		pt->age_t = get64(&r);
+		nv = get32(&r);
+		if (nv < 1 || nv > (int32_t)((r.e - r.p) / 24)) {
+			r.bad = 1;
+			break;
+		}
+		pt->v = ps_xmalloc((size_t)nv * sizeof(*pt->v));
+		pt->n = pt->cap = (uint32_t)nv;
+		for (j = 0; j < nv; j++) {
+			pt->v[j].from = get64(&r);
+			pt->v[j].last = get64(&r);
+			pt->v[j].gender = (uint32_t)get32(&r);
+			pt->v[j].band = (uint32_t)get32(&r);
+			if (pt->v[j].gender >= (uint32_t)nsym ||
+			    pt->v[j].band >= (uint32_t)nsym)
+				r.bad = 1;
+		}
+	}
+	cnt = get32(&r);
+	for (i = 0; i < cnt && !r.bad; i++) {
+		size_t l, ei;
+		const char *s = getstr(&r, &l);
+
+		ei = index_get(&g->eidx, &g->arena, s, l, &added);
+		if (!added) {
+			r.bad = 1;
+			break;
+		}
+		if (g->eidx.n > g->enccap) {
+			g->enccap = g->eidx.cap;
+			g->enc = ps_xrealloc(g->enc,
+					     g->enccap * sizeof(*g->enc));
+		}
+		get(&r, &g->enc[ei], sizeof(g->enc[ei]));
+		if (g->enc[ei].patient < 0 ||
+		    (size_t)g->enc[ei].patient >= g->pidx.n ||
+		    g->enc[ei].dept < 0 ||
+		    (size_t)g->enc[ei].dept >= g->didx.n)
+			r.bad = 1;
+	}
+	if (r.bad || r.p != r.e)
+		return ps_error_set(e, PS_EX_CONFIG, "ps-gold state snapshot "
+				    "is corrupt");
+	g->ndirty = 0;
+	return 0;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
+{
+	int32_t *d = g->dirty;
+	size_t i, m = 0;
+
+	if (g->ndirty)
+		qsort(d, g->ndirty, sizeof(*d), cmp_i32);
+	for (i = 0; i < g->ndirty; i++)
+		if (!m || d[m - 1] != d[i])
+			d[m++] = d[i];
+	*n = m;
+	g->dirty = NULL;
+	g->ndirty = g->dirtycap = 0;
+	return d;
+}

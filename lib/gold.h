@@ -1,0 +1,202 @@
+/*
+ * gold.h - the gold stage: clean records in, a star schema and KPI tables
+ * out (Parquet in LAKE/gold), KPI snapshots and alerts on the output.
+ *
+ * State lives in memory while running (hash maps: patient_id -> SCD2
+ * versions, encounter_id -> fact row, (department, hospital_id) ->
+ * department) and is persisted at every commit:
+ *
+ *   1. the fact partitions that changed since the last commit,
+ *      LAKE/gold/fact_patient_flow/admission_date=D/part-0.parquet, then
+ *      dim_patient, dim_department and every kpi_* table
+ *      (LAKE/gold/T/part-0.parquet), each replaced by an atomic rename;
+ *   2. the state snapshot LAKE/_state/ps-gold/STREAM.snap (atomic), which
+ *      holds the positions applied per source: the commit point;
+ *   3. the checkpoint LAKE/_state/ps-gold/STREAM.json (lib/checkpoint.h),
+ *      the same positions for other tools;
+ *   4. the KPI rows and alert transitions on the output.
+ *
+ * On start the snapshot is loaded; records at or below the position of
+ * their source are skipped.  Upserts are idempotent, so records applied
+ * again after a crash between 1 and 2 change nothing.
+ *
+ * Surrogate keys are deterministic hashes (FNV-1a 64 then splitmix64, top
+ * bit cleared): patient_sk of patient_id (a durable key shared by all SCD2
+ * versions of the patient), department_sk of department and hospital_id,
+ * fact_sk of encounter_id.  They never change between runs and are equal
+ * in incremental and batch runs.
+ *
+ * Upsert rules (the event time of a record is event_time, or
+ * admission_time when it has none): the admission side of a fact row
+ * (patient, department, hospital, admission time) comes from the record
+ * with the latest event time (ties: the later record); arrival time, bed
+ * and triage level each from the latest record that has a value (a null
+ * never erases a value); the discharge time likewise.  So events
+ * may arrive in any order, and a DISCHARGE before its ADMIT creates the
+ * row.
+ *
+ * SCD2 on patient_id tracks gender and age_band; age is type 1 (latest
+ * by event time).  Each version keeps its effective_from (event time of
+ * the first record showing its values) and the last event time seen with
+ * them.  A record older than the current version is placed into history:
+ * before the first version it starts a new first version (or moves the
+ * first version's start earlier when the values are equal); between two
+ * versions it extends the one it falls in, or starts a version of its own
+ * (ending at the next version's start); inside the observed span of a
+ * version with other values it splits that version, the rest resuming at
+ * the latest observation known.
+ */
+#ifndef PS_GOLD_H
+#define PS_GOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "departments.h"
+#include "error.h"
+#include "kpi.h"
+#include "parquet.h"
+
+#define PS_GOLD_TOOL "ps-gold"
+#define PS_GOLD_NULL INT64_MIN		/* absent time or integer */
+
+/* A string that is not NUL-terminated. */
+struct ps_gold_str {
+	const char *p;
+	size_t len;
+};
+
+/* One clean record (the fields gold uses; strings not owned). */
+struct ps_gold_rec {
+	struct ps_gold_str source, encounter_id, event_type, patient_id,
+			   gender, age_band, department;
+	long long position;		/* -1 when absent */
+	int64_t ingest_time, event_time, arrival_time, admission_time,
+		discharge_time;		/* PS_GOLD_NULL when absent */
+	int64_t age, hospital_id, bed_id, triage_level;	/* or NULL */
+};
+
+/*
+ * Parse one clean record line (a flat JSON object) into r.  Strings point
+ * into line, or into scratch when they held escapes (scratch is reset).
+ * Returns 0, or -1 with a one-line reason in why (malformed JSON, a field
+ * of the wrong type, a bad timestamp, a required field missing:
+ * patient_id, gender, department, hospital_id, admission_time, and
+ * encounter_id unless it can be derived).  Cannot fail otherwise.
+ */
+int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
+		  struct ps_buf *scratch, char *why, size_t whylen);
+
+struct ps_gold;
+
+/* Empty state using the departments ds (borrowed: keep it alive). */
+struct ps_gold *ps_gold_new(const struct ps_departments *ds);
+void ps_gold_free(struct ps_gold *g);
+
+/*
+ * Apply one record (upsert of its encounter, SCD2 observation of its
+ * patient, department key).  Returns 1 when the state changed, 0 when it
+ * did not (a repeated record), -1 with why filled when the record lacks
+ * what gold needs.  Does not look at positions.
+ */
+int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
+		  char *why, size_t whylen);
+
+/* One SCD2 version, for inspection. */
+struct ps_gold_version {
+	int64_t effective_from, effective_to;	/* to: NULL when current */
+	int64_t last_seen;
+	const char *gender, *age_band;
+};
+
+/*
+ * The versions of patient_id (oldest first), at most max into out.
+ * Returns the number of versions (0 for an unknown patient).
+ */
+size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
+		       struct ps_gold_version *out, size_t max);
+
+/* Counts of patients, encounters and departments. */
+size_t ps_gold_npatients(const struct ps_gold *g);
+size_t ps_gold_nencounters(const struct ps_gold *g);
+size_t ps_gold_ndepartments(const struct ps_gold *g);
+
+/* The deterministic surrogate key of len bytes (63 bits). */
+int64_t ps_gold_sk(const char *p, size_t len);
+
+/*
+ * Build every table as of now: t[0] dim_patient, t[1] dim_department,
+ * then the KPI tables (names in t[i].name); *n gets the count (at most
+ * PS_GOLD_MAX_TABLES).  window is the trailing period of the waiting and
+ * inflow KPIs, in microseconds.  Strings point into g: use the tables
+ * before g changes, then ps_table_release each.  Cannot fail.
+ */
+#define PS_GOLD_MAX_TABLES 16
+void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
+		    struct ps_table *t, size_t *n);
+
+/*
+ * The admission days (days since the epoch) whose fact rows changed since
+ * the last call, sorted and distinct (malloc'd: free it; NULL when *n is
+ * 0).  The set is then empty again.  Cannot fail.
+ */
+int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n);
+
+/*
+ * The fact rows of each of the n admission days (sorted ascending) as of
+ * now, into t[0..n-1] (release each).  Strings point into g.  Cannot
+ * fail.
+ */
+void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
+			     size_t n, int64_t now, struct ps_table *t);
+
+/* Serialize the state (with positions text pos) / load it back. */
+void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
+		      size_t poslen, struct ps_buf *b);
+/* Returns 0 and the positions text in *pos (pointing into p), or -1
+ * with e filled (78: not a snapshot, truncated). */
+int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
+		    const char **pos, size_t *poslen, struct ps_error *e);
+
+/* ------------------------------------------------------------------ */
+/* The stage                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Output: 0, or -1 on a write error.  p NULL: flush. */
+typedef int (*ps_gold_write_fn)(void *ctx, const void *p, size_t n);
+
+struct ps_gold_opts {
+	const char *lake;		/* required */
+	const char *stream;		/* "admissions" */
+	int catch_up;			/* silver Parquet past the checkpoint */
+	int read_stdin;			/* then read in_fd */
+	const char *departments;	/* NULL: built-in table */
+	const char *thresholds;		/* NULL: no alerts */
+	int64_t now;			/* PS_GOLD_NULL: wall clock */
+	int64_t window;			/* microseconds */
+	long long commit_records;	/* records per commit */
+	double commit_interval;		/* seconds */
+	enum ps_pq_codec codec;
+	int no_kpi_output;		/* no KPI rows on the output */
+	int no_alerts;			/* no alert lines */
+	int strict;			/* bad record: 65 */
+};
+
+#define PS_GOLD_OPTS_INIT { NULL, "admissions", 1, 1, NULL, NULL, \
+	PS_GOLD_NULL, 24LL * 3600 * 1000000, 1000000, 10.0, PS_PQ_ZSTD, \
+	0, 0, 0 }
+
+/*
+ * Run the stage: load state, optionally catch up from LAKE/silver, then
+ * read clean records from in_fd until end of input or SIGINT/SIGTERM,
+ * committing every commit_records records or commit_interval seconds
+ * and at the end.  Returns 0, or -1 with e filled: 65 bad record under
+ * strict, 66 departments or thresholds file unreadable, 73/74 a file
+ * cannot be written (the state stays at the last commit), 78 bad
+ * configuration or state file.
+ */
+int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
+		ps_gold_write_fn out, void *out_ctx, struct ps_error *e);
+
+#endif

@@ -1,0 +1,780 @@
+/* gold_run.c - the gold stage: input, catch-up, commits (see gold.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "bronze.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "fsutil.h"
+#include "gold.h"
+#include "log.h"
+#include "ndjson.h"
+#include "progress.h"
+#include "pstime.h"
+#include "banned.h"
+
+enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
+       C_ALERTS, C_NCOUNTERS };
+
+struct run {
+	const struct ps_gold_opts *o;
+	struct ps_gold *g;
+	struct ps_checkpoint *cp;	/* positions applied */
+	struct ps_alerts alerts;
+	ps_gold_write_fn out;
+	void *out_ctx;
+	char *gold_dir, *state_dir;
+	long long pending;
+	double last_commit;
+	int committed_once;
+	int in_fd;
+	int commit_failed;
+	struct ps_error cerr;
+	struct ps_counter c[C_NCOUNTERS];
+	struct ps_progress prog;
+};
+
+static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *pathf(const char *fmt, ...)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	va_list ap;
+	char tmp[1];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	ps_buf_grow(&b, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b.len = (size_t)n;
+	return ps_buf_detach(&b, NULL);
+}
+
+/* Remove hidden temporary files a killed run left in LAKE/gold. */
+static void clean_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	ps_remove_stale_temps(dir);
+	while ((de = readdir(d))) {
+		char *sub;
+
+		if (de->d_name[0] == '.' || strstr(de->d_name, ".parquet"))
+			continue;
+		sub = ps_path_join(dir, de->d_name);
+		clean_temps(sub);
+		free(sub);
+	}
+	closedir(d);
+}
+
+static int emit(struct run *r, const char *p, size_t n)
+{
+	if (r->out && n && r->out(r->out_ctx, p, n) < 0)
+		return -1;
+	return 0;
+}
+
+static int write_table(struct run *r, const struct ps_table *t,
+		       struct ps_error *e)
+{
+	char *p = pathf("%s/%s/part-0.parquet", r->gold_dir, t->name);
+	int rc = ps_table_write_parquet(t, p, r->o->codec, e);
+
+	free(p);
+	return rc;
+}
+
+static void eval_alerts(struct run *r, struct ps_table *t, size_t nt,
+			int64_t now, struct ps_buf *lines)
+{
+	size_t i, j;
+
+	for (i = 0; i < nt; i++) {
+		int occ = !strcmp(t[i].name, "kpi_occupancy");
+		int wait = !strcmp(t[i].name, "kpi_waiting");
+
+		if (!occ && !wait)
+			continue;
+		for (j = 0; j < t[i].nrows; j++) {
+			const struct ps_pq_value *row = t[i].v + j * t[i].ncols;
+			char *dept = ps_xmemdup(row[0].v.s.p, row[0].v.s.len);
+			int h = (int)row[1].v.i;
+
+			if (occ) {
+				if (!row[5].is_null)
+					r->c[C_ALERTS].value += ps_alerts_eval(
+						&r->alerts, "occupancy_pct",
+						dept, h, row[5].v.d, now,
+						lines);
+				r->c[C_ALERTS].value += ps_alerts_eval(
+					&r->alerts, "inflow_per_hour", dept, h,
+					(double)row[6].v.i, now, lines);
+			} else {
+				r->c[C_ALERTS].value += ps_alerts_eval(
+					&r->alerts, "wait_p90_minutes", dept,
+					h, row[4].v.d, now, lines);
+			}
+			free(dept);
+		}
+	}
+}
+
+/* Commit everything applied so far (see gold.h for the order). */
+static int commit(struct run *r, struct ps_error *e)
+{
+	const struct ps_gold_opts *o = r->o;
+	int64_t now = o->now != PS_GOLD_NULL ? o->now : ps_time_now();
+	struct ps_table t[PS_GOLD_MAX_TABLES], *ft = NULL;
+	struct ps_buf lines = PS_BUF_INIT, snap = PS_BUF_INIT,
+		      pos = PS_BUF_INIT, ast = PS_BUF_INIT;
+	size_t nt = 0, nd = 0, i, j;
+	int32_t *days = ps_gold_take_dirty(r->g, &nd);
+	int64_t hour = now / (3600LL * PS_USEC_PER_SEC) *
+		       (3600LL * PS_USEC_PER_SEC);
+	char *p;
+	int rc = -1;
+
+	ft = ps_xcalloc(nd ? nd : 1, sizeof(*ft));
+	ps_gold_fact_partitions(r->g, days, nd, now, ft);
+	for (i = 0; i < nd; i++) {
+		char d[16];
+
+		ps_date_format((int64_t)days[i] * PS_USEC_PER_DAY, d);
+		p = pathf("%s/fact_patient_flow/admission_date=%s/"
+			  "part-0.parquet", r->gold_dir, d);
+		if (!ft[i].nrows) {
+			if (unlink(p) < 0 && errno != ENOENT) {
+				ps_error_errno(e, PS_EX_IOERR, errno,
+					       "cannot remove %s", p);
+				free(p);
+				goto out;
+			}
+		} else if (ps_table_write_parquet(&ft[i], p, o->codec,
+						  e) < 0) {
+			free(p);
+			goto out;
+		}
+		free(p);
+	}
+	ps_gold_tables(r->g, now, o->window, t, &nt);
+	for (i = 0; i < nt; i++)
+		if (write_table(r, &t[i], e) < 0)
+			goto out;
+	if (!o->no_alerts)
+		eval_alerts(r, t, nt, now, &lines);
+
+	/* the commit point: alert levels, then the snapshot */
+	ps_alerts_save_state(&r->alerts, &ast);
+	p = pathf("%s/%s.alerts", r->state_dir, o->stream);
+	if (ps_write_file_atomic(p, ast.data ? ast.data : "", ast.len, 0644,
+				 e) < 0) {
+		free(p);
+		goto out;
+	}
+	free(p);
+	ps_checkpoint_format(r->cp, &pos);
+	ps_gold_snapshot(r->g, pos.data, pos.len, &snap);
+	p = pathf("%s/%s.snap", r->state_dir, o->stream);
+	if (ps_write_file_atomic(p, snap.data, snap.len, 0644, e) < 0) {
+		free(p);
+		goto out;
+	}
+	free(p);
+	if (ps_checkpoint_save(r->cp, o->lake, PS_GOLD_TOOL, o->stream,
+			       e) < 0)
+		goto out;
+	r->c[C_COMMITS].value++;
+	r->committed_once = 1;
+	r->pending = 0;
+	r->last_commit = ps_mono();
+	ps_log(PS_DEBUG, "commit", PS_I("partitions", nd),
+	       PS_I("encounters", ps_gold_nencounters(r->g)));
+
+	/* after the commit: KPI rows, then alert transitions */
+	if (!o->no_kpi_output) {
+		struct ps_buf kb = PS_BUF_INIT;
+
+		for (i = 2; i < nt; i++)
+			for (j = 0; j < t[i].nrows; j++) {
+				if (!strcmp(t[i].name, "kpi_inflow") &&
+				    t[i].v[j * t[i].ncols + 2].v.i != hour)
+					continue;
+				ps_table_row_json(&t[i], j, &kb);
+			}
+		if (emit(r, kb.data, kb.len) < 0) {
+			ps_buf_release(&kb);
+			ps_error_set(e, PS_EX_IOERR, "write error on output");
+			goto out;
+		}
+		ps_buf_release(&kb);
+	}
+	if (emit(r, lines.data, lines.len) < 0 ||
+	    (r->out && r->out(r->out_ctx, NULL, 0) < 0)) {
+		ps_error_set(e, PS_EX_IOERR, "write error on output");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nd; i++)
+		ps_table_release(&ft[i]);
+	for (i = 0; i < nt; i++)
+		ps_table_release(&t[i]);
+	free(ft);
+	free(days);
+	ps_buf_release(&lines);
+	ps_buf_release(&snap);
+	ps_buf_release(&pos);
+	ps_buf_release(&ast);
+	return rc;
+}
+
+/* Apply one parsed record: position check, upsert, checkpoint. */
+static void apply(struct run *r, const struct ps_gold_rec *rec,
+		  const struct ps_checkpoint *skip_cp)
+{
+	char why[200];
+	int rc;
+
+	r->c[C_RECORDS].value++;
+	if (rec->position >= 0 && rec->source.p &&
+	    rec->position <= ps_checkpoint_get(skip_cp, rec->source.p,
+					       rec->source.len)) {
+		r->c[C_SKIPPED].value++;
+		return;
+	}
+	rc = ps_gold_apply(r->g, rec, why, sizeof(why));
+	if (rc < 0) {
+		r->c[C_BAD].value++;
+		ps_log(PS_WARN, "bad record", PS_S("reason", why));
+		return;
+	}
+	r->c[rc ? C_APPLIED : C_UNCHANGED].value++;
+	if (rec->position >= 0 && rec->source.p)
+		ps_checkpoint_set(r->cp, rec->source.p, rec->source.len,
+				  rec->position);
+	r->pending++;
+}
+
+static int due(const struct run *r)
+{
+	return r->pending >= r->o->commit_records ||
+	       (r->pending && ps_mono() - r->last_commit >=
+		r->o->commit_interval);
+}
+
+/* ------------------------------------------------------------------ */
+/* Catch-up from silver Parquet                                        */
+/* ------------------------------------------------------------------ */
+
+static void list_parquet(const char *dir, char ***v, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = ps_path_join(dir, de->d_name);
+		if (l > 8 && !strcmp(de->d_name + l - 8, ".parquet")) {
+			*v = ps_xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[(*n)++] = p;
+			continue;
+		}
+		if (!strncmp(de->d_name, "admission_date=", 15))
+			list_parquet(p, v, n);
+		free(p);
+	}
+	closedir(d);
+}
+
+/*
+ * The file-name-safe source (lib/bronze.h) and the last position a silver
+ * file name carries: part-SAFE-FIRST-LAST[-rRUN].parquet.  Returns 0, or
+ * -1 when the name has another form (the file is then read).
+ */
+static int name_range(const char *path, struct ps_buf *src, long long *first,
+		      long long *last)
+{
+	const char *b = strrchr(path, '/'), *s, *e, *q;
+	long long v = 0;
+	int digits = 0;
+
+	b = b ? b + 1 : path;
+	if (strncmp(b, "part-", 5))
+		return -1;
+	s = b + 5;
+	e = strstr(s, ".parquet");
+	if (!e)
+		return -1;
+	/* an optional -rRUN suffix */
+	q = e;
+	while (q > s && q[-1] >= '0' && q[-1] <= '9')
+		q--;
+	if (q < e && q - s >= 2 && q[-1] == 'r' && q[-2] == '-')
+		e = q - 2;
+	/* LAST: the digits before e; FIRST before that */
+	q = e;
+	while (q > s && q[-1] >= '0' && q[-1] <= '9')
+		q--;
+	if (q == e || q <= s || q[-1] != '-' || e - q > 20)
+		return -1;
+	for (; digits < e - q; digits++) {
+		if (v > 100000000000000000LL)
+			return -1;
+		v = v * 10 + (q[digits] - '0');
+	}
+	q--;
+	while (q > s && q[-1] >= '0' && q[-1] <= '9')
+		q--;
+	if (q <= s || q[-1] != '-')
+		return -1;
+	*first = strtoll(q, NULL, 10);
+	ps_buf_reset(src);
+	ps_buf_add(src, s, (size_t)(q - 1 - s));
+	*last = v;
+	return 0;
+}
+
+/* The checkpoint of the source whose safe form is safe, or -1. */
+static long long safe_checkpoint(const struct ps_checkpoint *cp,
+				 const char *safe, size_t len)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	long long best = -1, pos;
+	const char *s;
+	size_t i, sl;
+
+	for (i = 0; i < ps_checkpoint_count(cp); i++) {
+		ps_checkpoint_entry(cp, i, &s, &sl, &pos);
+		ps_buf_reset(&b);
+		ps_bronze_safe_source(&b, s, sl);
+		if (b.len == len && !memcmp(b.data, safe, len) && pos > best)
+			best = pos;
+	}
+	ps_buf_release(&b);
+	return best;
+}
+
+static const char *pq_str(const struct ps_pq_reader *rd, int col,
+			  size_t *len)
+{
+	const struct ps_pq_value *v;
+
+	if (col < 0 || !(v = ps_pq_value(rd, (size_t)col)) || v->is_null ||
+	    v->type != PS_PQ_STRING) {
+		*len = 0;
+		return NULL;
+	}
+	*len = v->v.s.len;
+	return v->v.s.p;
+}
+
+static int64_t pq_int(const struct ps_pq_reader *rd, int col)
+{
+	const struct ps_pq_value *v;
+
+	if (col < 0 || !(v = ps_pq_value(rd, (size_t)col)) || v->is_null ||
+	    v->type == PS_PQ_STRING || v->type == PS_PQ_DOUBLE ||
+	    v->type == PS_PQ_BOOL)
+		return PS_GOLD_NULL;
+	return v->v.i;
+}
+
+/* A record read from Parquet, strings as offsets into a group buffer. */
+struct held {
+	struct ps_gold_rec rec;
+	size_t off[7];
+};
+
+static void hold_str(struct ps_buf *sb, const struct ps_pq_reader *rd,
+		     int col, struct ps_gold_str *s, size_t *off)
+{
+	size_t len;
+	const char *p = pq_str(rd, col, &len);
+
+	s->p = p;
+	s->len = len;
+	*off = sb->len;
+	if (p)
+		ps_buf_add(sb, p, len);
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	return (x->rec.position > y->rec.position) -
+	       (x->rec.position < y->rec.position);
+}
+
+/* Read every row of path into *h (strings copied into sb). */
+static int read_file_rows(const char *path, struct held **h, size_t *n,
+			  size_t *cap, struct ps_buf *sb, struct ps_error *e)
+{
+	static const char *names[] = {
+		"source", "encounter_id", "event_type", "patient_id",
+		"gender", "age_band", "department", "position",
+		"ingest_time", "event_time", "age", "hospital_id", "bed_id",
+		"arrival_time", "admission_time", "discharge_time",
+		"triage_level",
+	};
+	int col[sizeof(names) / sizeof(names[0])];
+	struct ps_pq_reader *rd = ps_pq_reader_open(path, e);
+	size_t i;
+	int rc;
+
+	if (!rd)
+		return -1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		col[i] = ps_pq_reader_find(rd, names[i]);
+	while ((rc = ps_pq_next(rd, e)) == 1) {
+		struct held *x;
+		struct ps_gold_rec *rec;
+		int64_t pos;
+
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 1024;
+			*h = ps_xrealloc(*h, *cap * sizeof(**h));
+		}
+		x = &(*h)[(*n)++];
+		rec = &x->rec;
+		memset(x, 0, sizeof(*x));
+		hold_str(sb, rd, col[0], &rec->source, &x->off[0]);
+		hold_str(sb, rd, col[1], &rec->encounter_id, &x->off[1]);
+		hold_str(sb, rd, col[2], &rec->event_type, &x->off[2]);
+		hold_str(sb, rd, col[3], &rec->patient_id, &x->off[3]);
+		hold_str(sb, rd, col[4], &rec->gender, &x->off[4]);
+		hold_str(sb, rd, col[5], &rec->age_band, &x->off[5]);
+		hold_str(sb, rd, col[6], &rec->department, &x->off[6]);
+		pos = pq_int(rd, col[7]);
+		rec->position = pos == PS_GOLD_NULL ? -1 : pos;
+		rec->ingest_time = pq_int(rd, col[8]);
+		rec->event_time = pq_int(rd, col[9]);
+		rec->age = pq_int(rd, col[10]);
+		rec->hospital_id = pq_int(rd, col[11]);
+		rec->bed_id = pq_int(rd, col[12]);
+		rec->arrival_time = pq_int(rd, col[13]);
+		rec->admission_time = pq_int(rd, col[14]);
+		rec->discharge_time = pq_int(rd, col[15]);
+		rec->triage_level = pq_int(rd, col[16]);
+	}
+	ps_pq_reader_free(rd);
+	if (rc < 0 && e && e->code == PS_EX_DATAERR)
+		ps_error_set(e, PS_EX_DATAERR, "%s: %s", path, e->msg);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Apply the held rows of one batch in position order (the order in
+ * which ps-silver emitted them), so a catch-up equals the live run. */
+static int apply_held(struct run *r, struct held *h, size_t n,
+		      struct ps_buf *sb, const struct ps_checkpoint *cp0,
+		      struct ps_error *e)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		struct ps_gold_str *s[7] = {
+			&h[i].rec.source, &h[i].rec.encounter_id,
+			&h[i].rec.event_type, &h[i].rec.patient_id,
+			&h[i].rec.gender, &h[i].rec.age_band,
+			&h[i].rec.department,
+		};
+
+		for (k = 0; k < 7; k++)
+			if (s[k]->p)
+				s[k]->p = sb->data + h[i].off[k];
+	}
+	qsort(h, n, sizeof(*h), cmp_held);
+	for (i = 0; i < n; i++) {
+		apply(r, &h[i].rec, cp0);
+		if (r->pending >= r->o->commit_records && commit(r, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct sfile {
+	char *path;
+	char *safe;		/* NULL: name of another form */
+	long long first, last;
+};
+
+static int cmp_sfile(const void *a, const void *b)
+{
+	const struct sfile *x = a, *y = b;
+	int c;
+
+	if (!x->safe || !y->safe)
+		return x->safe ? -1 : y->safe ? 1 : strcmp(x->path, y->path);
+	if ((c = strcmp(x->safe, y->safe)))
+		return c;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	if (x->last != y->last)
+		return x->last < y->last ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int same_batch(const struct sfile *x, const struct sfile *y)
+{
+	return x->safe && y->safe && !strcmp(x->safe, y->safe) &&
+	       x->first == y->first && x->last == y->last;
+}
+
+static int catch_up(struct run *r, struct ps_error *e)
+{
+	char *dir = pathf("%s/silver/%s", r->o->lake, r->o->stream);
+	struct ps_checkpoint *cp0 = ps_checkpoint_new();
+	struct ps_buf src = PS_BUF_INIT, sb = PS_BUF_INIT;
+	struct held *h = NULL;
+	size_t nh = 0, caph = 0;
+	char **files = NULL;
+	struct sfile *sf;
+	size_t n = 0, i, read = 0;
+	int rc = 0;
+
+	ps_checkpoint_merge(cp0, r->cp);
+	list_parquet(dir, &files, &n);
+	sf = ps_xcalloc(n ? n : 1, sizeof(*sf));
+	for (i = 0; i < n; i++) {
+		long long last, first;
+
+		sf[i].path = files[i];
+		if (name_range(files[i], &src, &first, &last) == 0) {
+			sf[i].safe = ps_xmemdup(src.data, src.len);
+			sf[i].first = first;
+			sf[i].last = last;
+		}
+	}
+	qsort(sf, n, sizeof(*sf), cmp_sfile);
+	for (i = 0; i < n && rc == 0 && !ps_stop_requested; i++) {
+		if (sf[i].safe && sf[i].last <= safe_checkpoint(cp0,
+				sf[i].safe, strlen(sf[i].safe)))
+			continue;
+		read++;
+		rc = read_file_rows(sf[i].path, &h, &nh, &caph, &sb, e);
+		if (rc == 0 && (i + 1 == n || !same_batch(&sf[i], &sf[i + 1]))) {
+			rc = apply_held(r, h, nh, &sb, cp0, e);
+			nh = 0;
+			ps_buf_reset(&sb);
+		}
+	}
+	ps_log(PS_INFO, "catch-up", PS_I("files", n), PS_I("read", read));
+	for (i = 0; i < n; i++) {
+		free(sf[i].path);
+		free(sf[i].safe);
+	}
+	free(sf);
+	free(files);
+	free(h);
+	free(dir);
+	ps_buf_release(&src);
+	ps_buf_release(&sb);
+	ps_checkpoint_free(cp0);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* stdin, with commits while the input is idle                         */
+/* ------------------------------------------------------------------ */
+
+static ssize_t idle_read(void *ctx, void *buf, size_t n)
+{
+	struct run *r = ctx;
+
+	for (;;) {
+		struct pollfd pfd = { r->in_fd, POLLIN, 0 };
+		int ms = -1, pr;
+
+		if (r->pending && !r->commit_failed) {
+			double left = r->o->commit_interval -
+				      (ps_mono() - r->last_commit);
+
+			ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+		}
+		pr = poll(&pfd, 1, ms);
+		if (pr < 0 && errno == EINTR) {
+			if (ps_stop_requested)
+				return -1;
+			continue;
+		}
+		if (pr == 0) {
+			if (commit(r, &r->cerr) < 0) {
+				r->commit_failed = 1;
+				errno = EIO;
+				return -1;
+			}
+			continue;
+		}
+		return read(r->in_fd, buf, n);
+	}
+}
+
+static int read_stdin(struct run *r, struct ps_error *e)
+{
+	struct ps_ndjson *rd = ps_ndjson_new(idle_read, r, 0);
+	struct ps_buf sc = PS_BUF_INIT;
+	struct ps_line line;
+	int rc;
+
+	ps_ndjson_set_interrupt(rd, ps_stop_flag());
+	while ((rc = ps_ndjson_next(rd, &line, e)) == 1) {
+		struct ps_gold_rec rec;
+		char why[200];
+
+		ps_progress_tick(&r->prog);
+		if (!line.len)
+			continue;
+		if (line.too_long ||
+		    ps_gold_parse(line.data, line.len, &rec, &sc, why,
+				  sizeof(why)) < 0) {
+			if (line.too_long)
+				snprintf(why, sizeof(why), "record_too_long");
+			r->c[C_RECORDS].value++;
+			r->c[C_BAD].value++;
+			ps_log(PS_WARN, "bad record", PS_I("line", line.lineno),
+			       PS_S("reason", why));
+			if (r->o->strict) {
+				rc = ps_error_set(e, PS_EX_DATAERR, "line %lld:"
+						  " %s", line.lineno, why);
+				break;
+			}
+			continue;
+		}
+		apply(r, &rec, r->cp);
+		if (due(r) && commit(r, e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc < 0 && r->commit_failed) {
+		*e = r->cerr;
+	} else if (rc < 0 && e->code == 0) {
+		rc = 0;		/* interrupted: commit what we hold */
+	}
+	ps_ndjson_free(rd);
+	ps_buf_release(&sc);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int load_state(struct run *r, struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	char *p = pathf("%s/%s.snap", r->state_dir, r->o->stream);
+	const char *pos;
+	size_t poslen;
+	int rc = ps_read_file(p, &b, (size_t)1 << 40, e);
+
+	free(p);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		char *cpp = ps_checkpoint_path(r->o->lake, PS_GOLD_TOOL,
+					       r->o->stream);
+
+		rc = access(cpp, F_OK) == 0 ?
+			ps_error_set(e, PS_EX_CONFIG, "%s exists but the "
+				     "state snapshot is missing", cpp) : 0;
+		free(cpp);
+		goto out;
+	}
+	rc = ps_gold_restore(r->g, b.data, b.len, &pos, &poslen, e);
+	r->committed_once = rc == 0;
+	if (rc == 0 && poslen)
+		rc = ps_checkpoint_parse(r->cp, pos, poslen, e);
+	if (rc == 0) {
+		ps_buf_reset(&b);
+		p = pathf("%s/%s.alerts", r->state_dir, r->o->stream);
+		if (ps_read_file(p, &b, 64 << 20, NULL) == 0)
+			ps_alerts_load_state(&r->alerts, b.data, b.len);
+		free(p);
+	}
+out:
+	ps_buf_release(&b);
+	return rc;
+}
+
+int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
+		ps_gold_write_fn out, void *out_ctx, struct ps_error *e)
+{
+	static const char *cnames[C_NCOUNTERS] = {
+		"records", "applied", "unchanged", "skipped", "bad",
+		"commits", "alerts",
+	};
+	struct ps_departments ds = PS_DEPARTMENTS_INIT;
+	struct run r;
+	int rc = -1, i;
+
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < C_NCOUNTERS; i++)
+		r.c[i].name = cnames[i];
+	ps_progress_init(&r.prog, r.c, C_NCOUNTERS);
+	r.o = o;
+	r.out = out;
+	r.out_ctx = out_ctx;
+	r.in_fd = in_fd;
+	if (!o->lake)
+		return ps_error_set(e, PS_EX_USAGE, "a lake is needed");
+	if (ps_departments_load(&ds, o->departments, e) < 0)
+		return -1;
+	if (ps_alerts_load(&r.alerts, o->thresholds, e) < 0)
+		goto done;
+	r.g = ps_gold_new(&ds);
+	r.cp = ps_checkpoint_new();
+	r.gold_dir = pathf("%s/gold", o->lake);
+	r.state_dir = pathf("%s/_state/%s", o->lake, PS_GOLD_TOOL);
+	if (ps_mkdir_p(r.state_dir, 0755, e) < 0 ||
+	    ps_mkdir_p(r.gold_dir, 0755, e) < 0)
+		goto done;
+	clean_temps(r.gold_dir);
+	ps_remove_stale_temps(r.state_dir);
+	if (load_state(&r, e) < 0)
+		goto done;
+	ps_log(PS_INFO, "state loaded",
+	       PS_I("patients", ps_gold_npatients(r.g)),
+	       PS_I("encounters", ps_gold_nencounters(r.g)));
+	r.last_commit = ps_mono();
+	if (o->catch_up && catch_up(&r, e) < 0)
+		goto done;
+	if (o->read_stdin && read_stdin(&r, e) < 0)
+		goto done;
+	if ((r.pending || !r.committed_once) && commit(&r, e) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (r.g) {
+		ps_progress_done(&r.prog, "done");
+		ps_log(PS_INFO, "state", PS_I("patients", ps_gold_npatients(r.g)),
+		       PS_I("encounters", ps_gold_nencounters(r.g)),
+		       PS_I("departments", ps_gold_ndepartments(r.g)));
+	}
+	ps_gold_free(r.g);
+	ps_checkpoint_free(r.cp);
+	ps_alerts_release(&r.alerts);
+	ps_departments_release(&ds);
+	free(r.gold_dir);
+	free(r.state_dir);
+	return rc;
+}

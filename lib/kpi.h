@@ -1,0 +1,78 @@
+/*
+ * kpi.h - small typed tables (the gold KPI tables and dimensions), written
+ * as Parquet or as NDJSON lines, and the exact quantile the KPIs use.
+ *
+ * A table is a schema (struct ps_pq_column, lib/parquet.h) and rows of
+ * struct ps_pq_value.  Strings in values are not copied: they must stay
+ * valid while the table is used.  Tables own their value array only.
+ */
+#ifndef PS_KPI_H
+#define PS_KPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "parquet.h"
+
+struct ps_table {
+	const char *name;		/* "kpi_occupancy" */
+	const struct ps_pq_column *cols;	/* not owned */
+	size_t ncols;
+	struct ps_pq_value *v;		/* nrows * ncols values */
+	size_t nrows, cap;
+};
+
+/* Start an empty table over cols (not copied).  Cannot fail. */
+void ps_table_init(struct ps_table *t, const char *name,
+		   const struct ps_pq_column *cols, size_t ncols);
+
+/* Free the values; the table becomes empty.  Cannot fail. */
+void ps_table_release(struct ps_table *t);
+
+/*
+ * Append a row of nulls and return its ncols values for the caller to
+ * fill with the setters below.  Cannot fail (out of memory aborts).
+ */
+struct ps_pq_value *ps_table_add_row(struct ps_table *t);
+
+/* Setters for one value of a row (the type comes from the column). */
+void ps_table_set_i(struct ps_table *t, struct ps_pq_value *row, size_t col,
+		    int64_t v);
+void ps_table_set_d(struct ps_table *t, struct ps_pq_value *row, size_t col,
+		    double v);
+void ps_table_set_b(struct ps_table *t, struct ps_pq_value *row, size_t col,
+		    int v);
+void ps_table_set_s(struct ps_table *t, struct ps_pq_value *row, size_t col,
+		    const char *p, size_t len);
+
+/*
+ * Write t as one Parquet file at path (atomically: hidden temporary name,
+ * then rename).  Returns 0, or -1 with e filled (73/74).
+ */
+int ps_table_write_parquet(const struct ps_table *t, const char *path,
+			   enum ps_pq_codec codec, struct ps_error *e);
+
+/*
+ * Append row i as one JSON object line to b: first the members "kpi"
+ * (the table name without its "kpi_" prefix) then every column in
+ * schema order, formatted by ps_pq_value_json, and a newline.  Cannot
+ * fail.
+ */
+void ps_table_row_json(const struct ps_table *t, size_t i, struct ps_buf *b);
+
+/*
+ * The q-quantile (0 <= q <= 1) of the n > 0 values at v with linear
+ * interpolation between closest ranks, like DuckDB's quantile_cont and
+ * numpy's default: position (n - 1) * q.  Sorts v in place.  Cannot fail.
+ */
+double ps_kpi_quantile_cont(double *v, size_t n, double q);
+
+/* Sort n doubles ascending.  Cannot fail. */
+void ps_kpi_sort(double *v, size_t n);
+
+/* The same on values already sorted ascending. */
+double ps_kpi_quantile_sorted(const double *v, size_t n, double q);
+
+#endif

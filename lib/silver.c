@@ -1,0 +1,1884 @@
+/* silver.c - see silver.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "bronze.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "envelope.h"
+#include "fsutil.h"
+#include "gzpool.h"
+#include "json.h"
+#include "log.h"
+#include "ndjson.h"
+#include "progress.h"
+#include "pstime.h"
+#include "rand.h"
+#include "silver.h"
+#include "banned.h"
+
+/* ------------------------------------------------------------------ */
+/* Rules that need context                                             */
+/* ------------------------------------------------------------------ */
+
+const char *ps_silver_age_band(int age)
+{
+	static const char *const bands[] = {
+		"0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69",
+		"70-79", "80-89", "90+",
+	};
+
+	if (age < 0)
+		age = 0;
+	return bands[age >= 90 ? 9 : age / 10];
+}
+
+int ps_silver_check(struct ps_event *ev, int64_t ref_time,
+		    int64_t max_future, const struct ps_departments *ds)
+{
+	char t1[PS_TIME_MAX], t2[PS_TIME_MAX];
+	int i;
+
+	if (ps_event_has(ev, PS_EF_AGE) && (ev->age < 0 || ev->age > 120))
+		ps_event_add_problem(ev, PS_RULE_AGE_OUT_OF_RANGE, PS_EF_AGE,
+				     "age %d is outside 0-120", (int)ev->age);
+	if (ps_event_has(ev, PS_EF_ADMISSION_TIME) &&
+	    ev->admission_time > ref_time + max_future) {
+		ps_time_format(ev->admission_time, t1, -1);
+		ps_time_format(ref_time, t2, -1);
+		ps_event_add_problem(ev, PS_RULE_ADMISSION_IN_FUTURE,
+				     PS_EF_ADMISSION_TIME,
+				     "admission_time %s is after %s + %lld s",
+				     t1, t2,
+				     (long long)(max_future / PS_USEC_PER_SEC));
+	}
+	if (ps_event_has(ev, PS_EF_ADMISSION_TIME) &&
+	    ps_event_has(ev, PS_EF_DISCHARGE_TIME) &&
+	    ev->discharge_time < ev->admission_time)
+		ps_event_add_problem(ev, PS_RULE_DISCHARGE_BEFORE_ADMISSION,
+				     PS_EF_DISCHARGE_TIME,
+				     "discharge_time is before admission_time");
+	if (ps_event_has(ev, PS_EF_ARRIVAL_TIME) &&
+	    ps_event_has(ev, PS_EF_ADMISSION_TIME) &&
+	    ev->arrival_time > ev->admission_time)
+		ps_event_add_problem(ev, PS_RULE_ARRIVAL_AFTER_ADMISSION,
+				     PS_EF_ARRIVAL_TIME, NULL);
+	if (ds && ps_event_has(ev, PS_EF_DEPARTMENT) &&
+	    ps_departments_find(ds, ev->department.p,
+				ev->department.len) < 0)
+		ps_event_add_problem(ev, PS_RULE_UNKNOWN_DEPARTMENT,
+				     PS_EF_DEPARTMENT, NULL);
+	for (i = 0; i < ev->nproblems; i++)
+		if (ps_rules[ev->problems[i].rule].severity ==
+		    PS_SEV_QUARANTINE)
+			return 1;
+	return 0;
+}
+
+void ps_silver_rules_help(struct ps_buf *b)
+{
+	int i;
+
+	ps_buf_adds(b, "Rules (code, severity, meaning):\n");
+	for (i = 0; i < PS_RULE_COUNT; i++)
+		ps_buf_addf(b, "  %-27s %-10s %s\n", ps_rules[i].code,
+			    ps_rule_severity_name(ps_rules[i].severity),
+			    ps_rules[i].description);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hashing and the dedup window                                        */
+/* ------------------------------------------------------------------ */
+
+/* A fast 64-bit hash (one multiply per 8 bytes, then a full mix). */
+static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+	uint64_t w;
+
+	while (n >= 8) {
+		memcpy(&w, s, 8);
+		h = ps_rotl64(h ^ (w * 0xbf58476d1ce4e5b9ULL), 29) *
+		    0x94d049bb133111ebULL;
+		s += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	return ps_mix64(h ^ w ^ ((uint64_t)n << 59));
+}
+
+uint64_t ps_silver_dedup_key(const struct ps_event *ev, const char *raw,
+			     size_t len)
+{
+	uint64_t k;
+
+	if (ps_event_has(ev, PS_EF_EVENT_ID))
+		k = hash_bytes(0x6576656e74ULL, ev->event_id.p,
+			       ev->event_id.len);
+	else
+		k = hash_bytes(0x636f6e74656e74ULL, raw, len);
+	return k ? k : 1;	/* 0 marks an empty slot */
+}
+
+static uint32_t source_hash(const char *s, size_t n)
+{
+	uint32_t h = (uint32_t)hash_bytes(0x737263ULL, s, n);
+
+	return h == PS_DEDUP_PLAIN ? 0 : h;
+}
+
+struct dentry {
+	uint64_t key;
+	long long pos;
+	uint32_t src;
+};
+
+struct ps_dedup {
+	uint64_t *table;
+	size_t mask;
+	struct dentry *ring;
+	size_t cap, head, count;	/* oldest at head */
+};
+
+struct ps_dedup *ps_dedup_new(long long cap)
+{
+	struct ps_dedup *d = ps_xcalloc(1, sizeof(*d));
+	size_t slots = 16;
+
+	if (cap < 1)
+		cap = 1;
+	while (slots < (size_t)cap * 2)
+		slots <<= 1;
+	d->table = ps_xcalloc(slots, sizeof(uint64_t));
+	d->mask = slots - 1;
+	d->cap = (size_t)cap;
+	d->ring = ps_xcalloc(d->cap, sizeof(struct dentry));
+	return d;
+}
+
+void ps_dedup_free(struct ps_dedup *d)
+{
+	if (!d)
+		return;
+	free(d->table);
+	free(d->ring);
+	free(d);
+}
+
+long long ps_dedup_count(const struct ps_dedup *d)
+{
+	return (long long)d->count;
+}
+
+static void table_remove(struct ps_dedup *d, uint64_t key)
+{
+	size_t i = (size_t)key & d->mask, j, k;
+
+	while (d->table[i] != key) {
+		if (!d->table[i])
+			return;
+		i = (i + 1) & d->mask;
+	}
+	/* Backward-shift deletion keeps linear probing correct. */
+	j = i;
+	for (;;) {
+		j = (j + 1) & d->mask;
+		if (!d->table[j])
+			break;
+		k = (size_t)d->table[j] & d->mask;
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && (k <= i && k > j))) {
+			d->table[i] = d->table[j];
+			i = j;
+		}
+	}
+	d->table[i] = 0;
+}
+
+int ps_dedup_check_add(struct ps_dedup *d, uint64_t key, uint32_t src,
+		       long long pos)
+{
+	size_t i = (size_t)key & d->mask;
+	struct dentry *slot;
+
+	if (!key)
+		key = 1;
+	i = (size_t)key & d->mask;
+	while (d->table[i]) {
+		if (d->table[i] == key)
+			return 1;
+		i = (i + 1) & d->mask;
+	}
+	if (d->count == d->cap) {
+		table_remove(d, d->ring[d->head].key);
+		d->head = (d->head + 1) % d->cap;
+		d->count--;
+		/* the slot found above may have moved: search again */
+		i = (size_t)key & d->mask;
+		while (d->table[i])
+			i = (i + 1) & d->mask;
+	}
+	d->table[i] = key;
+	slot = &d->ring[(d->head + d->count) % d->cap];
+	slot->key = key;
+	slot->pos = pos;
+	slot->src = src;
+	d->count++;
+	return 0;
+}
+
+/* Start loading the cache lines ps_dedup_check_add will touch. */
+static inline void dedup_prefetch(const struct ps_dedup *d, uint64_t key)
+{
+	__builtin_prefetch(&d->table[(size_t)key & d->mask]);
+	if (d->count == d->cap)
+		__builtin_prefetch(&d->table[(size_t)d->ring[d->head].key &
+					     d->mask]);
+}
+
+#define DEDUP_MAGIC "PSDEDUP1"
+
+/* Serialise the window, oldest first: magic, count, entries of 20 bytes. */
+static void dedup_format(const struct ps_dedup *d, struct ps_buf *b)
+{
+	uint64_t n = d->count;
+	size_t i;
+
+	ps_buf_add(b, DEDUP_MAGIC, 8);
+	ps_buf_add(b, &n, 8);
+	ps_buf_grow(b, d->count * 20);
+	for (i = 0; i < d->count; i++) {
+		const struct dentry *x = &d->ring[(d->head + i) % d->cap];
+
+		memcpy(b->data + b->len, &x->key, 8);
+		memcpy(b->data + b->len + 8, &x->pos, 8);
+		memcpy(b->data + b->len + 16, &x->src, 4);
+		b->len += 20;
+	}
+	b->data[b->len] = '\0';
+}
+
+/* Hash of each checkpoint source, for filtering entries on load. */
+struct srcpos {
+	uint32_t h;
+	long long pos;
+};
+
+static int dedup_load(struct ps_dedup *d, const char *path,
+		      const struct ps_checkpoint *cp, long long *dropped,
+		      struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct srcpos *sp;
+	size_t ns = ps_checkpoint_count(cp), i, k;
+	uint64_t n;
+	int rc;
+
+	*dropped = 0;
+	rc = ps_read_file(path, &b, 16 + (size_t)2e9, e);
+	if (rc)
+		return rc > 0 ? 0 : -1;
+	memcpy(&n, b.len >= 16 ? b.data + 8 : "\0\0\0\0\0\0\0\0", 8);
+	if (b.len < 16 || memcmp(b.data, DEDUP_MAGIC, 8) ||
+	    n > (b.len - 16) / 20 || b.len != 16 + n * 20) {
+		ps_buf_release(&b);
+		return ps_error_set(e, PS_EX_CONFIG,
+				    "%s: not a ps-silver dedup file", path);
+	}
+	sp = ps_xcalloc(ns + 1, sizeof(*sp));
+	for (i = 0; i < ns; i++) {
+		const char *s;
+		size_t len;
+
+		ps_checkpoint_entry(cp, i, &s, &len, &sp[i].pos);
+		sp[i].h = source_hash(s, len);
+	}
+	for (i = 0; i < n; i++) {
+		struct dentry x;
+		const char *p = b.data + 16 + i * 20;
+		long long lim = -1;
+
+		memcpy(&x.key, p, 8);
+		memcpy(&x.pos, p + 8, 8);
+		memcpy(&x.src, p + 16, 4);
+		if (x.src != PS_DEDUP_PLAIN) {
+			for (k = 0; k < ns; k++)
+				if (sp[k].h == x.src)
+					lim = sp[k].pos;
+			if (x.pos > lim) {
+				(*dropped)++;	/* an uncommitted batch */
+				continue;
+			}
+		}
+		ps_dedup_check_add(d, x.key, x.src, x.pos);
+	}
+	free(sp);
+	ps_buf_release(&b);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The silver schema                                                   */
+/* ------------------------------------------------------------------ */
+
+enum col {
+	C_SOURCE, C_POSITION, C_INGEST_TIME, C_EVENT_ID, C_ENCOUNTER_ID,
+	C_EVENT_TYPE, C_EVENT_TIME, C_PATIENT_ID, C_GENDER, C_AGE, C_AGE_BAND,
+	C_DEPARTMENT, C_HOSPITAL_ID, C_BED_ID, C_ARRIVAL_TIME,
+	C_ADMISSION_TIME, C_DISCHARGE_TIME, C_ADMISSION_DATE, C_LOS_HOURS,
+	C_WAIT_MINUTES, C_TRIAGE_LEVEL, C_UNKNOWN_DEPARTMENT, C_FLAGS, C_EXTRA,
+	C_COUNT
+};
+
+static const struct ps_pq_column schema[C_COUNT] = {
+	{ "source", PS_PQ_STRING, 0, 0 },
+	{ "position", PS_PQ_INT64, 0, 1 },
+	{ "ingest_time", PS_PQ_TIMESTAMP, 0, 0 },
+	{ "event_id", PS_PQ_STRING, 1, 1 },
+	{ "encounter_id", PS_PQ_STRING, 0, 1 },
+	{ "event_type", PS_PQ_STRING, 1, 0 },
+	{ "event_time", PS_PQ_TIMESTAMP, 1, 0 },
+	{ "patient_id", PS_PQ_STRING, 0, 1 },
+	{ "gender", PS_PQ_STRING, 0, 0 },
+	{ "age", PS_PQ_INT32, 0, 0 },
+	{ "age_band", PS_PQ_STRING, 0, 0 },
+	{ "department", PS_PQ_STRING, 0, 0 },
+	{ "hospital_id", PS_PQ_INT32, 0, 0 },
+	{ "bed_id", PS_PQ_INT32, 1, 0 },
+	{ "arrival_time", PS_PQ_TIMESTAMP, 1, 0 },
+	{ "admission_time", PS_PQ_TIMESTAMP, 0, 0 },
+	{ "discharge_time", PS_PQ_TIMESTAMP, 1, 0 },
+	{ "admission_date", PS_PQ_DATE, 0, 0 },
+	{ "los_hours", PS_PQ_DOUBLE, 1, 0 },
+	{ "wait_minutes", PS_PQ_DOUBLE, 1, 0 },
+	{ "triage_level", PS_PQ_INT32, 1, 0 },
+	{ "unknown_department", PS_PQ_BOOL, 0, 0 },
+	{ "flags", PS_PQ_STRING, 1, 0 },
+	{ "extra", PS_PQ_STRING, 1, 1 },
+};
+
+/* Strings of a row, stored one after another in the batch arena. */
+enum { S_EVENT_ID, S_ENCOUNTER_ID, S_EVENT_TYPE, S_PATIENT_ID, S_GENDER,
+       S_DEPARTMENT, S_FLAGS, S_EXTRA, S_COUNT };
+
+#define HAS_LOS (1u << 30)
+#define HAS_WAIT (1u << 29)
+
+struct row {
+	long long position;
+	int64_t ingest_time, event_time, arrival_time, admission_time,
+		discharge_time;
+	double los_hours, wait_minutes;
+	int32_t age, hospital_id, bed_id, triage_level, date;
+	unsigned present;	/* ps_event bits plus HAS_LOS, HAS_WAIT */
+	int unknown_dept;
+	int src;		/* index in the batch's sources */
+	size_t off;		/* first string in the arena */
+	uint32_t slen[S_COUNT];
+};
+
+/* ------------------------------------------------------------------ */
+/* The engine                                                          */
+/* ------------------------------------------------------------------ */
+
+enum {
+	K_RECORDS, K_KEPT, K_QUARANTINED, K_FLAGGED, K_DUPLICATES, K_SKIPPED,
+	K_BATCHES, K_FILES, K_RULES
+};
+
+/* One source of a batch: its range and its quarantined records. */
+struct bsrc {
+	struct ps_buf id;	/* the source id */
+	int plain;		/* plain lines: not checkpointed */
+	uint32_t hash;		/* for the dedup window */
+	long long first, last, nrec;
+	int64_t q_ingest;	/* ingest time of its first quarantined */
+	struct ps_buf quar;	/* quarantine NDJSON */
+	long long nquar;
+};
+
+/* A batch cuts a commit: at most MAX_SOURCES sources (Kafka partitions
+ * interleave), each committed with its own files and range. */
+#define MAX_SOURCES 64
+
+/* Records between two commits. */
+struct batch {
+	struct bsrc src[MAX_SOURCES];
+	int nsrc;
+	int last_src;		/* where the previous record went */
+	long long nrec;
+	double started;		/* monotonic time of its first record */
+	struct row *rows;
+	size_t nrows, caprows;
+	struct ps_buf arena;
+};
+
+struct silver {
+	const struct ps_silver_opts *o;
+	ps_silver_write_fn out;
+	void *out_ctx;
+	volatile int out_gone;
+	struct ps_departments ds;
+	struct ps_checkpoint *cp;
+	struct ps_dedup *dd;
+	struct ps_event_parser *ep;
+	struct ps_envelope_parser *envp;
+	struct ps_gzpool *gz;
+	char *silver_dir, *quar_dir, *dedup_path;
+	long long run_id;
+	int64_t wall_now;	/* ingest time of plain lines */
+	char plain_source[128];
+	size_t plain_source_len;
+
+	struct batch bt[2];
+	struct batch *cur;	/* being filled by producer_main */
+	struct batch *fly;	/* being committed by commit_loop */
+	struct ps_checkpoint *cp_commit;	/* commit_loop's copy */
+	struct ps_buf dedup_img;	/* window as of the batch in flight */
+	int in_fd;
+	int prod_rc;		/* the producer's result */
+	struct ps_error prod_err;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int busy;		/* fly holds a batch to commit */
+	int quit;		/* the producer is done */
+	int failed;		/* a commit failed: fe holds why */
+	struct ps_error fe;
+	struct ps_event ev;
+	struct ps_buf line;	/* scratch */
+	struct ps_buf json;	/* scratch */
+	struct ps_counter counters[K_RULES + PS_RULE_COUNT];
+	struct ps_progress prog;
+	long long total_quarantined;
+};
+
+static void rule_count(struct silver *s, enum ps_rule r)
+{
+	s->counters[K_RULES + r].value++;
+}
+
+/* The file name of a batch part: part-SAFE-FIRST-LAST[-rRUN]EXT. */
+static char *part_name(struct silver *s, const struct bsrc *bs,
+		       const char *dir, const char *sub, const char *ext)
+{
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_buf_adds(&b, dir);
+	ps_buf_addc(&b, '/');
+	ps_buf_adds(&b, sub);
+	ps_buf_adds(&b, "/part-");
+	ps_bronze_safe_source(&b, bs->id.data, bs->id.len);
+	ps_buf_addf(&b, "-%020lld-%020lld", bs->first, bs->last);
+	if (bs->plain)
+		ps_buf_addf(&b, "-r%lld", s->run_id);
+	ps_buf_adds(&b, ext);
+	return ps_buf_detach(&b, NULL);
+}
+
+/* Append one kept row as JSON (the format of ps_pq_row_json). */
+static void row_json(const struct batch *bt, const struct row *r,
+		     struct ps_buf *b)
+{
+	const char *a = bt->arena.data + r->off;
+	const char *str[S_COUNT];
+	char t[PS_TIME_MAX];
+	int first = 1, i;
+	size_t n;
+
+	for (i = 0; i < S_COUNT; i++) {
+		str[i] = a;
+		a += r->slen[i];
+	}
+#define KEY(k) ps_json_key(b, &first, k)
+#define TS(k, v, has)							\
+	do {								\
+		KEY(k);							\
+		if (has) {						\
+			n = ps_time_format((v), t, -1);			\
+			ps_buf_addc(b, '"');				\
+			ps_buf_add(b, t, n);				\
+			ps_buf_addc(b, '"');				\
+		} else {						\
+			ps_buf_add(b, "null", 4);			\
+		}							\
+	} while (0)
+#define STR(k, i, has)							\
+	do {								\
+		KEY(k);							\
+		if (has)						\
+			ps_json_add_str(b, str[i], r->slen[i]);		\
+		else							\
+			ps_buf_add(b, "null", 4);			\
+	} while (0)
+#define INT(k, v, has)							\
+	do {								\
+		KEY(k);							\
+		if (has)						\
+			ps_buf_add_i64(b, (v));				\
+		else							\
+			ps_buf_add(b, "null", 4);			\
+	} while (0)
+	ps_buf_addc(b, '{');
+	KEY("source");
+	ps_json_add_str(b, bt->src[r->src].id.data, bt->src[r->src].id.len);
+	INT("position", r->position, 1);
+	TS("ingest_time", r->ingest_time, 1);
+	STR("event_id", S_EVENT_ID, r->present & 1u << PS_EF_EVENT_ID);
+	STR("encounter_id", S_ENCOUNTER_ID, 1);
+	STR("event_type", S_EVENT_TYPE, r->present & 1u << PS_EF_EVENT_TYPE);
+	TS("event_time", r->event_time, r->present & 1u << PS_EF_EVENT_TIME);
+	STR("patient_id", S_PATIENT_ID, 1);
+	STR("gender", S_GENDER, 1);
+	INT("age", r->age, 1);
+	KEY("age_band");
+	ps_buf_addc(b, '"');
+	ps_buf_adds(b, ps_silver_age_band(r->age));
+	ps_buf_addc(b, '"');
+	STR("department", S_DEPARTMENT, 1);
+	INT("hospital_id", r->hospital_id, 1);
+	INT("bed_id", r->bed_id, r->present & 1u << PS_EF_BED_ID);
+	TS("arrival_time", r->arrival_time,
+	   r->present & 1u << PS_EF_ARRIVAL_TIME);
+	TS("admission_time", r->admission_time, 1);
+	TS("discharge_time", r->discharge_time,
+	   r->present & 1u << PS_EF_DISCHARGE_TIME);
+	KEY("admission_date");
+	ps_buf_addc(b, '"');
+	n = ps_date_format(r->admission_time, t);
+	ps_buf_add(b, t, n);
+	ps_buf_addc(b, '"');
+	KEY("los_hours");
+	if (r->present & HAS_LOS)
+		ps_json_add_double(b, r->los_hours);
+	else
+		ps_buf_add(b, "null", 4);
+	KEY("wait_minutes");
+	if (r->present & HAS_WAIT)
+		ps_json_add_double(b, r->wait_minutes);
+	else
+		ps_buf_add(b, "null", 4);
+	INT("triage_level", r->triage_level,
+	    r->present & 1u << PS_EF_TRIAGE_LEVEL);
+	KEY("unknown_department");
+	ps_buf_adds(b, r->unknown_dept ? "true" : "false");
+	STR("flags", S_FLAGS, r->slen[S_FLAGS]);
+	STR("extra", S_EXTRA, r->slen[S_EXTRA]);
+	ps_buf_addc(b, '}');
+#undef KEY
+#undef TS
+#undef STR
+#undef INT
+}
+
+/* Write the rows of one admission date (idx[0..n)) to one Parquet file. */
+static int write_partition(struct silver *s, const struct batch *bt,
+			   const size_t *idx, size_t n, char **pathp,
+			   struct ps_error *e)
+{
+	struct ps_pq_options po = PS_PQ_OPTIONS_INIT;
+	struct ps_pq_writer *w;
+	char date[11], sub[32], num[24];
+	const struct row *r0 = &bt->rows[idx[0]];
+	const struct bsrc *bs = &bt->src[r0->src];
+	char *src;
+	size_t i;
+	int k;
+
+	ps_date_format(r0->admission_time, date);
+	snprintf(sub, sizeof(sub), "admission_date=%s", date);
+	*pathp = part_name(s, bs, s->silver_dir, sub, ".parquet");
+	po.codec = s->o->codec;
+	po.row_group_bytes = 16u << 20;
+	po.level = 1;		/* fast; silver files are few and small */
+	w = ps_pq_open(*pathp, schema, C_COUNT, &po, e);
+	if (!w)
+		return -1;
+	ps_pq_add_kv(w, "pulsestream.schema", "silver/"
+		     PS_SILVER_SCHEMA_VERSION);
+	src = ps_xmemdup(bs->id.data, bs->id.len);
+	ps_pq_add_kv(w, "pulsestream.source", src);
+	free(src);
+	snprintf(num, sizeof(num), "%lld", bs->first);
+	ps_pq_add_kv(w, "pulsestream.first", num);
+	snprintf(num, sizeof(num), "%lld", bs->last);
+	ps_pq_add_kv(w, "pulsestream.last", num);
+	for (i = 0; i < n; i++) {
+		const struct row *r = &bt->rows[idx[i]];
+		const char *a = bt->arena.data + r->off;
+		const char *str[S_COUNT];
+		const char *band;
+
+		for (k = 0; k < S_COUNT; k++) {
+			str[k] = a;
+			a += r->slen[k];
+		}
+		ps_pq_set_string(w, C_SOURCE, bs->id.data, bs->id.len);
+		ps_pq_set_int64(w, C_POSITION, r->position);
+		ps_pq_set_int64(w, C_INGEST_TIME, r->ingest_time);
+		if (r->present & 1u << PS_EF_EVENT_ID)
+			ps_pq_set_string(w, C_EVENT_ID, str[S_EVENT_ID],
+					 r->slen[S_EVENT_ID]);
+		ps_pq_set_string(w, C_ENCOUNTER_ID, str[S_ENCOUNTER_ID],
+				 r->slen[S_ENCOUNTER_ID]);
+		if (r->present & 1u << PS_EF_EVENT_TYPE)
+			ps_pq_set_string(w, C_EVENT_TYPE, str[S_EVENT_TYPE],
+					 r->slen[S_EVENT_TYPE]);
+		if (r->present & 1u << PS_EF_EVENT_TIME)
+			ps_pq_set_int64(w, C_EVENT_TIME, r->event_time);
+		ps_pq_set_string(w, C_PATIENT_ID, str[S_PATIENT_ID],
+				 r->slen[S_PATIENT_ID]);
+		ps_pq_set_string(w, C_GENDER, str[S_GENDER],
+				 r->slen[S_GENDER]);
+		ps_pq_set_int32(w, C_AGE, r->age);
+		band = ps_silver_age_band(r->age);
+		ps_pq_set_string(w, C_AGE_BAND, band, strlen(band));
+		ps_pq_set_string(w, C_DEPARTMENT, str[S_DEPARTMENT],
+				 r->slen[S_DEPARTMENT]);
+		ps_pq_set_int32(w, C_HOSPITAL_ID, r->hospital_id);
+		if (r->present & 1u << PS_EF_BED_ID)
+			ps_pq_set_int32(w, C_BED_ID, r->bed_id);
+		if (r->present & 1u << PS_EF_ARRIVAL_TIME)
+			ps_pq_set_int64(w, C_ARRIVAL_TIME, r->arrival_time);
+		ps_pq_set_int64(w, C_ADMISSION_TIME, r->admission_time);
+		if (r->present & 1u << PS_EF_DISCHARGE_TIME)
+			ps_pq_set_int64(w, C_DISCHARGE_TIME,
+					r->discharge_time);
+		ps_pq_set_int32(w, C_ADMISSION_DATE, r->date);
+		if (r->present & HAS_LOS)
+			ps_pq_set_double(w, C_LOS_HOURS, r->los_hours);
+		if (r->present & HAS_WAIT)
+			ps_pq_set_double(w, C_WAIT_MINUTES, r->wait_minutes);
+		if (r->present & 1u << PS_EF_TRIAGE_LEVEL)
+			ps_pq_set_int32(w, C_TRIAGE_LEVEL, r->triage_level);
+		ps_pq_set_bool(w, C_UNKNOWN_DEPARTMENT, r->unknown_dept);
+		if (r->slen[S_FLAGS])
+			ps_pq_set_string(w, C_FLAGS, str[S_FLAGS],
+					 r->slen[S_FLAGS]);
+		if (r->slen[S_EXTRA])
+			ps_pq_set_string(w, C_EXTRA, str[S_EXTRA],
+					 r->slen[S_EXTRA]);
+		if (ps_pq_end_row(w, e) < 0) {
+			ps_pq_abort(w);
+			if (e && e->code == PS_EX_DATAERR)
+				e->code = PS_EX_SOFTWARE;
+			return -1;
+		}
+	}
+	return ps_pq_close(w, e);
+}
+
+/*
+ * Order the rows of a batch by source, then admission date, keeping the
+ * position order within each (a counting sort over sources x the span of
+ * days, or a stable insertion sort when that is huge).
+ */
+static void sort_rows(const struct row *rows, size_t n, int nsrc,
+		      size_t *idx)
+{
+	int32_t lo = rows[0].date, hi = rows[0].date;
+	size_t i, *count, nkeys;
+	int64_t span;
+
+	for (i = 1; i < n; i++) {
+		if (rows[i].date < lo)
+			lo = rows[i].date;
+		if (rows[i].date > hi)
+			hi = rows[i].date;
+	}
+	span = (int64_t)hi - lo + 1;
+	if (span * nsrc > 65536) {
+		size_t j, k;
+
+		for (i = 0; i < n; i++) {
+			for (j = i; j > 0 &&
+			     (rows[idx[j - 1]].src > rows[i].src ||
+			      (rows[idx[j - 1]].src == rows[i].src &&
+			       rows[idx[j - 1]].date > rows[i].date)); j--)
+				;
+			for (k = i; k > j; k--)
+				idx[k] = idx[k - 1];
+			idx[j] = i;
+		}
+		return;
+	}
+#define KEYOF(r) ((size_t)(r).src * (size_t)span + (size_t)((r).date - lo))
+	nkeys = (size_t)span * (size_t)nsrc;
+	count = ps_xcalloc(nkeys + 1, sizeof(*count));
+	for (i = 0; i < n; i++)
+		count[KEYOF(rows[i]) + 1]++;
+	for (i = 1; i <= nkeys; i++)
+		count[i] += count[i - 1];
+	for (i = 0; i < n; i++)
+		idx[count[KEYOF(rows[i])]++] = i;
+#undef KEYOF
+	free(count);
+}
+
+static void batch_reset(struct batch *bt)
+{
+	int i;
+
+	for (i = 0; i < bt->nsrc; i++) {
+		bt->src[i].nrec = 0;
+		bt->src[i].nquar = 0;
+		ps_buf_reset(&bt->src[i].quar);
+	}
+	bt->nsrc = 0;
+	bt->last_src = 0;
+	bt->nrows = 0;
+	bt->nrec = 0;
+	ps_buf_reset(&bt->arena);
+}
+
+/*
+ * Commit the batch (silver.h, steps 1-4).  On failure, the files of the
+ * batch already renamed into place are removed again and the checkpoint
+ * is left as it was.
+ */
+static int commit_batch(struct silver *s, struct batch *bt,
+			struct ps_error *e)
+{
+	char **paths = NULL;
+	size_t *idx = NULL, npaths = 0, i, j;
+	int rc = -1, k, save = 0;
+
+	if (s->o->dry_run)
+		goto emit;
+	paths = ps_xcalloc(bt->nrows + (size_t)bt->nsrc + 1, sizeof(char *));
+	if (bt->nrows) {
+		idx = ps_xmalloc(bt->nrows * sizeof(*idx));
+		sort_rows(bt->rows, bt->nrows, bt->nsrc, idx);
+		for (i = 0; i < bt->nrows; i = j) {
+			const struct row *ri = &bt->rows[idx[i]];
+
+			for (j = i + 1; j < bt->nrows &&
+			     bt->rows[idx[j]].date == ri->date &&
+			     bt->rows[idx[j]].src == ri->src; j++)
+				;
+			if (write_partition(s, bt, idx + i, j - i,
+					    &paths[npaths++], e) < 0)
+				goto fail;
+			s->counters[K_FILES].value++;
+		}
+	}
+	for (k = 0; k < bt->nsrc; k++) {
+		const struct bsrc *bs = &bt->src[k];
+		struct ps_gzpool_file *f;
+		char date[11], sub[32];
+
+		if (!bs->nquar)
+			continue;
+		ps_date_format(bs->q_ingest, date);
+		snprintf(sub, sizeof(sub), "date=%s", date);
+		paths[npaths++] = part_name(s, bs, s->quar_dir, sub,
+					    ".ndjson.gz");
+		f = ps_gzpool_open(s->gz, paths[npaths - 1], e);
+		if (!f)
+			goto fail;
+		if (ps_gzpool_write(f, bs->quar.data, bs->quar.len, e) < 0) {
+			ps_gzpool_abort(f);
+			goto fail;
+		}
+		if (ps_gzpool_commit(f, NULL, e) < 0)
+			goto fail;
+		s->counters[K_FILES].value++;
+	}
+	if (ps_write_file_atomic(s->dedup_path, s->dedup_img.data,
+				 s->dedup_img.len, 0644, e) < 0)
+		goto fail;
+	for (k = 0; k < bt->nsrc; k++)
+		if (!bt->src[k].plain && bt->src[k].nrec) {
+			ps_checkpoint_set(s->cp_commit, bt->src[k].id.data,
+					  bt->src[k].id.len, bt->src[k].last);
+			save = 1;
+		}
+	if (save) {
+		if (ps_checkpoint_save(s->cp_commit, s->o->lake, PS_SILVER_TOOL,
+				       s->o->stream, e) < 0)
+			goto fail;
+	}
+emit:
+	s->counters[K_BATCHES].value++;
+	if (!s->o->no_output && !s->out_gone && bt->nrows) {
+		ps_buf_reset(&s->json);
+		for (i = 0; i < bt->nrows; i++) {
+			row_json(bt, &bt->rows[i], &s->json);
+			ps_buf_addc(&s->json, '\n');
+			if (s->json.len >= 64 * 1024 ||
+			    i + 1 == bt->nrows) {
+				if (s->out(s->out_ctx, s->json.data,
+					   s->json.len) < 0) {
+					s->out_gone = 1;
+					break;
+				}
+				ps_buf_reset(&s->json);
+			}
+		}
+		if (!s->out_gone && s->out(s->out_ctx, NULL, 0) < 0)
+			s->out_gone = 1;
+	}
+	batch_reset(bt);
+	rc = 0;
+	goto done;
+fail:
+	/* Nothing of a failed batch stays visible. */
+	for (i = 0; i < npaths; i++)
+		if (paths[i])
+			unlink(paths[i]);
+	ps_log(PS_ERROR, "commit failed, batch removed",
+	       PS_I("records", bt->nrec), PS_I("sources", bt->nsrc));
+done:
+	for (i = 0; i < npaths; i++)
+		free(paths[i]);
+	free(paths);
+	free(idx);
+	return rc;
+}
+
+/*
+ * The committer: commits fly whenever busy is set, until the producer is
+ * done.  It runs in the calling thread (which keeps the thread-local
+ * compression contexts of lib/parquet reachable until exit), while
+ * producer_main reads and parses.
+ */
+static void commit_loop(struct silver *s)
+{
+	struct ps_error we;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->busy && !s->quit)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->busy)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		memset(&we, 0, sizeof(we));
+		if (commit_batch(s, s->fly, &we) < 0) {
+			pthread_mutex_lock(&s->mu);
+			s->failed = 1;
+			s->fe = we;
+		} else {
+			pthread_mutex_lock(&s->mu);
+		}
+		s->busy = 0;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Wait until the batch in flight is committed.  Returns 0, or -1 with e
+ * filled when a commit failed. */
+static int commit_wait(struct silver *s, struct ps_error *e)
+{
+	int failed;
+
+	pthread_mutex_lock(&s->mu);
+	while (s->busy)
+		pthread_cond_wait(&s->cv, &s->mu);
+	failed = s->failed;
+	if (failed && e)
+		*e = s->fe;
+	pthread_mutex_unlock(&s->mu);
+	return failed ? -1 : 0;
+}
+
+/*
+ * Hand the current batch to the committer thread (after the previous one
+ * is committed), so that parsing goes on while files are written.  The
+ * dedup window is captured now: it is what the batch's commit must save.
+ * Returns 0, or -1 with e filled when the previous commit failed.
+ */
+static int commit(struct silver *s, struct ps_error *e)
+{
+	struct batch *t;
+	int i;
+
+	if (!s->cur->nrec)
+		return 0;
+	if (commit_wait(s, e) < 0)
+		return -1;
+	for (i = 0; i < s->cur->nsrc; i++)
+		if (!s->cur->src[i].plain && s->cur->src[i].nrec)
+			ps_checkpoint_set(s->cp, s->cur->src[i].id.data,
+					  s->cur->src[i].id.len,
+					  s->cur->src[i].last);
+	if (!s->o->dry_run) {
+		ps_buf_reset(&s->dedup_img);
+		dedup_format(s->dd, &s->dedup_img);
+	}
+	pthread_mutex_lock(&s->mu);
+	t = s->fly;
+	s->fly = s->cur;
+	s->cur = t;
+	s->busy = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+/* Index of source in the open batch, or -1. */
+static int batch_find(const struct batch *bt, const char *src, size_t len,
+		      int plain)
+{
+	const struct bsrc *bs = &bt->src[bt->last_src];
+	int i;
+
+	if (bt->nsrc && bs->plain == plain && bs->id.len == len &&
+	    !memcmp(bs->id.data, src, len))
+		return bt->last_src;
+	for (i = 0; i < bt->nsrc; i++) {
+		bs = &bt->src[i];
+		if (bs->plain == plain && bs->id.len == len &&
+		    !memcmp(bs->id.data, src, len))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * The batch source for a record of this source, committing the batch
+ * first when it holds MAX_SOURCES others.  Returns its index, or -1 with
+ * e filled when that commit failed.
+ */
+static int batch_for(struct silver *s, const char *src, size_t len,
+		     int plain, struct ps_error *e)
+{
+	struct batch *bt = s->cur;
+	struct bsrc *bs;
+	int i = batch_find(bt, src, len, plain);
+
+	if (i < 0 && bt->nsrc == MAX_SOURCES) {
+		if (commit(s, e) < 0)
+			return -1;
+		bt = s->cur;
+	}
+	if (!bt->nrec)
+		bt->started = ps_mono();
+	if (i < 0) {
+		i = bt->nsrc++;
+		bs = &bt->src[i];
+		ps_buf_reset(&bs->id);
+		ps_buf_add(&bs->id, src, len);
+		bs->plain = plain;
+		bs->hash = plain ? PS_DEDUP_PLAIN : source_hash(src, len);
+		bs->nrec = 0;
+		bs->nquar = 0;
+		ps_buf_reset(&bs->quar);
+	}
+	bt->last_src = i;
+	return i;
+}
+
+/* Append a quarantine line for a record. */
+static void quarantine(struct silver *s, struct bsrc *bs,
+		       const struct ps_envelope *env,
+		       const struct ps_event *ev, const char *raw, size_t len,
+		       size_t full_len)
+{
+	struct ps_buf *q = &bs->quar;
+	char t[PS_TIME_MAX];
+	int i, first = 1, field = -1;
+	size_t n;
+
+	if (!bs->nquar)
+		bs->q_ingest = env->ingest_time;
+	ps_buf_add(q, "{\"source\":", 10);
+	ps_json_add_str(q, env->source, env->source_len);
+	ps_buf_adds(q, ",\"position\":");
+	ps_buf_add_i64(q, env->position);
+	ps_buf_adds(q, ",\"ingest_time\":\"");
+	n = ps_time_format(env->ingest_time, t, 6);
+	ps_buf_add(q, t, n);
+	ps_buf_adds(q, "\",\"reasons\":[");
+	for (i = 0; i < ev->nproblems; i++) {
+		enum ps_rule r = ev->problems[i].rule;
+		int j, dup = 0;
+
+		if (ps_rules[r].severity != PS_SEV_QUARANTINE)
+			continue;
+		for (j = 0; j < i; j++)
+			dup |= ev->problems[j].rule == r;
+		if (field < 0)
+			field = ev->problems[i].field;
+		if (dup)
+			continue;
+		if (!first)
+			ps_buf_addc(q, ',');
+		first = 0;
+		ps_buf_addc(q, '"');
+		ps_buf_adds(q, ps_rules[r].code);
+		ps_buf_addc(q, '"');
+		rule_count(s, r);
+	}
+	ps_buf_adds(q, "],\"field\":");
+	if (field >= 0) {
+		ps_buf_addc(q, '"');
+		ps_buf_adds(q, ps_event_field_name(field));
+		ps_buf_addc(q, '"');
+	} else {
+		ps_buf_add(q, "null", 4);
+	}
+	ps_buf_adds(q, ",\"detail\":");
+	ps_json_add_str(q, ev->detail, strlen(ev->detail));
+	if (full_len > len) {
+		ps_buf_adds(q, ",\"length\":");
+		ps_buf_add_i64(q, (long long)full_len);
+		ps_buf_adds(q, ",\"truncated\":true");
+	}
+	if (ps_utf8_valid_prefix(raw, len) == len) {
+		ps_buf_adds(q, ",\"raw\":");
+		ps_json_add_str(q, raw, len);
+	} else {
+		ps_buf_adds(q, ",\"raw_b64\":\"");
+		ps_base64_encode(q, raw, len);
+		ps_buf_addc(q, '"');
+	}
+	ps_buf_add(q, "}\n", 2);
+	bs->nquar++;
+}
+
+/* Add a kept event to the batch. */
+static void keep(struct silver *s, int si, const struct ps_envelope *env,
+		 const struct ps_event *ev)
+{
+	struct row *r;
+	size_t start = s->cur->arena.len, n;
+	char t[PS_TIME_MAX];
+	int i, nflags = 0;
+
+	if (s->cur->nrows == s->cur->caprows) {
+		s->cur->caprows = s->cur->caprows ? s->cur->caprows * 2 : 1024;
+		s->cur->rows = ps_xrealloc(s->cur->rows,
+					   s->cur->caprows * sizeof(*r));
+	}
+	r = &s->cur->rows[s->cur->nrows++];
+	r->src = si;
+	r->position = env->position;
+	r->ingest_time = env->ingest_time;
+	r->present = ev->present;
+	r->event_time = ev->event_time;
+	r->arrival_time = ev->arrival_time;
+	r->admission_time = ev->admission_time;
+	r->discharge_time = ev->discharge_time;
+	r->age = ev->age;
+	r->hospital_id = ev->hospital_id;
+	r->bed_id = ev->bed_id;
+	r->triage_level = ev->triage_level;
+	r->date = (int32_t)((ev->admission_time -
+			     (ev->admission_time % PS_USEC_PER_DAY +
+			      PS_USEC_PER_DAY) % PS_USEC_PER_DAY) /
+			    PS_USEC_PER_DAY);
+	r->unknown_dept = ps_event_has_problem(ev, PS_RULE_UNKNOWN_DEPARTMENT);
+	if (ps_event_has(ev, PS_EF_DISCHARGE_TIME)) {
+		r->present |= HAS_LOS;
+		r->los_hours = (double)(ev->discharge_time -
+					ev->admission_time) / 3.6e9;
+	}
+	if (ps_event_has(ev, PS_EF_ARRIVAL_TIME) &&
+	    ev->arrival_time <= ev->admission_time) {
+		r->present |= HAS_WAIT;
+		r->wait_minutes = (double)(ev->admission_time -
+					   ev->arrival_time) / 6e7;
+	}
+	r->off = start;
+#define PUT(i, p, l)							\
+	do {								\
+		if (l)	/* p is NULL for an absent string */	\
+			ps_buf_add(&s->cur->arena, (p), (l));		\
+		r->slen[i] = (uint32_t)(l);				\
+	} while (0)
+	PUT(S_EVENT_ID, ev->event_id.p, ev->event_id.len);
+	if (ps_event_has(ev, PS_EF_ENCOUNTER_ID)) {
+		PUT(S_ENCOUNTER_ID, ev->encounter_id.p, ev->encounter_id.len);
+	} else {
+		/* Derived: patient_id@admission_time. */
+		n = ps_time_format(ev->admission_time, t, -1);
+		ps_buf_add(&s->cur->arena, ev->patient_id.p,
+			   ev->patient_id.len);
+		ps_buf_addc(&s->cur->arena, '@');
+		ps_buf_add(&s->cur->arena, t, n);
+		r->slen[S_ENCOUNTER_ID] = (uint32_t)(ev->patient_id.len + 1 +
+						     n);
+	}
+	PUT(S_EVENT_TYPE, ev->event_type.p, ev->event_type.len);
+	PUT(S_PATIENT_ID, ev->patient_id.p, ev->patient_id.len);
+	PUT(S_GENDER, ev->gender.p, ev->gender.len);
+	PUT(S_DEPARTMENT, ev->department.p, ev->department.len);
+	n = s->cur->arena.len;
+	for (i = 0; i < PS_RULE_COUNT; i++) {	/* in table order */
+		enum ps_rule rule = (enum ps_rule)i;
+
+		if (ps_rules[rule].severity != PS_SEV_FLAG ||
+		    !ps_event_has_problem(ev, rule))
+			continue;
+		if (nflags++)
+			ps_buf_addc(&s->cur->arena, ',');
+		ps_buf_adds(&s->cur->arena, ps_rules[rule].code);
+	}
+	r->slen[S_FLAGS] = (uint32_t)(s->cur->arena.len - n);
+
+	PUT(S_EXTRA, ev->extra.p, ev->extra.len);
+#undef PUT
+}
+
+/* Count a kept record: the flags it carries. */
+static void count_kept(struct silver *s, const struct ps_event *ev)
+{
+	int i, flagged = 0;
+
+	for (i = 0; i < PS_RULE_COUNT; i++)
+		if (ps_rules[i].severity == PS_SEV_FLAG &&
+		    ps_event_has_problem(ev, (enum ps_rule)i)) {
+			rule_count(s, (enum ps_rule)i);
+			flagged = 1;
+		}
+	s->counters[K_FLAGGED].value += flagged;
+	s->counters[K_KEPT].value++;
+}
+
+static int bad_record_limit(struct silver *s, const struct ps_envelope *env,
+			    const struct ps_event *ev, struct ps_error *e)
+{
+	const char *code = ev->nproblems ?
+		ps_rules[ev->problems[0].rule].code : "?";
+
+	if (s->o->strict ||
+	    (s->o->max_errors >= 0 &&
+	     s->total_quarantined >= s->o->max_errors)) {
+		ps_buf_reset(&s->line);
+		ps_buf_add(&s->line, env->source, env->source_len);
+		ps_error_set(e, PS_EX_DATAERR,
+			     "%s record %s:%lld: %s: %s",
+			     s->o->strict ? "bad" :
+			     "too many bad records; last",
+			     s->line.data, env->position, code, ev->detail);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Process one record: env describes it (payload = the raw event bytes);
+ * full_len > payload_len when the line was cut at the cap.  Returns 0, or
+ * -1 with e filled (strict mode, commit failure).
+ */
+static int process(struct silver *s, const struct ps_envelope *env,
+		   int plain, size_t full_len, enum ps_rule pre,
+		   const char *pre_detail, struct ps_error *e)
+{
+	struct ps_event *ev = &s->ev;
+	struct bsrc *bs;
+	uint64_t key = 0;
+	int bad, si;
+
+	si = batch_for(s, env->source, env->source_len, plain, e);
+	if (si < 0)
+		return -1;
+	bs = &s->cur->src[si];
+	s->counters[K_RECORDS].value++;
+	if (pre != PS_RULE_COUNT) {
+		memset(ev, 0, sizeof(*ev));
+		ps_event_add_problem(ev, pre, -1, "%s", pre_detail);
+		bad = 1;
+	} else if (env->payload_len > s->o->max_record) {
+		memset(ev, 0, sizeof(*ev));
+		ps_event_add_problem(ev, PS_RULE_RECORD_TOO_LONG, -1,
+				     "payload of %zu bytes is over the cap of "
+				     "%zu", env->payload_len,
+				     s->o->max_record);
+		full_len = env->payload_len;
+		bad = 1;
+	} else {
+		bad = ps_event_parse(s->ep, env->payload, env->payload_len,
+				     ev);
+		if (!bad) {
+			/* Per source: only there is the order the same on
+			 * every path (live, catch-up, after a crash). */
+			key = ps_mix64(ps_silver_dedup_key(ev, env->payload,
+							   env->payload_len) ^
+				       ((uint64_t)bs->hash << 32 | bs->hash));
+			key += !key;
+			dedup_prefetch(s->dd, key);
+		}
+		if (!bad)
+			bad = ps_silver_check(ev, s->o->now != PS_TIME_NONE ?
+					      s->o->now : env->ingest_time,
+					      s->o->max_future,
+					      s->ds.n ? &s->ds : NULL);
+	}
+	if (bad) {
+		if (bad_record_limit(s, env, ev, e) < 0) {
+			s->counters[K_RECORDS].value--;
+			if (commit(s, NULL) < 0 || commit_wait(s, NULL) < 0)
+				ps_log(PS_ERROR, "cannot commit before stop");
+			return -1;
+		}
+		s->total_quarantined++;
+		s->counters[K_QUARANTINED].value++;
+		quarantine(s, bs, env, ev, env->payload,
+			   env->payload_len > s->o->max_record ?
+			   s->o->max_record : env->payload_len, full_len);
+	} else {
+		/* The row is built while the window's cache lines load. */
+		struct batch *bt = s->cur;
+		size_t arena_len = bt->arena.len;
+
+		keep(s, si, env, ev);
+		if (ps_dedup_check_add(s->dd, key, bs->hash, env->position)) {
+			bt->nrows--;	/* not kept after all */
+			bt->arena.len = arena_len;
+			s->counters[K_DUPLICATES].value++;
+			rule_count(s, PS_RULE_DUPLICATE);
+		} else {
+			count_kept(s, ev);
+		}
+	}
+	if (!bs->nrec++)
+		bs->first = env->position;
+	bs->last = env->position;
+	s->cur->nrec++;
+	ps_progress_tick(&s->prog);
+	if (s->cur->nrec >= s->o->flush_records)
+		return commit(s, e);
+	return 0;
+}
+
+/* Envelope input: skip what the checkpoint already holds. */
+static int process_envelope(struct silver *s, const struct ps_envelope *env,
+			    struct ps_error *e)
+{
+	long long ck = ps_checkpoint_get(s->cp, env->source, env->source_len);
+
+	int si = batch_find(s->cur, env->source, env->source_len, 0);
+
+	/* Also what the open batch holds (catch-up, then the same on stdin). */
+	if (si >= 0 && s->cur->src[si].nrec && s->cur->src[si].last > ck)
+		ck = s->cur->src[si].last;
+	if (env->position <= ck) {
+		s->counters[K_SKIPPED].value++;
+		return 0;
+	}
+	return process(s, env, 0, env->payload_len, PS_RULE_COUNT, NULL, e);
+}
+
+/*
+ * One line of stdin: an envelope, or a plain event.  complete is 0 for a
+ * last line without its newline.
+ */
+static int process_line(struct silver *s, const struct ps_line *ln,
+			int complete, struct ps_error *e)
+{
+	struct ps_envelope env;
+	struct ps_error pe = { 0, "" };
+
+	if (!ln->too_long && ps_envelope_sniff(ln->data, ln->len)) {
+		if (ps_envelope_parse(s->envp, ln->data, ln->len, &env,
+				      &pe) == 0)
+			return process_envelope(s, &env, e);
+		if (!complete) {
+			/* An upstream stage killed in the middle of a write:
+			 * the envelope is read again from bronze, so this is
+			 * no record (not even a bad one). */
+			ps_log(PS_WARN, "dropping an envelope cut short at the "
+			       "end of input", PS_I("line", ln->lineno),
+			       PS_I("bytes", (long long)ln->len));
+			return 0;
+		}
+	}
+	memset(&env, 0, sizeof(env));
+	env.source = s->plain_source;
+	env.source_len = s->plain_source_len;
+	env.position = ln->lineno - 1;	/* 0-based, as ps-bronze counts */
+	env.ingest_time = s->o->now != PS_TIME_NONE ? s->o->now : s->wall_now;
+	env.broker_time = PS_TIME_NONE;
+	env.payload = ln->data;
+	env.payload_len = ln->len;
+	if (ln->too_long) {
+		char d[160];
+
+		snprintf(d, sizeof(d), "line of %zu bytes is over the cap; "
+			 "raw holds its first %zu", ln->full_len,
+			 ln->len < s->o->max_record ? ln->len :
+			 s->o->max_record);
+		return process(s, &env, 1, ln->full_len,
+			       PS_RULE_RECORD_TOO_LONG, d, e);
+	}
+	if (pe.msg[0])
+		return process(s, &env, 1, ln->len, PS_RULE_BAD_ENVELOPE,
+			       pe.msg, e);
+	if (!ln->len)
+		return 0;	/* an empty line is no record */
+	return process(s, &env, 1, ln->len, PS_RULE_COUNT, NULL, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start-up: incomplete batches                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Parse part-SAFE-FIRST-LAST[-rRUN].EXT.  Returns 1 for a batch of an
+ * envelope source (fills safe/first/last), 0 for anything else.
+ */
+static int parse_part(const char *name, const char *ext, const char **safe,
+		      size_t *safe_len, long long *last)
+{
+	size_t n = strlen(name), el = strlen(ext);
+	const char *end, *p, *dash2, *dash1;
+	char *x;
+
+	if (n <= 5 + el || strncmp(name, "part-", 5) ||
+	    strcmp(name + n - el, ext))
+		return 0;
+	end = name + n - el;
+	for (p = end; p > name && p[-1] != '-'; p--)
+		;
+	dash2 = p - 1;
+	if (dash2 <= name + 5 || *p == 'r')
+		return 0;	/* a plain-input run: not checkpointed */
+	*last = strtoll(p, &x, 10);
+	if (x != end)
+		return 0;
+	for (p = dash2; p > name && p[-1] != '-'; p--)
+		;
+	dash1 = p - 1;
+	if (dash1 <= name + 5)
+		return 0;
+	strtoll(p, &x, 10);
+	if (x != dash2)
+		return 0;
+	*safe = name + 5;
+	*safe_len = (size_t)(dash1 - (name + 5));
+	return 1;
+}
+
+static long long safe_checkpoint(const struct ps_checkpoint *cp,
+				 const char *safe, size_t len)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	size_t i, n = ps_checkpoint_count(cp);
+	long long best = -1;
+
+	for (i = 0; i < n; i++) {
+		const char *s;
+		size_t sl;
+		long long pos;
+
+		ps_checkpoint_entry(cp, i, &s, &sl, &pos);
+		ps_buf_reset(&b);
+		ps_bronze_safe_source(&b, s, sl);
+		if (b.len == len && !memcmp(b.data, safe, len) && pos > best)
+			best = pos;
+	}
+	ps_buf_release(&b);
+	return best;
+}
+
+/* Remove temporaries and parts beyond the checkpoint under dir/<sub>/. */
+static int clean_dir(struct silver *s, const char *dir, const char *ext,
+		     struct ps_error *e)
+{
+	DIR *d = opendir(dir), *d2;
+	struct dirent *de, *de2;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return ps_error_errno(e, PS_EX_IOERR, errno, "%s", dir);
+	}
+	while ((de = readdir(d))) {
+		char *sub;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sub = ps_path_join(dir, de->d_name);
+		ps_remove_stale_temps(sub);
+		d2 = opendir(sub);
+		while (d2 && (de2 = readdir(d2))) {
+			const char *safe;
+			size_t sl;
+			long long last;
+
+			if (!parse_part(de2->d_name, ext, &safe, &sl, &last))
+				continue;
+			if (last > safe_checkpoint(s->cp, safe, sl)) {
+				char *f = ps_path_join(sub, de2->d_name);
+
+				ps_log(PS_WARN, "removing an incomplete batch",
+				       PS_S("file", f));
+				if (unlink(f) < 0 && errno != ENOENT) {
+					ps_error_errno(e, PS_EX_IOERR, errno,
+						       "cannot remove %s", f);
+					free(f);
+					closedir(d2);
+					free(sub);
+					closedir(d);
+					return -1;
+				}
+				free(f);
+			}
+		}
+		if (d2)
+			closedir(d2);
+		free(sub);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Input                                                               */
+/* ------------------------------------------------------------------ */
+
+struct in_ctx {
+	int fd;
+	struct silver *s;
+	volatile int wake;
+};
+
+/* Read with a timeout: returns -1/EINTR with wake set when a commit is due
+ * or a stop was requested. */
+static ssize_t poll_read(void *ctx, void *buf, size_t n)
+{
+	struct in_ctx *c = ctx;
+	struct silver *s = c->s;
+	struct pollfd pfd = { c->fd, POLLIN, 0 };
+
+	for (;;) {
+		int timeout = -1, r;
+
+		if (ps_stop_requested) {
+			c->wake = 1;
+			errno = EINTR;
+			return -1;
+		}
+		if (s->cur->nrec) {
+			double left = s->cur->started + s->o->flush_interval -
+				      ps_mono();
+
+			if (left <= 0) {
+				c->wake = 1;
+				errno = EINTR;
+				return -1;
+			}
+			timeout = (int)(left * 1000) + 1;
+		}
+		r = poll(&pfd, 1, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			continue;	/* the deadline is checked above */
+		return read(c->fd, buf, n);
+	}
+}
+
+static int read_stdin(struct silver *s, int fd, struct ps_error *e)
+{
+	struct in_ctx c = { fd, s, 0 };
+	size_t cap = s->o->max_record * 2 + 64 * 1024;
+	struct ps_ndjson *r = ps_ndjson_new(poll_read, &c, cap);
+	struct ps_line ln;
+	unsigned long long off;
+	int rc = 0, n;
+
+	ps_ndjson_set_interrupt(r, &c.wake);
+	for (;;) {
+		struct ps_error re = { 0, "" };
+
+		if (s->out_gone)
+			break;
+		off = ps_ndjson_offset(r);
+		n = ps_ndjson_next(r, &ln, &re);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (re.code) {
+				*e = re;
+				rc = -1;
+				break;
+			}
+			c.wake = 0;
+			if (ps_stop_requested)
+				break;
+			if (commit(s, e) < 0) {
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		if (process_line(s, &ln, ps_ndjson_offset(r) - off > ln.len,
+				 e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	ps_ndjson_free(r);
+	return rc;
+}
+
+static int catch_up(struct silver *s, struct ps_error *e)
+{
+	struct ps_bronze_files fs = PS_BRONZE_FILES_INIT;
+	size_t i;
+	int rc = 0;
+
+	if (ps_bronze_list(s->o->lake, s->o->stream, &fs, e) < 0)
+		return -1;
+	for (i = 0; i < fs.n && !rc && !ps_stop_requested && !s->out_gone;
+	     i++) {
+		struct ps_bronze_file *f = &fs.v[i];
+		struct ps_bronze_reader *br;
+		struct ps_envelope env;
+		int n;
+
+		if (f->last <= safe_checkpoint(s->cp, f->safe_source,
+					       strlen(f->safe_source)))
+			continue;
+		br = ps_bronze_reader_open(f->path, e);
+		if (!br) {
+			rc = -1;
+			break;
+		}
+		while ((n = ps_bronze_reader_next(br, &env, e)) > 0)
+			if (process_envelope(s, &env, e) < 0) {
+				n = -1;
+				break;
+			}
+		ps_bronze_reader_close(br);
+		if (n < 0)
+			rc = -1;
+	}
+	ps_bronze_files_release(&fs);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Run                                                                 */
+/* ------------------------------------------------------------------ */
+
+static const char *const counter_names[K_RULES] = {
+	"records", "kept", "quarantined", "flagged", "duplicates", "skipped",
+	"batches", "files",
+};
+
+static int write_stats(struct silver *s, const char *path, int ok,
+		       struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	int i, first = 1, rc;
+
+	ps_buf_adds(&b, "{\"tool\":\"ps-silver\",\"stream\":");
+	ps_json_add_str(&b, s->o->stream, strlen(s->o->stream));
+	ps_buf_adds(&b, ok ? ",\"status\":\"ok\"" : ",\"status\":\"failed\"");
+	for (i = 0; i < K_RULES; i++) {
+		ps_buf_addf(&b, ",\"%s\":%lld", counter_names[i],
+			    s->counters[i].value);
+	}
+	ps_buf_adds(&b, ",\"rules\":{");
+	for (i = 0; i < PS_RULE_COUNT; i++) {
+		ps_json_key(&b, &first, ps_rules[i].code);
+		ps_buf_addf(&b, "{\"severity\":\"%s\",\"count\":%lld}",
+			    ps_rule_severity_name(ps_rules[i].severity),
+			    s->counters[K_RULES + i].value);
+	}
+	ps_buf_adds(&b, "}}\n");
+	rc = ps_write_file_atomic(path, b.data, b.len, 0644, e);
+	ps_buf_release(&b);
+	return rc;
+}
+
+static void silver_release(struct silver *s)
+{
+	int i, k;
+
+	ps_departments_release(&s->ds);
+	ps_checkpoint_free(s->cp);
+	ps_checkpoint_free(s->cp_commit);
+	ps_dedup_free(s->dd);
+	ps_event_parser_free(s->ep);
+	ps_envelope_parser_free(s->envp);
+	ps_gzpool_free(s->gz);
+	free(s->silver_dir);
+	free(s->quar_dir);
+	free(s->dedup_path);
+	for (i = 0; i < 2; i++) {
+		free(s->bt[i].rows);
+		for (k = 0; k < MAX_SOURCES; k++) {
+			ps_buf_release(&s->bt[i].src[k].id);
+			ps_buf_release(&s->bt[i].src[k].quar);
+		}
+		ps_buf_release(&s->bt[i].arena);
+	}
+	ps_buf_release(&s->dedup_img);
+	ps_buf_release(&s->line);
+	ps_buf_release(&s->json);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+}
+
+static int setup(struct silver *s, const struct ps_silver_opts *o,
+		 struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	long long dropped = 0;
+	int i;
+
+	for (i = 0; i < K_RULES; i++)
+		s->counters[i].name = counter_names[i];
+	for (i = 0; i < PS_RULE_COUNT; i++)
+		s->counters[K_RULES + i].name = ps_rules[i].code;
+	ps_progress_init(&s->prog, s->counters, K_RULES);
+	s->wall_now = ps_time_now();
+	s->run_id = s->wall_now;
+	snprintf(s->plain_source, sizeof(s->plain_source), "stdin:%s",
+		 o->stream);
+	s->plain_source_len = strlen(s->plain_source);
+	s->ep = ps_event_parser_new();
+	s->envp = ps_envelope_parser_new();
+	s->cp = ps_checkpoint_new();
+	s->cp_commit = ps_checkpoint_new();
+	s->dd = ps_dedup_new(o->dedup_window);
+	s->cur = &s->bt[0];
+	s->fly = &s->bt[1];
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (ps_departments_load(&s->ds, o->departments, e) < 0)
+		return -1;
+	if (!o->lake) {
+		if (!o->dry_run || !o->read_stdin)
+			return ps_error_set(e, PS_EX_USAGE, "a lake is needed "
+					    "(-L DIR or PS_LAKE)");
+		return 0;
+	}
+	if (ps_checkpoint_load(s->cp, o->lake, PS_SILVER_TOOL, o->stream,
+			       e) < 0)
+		return -1;
+	ps_buf_addf(&b, "%s/silver/%s", o->lake, o->stream);
+	s->silver_dir = ps_buf_detach(&b, NULL);
+	ps_buf_addf(&b, "%s/quarantine/%s", o->lake, o->stream);
+	s->quar_dir = ps_buf_detach(&b, NULL);
+	ps_buf_addf(&b, "%s/_state/%s/%s.dedup", o->lake, PS_SILVER_TOOL,
+		    o->stream);
+	s->dedup_path = ps_buf_detach(&b, NULL);
+	if (dedup_load(s->dd, s->dedup_path, s->cp, &dropped, e) < 0)
+		return -1;
+	if (dropped)
+		ps_log(PS_WARN, "dropped dedup keys of an uncommitted batch",
+		       PS_I("keys", dropped));
+	ps_checkpoint_merge(s->cp_commit, s->cp);
+	if (o->dry_run)
+		return 0;
+	if (clean_dir(s, s->silver_dir, ".parquet", e) < 0 ||
+	    clean_dir(s, s->quar_dir, ".ndjson.gz", e) < 0)
+		return -1;
+	s->gz = ps_gzpool_new(0, 6, e);
+	if (!s->gz)
+		return -1;
+	return 0;
+}
+
+/* The reader thread: catch-up, stdin, the last commit. */
+static void *producer_main(void *arg)
+{
+	struct silver *s = arg;
+	const struct ps_silver_opts *o = s->o;
+	struct ps_error pe = { 0, "" };
+	int rc = 0;
+
+	if (o->catch_up && o->lake)
+		rc = catch_up(s, &pe);
+	if (!rc && o->read_stdin && !ps_stop_requested)
+		rc = read_stdin(s, s->in_fd, &pe);
+	if (!rc)
+		rc = commit(s, &pe);
+	if (!rc)
+		rc = commit_wait(s, &pe);
+	pthread_mutex_lock(&s->mu);
+	s->prod_rc = rc;
+	s->prod_err = pe;
+	s->quit = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int ps_silver_run(const struct ps_silver_opts *o, int in_fd,
+		  ps_silver_write_fn out, void *out_ctx, struct ps_error *e)
+{
+	struct silver *s = ps_xcalloc(1, sizeof(*s));
+	struct ps_error se = { 0, "" };
+	int rc, i;
+
+	s->o = o;
+	s->out = out;
+	s->out_ctx = out_ctx;
+	s->in_fd = in_fd;
+	rc = setup(s, o, e);
+	if (!rc) {
+		pthread_t prod;
+		sigset_t set, old;
+
+		if (pthread_create(&prod, NULL, producer_main, s) != 0) {
+			rc = ps_error_set(e, PS_EX_SOFTWARE,
+					  "cannot start the reader thread");
+		} else {
+			/* Signals go to the reader, whose reads they end. */
+			sigemptyset(&set);
+			sigaddset(&set, SIGINT);
+			sigaddset(&set, SIGTERM);
+			pthread_sigmask(SIG_BLOCK, &set, &old);
+			commit_loop(s);
+			pthread_join(prod, NULL);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			rc = s->prod_rc;
+			if (rc)
+				*e = s->prod_err;
+		}
+	}
+	if (s->prog.c) {
+		ps_progress_done(&s->prog, rc ? "stopped" : "done");
+		for (i = 0; i < PS_RULE_COUNT; i++)
+			if (s->counters[K_RULES + i].value)
+				ps_log(PS_INFO, "rule",
+				       PS_S("code", ps_rules[i].code),
+				       PS_S("severity", ps_rule_severity_name(
+						ps_rules[i].severity)),
+				       PS_I("count",
+					    s->counters[K_RULES + i].value));
+	}
+	if (o->stats_json && write_stats(s, o->stats_json, !rc, &se) < 0) {
+		if (!rc) {
+			*e = se;
+			rc = -1;
+		} else {
+			ps_log(PS_ERROR, "cannot write stats",
+			       PS_S("err", se.msg));
+		}
+	}
+	silver_release(s);
+	free(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dump                                                                */
+/* ------------------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect *.parquet under path (a file is taken as it is). */
+static int collect(const char *path, int top, char ***v, size_t *n,
+		   size_t *cap, struct ps_error *e)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	if (stat(path, &st) < 0)
+		return ps_error_errno(e, PS_EX_NOINPUT, errno, "%s", path);
+	if (!S_ISDIR(st.st_mode)) {
+		size_t l = strlen(path);
+
+		if (!top && (l < 8 || strcmp(path + l - 8, ".parquet")))
+			return 0;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*v = ps_xrealloc(*v, *cap * sizeof(char *));
+		}
+		(*v)[(*n)++] = ps_xstrdup(path);
+		return 0;
+	}
+	d = opendir(path);
+	if (!d)
+		return ps_error_errno(e, PS_EX_NOINPUT, errno, "%s", path);
+	while ((de = readdir(d))) {
+		char *sub;
+		int rc;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sub = ps_path_join(path, de->d_name);
+		rc = collect(sub, 0, v, n, cap, e);
+		free(sub);
+		if (rc < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int ps_silver_dump(char *const *paths, int n, ps_silver_write_fn out,
+		   void *out_ctx, struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	int i, rc = 0;
+
+	for (i = 0; i < n && !rc; i++) {
+		char **v = NULL;
+		size_t nv = 0, cap = 0, k;
+
+		rc = collect(paths[i], 1, &v, &nv, &cap, e);
+		if (nv)
+			qsort(v, nv, sizeof(char *), cmp_str);
+		for (k = 0; k < nv; k++) {
+			struct ps_pq_reader *r;
+			int m;
+
+			if (rc)
+				goto next;
+			r = ps_pq_reader_open(v[k], e);
+			if (!r) {
+				rc = -1;
+				goto next;
+			}
+			while ((m = ps_pq_next(r, e)) > 0) {
+				ps_buf_reset(&b);
+				ps_pq_row_json(r, &b);
+				ps_buf_addc(&b, '\n');
+				if (out(out_ctx, b.data, b.len) < 0) {
+					m = 0;
+					rc = 1;	/* reader gone: stop */
+					break;
+				}
+			}
+			if (m < 0) {
+				char msg[600];
+
+				snprintf(msg, sizeof(msg), "%s: %s", v[k],
+					 e->msg);
+				ps_error_set(e, e->code ? e->code
+						       : PS_EX_DATAERR,
+					     "%s", msg);
+				rc = -1;
+			}
+			ps_pq_reader_free(r);
+next:
+			free(v[k]);
+		}
+		free(v);
+	}
+	ps_buf_release(&b);
+	if (rc > 0)
+		rc = 0;
+	if (!rc && out(out_ctx, NULL, 0) < 0)
+		rc = 0;
+	return rc;
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# ps-gold's KPI tables against an independent oracle: DuckDB (from PyPI)
+# runs examples/sql/duckdb/*.sql over the same lake, computing every KPI
+# from the fact table and the dimensions, and the result must equal what
+# ps-gold maintained incrementally (doubles to 1e-9 relative).
+. "$(dirname "$0")/../lib.sh"
+PY=$("$TOP/scripts/pyenv.sh") || { echo "FAIL - no Python venv with duckdb"; exit 1; }
+T=2026-06-01T00:00:00Z
+NOW=2026-01-09T15:30:00Z
+cd "$TMPD" || exit 1
+
+ps-simulate -m realistic --count 60000 --seed 5 2>/dev/null |
+	ps-bronze -L lake --ingest-time $T 2>/dev/null |
+	ps-silver -L lake 2>/dev/null |
+	ps-gold -L lake --now $NOW --commit-records 7000 >kpi.ndjson 2>gold.err
+
+cat >oracle.py <<'PY'
+import math, os, sys, duckdb
+sql, lake = sys.argv[1], sys.argv[2]
+os.chdir(lake)
+con = duckdb.connect()
+for f in sorted(os.listdir(sql)):
+    con.execute(open(os.path.join(sql, f)).read())
+tables = ["occupancy", "occupancy_hospital", "inflow", "waiting", "los",
+          "volume", "overstay", "demographics", "bed_turnover"]
+def same(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is b
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+bad = 0
+for t in tables:
+    desc = con.execute(
+        f"DESCRIBE SELECT * FROM read_parquet('gold/kpi_{t}/*.parquet')").fetchall()
+    # timestamps as text (no pytz needed), everything else as is
+    sel = ", ".join(f"CAST({r[0]} AS VARCHAR) AS {r[0]}"
+                    if "TIME" in r[1] or "DATE" in r[1] else r[0]
+                    for r in desc)
+    ours = con.execute(f"SELECT {sel} FROM read_parquet('gold/kpi_{t}/*.parquet') ORDER BY ALL").fetchall()
+    theirs = con.execute(f"SELECT {sel} FROM o_{t} ORDER BY ALL").fetchall()
+    ok = len(ours) == len(theirs) and len(ours) > 0 and all(
+        len(x) == len(y) and all(same(a, b) for a, b in zip(x, y))
+        for x, y in zip(ours, theirs))
+    print(("ok" if ok else "DIFF"), t, len(ours), len(theirs))
+    if not ok:
+        bad += 1
+        for x, y in zip(ours, theirs):
+            if x != y:
+                print("  ps-gold:", x); print("  duckdb: ", y); break
+for v in ["bed_occupancy", "bed_turnover_rate", "patient_demographics",
+          "avg_treatment_duration", "patient_volume_trend",
+          "department_inflow", "overstay_patients"]:
+    n = con.execute(f"SELECT count(*) FROM {v}").fetchone()[0]
+    print(("ok" if n > 0 else "EMPTY"), v, n)
+    bad += n == 0
+missing = con.execute("SELECT count(*) FROM o_encounters_missing").fetchone()[0]
+print(("ok" if missing == 0 else "MISSING"), "encounters", missing)
+bad += missing != 0
+sys.exit(1 if bad else 0)
+PY
+
+check 'the pipeline built a gold lake with several commits' '
+	grep -q "commits=[1-9][0-9]*" gold.err &&
+	! grep -q "commits=1 " gold.err &&
+	[ -s lake/gold/kpi_waiting/part-0.parquet ]'
+
+check 'every KPI table equals the DuckDB oracle over the fact table' '
+	"$PY" oracle.py "$TOP/examples/sql/duckdb" lake'
+
+check 'the NDJSON snapshot of the last commit matches the KPI tables' '
+	last=$(tail -n 1 kpi.ndjson | sed -n "s/.*\"as_of\":\"\\([^\"]*\\)\".*/\\1/p") &&
+	[ "$last" = "$NOW" ] &&
+	n=$(grep -c "\"kpi\":\"occupancy\"" kpi.ndjson) &&
+	rows=$(ps-silver --dump lake/gold/kpi_occupancy | wc -l) &&
+	[ $((n % rows)) -eq 0 ] && [ $n -gt $rows ]'
+
+done_testing

@@ -1,0 +1,272 @@
+/* test_event.c - the typed event parser and the rule table. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "event.h"
+#include "pstime.h"
+#include "banned.h"
+
+#define GOOD "{\"patient_id\":\"p1\",\"gender\":\"Female\",\"age\":45," \
+	"\"department\":\"ICU\",\"admission_time\":\"2026-01-02T03:04:05\"," \
+	"\"discharge_time\":null,\"bed_id\":7,\"hospital_id\":3"
+
+static struct ps_event_parser *p;
+static struct ps_event ev;
+
+static void setup(void)
+{
+	p = ps_event_parser_new();
+}
+
+static void teardown(void)
+{
+	ps_event_parser_free(p);
+}
+
+TestSuite(event, .init = setup, .fini = teardown);
+
+static int parse(const char *s)
+{
+	return ps_event_parse(p, s, strlen(s), &ev);
+}
+
+/* The first problem's rule code, or "ok". */
+static const char *first_rule(void)
+{
+	return ev.nproblems ? ps_rules[ev.problems[0].rule].code : "ok";
+}
+
+static const char *first_field(void)
+{
+	return ev.nproblems && ev.problems[0].field >= 0 ?
+		ps_event_field_name(ev.problems[0].field) : "-";
+}
+
+Test(event, good_record_is_typed)
+{
+	int64_t t;
+
+	cr_assert_eq(parse(GOOD "}"), 0, "%s", ev.detail);
+	cr_assert_eq(ev.nproblems, 0);
+	cr_assert_eq(ev.patient_id.len, 2);
+	cr_assert_eq(memcmp(ev.patient_id.p, "p1", 2), 0);
+	cr_assert_eq(ev.age, 45);
+	cr_assert_eq(ev.bed_id, 7);
+	cr_assert_eq(ev.hospital_id, 3);
+	ps_time_parse("2026-01-02T03:04:05Z", 20, &t, NULL);
+	cr_assert_eq(ev.admission_time, t, "naive time means UTC");
+	cr_assert(!ps_event_has(&ev, PS_EF_DISCHARGE_TIME), "null is absent");
+	cr_assert_eq(ev.extra.len, 0);
+}
+
+Test(event, timezone_normalised_to_utc)
+{
+	int64_t t;
+
+	cr_assert_eq(parse("{\"patient_id\":\"p\",\"gender\":\"M\",\"age\":1,"
+			   "\"department\":\"ICU\",\"admission_time\":"
+			   "\"2026-01-02T05:04:05+02:00\",\"bed_id\":1,"
+			   "\"hospital_id\":1}"), 0);
+	ps_time_parse("2026-01-02T03:04:05Z", 20, &t, NULL);
+	cr_assert_eq(ev.admission_time, t);
+}
+
+Test(event, unknown_fields_kept_in_extra)
+{
+	cr_assert_eq(parse(GOOD ",\"ward\":{\"a\":[1,2.5,\"x\",null,true]},"
+			   "\"note\":\"caf\\u00e9\"}"), 0);
+	cr_assert_eq(ev.extra.len,
+		     strlen("{\"ward\":{\"a\":[1,2.5,\"x\",null,true]},"
+			    "\"note\":\"caf\xc3\xa9\"}"));
+	cr_assert_eq(memcmp(ev.extra.p, "{\"ward\":{\"a\":[1,2.5,\"x\",null,"
+			    "true]},\"note\":\"caf\xc3\xa9\"}", ev.extra.len),
+		     0, "%.*s", (int)ev.extra.len, ev.extra.p);
+}
+
+Test(event, int_as_string_is_wrong_type)
+{
+	cr_assert_eq(parse("{\"patient_id\":\"p\",\"gender\":\"M\",\"age\":"
+			   "\"45\",\"department\":\"ICU\",\"admission_time\":"
+			   "\"2026-01-02\",\"bed_id\":1,\"hospital_id\":1}"),
+		     1);
+	cr_assert_str_eq(first_rule(), "wrong_type");
+	cr_assert_str_eq(first_field(), "age");
+	cr_assert_eq(ev.nproblems, 1, "not also missing_field");
+}
+
+Test(event, fraction_is_wrong_type_zero_fraction_is_int)
+{
+	cr_assert_eq(parse(GOOD ",\"triage_level\":2.5}"), 1);
+	cr_assert_str_eq(first_rule(), "wrong_type");
+	cr_assert_str_eq(first_field(), "triage_level");
+	cr_assert_eq(parse(GOOD ",\"triage_level\":2.0}"), 0);
+	cr_assert_eq(ev.triage_level, 2);
+}
+
+Test(event, int32_range)
+{
+	cr_assert_eq(parse(GOOD ",\"triage_level\":99999999999999999999}"), 1);
+	cr_assert_str_eq(first_rule(), "int_out_of_range");
+	cr_assert_eq(parse(GOOD ",\"triage_level\":1e300}"), 1);
+	cr_assert_str_eq(first_rule(), "int_out_of_range");
+	cr_assert_eq(parse(GOOD ",\"triage_level\":-2147483649}"), 1);
+	cr_assert_str_eq(first_rule(), "int_out_of_range");
+	cr_assert_eq(parse(GOOD ",\"triage_level\":6}"), 1);
+	cr_assert_str_eq(first_rule(), "invalid_value");
+}
+
+Test(event, missing_required_field_is_named)
+{
+	cr_assert_eq(parse("{\"patient_id\":\"p\",\"gender\":\"M\",\"age\":3,"
+			   "\"admission_time\":\"2026-01-02\",\"bed_id\":1,"
+			   "\"hospital_id\":1}"), 1);
+	cr_assert_str_eq(first_rule(), "missing_field");
+	cr_assert_str_eq(first_field(), "department");
+	/* null for a required field is missing too */
+	cr_assert_eq(parse("{\"patient_id\":null,\"gender\":\"M\",\"age\":3,"
+			   "\"department\":\"ICU\",\"admission_time\":"
+			   "\"2026-01-02\",\"bed_id\":1,\"hospital_id\":1}"),
+		     1);
+	cr_assert_str_eq(first_field(), "patient_id");
+}
+
+Test(event, bed_id_optional_only_for_arrival)
+{
+	const char *base = "{\"patient_id\":\"p\",\"gender\":\"M\",\"age\":3,"
+		"\"department\":\"Emergency\",\"admission_time\":"
+		"\"2026-01-02\",\"hospital_id\":1,\"event_type\":";
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_buf_addf(&b, "%s\"ARRIVAL\"}", base);
+	cr_assert_eq(parse(b.data), 0, "%s", ev.detail);
+	ps_buf_reset(&b);
+	ps_buf_addf(&b, "%s\"ADMIT\"}", base);
+	cr_assert_eq(parse(b.data), 1);
+	cr_assert_str_eq(first_field(), "bed_id");
+	ps_buf_reset(&b);
+	ps_buf_addf(&b, "%s\"arrival\"}", base);
+	cr_assert_eq(parse(b.data), 1);
+	cr_assert_str_eq(first_rule(), "invalid_value");
+	ps_buf_release(&b);
+}
+
+Test(event, bad_timestamp_is_named)
+{
+	cr_assert_eq(parse(GOOD ",\"arrival_time\":\"2026-02-30T00:00\"}"), 1);
+	cr_assert_str_eq(first_rule(), "bad_timestamp");
+	cr_assert_str_eq(first_field(), "arrival_time");
+	cr_assert_eq(parse(GOOD ",\"event_time\":1767290403}"), 1);
+	cr_assert_str_eq(first_rule(), "wrong_type");
+}
+
+Test(event, duplicate_keys)
+{
+	cr_assert_eq(parse(GOOD ",\"age\":46}"), 1);
+	cr_assert_str_eq(first_rule(), "duplicate_key");
+	cr_assert_str_eq(first_field(), "age");
+	cr_assert_eq(parse(GOOD ",\"x\":1,\"x\":2}"), 1);
+	cr_assert_str_eq(first_rule(), "duplicate_key");
+}
+
+Test(event, malformed_json)
+{
+	static const char *const bad[] = {
+		"", "   ", "{", "[1,2]", "42", "\"s\"", "{\"a\":1}{}",
+		"{\"a\":1,}", "{'a':1}", "{\"a\":1 /* c */}", "null",
+		"{\"a\":\"\xff\"}", "\xef\xbb\xbf{}",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(parse(bad[i]), 1, "case %zu", i);
+		cr_assert_str_eq(first_rule(), "malformed_json", "case %zu",
+				 i);
+		cr_assert_eq(ev.nproblems, 1);
+		cr_assert(ev.detail[0]);
+	}
+}
+
+Test(event, nul_byte_rejected)
+{
+	char s[] = GOOD "}";
+
+	s[5] = '\0';
+	cr_assert_eq(ps_event_parse(p, s, sizeof(s) - 1, &ev), 1);
+	cr_assert_str_eq(first_rule(), "malformed_json");
+	cr_assert(strstr(ev.detail, "nul_byte"));
+}
+
+Test(event, deep_nesting_rejected_without_recursion)
+{
+	size_t n = 10000, i;
+	char *s = malloc(2 * n + 16);
+	size_t k = 0;
+
+	k += (size_t)snprintf(s, 16, "{\"x\":");
+	for (i = 0; i < n; i++)
+		s[k++] = '[';
+	for (i = 0; i < n; i++)
+		s[k++] = ']';
+	s[k++] = '}';
+	cr_assert_eq(ps_event_parse(p, s, k, &ev), 1);
+	cr_assert_str_eq(first_rule(), "malformed_json");
+	cr_assert(strstr(ev.detail, "too_deep"), "%s", ev.detail);
+	free(s);
+}
+
+Test(event, wrong_type_container_skipped)
+{
+	cr_assert_eq(parse("{\"patient_id\":[\"a\",{\"b\":1}],\"gender\":"
+			   "\"M\",\"age\":3,\"department\":\"ICU\","
+			   "\"admission_time\":\"2026-01-02\",\"bed_id\":1,"
+			   "\"hospital_id\":1,\"z\":[1]}"), 1);
+	cr_assert_str_eq(first_rule(), "wrong_type");
+	cr_assert_str_eq(first_field(), "patient_id");
+	cr_assert_eq(ev.extra.len, strlen("{\"z\":[1]}"));
+}
+
+Test(event, parser_is_reusable_after_errors)
+{
+	cr_assert_eq(parse("{\"a\":"), 1);
+	cr_assert_eq(parse(GOOD "}"), 0);
+	cr_assert_eq(ev.age, 45);
+}
+
+Test(event, rule_table_is_complete)
+{
+	int i, j;
+
+	for (i = 0; i < PS_RULE_COUNT; i++) {
+		cr_assert_not_null(ps_rules[i].code, "rule %d", i);
+		cr_assert_not_null(ps_rules[i].description);
+		for (j = 0; j < i; j++)
+			cr_assert_str_neq(ps_rules[i].code, ps_rules[j].code);
+	}
+	cr_assert_eq(ps_rules[PS_RULE_AGE_OUT_OF_RANGE].severity,
+		     PS_SEV_QUARANTINE);
+	cr_assert_eq(ps_rules[PS_RULE_UNKNOWN_DEPARTMENT].severity,
+		     PS_SEV_FLAG);
+	cr_assert_str_eq(ps_rule_severity_name(PS_SEV_DROP), "drop");
+}
+
+Test(event, escapes_and_surrogates)
+{
+	cr_assert_eq(parse("{\"patient_id\":\"\\ud83d\\ude00\\\\ud800\","
+			   "\"gender\":\"M\",\"age\":3,\"department\":\"ICU\","
+			   "\"admission_time\":\"2026-01-02\",\"bed_id\":1,"
+			   "\"hospital_id\":1}"), 0, "%s", ev.detail);
+	cr_assert_eq(ev.patient_id.len, 10, "emoji + literal \\ud800");
+	cr_assert_eq(memcmp(ev.patient_id.p, "\xf0\x9f\x98\x80\\ud800", 10),
+		     0);
+	cr_assert_eq(parse(GOOD ",\"x\":\"\\udc00\"}"), 1);
+	cr_assert_str_eq(first_rule(), "malformed_json");
+	cr_assert_eq(parse(GOOD ",\"x\":\"\\ud800x\"}"), 1);
+	cr_assert_str_eq(first_rule(), "malformed_json");
+	/* overlong and surrogate encodings that yajl itself lets through */
+	cr_assert_eq(parse(GOOD ",\"x\":\"\xc0\xaf\"}"), 1);
+	cr_assert_eq(parse(GOOD ",\"x\":\"\xed\xa0\x80\"}"), 1);
+	cr_assert(strstr(ev.detail, "invalid_utf8"));
+}

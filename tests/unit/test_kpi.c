@@ -1,0 +1,128 @@
+/* test_kpi.c - quantiles, tables and alerts (lib/kpi.h, lib/alerts.h). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "buf.h"
+#include "kpi.h"
+#include "banned.h"
+
+Test(kpi, quantile_cont_interpolates_like_duckdb)
+{
+	double v[] = { 40, 10, 30, 20 };
+	double one[] = { 7 };
+
+	/* positions (n-1)q: 1.5 -> 25; 2.7 -> 37 */
+	cr_assert_float_eq(ps_kpi_quantile_cont(v, 4, 0.5), 25.0, 1e-12);
+	cr_assert_float_eq(ps_kpi_quantile_sorted(v, 4, 0.9), 37.0, 1e-12);
+	cr_assert_float_eq(ps_kpi_quantile_sorted(v, 4, 0.0), 10.0, 1e-12);
+	cr_assert_float_eq(ps_kpi_quantile_sorted(v, 4, 1.0), 40.0, 1e-12);
+	cr_assert_float_eq(ps_kpi_quantile_cont(one, 1, 0.9), 7.0, 1e-12);
+}
+
+Test(kpi, table_rows_as_json)
+{
+	static const struct ps_pq_column cols[] = {
+		{ "department", PS_PQ_STRING, 0, 0 },
+		{ "census", PS_PQ_INT64, 0, 0 },
+		{ "occupancy_pct", PS_PQ_DOUBLE, 1, 0 },
+	};
+	struct ps_table t;
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_pq_value *r;
+
+	ps_table_init(&t, "kpi_occupancy", cols, 3);
+	r = ps_table_add_row(&t);
+	ps_table_set_s(&t, r, 0, "ICU", 3);
+	ps_table_set_i(&t, r, 1, 12);
+	ps_table_row_json(&t, 0, &b);
+	cr_assert_str_eq(b.data, "{\"kpi\":\"occupancy\",\"department\":"
+			 "\"ICU\",\"census\":12,\"occupancy_pct\":null}\n");
+	ps_table_release(&t);
+	ps_buf_release(&b);
+}
+
+static char path[64];
+
+static void write_rules(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/test_kpi.XXXXXX");
+	cr_assert_geq(mkstemp(path), 0);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(alerts, hysteresis_fires_once_and_resolves_below_clear)
+{
+	struct ps_alerts a = PS_ALERTS_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_buf out = PS_BUF_INIT;
+	double seq[] = { 80, 86, 84, 86, 84, 91, 86, 79, 86 };
+	const char *want[] = { NULL, "firing\",\"level\":\"warn",
+		NULL, NULL, NULL, "firing\",\"level\":\"critical", NULL,
+		"resolved\",\"level\":\"ok", "firing\",\"level\":\"warn" };
+	size_t i;
+
+	write_rules("# comment\n{\"metric\":\"occupancy_pct\",\"warn\":85,"
+		    "\"critical\":90,\"clear_below\":80}\n"
+		    "{\"metric\":\"occupancy_pct\",\"department\":\"ICU\","
+		    "\"warn\":95}\n");
+	cr_assert_eq(ps_alerts_load(&a, path, &e), 0, "%s", e.msg);
+	unlink(path);
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		int n;
+
+		ps_buf_reset(&out);
+		n = ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, seq[i],
+				   0, &out);
+		if (!want[i]) {
+			cr_assert_eq(n, 0, "step %zu: %s", i, out.data);
+			continue;
+		}
+		cr_assert_eq(n, 1, "step %zu", i);
+		cr_assert_not_null(strstr(out.data, want[i]), "step %zu: %s",
+				   i, out.data);
+	}
+	/* the department rule wins for ICU: 91 is only a warning */
+	ps_buf_reset(&out);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 91, 0,
+				    &out), 0);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 96, 0,
+				    &out), 1);
+	/* levels survive a restart */
+	ps_buf_reset(&out);
+	ps_alerts_save_state(&a, &out);
+	ps_alerts_release(&a);
+	ps_alerts_load_state(&a, out.data, out.len);
+	ps_buf_reset(&out);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 96, 0,
+				    &out), 0);
+	ps_alerts_release(&a);
+	ps_buf_release(&out);
+}
+
+Test(alerts, bad_files_are_configuration_errors)
+{
+	struct ps_alerts a = PS_ALERTS_INIT;
+	struct ps_error e = { 0, "" };
+
+	write_rules("{\"metric\":\"nope\",\"warn\":1}\n");
+	cr_assert_eq(ps_alerts_load(&a, path, &e), -1);
+	cr_assert_eq(e.code, 78);
+	cr_assert_not_null(strstr(e.msg, ":1: unknown metric"), "%s", e.msg);
+	unlink(path);
+	write_rules("\n{\"metric\":\"wait_p90_minutes\",\"warn\":60,"
+		    "\"critical\":30}\n");
+	cr_assert_eq(ps_alerts_load(&a, path, &e), -1);
+	cr_assert_not_null(strstr(e.msg, ":2:"), "%s", e.msg);
+	unlink(path);
+	cr_assert_eq(ps_alerts_load(&a, "/nonexistent/x", &e), -1);
+	cr_assert_eq(e.code, 66);
+}

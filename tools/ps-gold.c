@@ -1,0 +1,179 @@
+/* ps-gold - clean records in, star schema and KPI tables out. */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "gold.h"
+#include "log.h"
+#include "pstime.h"
+#include "banned.h"
+
+enum {
+	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DEPARTMENTS, OPT_THRESHOLDS,
+	OPT_NOW, OPT_WINDOW, OPT_COMMIT_RECORDS, OPT_COMMIT_INTERVAL,
+	OPT_CODEC, OPT_NO_KPI, OPT_NO_ALERTS, OPT_STRICT,
+};
+
+static const struct ps_option options[] = {
+	{ "catch-up", OPT_CATCH_UP, NULL, "apply committed silver files "
+	  "past the checkpoint, then exit (no stdin)" },
+	{ "no-catch-up", OPT_NO_CATCH_UP, NULL, "read stdin only, without "
+	  "catching up from silver first" },
+	{ "departments", OPT_DEPARTMENTS, "FILE", "departments and beds "
+	  "(NDJSON; default: the built-in table)" },
+	{ "thresholds", OPT_THRESHOLDS, "FILE", "alert thresholds (NDJSON; "
+	  "default: no alerts)" },
+	{ "now", OPT_NOW, "TIME", "the clock for currently-admitted, KPIs "
+	  "and alerts (default: the wall clock)" },
+	{ "window", OPT_WINDOW, "DURATION", "trailing period of the "
+	  "waiting and inflow KPIs (default 24h)" },
+	{ "commit-records", OPT_COMMIT_RECORDS, "N", "commit every N "
+	  "records (default 1000000)" },
+	{ "commit-interval", OPT_COMMIT_INTERVAL, "SEC", "commit at least "
+	  "every SEC seconds (default 10)" },
+	{ "codec", OPT_CODEC, "CODEC", "Parquet pages: zstd (default), gzip "
+	  "or none" },
+	{ "no-kpi", OPT_NO_KPI, NULL, "print no KPI rows on stdout" },
+	{ "no-alerts", OPT_NO_ALERTS, NULL, "evaluate and print no alerts" },
+	{ "strict", OPT_STRICT, NULL, "the first bad record is fatal "
+	  "(exit 65)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static struct ps_tool tool = {
+	"ps-gold", "[OPTIONS]",
+	"Maintain the gold star schema and KPI tables from clean records; "
+	"print KPI snapshots and alerts.",
+	options, PS_CLI_LAKE | PS_CLI_STREAM,
+	"Exit status: 0 ok, 64 usage, 65 data error (--strict), 66 no "
+	"input,\n70 internal error, 73 cannot create output, 74 I/O error, "
+	"78 configuration\nerror.  See ps-gold(1) and pulsestream(7).",
+};
+
+/* 90, 90s, 30m, 1h, 2d: a duration in microseconds. */
+static int parse_duration(const char *s, int64_t *us)
+{
+	static const struct { char c; long long mul; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[32];
+	size_t n = strlen(s), i;
+	long long mul = 1;
+	double d;
+	const char *why;
+
+	if (!n || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[n - 1] == units[i].c) {
+			mul = units[i].mul;
+			num[--n] = '\0';
+			break;
+		}
+	if (ps_parse_double(num, 0.001, 1e8, &d, &why) < 0)
+		return -1;
+	*us = (int64_t)(d * (double)mul * 1e6);
+	return *us > 0 ? 0 : -1;
+}
+
+static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
+{
+	struct ps_gold_opts *o = ctx;
+	const char *why = NULL;
+	long long v;
+	double d;
+
+	switch (key) {
+	case OPT_CATCH_UP:
+		o->catch_up = 1;
+		o->read_stdin = 0;
+		return 0;
+	case OPT_NO_CATCH_UP:
+		o->catch_up = 0;
+		o->read_stdin = 1;
+		return 0;
+	case OPT_DEPARTMENTS:
+		o->departments = arg;
+		return 0;
+	case OPT_THRESHOLDS:
+		o->thresholds = arg;
+		return 0;
+	case OPT_NOW:
+		if (ps_time_parse(arg, strlen(arg), &o->now, &why) < 0)
+			return ps_error_set(e, 64, "--now: %s: '%s'", why,
+					    arg);
+		return 0;
+	case OPT_WINDOW:
+		if (parse_duration(arg, &o->window) < 0)
+			return ps_error_set(e, 64, "--window: expected a "
+					    "duration such as 90m, 24h or "
+					    "7d, not '%s'", arg);
+		return 0;
+	case OPT_COMMIT_RECORDS:
+		if (ps_parse_ll(arg, 1, LLONG_MAX, &v, &why) < 0)
+			return ps_error_set(e, 64, "--commit-records: %s: "
+					    "'%s'", why, arg);
+		o->commit_records = v;
+		return 0;
+	case OPT_COMMIT_INTERVAL:
+		if (ps_parse_double(arg, 0.001, 86400, &d, &why) < 0)
+			return ps_error_set(e, 64, "--commit-interval: %s: "
+					    "'%s'", why, arg);
+		o->commit_interval = d;
+		return 0;
+	case OPT_CODEC:
+		if (ps_pq_codec_parse(arg, &o->codec) < 0 ||
+		    o->codec == PS_PQ_SNAPPY)
+			return ps_error_set(e, 64, "--codec: expected zstd, "
+					    "gzip or none, not '%s'", arg);
+		return 0;
+	case OPT_NO_KPI:
+		o->no_kpi_output = 1;
+		return 0;
+	case OPT_NO_ALERTS:
+		o->no_alerts = 1;
+		return 0;
+	case OPT_STRICT:
+		o->strict = 1;
+		return 0;
+	}
+	return ps_error_set(e, 64, "unhandled option");
+}
+
+static int write_out(void *ctx, const void *p, size_t n)
+{
+	(void)ctx;
+	if (!p)
+		return ps_flush_stdout();
+	return ps_write_stdout(p, n);
+}
+
+int main(int argc, char **argv)
+{
+	struct ps_gold_opts o = PS_GOLD_OPTS_INIT;
+	struct ps_common c;
+	struct ps_error e = { 0, "" };
+	int rc, argi;
+
+	ps_init("ps-gold");
+	signal(SIGXFSZ, SIG_IGN);
+	rc = ps_cli_parse(&tool, argc, argv, on_option, &o, &c, &argi);
+	if (rc != PS_CONTINUE)
+		return rc;
+	if (argi < argc)
+		return ps_cli_misuse(&tool, "unexpected argument '%s'",
+				     argv[argi]);
+	if (!c.lake)
+		return ps_cli_misuse(&tool, "a lake is needed: -L DIR or "
+				     "PS_LAKE");
+	o.lake = c.lake;
+	o.stream = c.stream;
+	rc = ps_gold_run(&o, 0, write_out, NULL, &e) < 0 ? e.code : 0;
+	if (rc)
+		ps_log(PS_ERROR, e.msg, PS_S("exit", ps_exit_name(rc)));
+	return ps_close_stdout(rc);
+}

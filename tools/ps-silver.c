@@ -1,0 +1,236 @@
+/* ps-silver - raw payloads in, typed cleansed Parquet and quarantine out. */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "log.h"
+#include "parquet.h"
+#include "pstime.h"
+#include "silver.h"
+#include "banned.h"
+
+enum {
+	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DUMP, OPT_MAX_FUTURE,
+	OPT_DEPARTMENTS, OPT_STRICT, OPT_MAX_ERRORS, OPT_STATS_JSON,
+	OPT_FLUSH_INTERVAL, OPT_FLUSH_RECORDS, OPT_CODEC, OPT_DRY_RUN,
+	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD,
+};
+
+static const struct ps_option options[] = {
+	{ "catch-up", OPT_CATCH_UP, NULL, "process committed bronze files "
+	  "past the checkpoint, then exit (no stdin)" },
+	{ "no-catch-up", OPT_NO_CATCH_UP, NULL, "read stdin only, without "
+	  "catching up from bronze first" },
+	{ "dump", OPT_DUMP, NULL, "print the silver Parquet files or "
+	  "directories given as operands as NDJSON" },
+	{ "max-future", OPT_MAX_FUTURE, "DURATION", "admissions later than "
+	  "ingest time + DURATION are quarantined (default 1h)" },
+	{ "departments", OPT_DEPARTMENTS, "FILE", "known departments "
+	  "(NDJSON; default: the built-in table)" },
+	{ "strict", OPT_STRICT, NULL, "the first quarantined record is "
+	  "fatal (exit 65)" },
+	{ "max-errors", OPT_MAX_ERRORS, "N", "exit 65 at the quarantined "
+	  "record after N of them" },
+	{ "stats-json", OPT_STATS_JSON, "FILE", "write counts per rule as "
+	  "JSON to FILE at exit" },
+	{ "flush-interval", OPT_FLUSH_INTERVAL, "SEC", "commit at least "
+	  "every SEC seconds (default 1)" },
+	{ "flush-records", OPT_FLUSH_RECORDS, "N", "commit every N records "
+	  "(default 50000)" },
+	{ "codec", OPT_CODEC, "CODEC", "Parquet pages: zstd (default), gzip "
+	  "or none" },
+	{ "dry-run", OPT_DRY_RUN, NULL, "parse and validate, print clean "
+	  "records, write nothing" },
+	{ "no-output", 'n', NULL, "print no records on stdout" },
+	{ "now", OPT_NOW, "TIME", "reference time for the future rules "
+	  "and ingest time of plain lines (default: each ingest time)" },
+	{ "dedup-window", OPT_DEDUP_WINDOW, "N", "event ids remembered for "
+	  "dedup, about 40 bytes each (default 200000)" },
+	{ "max-record", OPT_MAX_RECORD, "SIZE", "longest payload accepted "
+	  "(default 1M)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static struct ps_tool tool = {
+	"ps-silver", "[OPTIONS]\n--dump PATH...",
+	"Parse, validate, quarantine, deduplicate and write raw events as "
+	"silver Parquet.",
+	options, PS_CLI_LAKE | PS_CLI_STREAM, NULL,
+};
+
+struct args {
+	struct ps_silver_opts o;
+	int dump;
+};
+
+/* 90, 90s, 30m, 1h, 2d: a duration in microseconds. */
+static int parse_duration(const char *s, int64_t *us)
+{
+	static const struct { char c; long long mul; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[32];
+	size_t n = strlen(s), i;
+	long long mul = 1;
+	double d;
+	const char *why;
+
+	if (!n || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[n - 1] == units[i].c) {
+			mul = units[i].mul;
+			num[--n] = '\0';
+			break;
+		}
+	if (ps_parse_double(num, 0, 1e9, &d, &why) < 0)
+		return -1;
+	*us = (int64_t)(d * (double)mul * 1e6);
+	return 0;
+}
+
+static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
+{
+	struct args *a = ctx;
+	const char *why = NULL;
+	long long v;
+	double d;
+
+	switch (key) {
+	case OPT_CATCH_UP:
+		a->o.catch_up = 1;
+		a->o.read_stdin = 0;
+		return 0;
+	case OPT_NO_CATCH_UP:
+		a->o.catch_up = 0;
+		a->o.read_stdin = 1;
+		return 0;
+	case OPT_DUMP:
+		a->dump = 1;
+		return 0;
+	case OPT_MAX_FUTURE:
+		if (parse_duration(arg, &a->o.max_future) < 0)
+			return ps_error_set(e, 64, "--max-future: expected a "
+					    "duration such as 90s, 30m, 1h "
+					    "or 2d, not '%s'", arg);
+		return 0;
+	case OPT_DEPARTMENTS:
+		a->o.departments = arg;
+		return 0;
+	case OPT_STRICT:
+		a->o.strict = 1;
+		return 0;
+	case OPT_MAX_ERRORS:
+		if (ps_parse_ll(arg, 0, LLONG_MAX, &v, &why) < 0)
+			return ps_error_set(e, 64, "--max-errors: %s: '%s'",
+					    why, arg);
+		a->o.max_errors = v;
+		return 0;
+	case OPT_STATS_JSON:
+		a->o.stats_json = arg;
+		return 0;
+	case OPT_FLUSH_INTERVAL:
+		if (ps_parse_double(arg, 0.001, 86400, &d, &why) < 0)
+			return ps_error_set(e, 64, "--flush-interval: %s: "
+					    "'%s'", why, arg);
+		a->o.flush_interval = d;
+		return 0;
+	case OPT_FLUSH_RECORDS:
+		if (ps_parse_ll(arg, 1, 10000000, &v, &why) < 0)
+			return ps_error_set(e, 64, "--flush-records: %s: "
+					    "'%s'", why, arg);
+		a->o.flush_records = v;
+		return 0;
+	case OPT_CODEC:
+		if (ps_pq_codec_parse(arg, &a->o.codec) < 0 ||
+		    a->o.codec == PS_PQ_SNAPPY)
+			return ps_error_set(e, 64, "--codec: expected zstd, "
+					    "gzip or none, not '%s'", arg);
+		return 0;
+	case OPT_DRY_RUN:
+		a->o.dry_run = 1;
+		return 0;
+	case 'n':
+		a->o.no_output = 1;
+		return 0;
+	case OPT_NOW:
+		if (ps_time_parse(arg, strlen(arg), &a->o.now, &why) < 0)
+			return ps_error_set(e, 64, "--now: %s: '%s'", why,
+					    arg);
+		return 0;
+	case OPT_DEDUP_WINDOW:
+		if (ps_parse_ll(arg, 1, 100000000, &v, &why) < 0)
+			return ps_error_set(e, 64, "--dedup-window: %s: '%s'",
+					    why, arg);
+		a->o.dedup_window = v;
+		return 0;
+	case OPT_MAX_RECORD:
+		if (ps_parse_size(arg, 64, 256LL << 20, &v, &why) < 0)
+			return ps_error_set(e, 64, "--max-record: %s: '%s'",
+					    why, arg);
+		a->o.max_record = (size_t)v;
+		return 0;
+	}
+	return ps_error_set(e, 64, "unhandled option");
+}
+
+static int write_out(void *ctx, const void *p, size_t n)
+{
+	(void)ctx;
+	if (!p)
+		return ps_flush_stdout();
+	return ps_write_stdout(p, n);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { PS_SILVER_OPTS_INIT, 0 };
+	struct ps_common c;
+	struct ps_buf help = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	int rc, argi;
+
+	ps_init("ps-silver");
+	/* ulimit -f: a write past the limit fails with EFBIG (exit 74). */
+	signal(SIGXFSZ, SIG_IGN);
+	ps_silver_rules_help(&help);
+	if (help.len && help.data[help.len - 1] == '\n')
+		help.data[--help.len] = '\0';
+	tool.epilog = help.data;
+	rc = ps_cli_parse(&tool, argc, argv, on_option, &a, &c, &argi);
+	if (rc != PS_CONTINUE)
+		goto out;
+	a.o.lake = c.lake;
+	a.o.stream = c.stream;
+	if (a.dump) {
+		if (argi >= argc) {
+			rc = ps_cli_misuse(&tool, "--dump needs at least one "
+					   "PATH");
+			goto out;
+		}
+		rc = ps_silver_dump(argv + argi, argc - argi, write_out, NULL,
+				    &e) < 0 ? e.code : 0;
+	} else if (argi < argc) {
+		rc = ps_cli_misuse(&tool, "unexpected argument '%s'",
+				   argv[argi]);
+		goto out;
+	} else if (!a.o.lake && !a.o.dry_run) {
+		rc = ps_cli_misuse(&tool, "a lake is needed: -L DIR or "
+				   "PS_LAKE (or --dry-run)");
+		goto out;
+	} else {
+		rc = ps_silver_run(&a.o, 0, write_out, NULL, &e) < 0 ?
+			e.code : 0;
+	}
+	if (rc)
+		ps_log(PS_ERROR, e.msg, PS_S("exit", ps_exit_name(rc)));
+	rc = ps_close_stdout(rc);
+out:
+	ps_buf_release(&help);
+	return rc;
+}
