@@ -25,7 +25,7 @@ static const struct ps_option options[] = {
 	  "seconds per second" },
 	{ "seed", 's', "S", "random seed: same seed, same bytes" },
 	{ "start", OPT_START, "TIME", "simulated clock start (default: now, "
-	  "or 2026-01-01T00:00:00Z with --seed)" },
+	  "or 2025-01-01T00:00:00Z with --seed)" },
 	{ "model", 'm', "MODEL", "compat (default) or realistic" },
 	{ "hospitals", OPT_HOSPITALS, "N", "number of hospitals (default 7)" },
 	{ "departments", OPT_DEPARTMENTS, "FILE", "departments file (NDJSON)" },
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 		a.sim.seed = (uint64_t)ps_time_now();
 	if (!a.started) {
 		if (a.seeded)
-			ps_time_parse("2026-01-01T00:00:00Z", 20, &a.sim.start,
+			ps_time_parse("2025-01-01T00:00:00Z", 20, &a.sim.start,
 				      NULL);
 		else
 			a.sim.start = ps_time_now() / PS_USEC_PER_SEC *

@@ -25,7 +25,7 @@ python3 - compat.ndjson <<PY
 import json, sys, math
 from datetime import datetime, timedelta
 n = 0; bad_age = 0; future = 0
-start = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+start = datetime.fromisoformat("2025-01-01T00:00:00+00:00")
 deps = {"Emergency","Surgery","ICU","Pediatrics","Maternity","Oncology","Cardiology"}
 seen = set()
 for i, line in enumerate(open(sys.argv[1])):
