@@ -461,3 +461,51 @@ int ps_opt_time(const char *name, const char *arg, int64_t *out,
 				    arg);
 	return 0;
 }
+
+int ps_parse_duration(const char *s, int64_t min_us, int64_t max_us,
+		      int64_t *out, const char **errstr)
+{
+	static const struct { char c; double mul; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[32];
+	size_t n = s ? strlen(s) : 0, i;
+	double mul = 1, d, us;
+
+	if (!n || n >= sizeof(num)) {
+		*errstr = "invalid";
+		return -1;
+	}
+	memcpy(num, s, n + 1);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[n - 1] == units[i].c) {
+			mul = units[i].mul;
+			num[--n] = '\0';
+			break;
+		}
+	if (ps_parse_double(num, 0, 1e12, &d, errstr) < 0)
+		return -1;
+	us = d * mul * 1e6;
+	if (us < (double)min_us) {
+		*errstr = "too small";
+		return -1;
+	}
+	if (us > (double)max_us) {
+		*errstr = "too large";
+		return -1;
+	}
+	*out = (int64_t)us;
+	return 0;
+}
+
+int ps_opt_duration(const char *name, const char *arg, int64_t min_us,
+		    int64_t max_us, int64_t *out, struct ps_error *e)
+{
+	const char *why = NULL;
+
+	if (ps_parse_duration(arg, min_us, max_us, out, &why) < 0)
+		return ps_error_set(e, PS_EX_USAGE, "%s: %s: expected a duration "
+				    "such as 90s, 30m, 1h or 2d, not '%s'",
+				    name, why, arg);
+	return 0;
+}

@@ -129,6 +129,15 @@ int ps_opt_double(const char *name, const char *arg, double min, double max,
 		  double *out, struct ps_error *e);
 int ps_opt_size(const char *name, const char *arg, long long min,
 		long long max, long long *out, struct ps_error *e);
+/*
+ * A duration: a number with an optional unit s, m, h or d (seconds when
+ * none): "90", "90s", "30m", "1.5h", "2d", within [min_us, max_us]
+ * microseconds.  Returns 0, or -1 with *errstr set.
+ */
+int ps_parse_duration(const char *s, int64_t min_us, int64_t max_us,
+		      int64_t *out, const char **errstr);
+int ps_opt_duration(const char *name, const char *arg, int64_t min_us,
+		    int64_t max_us, int64_t *out, struct ps_error *e);
 /* An ISO-8601 timestamp (lib/pstime.h) into microseconds. */
 int ps_opt_time(const char *name, const char *arg, int64_t *out,
 		struct ps_error *e);

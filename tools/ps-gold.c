@@ -47,38 +47,8 @@ static struct ps_tool tool = {
 	"ps-gold", "[OPTIONS]",
 	"Maintain the gold star schema and KPI tables from clean records; "
 	"print KPI snapshots and alerts.",
-	options, PS_CLI_LAKE | PS_CLI_STREAM,
-	"Exit status: 0 ok, 64 usage, 65 data error (--strict), 66 no "
-	"input,\n70 internal error, 73 cannot create output, 74 I/O error, "
-	"78 configuration\nerror.  See ps-gold(1) and pulsestream(7).",
+	options, PS_CLI_LAKE | PS_CLI_STREAM, NULL,
 };
-
-/* 90, 90s, 30m, 1h, 2d: a duration in microseconds. */
-static int parse_duration(const char *s, int64_t *us)
-{
-	static const struct { char c; long long mul; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-	};
-	char num[32];
-	size_t n = strlen(s), i;
-	long long mul = 1;
-	double d;
-	const char *why;
-
-	if (!n || n >= sizeof(num))
-		return -1;
-	memcpy(num, s, n + 1);
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (num[n - 1] == units[i].c) {
-			mul = units[i].mul;
-			num[--n] = '\0';
-			break;
-		}
-	if (ps_parse_double(num, 0.001, 1e8, &d, &why) < 0)
-		return -1;
-	*us = (int64_t)(d * (double)mul * 1e6);
-	return *us > 0 ? 0 : -1;
-}
 
 static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 {
@@ -108,11 +78,9 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 					    arg);
 		return 0;
 	case OPT_WINDOW:
-		if (parse_duration(arg, &o->window) < 0)
-			return ps_error_set(e, 64, "--window: expected a "
-					    "duration such as 90m, 24h or "
-					    "7d, not '%s'", arg);
-		return 0;
+		/* At least a millisecond, at most about three years. */
+		return ps_opt_duration("--window", arg, 1000,
+				       100000000LL * 1000000, &o->window, e);
 	case OPT_COMMIT_RECORDS:
 		if (ps_parse_ll(arg, 1, LLONG_MAX, &v, &why) < 0)
 			return ps_error_set(e, 64, "--commit-records: %s: "

@@ -67,33 +67,6 @@ struct args {
 	int dump;
 };
 
-/* 90, 90s, 30m, 1h, 2d: a duration in microseconds. */
-static int parse_duration(const char *s, int64_t *us)
-{
-	static const struct { char c; long long mul; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-	};
-	char num[32];
-	size_t n = strlen(s), i;
-	long long mul = 1;
-	double d;
-	const char *why;
-
-	if (!n || n >= sizeof(num))
-		return -1;
-	memcpy(num, s, n + 1);
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (num[n - 1] == units[i].c) {
-			mul = units[i].mul;
-			num[--n] = '\0';
-			break;
-		}
-	if (ps_parse_double(num, 0, 1e9, &d, &why) < 0)
-		return -1;
-	*us = (int64_t)(d * (double)mul * 1e6);
-	return 0;
-}
-
 static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 {
 	struct args *a = ctx;
@@ -114,11 +87,9 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 		a->dump = 1;
 		return 0;
 	case OPT_MAX_FUTURE:
-		if (parse_duration(arg, &a->o.max_future) < 0)
-			return ps_error_set(e, 64, "--max-future: expected a "
-					    "duration such as 90s, 30m, 1h "
-					    "or 2d, not '%s'", arg);
-		return 0;
+		return ps_opt_duration("--max-future", arg, 0,
+				       1000000000LL * 1000000, &a->o.max_future,
+				       e);
 	case OPT_DEPARTMENTS:
 		a->o.departments = arg;
 		return 0;
