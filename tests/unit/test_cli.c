@@ -773,3 +773,36 @@ Test(cli, opt_helpers_give_usage_messages)
 	cr_assert(!strncmp(e.msg, "--now: ", 7), "%s", e.msg);
 	cr_assert(strstr(e.msg, ": '2026-02-30'"), "%s", e.msg);
 }
+
+Test(cli, parse_duration)
+{
+	const char *why = NULL;
+	int64_t us = 0;
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_parse_duration("90", 0, INT64_MAX, &us, &why), 0);
+	cr_assert_eq(us, 90LL * 1000000);
+	cr_assert_eq(ps_parse_duration("30m", 0, INT64_MAX, &us, &why), 0);
+	cr_assert_eq(us, 1800LL * 1000000);
+	cr_assert_eq(ps_parse_duration("1.5h", 0, INT64_MAX, &us, &why), 0);
+	cr_assert_eq(us, 5400LL * 1000000);
+	cr_assert_eq(ps_parse_duration("2d", 0, INT64_MAX, &us, &why), 0);
+	cr_assert_eq(us, 172800LL * 1000000);
+	cr_assert_eq(ps_parse_duration("0s", 0, INT64_MAX, &us, &why), 0);
+	cr_assert_eq(us, 0);
+	cr_assert_eq(ps_parse_duration("", 0, INT64_MAX, &us, &why), -1);
+	cr_assert_str_eq(why, "invalid");
+	cr_assert_eq(ps_parse_duration("5x", 0, INT64_MAX, &us, &why), -1);
+	cr_assert_eq(ps_parse_duration("h", 0, INT64_MAX, &us, &why), -1);
+	cr_assert_eq(ps_parse_duration("-1s", 0, INT64_MAX, &us, &why), -1);
+	cr_assert_eq(ps_parse_duration("0", 1000, INT64_MAX, &us, &why), -1);
+	cr_assert_str_eq(why, "too small");
+	cr_assert_eq(ps_parse_duration("2h", 0, 3600LL * 1000000, &us, &why),
+		     -1);
+	cr_assert_str_eq(why, "too large");
+	cr_assert_eq(ps_opt_duration("--window", "7q", 0, INT64_MAX, &us, &e),
+		     -1);
+	cr_assert_eq(e.code, 64);
+	cr_assert_str_eq(e.msg, "--window: invalid: expected a duration such "
+			 "as 90s, 30m, 1h or 2d, not '7q'");
+}
