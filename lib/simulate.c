@@ -481,6 +481,14 @@ static void emit(struct sim *s, struct ev v, int64_t now)
 		if (u < rate[k])
 			dirty |= 1u << k;
 	}
+	/*
+	 * Registration errors happen when a patient is admitted: DISCHARGE
+	 * events come from the ADT system and keep only the delivery faults
+	 * (duplicate, late) and their own kind.
+	 */
+	if (v.type == EV_DISCHARGE)
+		dirty &= 1u << PS_DIRTY_DUPLICATE | 1u << PS_DIRTY_LATE |
+			 1u << PS_DIRTY_DISCHARGE_BEFORE_ADMISSION;
 	if (dirty & 1u << PS_DIRTY_INVALID_AGE)
 		v.age = (int)ps_rand_range(&s->dr, 101, 150);
 	if (dirty & 1u << PS_DIRTY_FUTURE_ADMISSION) {

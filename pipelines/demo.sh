@@ -19,14 +19,19 @@ echo
 
 # A week or so of hospital life, with some dirt to show the quarantine.
 sim="ps-simulate -q -m realistic --seed $seed --count $n --dirty none \
---dirty invalid_age=0.5%,future_admission=0.5%,missing_field=0.25%,\
-wrong_type=0.25%,malformed_json=0.25%,duplicate=0.25%"
+--dirty invalid_age=0.5%,future_admission=0.25%,missing_field=0.25%,\
+wrong_type=0.25%,malformed_json=0.25%,duplicate=0.5%,late=0.5%"
 
+# "Now" for gold is the end of the simulated stream, so the census and
+# the last hour's inflow are those of the simulated hospitals, not of today.
+now=$(sh -c "$sim" | jq -R -r 'fromjson? | .event_time // empty' | tail -n 1)
 pipeline="$sim"
 stages="ps-simulate"
 for s in ps-bronze ps-silver ps-gold; do
 	have "$s" || break
-	pipeline="$pipeline | $s -L '$lake' -q"
+	extra=""
+	[ "$s" = ps-gold ] && extra="--now $now --thresholds '$top/examples/thresholds.ndjson'"
+	pipeline="$pipeline | $s -L '$lake' -q $extra"
 	stages="$stages | $s"
 done
 echo "pipeline: $stages"
@@ -55,11 +60,7 @@ if have ps-silver; then
 fi
 if have ps-gold; then
 	echo
-	echo "KPIs (gold):"
-	jq -r 'select(.kpi == "summary") | [.hospital_id, .department, .census, .occupancy_pct, .waiting_p90_min, .avg_los_hours] | @tsv' \
-		"$lake/.demo-out.ndjson" | column -t || true
-	echo
-	echo "see the raw KPI and alert lines:  jq -c . $lake/.demo-out.ndjson | head"
+	"$top/pipelines/gold-summary.sh" "$lake" "$lake/.demo-out.ndjson"
 fi
 if ! have ps-silver; then
 	ev="$lake/events.ndjson"

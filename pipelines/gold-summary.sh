@@ -56,7 +56,7 @@ if [ -n "$kpi" ] && [ -f "$kpi" ]; then
 	jq -c 'select(.alert)' "$kpi" |
 		jq -rs 'group_by([.alert, .department, .hospital_id]) |
 			map(last) | map(select(.state == "firing")) | .[] |
-			"  \(.level)\t\(.alert)\t\(.department) (hospital \(.hospital_id))\t\(.value)"' \
+			"  \(.level)\t\(.alert)\t\(.department) (hospital \(.hospital_id))\t\(.value * 10 | round / 10)"' \
 		>"$tmp/alerts.txt"
 	echo "Firing alerts: $(wc -l <"$tmp/alerts.txt" | tr -d ' ')"
 	cat "$tmp/alerts.txt"
