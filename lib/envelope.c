@@ -225,17 +225,271 @@ void ps_envelope_parser_free(struct ps_envelope_parser *p)
 	free(p);
 }
 
+
+/* ---- fast path -------------------------------------------------------
+ * Envelopes are almost always the exact compact form ps_envelope_format
+ * writes: no blanks, known members, plain keys.  fast_parse handles that
+ * form without yajl and returns 1; on anything else (blanks, unknown or
+ * repeated members, nulls, odd numbers, lone surrogates, raw control
+ * characters, invalid UTF-8) it returns 0 and the full yajl parser decides,
+ * so both paths accept and reject exactly the same lines.
+ */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex4(const char *s, const char *end, unsigned *v)
+{
+	int i;
+
+	if (end - s < 4)
+		return -1;
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		int h = hexval(s[i]);
+
+		if (h < 0)
+			return -1;
+		*v = *v << 4 | (unsigned)h;
+	}
+	return 0;
+}
+
+/* Write cp as UTF-8 at u; returns the byte count (1-4). */
+static size_t put_utf8(char *u, unsigned cp)
+{
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (char)(0xf0 | cp >> 18);
+	u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	u[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Bytes that end a plain run inside a JSON string: quote, backslash and
+ * control characters. */
+static const unsigned char special[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+/*
+ * Read the JSON string starting after its opening quote at *pp into b
+ * (unescaped).  Returns 0 and moves *pp past the closing quote, or -1.
+ */
+static int fast_string(const char **pp, const char *end, struct ps_buf *b)
+{
+	const char *s = *pp;
+	char *o;
+
+	/* Unescaped text is never longer than its escaped form. */
+	ps_buf_reset(b);
+	ps_buf_grow(b, (size_t)(end - s) + 4);
+	o = b->data;
+	for (;;) {
+		unsigned cp, lo;
+
+		while (s < end && !special[(unsigned char)*s])
+			*o++ = *s++;
+		if (s >= end || (unsigned char)*s < 0x20)
+			return -1;
+		if (*s == '"')
+			break;
+		if (++s >= end)
+			return -1;
+		switch (*s++) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '/': *o++ = '/'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u':
+			if (hex4(s, end, &cp) < 0)
+				return -1;
+			s += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				return -1;	/* lone low surrogate */
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
+				    hex4(s + 2, end, &lo) < 0 ||
+				    lo < 0xdc00 || lo > 0xdfff)
+					return -1;
+				s += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				     (lo - 0xdc00);
+			}
+			o += put_utf8(o, cp);
+			break;
+		default:
+			return -1;
+		}
+	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	*pp = s + 1;
+	return ps_utf8_valid_prefix(b->data, b->len) == b->len ? 0 : -1;
+}
+
+/* The raw bytes of a string without escapes (timestamps, base64). */
+static int fast_raw(const char **pp, const char *end, const char **out,
+		    size_t *n)
+{
+	const char *s = *pp, *q = memchr(s, '"', (size_t)(end - s));
+	const char *c;
+
+	if (!q)
+		return -1;
+	for (c = s; c < q; c++)
+		if (*c == '\\' || (unsigned char)*c < 0x20 ||
+		    (unsigned char)*c >= 0x80)
+			return -1;
+	*out = s;
+	*n = (size_t)(q - s);
+	*pp = q + 1;
+	return 0;
+}
+
+static int fast_parse(struct ps_envelope_parser *p, const char *s,
+		      size_t len)
+{
+	const char *end = s + len, *raw;
+	size_t n;
+	int64_t t;
+
+	if (len < 2 || *s++ != '{')
+		return 0;
+	for (;;) {
+		const char *k = s + 1, *q;
+		enum field f;
+		size_t kn;
+
+		if (s >= end || *s != '"')
+			return 0;
+		q = memchr(k, '"', (size_t)(end - k));
+		if (!q || q + 1 >= end || q[1] != ':')
+			return 0;
+		kn = (size_t)(q - k);
+		s = q + 2;
+#define IS(lit) (kn == sizeof(lit) - 1 && !memcmp(k, lit, kn))
+		if (IS("source"))
+			f = F_SOURCE;
+		else if (IS("position"))
+			f = F_POSITION;
+		else if (IS("ingest_time"))
+			f = F_INGEST;
+		else if (IS("broker_time"))
+			f = F_BROKER;
+		else if (IS("key"))
+			f = F_KEY;
+		else if (IS("key_b64"))
+			f = F_KEY_B64;
+		else if (IS("payload"))
+			f = F_PAYLOAD;
+		else if (IS("payload_b64"))
+			f = F_PAYLOAD_B64;
+		else
+			return 0;
+#undef IS
+		/* key and key_b64 fill one field, so do the payloads. */
+		if (p->seen & 1u << (f == F_KEY_B64 ? F_KEY :
+				     f == F_PAYLOAD_B64 ? F_PAYLOAD : f))
+			return 0;
+		if (f == F_POSITION) {
+			long long v = 0;
+			const char *d = s;
+
+			while (s < end && *s >= '0' && *s <= '9' &&
+			       s - d < 18)
+				v = v * 10 + (*s++ - '0');
+			if (s == d || (s - d > 1 && *d == '0') ||
+			    (s < end && *s >= '0' && *s <= '9'))
+				return 0;
+			p->position = v;
+		} else {
+			if (s >= end || *s++ != '"')
+				return 0;
+			switch (f) {
+			case F_SOURCE:
+				if (fast_string(&s, end, &p->source) < 0)
+					return 0;
+				break;
+			case F_KEY:
+				if (fast_string(&s, end, &p->key) < 0)
+					return 0;
+				break;
+			case F_PAYLOAD:
+				if (fast_string(&s, end, &p->payload) < 0)
+					return 0;
+				break;
+			case F_KEY_B64:
+			case F_PAYLOAD_B64:
+				if (fast_raw(&s, end, &raw, &n) < 0)
+					return 0;
+				{
+					struct ps_buf *b = f == F_KEY_B64 ?
+							   &p->key : &p->payload;
+
+					ps_buf_reset(b);
+					if (ps_base64_decode(b, raw, n) < 0)
+						return 0;
+				}
+				f = f == F_KEY_B64 ? F_KEY : F_PAYLOAD;
+				break;
+			default:	/* the two timestamps */
+				if (fast_raw(&s, end, &raw, &n) < 0 ||
+				    ps_time_parse(raw, n, &t, NULL) < 0)
+					return 0;
+				if (f == F_INGEST)
+					p->ingest = t;
+				else
+					p->broker = t;
+				break;
+			}
+		}
+		p->seen |= 1u << f;
+		if (s >= end)
+			return 0;
+		if (*s == '}')
+			return s + 1 == end;
+		if (*s++ != ',')
+			return 0;
+	}
+}
+
 int ps_envelope_parse(struct ps_envelope_parser *p, const char *line,
 		      size_t len, struct ps_envelope *env,
 		      struct ps_error *e)
 {
-	yajl_status st;
+	yajl_status st = yajl_status_ok;
 	unsigned need = 1u << F_SOURCE | 1u << F_POSITION | 1u << F_INGEST |
 			1u << F_PAYLOAD;
 
-	if (p->h)
-		yajl_free(p->h);
-	p->h = yajl_alloc(&callbacks, NULL, p);
 	p->depth = 0;
 	p->cur = F_NONE;
 	p->seen = 0;
@@ -244,9 +498,16 @@ int ps_envelope_parse(struct ps_envelope_parser *p, const char *line,
 	if (memchr(line, '\0', len))
 		return ps_error_set(e, PS_EX_DATAERR,
 				    "envelope: NUL byte in line");
-	st = yajl_parse(p->h, (const unsigned char *)line, len);
-	if (st == yajl_status_ok)
-		st = yajl_complete_parse(p->h);
+	if (!fast_parse(p, line, len)) {
+		p->seen = 0;
+		p->broker = PS_TIME_NONE;
+		if (p->h)
+			yajl_free(p->h);
+		p->h = yajl_alloc(&callbacks, NULL, p);
+		st = yajl_parse(p->h, (const unsigned char *)line, len);
+		if (st == yajl_status_ok)
+			st = yajl_complete_parse(p->h);
+	}
 	if (st != yajl_status_ok) {
 		if (p->bad)
 			return ps_error_set(e, PS_EX_DATAERR, "envelope: %s",

@@ -1,6 +1,7 @@
 /* json.c - see json.h. */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,17 @@ size_t ps_utf8_valid_prefix(const char *str, size_t n)
 	size_t i = 0, k;
 
 	while (i < n) {
+		/* Skip ASCII eight bytes at a time. */
+		while (i + 8 <= n) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		if (s[i] < 0x80) {
 			i++;
 			continue;
@@ -166,6 +178,16 @@ size_t ps_utf8_valid_prefix(const char *str, size_t n)
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* Bytes copied as they are: printable ASCII but quote and backslash. */
+static const unsigned char plain_ascii[256] = {
+#define R8(x) x, x, x, x, x, x, x, x
+	R8(0), R8(0), R8(0), R8(0),			/* 0x00-0x1f */
+	1, 1, 0, 1, 1, 1, 1, 1, R8(1), R8(1), R8(1),	/* 0x20-0x3f: '"' */
+	R8(1), R8(1), R8(1), 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x40-0x5f: '\\' */
+	R8(1), R8(1), R8(1), R8(1),			/* 0x60-0x7f */
+#undef R8
+};
+
 size_t ps_json_add_str(struct ps_buf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -175,14 +197,17 @@ size_t ps_json_add_str(struct ps_buf *b, const char *str, size_t n)
 	ps_buf_grow(b, n * 6 + 2);
 	b->data[b->len++] = '"';
 	while (i < n) {
-		unsigned c = s[i];
+		unsigned c;
 		char *o;
+		size_t j = i;
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			i++;
-			run++;
-			continue;
-		}
+		while (j < n && plain_ascii[s[j]])
+			j++;
+		run += j - i;
+		i = j;
+		if (i >= n)
+			break;
+		c = s[i];
 		if (run) {
 			memcpy(b->data + b->len, s + i - run, run);
 			b->len += run;

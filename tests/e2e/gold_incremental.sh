@@ -19,7 +19,7 @@ snapshot() {
 	[ -s "$2.files" ]
 }
 
-ps-simulate -m realistic --count "$N" --seed 11 >ev.ndjson 2>/dev/null
+ps-simulate -m realistic --count "$N" --seed 11 --start 2026-01-01T00:00:00Z >ev.ndjson 2>/dev/null
 ps-bronze -L A --ingest-time $T <ev.ndjson 2>/dev/null |
 	ps-silver -L A >clean.ndjson 2>/dev/null
 

@@ -9,7 +9,7 @@ T=2026-06-01T00:00:00Z
 NOW=2026-01-09T15:30:00Z
 cd "$TMPD" || exit 1
 
-ps-simulate -m realistic --count 60000 --seed 5 2>/dev/null |
+ps-simulate -m realistic --count 60000 --seed 5 --start 2026-01-01T00:00:00Z 2>/dev/null |
 	ps-bronze -L lake --ingest-time $T 2>/dev/null |
 	ps-silver -L lake 2>/dev/null |
 	ps-gold -L lake --now $NOW --commit-records 7000 >kpi.ndjson 2>gold.err

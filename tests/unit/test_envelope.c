@@ -1,6 +1,7 @@
 /* test_envelope.c - the bronze envelope (lib/envelope.h). */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -276,4 +277,80 @@ Test(envelope, sniff)
 	cr_assert(!ps_envelope_sniff("", 0));
 	cr_assert(!ps_envelope_sniff("{", 1));
 	cr_assert(!ps_envelope_sniff("{\"source\"", 8), "len is respected");
+}
+
+/*
+ * The compact form takes a fast path; the same envelope with blanks goes
+ * through yajl.  Both must give the same fields, and reject the same lines.
+ */
+static void same_both_ways(const char *compact, const char *spaced)
+{
+	struct ps_envelope_parser *p1 = ps_envelope_parser_new();
+	struct ps_envelope_parser *p2 = ps_envelope_parser_new();
+	struct ps_envelope a, b;
+	struct ps_error e1 = { 0, "" }, e2 = { 0, "" };
+	int r1 = ps_envelope_parse(p1, compact, strlen(compact), &a, &e1);
+	int r2 = ps_envelope_parse(p2, spaced, strlen(spaced), &b, &e2);
+
+	cr_assert_eq(r1, r2, "%s: %s / %s", compact, e1.msg, e2.msg);
+	if (r1 == 0) {
+		cr_assert_eq(a.source_len, b.source_len);
+		cr_assert(!memcmp(a.source, b.source, a.source_len));
+		cr_assert_eq(a.position, b.position);
+		cr_assert_eq(a.ingest_time, b.ingest_time);
+		cr_assert_eq(a.broker_time, b.broker_time);
+		cr_assert_eq(!a.key, !b.key);
+		cr_assert_eq(a.key_len, b.key_len);
+		if (a.key)
+			cr_assert(!memcmp(a.key, b.key, a.key_len));
+		cr_assert_eq(a.payload_len, b.payload_len, "%s", compact);
+		cr_assert(!memcmp(a.payload, b.payload, a.payload_len), "%s",
+			  compact);
+	}
+	ps_envelope_parser_free(p1);
+	ps_envelope_parser_free(p2);
+}
+
+Test(envelope, fast_path_agrees_with_yajl)
+{
+	static const char *const bodies[] = {
+		"\"payload\":\"{\\\"a\\\":1}\"",
+		"\"payload\":\"\\ud83d\\ude00 \\u00e9\\u0000\\n\\t\\/\\b\\f\\r\"",
+		"\"payload\":\"\\ud83d\"",		/* lone high surrogate */
+		"\"payload\":\"\\ude00x\"",		/* lone low surrogate */
+		"\"payload\":\"bad \\q escape\"",
+		"\"payload\":\"\\u12\"",
+		"\"payload\":\"caf\xc3\xa9\"",
+		"\"payload\":\"\xc3\"",			/* invalid UTF-8 */
+		"\"payload_b64\":\"AP8=\"",
+		"\"payload_b64\":\"A=P8\"",
+		"\"key\":\"k\\\"1\",\"payload\":\"x\"",
+		"\"key_b64\":\"/w==\",\"payload\":\"x\"",
+		"\"broker_time\":\"2026-01-01T00:00:00.5Z\",\"payload\":\"\"",
+		"\"broker_time\":\"2026-02-30T00:00:00Z\",\"payload\":\"\"",
+		"\"payload\":\"a\",\"payload\":\"b\"",	/* repeated member */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		char c[512], sp[512];
+
+		snprintf(c, sizeof(c), "{\"source\":\"s\",\"position\":7,"
+			 "\"ingest_time\":\"2026-01-01T00:00:00Z\",%s}",
+			 bodies[i]);
+		snprintf(sp, sizeof(sp), "{ \"source\" : \"s\", \"position\""
+			 " : 7, \"ingest_time\": \"2026-01-01T00:00:00Z\", %s }",
+			 bodies[i]);
+		same_both_ways(c, sp);
+	}
+	same_both_ways("{\"source\":\"s\",\"position\":012,\"ingest_time\":"
+		       "\"2026-01-01T00:00:00Z\",\"payload\":\"\"}",
+		       "{\"source\":\"s\",\"position\": 012,\"ingest_time\":"
+		       "\"2026-01-01T00:00:00Z\",\"payload\":\"\"}");
+	same_both_ways("{\"source\":\"s\",\"position\":123456789012345678901,"
+		       "\"ingest_time\":\"2026-01-01T00:00:00Z\","
+		       "\"payload\":\"\"}",
+		       "{\"source\":\"s\",\"position\": 123456789012345678901,"
+		       "\"ingest_time\":\"2026-01-01T00:00:00Z\","
+		       "\"payload\":\"\"}");
 }

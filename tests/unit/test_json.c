@@ -455,3 +455,12 @@ Test(json, key_helper_adds_commas)
 	cr_assert_str_eq(b.data, "{\"a\":1,\"b\":2}");
 	ps_buf_release(&b);
 }
+
+Test(json, writer_exact_bytes)
+{
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_json_add_str(&b, " a\"b\\c/~\x7f\x1f\n", 11);
+	cr_assert_str_eq(b.data, "\" a\\\"b\\\\c/~\x7f\\u001f\\n\"");
+	ps_buf_release(&b);
+}
