@@ -153,7 +153,8 @@ $(B)/fuzz/fuzz_silver: tests/fuzz/fuzz_silver.c $(FUZZ_OBJ)
 fuzz: $(B)/fuzz/fuzz_silver
 check-fuzz: fuzz
 	$(B)/fuzz/fuzz_silver -runs=0 tests/data/nasty tests/fuzz/corpus
+	@rm -rf $(B)/fuzz/new && mkdir -p $(B)/fuzz/new
 	$(B)/fuzz/fuzz_silver -runs=20000 -seed=1 -max_len=4096 \
-		tests/fuzz/corpus
+		$(B)/fuzz/new tests/fuzz/corpus
 .PHONY: check-fuzz
 -include $(FUZZ_OBJ:.o=.d)
