@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "gold.h"
 #include "json.h"
 #include "pstime.h"
@@ -62,11 +63,13 @@ static void arena_free(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* keys[i] is item i; slots hold item index + 1 (0 = empty). */
+/* keys[i] is item i; a slot holds the top 32 bits of the key's hash
+ * and item index + 1 (0 = empty), so that a probe reads keys[] only when
+ * the hash matches. */
 struct index {
 	struct key *keys;
 	size_t n, cap;
-	uint32_t *slots;
+	uint64_t *slots;
 	size_t nslots;		/* power of two */
 };
 
@@ -87,6 +90,17 @@ int64_t ps_gold_sk(const char *p, size_t len)
 	return (int64_t)(hash_bytes(p, len) & INT64_MAX);
 }
 
+/* ps_gold_sk of a stored key, from its hash (the same function). */
+static int64_t key_sk(const struct key *k)
+{
+	return (int64_t)(k->h & INT64_MAX);
+}
+
+static uint64_t slot_of(uint64_t h, size_t i)
+{
+	return (h & 0xffffffff00000000ULL) | ((uint64_t)i + 1);
+}
+
 static void index_rehash(struct index *x, size_t nslots)
 {
 	size_t i;
@@ -99,7 +113,7 @@ static void index_rehash(struct index *x, size_t nslots)
 
 		while (x->slots[s])
 			s = (s + 1) & (nslots - 1);
-		x->slots[s] = (uint32_t)i + 1;
+		x->slots[s] = slot_of(x->keys[i].h, i);
 	}
 }
 
@@ -115,10 +129,14 @@ static long index_find(const struct index *x, const char *p, size_t n,
 	}
 	for (s = h & (x->nslots - 1); x->slots[s];
 	     s = (s + 1) & (x->nslots - 1)) {
-		const struct key *k = &x->keys[x->slots[s] - 1];
+		const struct key *k;
+		uint64_t v = x->slots[s];
 
+		if ((v ^ h) >> 32)
+			continue;
+		k = &x->keys[(uint32_t)v - 1];
 		if (k->h == h && k->len == n && !memcmp(k->p, p, n))
-			return (long)x->slots[s] - 1;
+			return (long)(uint32_t)v - 1;
 	}
 	*slot = s;
 	return -1;
@@ -146,7 +164,7 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	if (x->n * 2 > x->nslots) {
 		index_rehash(x, x->nslots ? x->nslots * 2 : 128);
 	} else {
-		x->slots[slot] = (uint32_t)x->n;
+		x->slots[slot] = slot_of(h, x->n - 1);
 	}
 	*added = 1;
 	return x->n - 1;
@@ -281,19 +299,47 @@ static int32_t day_of(int64_t us)
 			 -((-us + PS_USEC_PER_DAY - 1) / PS_USEC_PER_DAY));
 }
 
+/* hospital in decimal (as "%ld" prints it) into b; returns the length. */
+static size_t fmt_dec(char *b, int32_t v)
+{
+	char t[12];
+	size_t n = 0, i = 0;
+	uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		b[i++] = '-';
+	while (n)
+		b[i++] = t[--n];
+	return i;
+}
+
 static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
 		       int32_t hospital)
 {
-	char kb[64];
+	char kb[128], num[16];
 	struct ps_buf k = PS_BUF_INIT;
-	size_t i;
+	const char *key = kb;
+	size_t i, nn, kl = n + 1;
 	int added;
 
-	ps_buf_add(&k, name, n);
-	ps_buf_addc(&k, '\x1f');
-	snprintf(kb, sizeof(kb), "%ld", (long)hospital);
-	ps_buf_adds(&k, kb);
-	i = index_get(&g->didx, &g->arena, k.data, k.len, &added);
+	/* the key: name, 0x1f, hospital in decimal */
+	nn = fmt_dec(num, hospital);
+	kl += nn;
+	if (kl <= sizeof(kb)) {
+		memcpy(kb, name, n);
+		kb[n] = '\x1f';
+		memcpy(kb + n + 1, num, nn);
+	} else {
+		ps_buf_add(&k, name, n);
+		ps_buf_addc(&k, '\x1f');
+		ps_buf_add(&k, num, nn);
+		key = k.data;
+	}
+	i = index_get(&g->didx, &g->arena, key, kl, &added);
 	if (added) {
 		struct dept *d;
 
@@ -306,7 +352,7 @@ static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
 		d->name = sym(g, name, n);
 		d->hospital = hospital;
 		d->known = g->ds ? ps_departments_find(g->ds, name, n) : -1;
-		d->sk = ps_gold_sk(k.data, k.len);
+		d->sk = ps_gold_sk(key, kl);
 	}
 	ps_buf_release(&k);
 	return i;
@@ -548,24 +594,28 @@ enum { F_SOURCE, F_POSITION, F_INGEST, F_ENCOUNTER, F_TYPE, F_ETIME,
        F_PATIENT, F_GENDER, F_AGE, F_BAND, F_DEPT, F_HOSP, F_BED,
        F_ARRIVAL, F_ADMISSION, F_DISCHARGE, F_TRIAGE, F_OTHER };
 
-static const struct { const char *name; int f; } fields[] = {
-	{ "source", F_SOURCE }, { "position", F_POSITION },
-	{ "ingest_time", F_INGEST }, { "encounter_id", F_ENCOUNTER },
-	{ "event_type", F_TYPE }, { "event_time", F_ETIME },
-	{ "patient_id", F_PATIENT }, { "gender", F_GENDER },
-	{ "age", F_AGE }, { "age_band", F_BAND },
-	{ "department", F_DEPT }, { "hospital_id", F_HOSP },
-	{ "bed_id", F_BED }, { "arrival_time", F_ARRIVAL },
-	{ "admission_time", F_ADMISSION },
-	{ "discharge_time", F_DISCHARGE }, { "triage_level", F_TRIAGE },
+#define FLD(n, f) { n, sizeof(n) - 1, f }
+static const struct { const char *name; size_t len; int f; } fields[] = {
+	FLD("source", F_SOURCE), FLD("position", F_POSITION),
+	FLD("ingest_time", F_INGEST), FLD("encounter_id", F_ENCOUNTER),
+	FLD("event_type", F_TYPE), FLD("event_time", F_ETIME),
+	FLD("patient_id", F_PATIENT), FLD("gender", F_GENDER),
+	FLD("age", F_AGE), FLD("age_band", F_BAND),
+	FLD("department", F_DEPT), FLD("hospital_id", F_HOSP),
+	FLD("bed_id", F_BED), FLD("arrival_time", F_ARRIVAL),
+	FLD("admission_time", F_ADMISSION),
+	FLD("discharge_time", F_DISCHARGE), FLD("triage_level", F_TRIAGE),
 };
+#undef FLD
 
+/* The field of key p: length and first byte filter before the compare
+ * (this runs for every key of every record). */
 static int field_of(const char *p, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (strlen(fields[i].name) == n &&
+		if (fields[i].len == n && fields[i].name[0] == p[0] &&
 		    !memcmp(fields[i].name, p, n))
 			return fields[i].f;
 	return F_OTHER;
@@ -640,6 +690,19 @@ static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
 	const char *p = *pp, *start = p;
 	size_t at;
 
+	/* eight bytes at a time while none is '"', '\\' or a control */
+	while (e - p >= 8) {
+		uint64_t x, ones = 0x0101010101010101ULL,
+			 high = 0x8080808080808080ULL, q, bs;
+
+		memcpy(&x, p, 8);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		if (((q - ones) & ~q & high) || ((bs - ones) & ~bs & high) ||
+		    ((x - ones * 0x20) & ~x & high))
+			break;
+		p += 8;
+	}
 	while (p < e && *p != '"' && *p != '\\') {
 		if ((unsigned char)*p < 0x20)
 			return -1;
@@ -1054,9 +1117,9 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 	size_t nl;
 	const char *dn = symstr(g, d->name, &nl);
 
-	ps_table_set_i(t, r, 0, ps_gold_sk(ek->p, ek->len));
+	ps_table_set_i(t, r, 0, key_sk(ek));
 	ps_table_set_s(t, r, 1, ek->p, ek->len);
-	ps_table_set_i(t, r, 2, ps_gold_sk(pk->p, pk->len));
+	ps_table_set_i(t, r, 2, key_sk(pk));
 	ps_table_set_i(t, r, 3, d->sk);
 	ps_table_set_s(t, r, 4, pk->p, pk->len);
 	ps_table_set_s(t, r, 5, dn, nl);
@@ -1083,32 +1146,127 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 	ps_table_set_i(t, r, 19, now);
 }
 
+/* The index in days[0..n-1] (sorted) of the day of e, or -1. */
+static long day_slot(const struct enc *e, const int32_t *days, size_t n)
+{
+	int32_t d = day_of(e->admission);
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (days[mid] < d)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && days[lo] == d ? (long)lo : -1;
+}
+
+struct sk_ix {
+	int64_t sk;
+	uint32_t i;
+};
+
+static int cmp_sk_ix(const void *a, const void *b)
+{
+	const struct sk_ix *x = a, *y = b;
+
+	return (x->sk > y->sk) - (x->sk < y->sk);
+}
+
+/* The rows of encounters ix[0..n-1] into t, in the order of sort_table
+ * (by fact_sk first: rows are only compared further when two encounters
+ * share a fact_sk, which then sorts the whole table). */
+static void fact_rows(struct ps_gold *g, struct sk_ix *ix, size_t n,
+		      int64_t now, struct ps_table *t)
+{
+	size_t i;
+	int tie = 0;
+
+	for (i = 0; i < n; i++)
+		ix[i].sk = key_sk(&g->eidx.keys[ix[i].i]);
+	qsort(ix, n, sizeof(*ix), cmp_sk_ix);
+	if (n) {
+		t->cap = n;
+		t->v = ps_xrealloc(t->v, n * t->ncols * sizeof(*t->v));
+	}
+	for (i = 0; i < n; i++) {
+		tie |= i && ix[i].sk == ix[i - 1].sk;
+		fact_row(g, &g->enc[ix[i].i], ix[i].i, now, t);
+	}
+	if (tie)
+		sort_table(t);
+}
+
+int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
+		      int64_t now, ps_gold_part_fn fn, void *ctx)
+{
+	size_t *start = ps_xcalloc(n + 1, sizeof(*start)), *fill, i, tot;
+	struct sk_ix *ix;
+	int rc = 0;
+
+	/* bucket the encounters of the n days: one counting sort */
+	for (i = 0; i < g->eidx.n; i++) {
+		long s = day_slot(&g->enc[i], days, n);
+
+		if (s >= 0)
+			start[s + 1]++;
+	}
+	for (i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	tot = start[n];
+	ix = ps_xmalloc((tot ? tot : 1) * sizeof(*ix));
+	fill = ps_xmalloc((n ? n : 1) * sizeof(*fill));
+	if (n)
+		memcpy(fill, start, n * sizeof(*fill));
+	for (i = 0; i < g->eidx.n; i++) {
+		long s = day_slot(&g->enc[i], days, n);
+
+		if (s >= 0)
+			ix[fill[s]++].i = (uint32_t)i;
+	}
+	free(fill);
+	for (i = 0; i < n && !rc; i++) {
+		struct ps_table t;
+
+		ps_table_init(&t, "fact_patient_flow", fact_cols,
+			      NCOLS(fact_cols));
+		fact_rows(g, ix + start[i], start[i + 1] - start[i], now, &t);
+		rc = fn(ctx, days[i], &t);
+		ps_table_release(&t);
+	}
+	free(ix);
+	free(start);
+	return rc;
+}
+
+struct part_copy {
+	struct ps_table *t;
+	size_t i;
+};
+
+static int copy_part(void *ctx, int32_t day, const struct ps_table *t)
+{
+	struct part_copy *c = ctx;
+	struct ps_table *d = &c->t[c->i++];
+
+	(void)day;
+	ps_table_init(d, t->name, t->cols, t->ncols);
+	d->nrows = d->cap = t->nrows;
+	if (t->nrows) {
+		d->v = ps_xmalloc(t->nrows * t->ncols * sizeof(*d->v));
+		memcpy(d->v, t->v, t->nrows * t->ncols * sizeof(*d->v));
+	}
+	return 0;
+}
+
 void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
 			     size_t n, int64_t now, struct ps_table *t)
 {
-	size_t i;
+	struct part_copy c = { t, 0 };
 
-	for (i = 0; i < n; i++)
-		ps_table_init(&t[i], "fact_patient_flow", fact_cols,
-			      NCOLS(fact_cols));
-	for (i = 0; i < g->eidx.n; i++) {
-		int32_t d = day_of(g->enc[i].admission);
-		size_t lo = 0, hi = n;
-
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-
-			if (days[mid] < d)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < n && days[lo] == d)
-			fact_row(g, &g->enc[i], i, now, &t[lo]);
-	}
-	/* a deterministic order: by fact_sk (the first column) */
-	for (i = 0; i < n; i++)
-		sort_table(&t[i]);
+	ps_gold_fact_each(g, days, n, now, copy_part, &c);
 }
 
 /* Per (department, hospital) accumulators. */
@@ -1199,7 +1357,7 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 	for (i = 0; i < g->pidx.n; i++) {
 		const struct patient *p = &g->pat[i];
 		const struct key *pk = &g->pidx.keys[i];
-		int64_t sk = ps_gold_sk(pk->p, pk->len);
+		int64_t sk = key_sk(pk);
 
 		for (j = 0; j < p->n; j++) {
 			struct ps_pq_value *r = ps_table_add_row(T);
@@ -1429,9 +1587,29 @@ static void putstr(struct ps_buf *b, const char *p, size_t n)
 	ps_buf_add(b, p, n);
 }
 
-void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
-		      size_t poslen, struct ps_buf *b)
+/* Where a snapshot goes: b, flushed to f (when not NULL) in pieces. */
+struct snapw {
+	struct ps_buf *b;
+	struct ps_afile *f;
+	struct ps_error *e;
+	int failed;
+};
+
+#define SNAP_CHUNK (1u << 20)
+
+static void snap_flush(struct snapw *w, size_t min)
 {
+	if (!w->f || w->failed || w->b->len < min)
+		return;
+	if (ps_afile_write(w->f, w->b->data, w->b->len, w->e) < 0)
+		w->failed = 1;
+	ps_buf_reset(w->b);
+}
+
+static void snap_emit(const struct ps_gold *g, const char *pos,
+		      size_t poslen, struct snapw *w)
+{
+	struct ps_buf *b = w->b;
 	size_t i, j;
 
 	ps_buf_adds(b, SNAP_MAGIC);
@@ -1445,7 +1623,7 @@ void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 		put32(b, g->dep[i].hospital);
 	}
 	put32(b, (int32_t)g->pidx.n);
-	for (i = 0; i < g->pidx.n; i++) {
+	for (i = 0; i < g->pidx.n && !w->failed; i++) {
 		const struct patient *p = &g->pat[i];
 
 		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
@@ -1458,13 +1636,43 @@ void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 			put32(b, (int32_t)p->v[j].gender);
 			put32(b, (int32_t)p->v[j].band);
 		}
+		snap_flush(w, SNAP_CHUNK);
 	}
 	put32(b, (int32_t)g->eidx.n);
-	for (i = 0; i < g->eidx.n; i++) {
+	for (i = 0; i < g->eidx.n && !w->failed; i++) {
 		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
 		ps_buf_add(b, &g->enc[i], sizeof(g->enc[i]));
+		snap_flush(w, SNAP_CHUNK);
 	}
 	ps_buf_adds(b, SNAP_END);
+	snap_flush(w, 0);
+}
+
+void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
+		      size_t poslen, struct ps_buf *b)
+{
+	struct snapw w = { b, NULL, NULL, 0 };
+
+	snap_emit(g, pos, poslen, &w);
+}
+
+int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
+			  size_t poslen, const char *path, struct ps_error *e)
+{
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_buf b = PS_BUF_INIT;
+	struct snapw w = { &b, &f, e, 0 };
+
+	if (ps_afile_open(&f, path, 0644, e) < 0)
+		return -1;
+	ps_buf_grow(&b, SNAP_CHUNK + 4096);
+	snap_emit(g, pos, poslen, &w);
+	ps_buf_release(&b);
+	if (w.failed) {
+		ps_afile_abort(&f);
+		return -1;
+	}
+	return ps_afile_commit(&f, e);
 }
 
 struct rd {

@@ -151,9 +151,29 @@ int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n);
 void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
 			     size_t n, int64_t now, struct ps_table *t);
 
+/*
+ * Build every fact partition of the n admission days (sorted ascending)
+ * as of now, one at a time: fn gets the day and the table (in the order
+ * of ps_gold_fact_partitions; strings point into g), which is released
+ * when fn returns.  Memory holds one partition, not all.  Returns 0, or
+ * the first non-zero value of fn (the rest are then not built).
+ */
+typedef int (*ps_gold_part_fn)(void *ctx, int32_t day,
+			       const struct ps_table *t);
+int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
+		      int64_t now, ps_gold_part_fn fn, void *ctx);
+
 /* Serialize the state (with positions text pos) / load it back. */
 void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 		      size_t poslen, struct ps_buf *b);
+/*
+ * The same snapshot written to path atomically (lib/fsutil.h) in pieces
+ * of about a megabyte, never whole in memory.  Returns 0, or -1 with e
+ * filled (73/74; path is then untouched).
+ */
+int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
+			  size_t poslen, const char *path,
+			  struct ps_error *e);
 /* Returns 0 and the positions text in *pos (pointing into p), or -1
  * with e filled (78: not a snapshot, truncated). */
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,

@@ -134,14 +134,41 @@ static void eval_alerts(struct run *r, struct ps_table *t, size_t nt,
 	}
 }
 
+/* Write (or remove, when empty) the fact partition of one day. */
+struct part_ctx {
+	struct run *r;
+	struct ps_error *e;
+};
+
+static int write_part(void *ctx, int32_t day, const struct ps_table *t)
+{
+	struct part_ctx *c = ctx;
+	char d[16], *p;
+	int rc = 0;
+
+	ps_date_format((int64_t)day * PS_USEC_PER_DAY, d);
+	p = pathf("%s/fact_patient_flow/admission_date=%s/part-0.parquet",
+		  c->r->gold_dir, d);
+	if (!t->nrows) {
+		if (unlink(p) < 0 && errno != ENOENT)
+			rc = ps_error_errno(c->e, PS_EX_IOERR, errno,
+					    "cannot remove %s", p);
+	} else {
+		rc = ps_table_write_parquet(t, p, c->r->o->codec, c->e);
+	}
+	free(p);
+	return rc < 0 ? -1 : 0;
+}
+
 /* Commit everything applied so far (see gold.h for the order). */
 static int commit(struct run *r, struct ps_error *e)
 {
 	const struct ps_gold_opts *o = r->o;
 	int64_t now = o->now != PS_GOLD_NULL ? o->now : ps_time_now();
-	struct ps_table t[PS_GOLD_MAX_TABLES], *ft = NULL;
-	struct ps_buf lines = PS_BUF_INIT, snap = PS_BUF_INIT,
-		      pos = PS_BUF_INIT, ast = PS_BUF_INIT;
+	struct ps_table t[PS_GOLD_MAX_TABLES];
+	struct part_ctx pc = { r, e };
+	struct ps_buf lines = PS_BUF_INIT, pos = PS_BUF_INIT,
+		      ast = PS_BUF_INIT;
 	size_t nt = 0, nd = 0, i, j;
 	int32_t *days = ps_gold_take_dirty(r->g, &nd);
 	int64_t hour = now / (3600LL * PS_USEC_PER_SEC) *
@@ -149,28 +176,8 @@ static int commit(struct run *r, struct ps_error *e)
 	char *p;
 	int rc = -1;
 
-	ft = ps_xcalloc(nd ? nd : 1, sizeof(*ft));
-	ps_gold_fact_partitions(r->g, days, nd, now, ft);
-	for (i = 0; i < nd; i++) {
-		char d[16];
-
-		ps_date_format((int64_t)days[i] * PS_USEC_PER_DAY, d);
-		p = pathf("%s/fact_patient_flow/admission_date=%s/"
-			  "part-0.parquet", r->gold_dir, d);
-		if (!ft[i].nrows) {
-			if (unlink(p) < 0 && errno != ENOENT) {
-				ps_error_errno(e, PS_EX_IOERR, errno,
-					       "cannot remove %s", p);
-				free(p);
-				goto out;
-			}
-		} else if (ps_table_write_parquet(&ft[i], p, o->codec,
-						  e) < 0) {
-			free(p);
-			goto out;
-		}
-		free(p);
-	}
+	if (ps_gold_fact_each(r->g, days, nd, now, write_part, &pc) < 0)
+		goto out;
 	ps_gold_tables(r->g, now, o->window, t, &nt);
 	for (i = 0; i < nt; i++)
 		if (write_table(r, &t[i], e) < 0)
@@ -188,9 +195,8 @@ static int commit(struct run *r, struct ps_error *e)
 	}
 	free(p);
 	ps_checkpoint_format(r->cp, &pos);
-	ps_gold_snapshot(r->g, pos.data, pos.len, &snap);
 	p = pathf("%s/%s.snap", r->state_dir, o->stream);
-	if (ps_write_file_atomic(p, snap.data, snap.len, 0644, e) < 0) {
+	if (ps_gold_snapshot_save(r->g, pos.data, pos.len, p, e) < 0) {
 		free(p);
 		goto out;
 	}
@@ -230,14 +236,10 @@ static int commit(struct run *r, struct ps_error *e)
 	}
 	rc = 0;
 out:
-	for (i = 0; i < nd; i++)
-		ps_table_release(&ft[i]);
 	for (i = 0; i < nt; i++)
 		ps_table_release(&t[i]);
-	free(ft);
 	free(days);
 	ps_buf_release(&lines);
-	ps_buf_release(&snap);
 	ps_buf_release(&pos);
 	ps_buf_release(&ast);
 	return rc;
