@@ -438,6 +438,7 @@ struct silver {
 	struct ps_gzpool *gz;
 	char *silver_dir, *quar_dir, *dedup_path;
 	long long run_id;
+	int saw_envelope;	/* stdin has carried envelopes */
 	int64_t wall_now;	/* ingest time of plain lines */
 	char plain_source[128];
 	size_t plain_source_len;
@@ -1283,19 +1284,23 @@ static int process_line(struct silver *s, const struct ps_line *ln,
 	struct ps_envelope env;
 	struct ps_error pe = { 0, "" };
 
-	if (!ln->too_long && ps_envelope_sniff(ln->data, ln->len)) {
-		if (ps_envelope_parse(s->envp, ln->data, ln->len, &env,
-				      &pe) == 0)
-			return process_envelope(s, &env, e);
-		if (!complete) {
-			/* An upstream stage killed in the middle of a write:
-			 * the envelope is read again from bronze, so this is
-			 * no record (not even a bad one). */
-			ps_log(PS_WARN, "dropping an envelope cut short at the "
-			       "end of input", PS_I("line", ln->lineno),
-			       PS_I("bytes", (long long)ln->len));
-			return 0;
-		}
+	if (!ln->too_long && ps_envelope_sniff(ln->data, ln->len) &&
+	    ps_envelope_parse(s->envp, ln->data, ln->len, &env, &pe) == 0) {
+		s->saw_envelope = 1;
+		return process_envelope(s, &env, e);
+	}
+	if (!complete && (s->saw_envelope || pe.msg[0])) {
+		/*
+		 * An upstream stage killed in the middle of a write: the
+		 * envelope is read again from bronze, so this is no record
+		 * (not even a bad one).  Envelope streams come from our own
+		 * tools, which end every line; a cut may hit any byte, even
+		 * before "source" could be recognised.
+		 */
+		ps_log(PS_WARN, "dropping an envelope cut short at the end of "
+		       "input", PS_I("line", ln->lineno),
+		       PS_I("bytes", (long long)ln->len));
+		return 0;
 	}
 	memset(&env, 0, sizeof(env));
 	env.source = s->plain_source;
