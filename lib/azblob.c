@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "azblob.h"
+#include "json.h"
 #include "base64.h"
 #include "crypto.h"
 #include "pstime.h"
@@ -279,16 +280,6 @@ void ps_azblob_http_date(int64_t us, char out[30])
 		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Append the percent-decoding of s (n bytes) to b. */
 static void url_decode(struct ps_buf *b, const char *s, size_t n)
 {
@@ -298,8 +289,8 @@ static void url_decode(struct ps_buf *b, const char *s, size_t n)
 		int h, l;
 
 		if (s[i] == '%' && i + 2 < n &&
-		    (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (l = hexval((unsigned char)s[i + 2])) >= 0) {
+		    (h = ps_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (l = ps_hexval((unsigned char)s[i + 2])) >= 0) {
 			ps_buf_addc(b, (char)(h << 4 | l));
 			i += 2;
 		} else {

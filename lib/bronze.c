@@ -993,3 +993,25 @@ out:
 	run_release(&r);
 	return rc;
 }
+
+long long ps_bronze_safe_checkpoint(const struct ps_checkpoint *cp,
+				    const char *safe, size_t len)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	size_t i, n = ps_checkpoint_count(cp);
+	long long best = -1;
+
+	for (i = 0; i < n; i++) {
+		const char *s;
+		size_t sl;
+		long long pos;
+
+		ps_checkpoint_entry(cp, i, &s, &sl, &pos);
+		ps_buf_reset(&b);
+		ps_bronze_safe_source(&b, s, sl);
+		if (b.len == len && !memcmp(b.data, safe, len) && pos > best)
+			best = pos;
+	}
+	ps_buf_release(&b);
+	return best;
+}

@@ -90,6 +90,14 @@ int ps_bronze_run(const struct ps_bronze_opts *o, int in_fd,
 		  struct ps_error *e);
 
 /* Append the file-name-safe form of source (see above) to b. */
+/*
+ * The checkpoint of the source whose file-name form (ps_bronze_safe_source)
+ * is safe (len bytes), or -1 when cp holds no such source.  For stages that
+ * know a source only from a file name.  Cannot fail.
+ */
+long long ps_bronze_safe_checkpoint(const struct ps_checkpoint *cp,
+				    const char *safe, size_t len);
+
 void ps_bronze_safe_source(struct ps_buf *b, const char *source,
 			   size_t len);
 

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "json.h"
 #include "banned.h"
 
 static void die(const char *what)
@@ -147,17 +148,6 @@ void ps_hex_encode(struct ps_buf *b, const void *p, size_t n)
 	b->data[b->len] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ps_hex_decode(struct ps_buf *b, const char *s, size_t n)
 {
 	size_t i;
@@ -165,7 +155,8 @@ int ps_hex_decode(struct ps_buf *b, const char *s, size_t n)
 	if (n % 2)
 		return -1;
 	for (i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = ps_hexval((unsigned char)s[i]);
+		int lo = ps_hexval((unsigned char)s[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -235,124 +235,18 @@ void ps_envelope_parser_free(struct ps_envelope_parser *p)
  * so both paths accept and reject exactly the same lines.
  */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int hex4(const char *s, const char *end, unsigned *v)
-{
-	int i;
-
-	if (end - s < 4)
-		return -1;
-	*v = 0;
-	for (i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
-
-		if (h < 0)
-			return -1;
-		*v = *v << 4 | (unsigned)h;
-	}
-	return 0;
-}
-
-/* Write cp as UTF-8 at u; returns the byte count (1-4). */
-static size_t put_utf8(char *u, unsigned cp)
-{
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	u[0] = (char)(0xf0 | cp >> 18);
-	u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	u[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* Bytes that end a plain run inside a JSON string: quote, backslash and
- * control characters. */
-static const unsigned char special[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	['"'] = 1, ['\\'] = 1,
-};
-
 /*
  * Read the JSON string starting after its opening quote at *pp into b
- * (unescaped).  Returns 0 and moves *pp past the closing quote, or -1.
+ * (unescaped, valid UTF-8).  Returns 0 and moves *pp past the closing
+ * quote, or -1.
  */
 static int fast_string(const char **pp, const char *end, struct ps_buf *b)
 {
-	const char *s = *pp;
-	char *o;
-
-	/* Unescaped text is never longer than its escaped form. */
+	if (!b->data)
+		ps_buf_grow(b, 1);	/* "" is a value, not an absence */
 	ps_buf_reset(b);
-	ps_buf_grow(b, (size_t)(end - s) + 4);
-	o = b->data;
-	for (;;) {
-		unsigned cp, lo;
-
-		while (s < end && !special[(unsigned char)*s])
-			*o++ = *s++;
-		if (s >= end || (unsigned char)*s < 0x20)
-			return -1;
-		if (*s == '"')
-			break;
-		if (++s >= end)
-			return -1;
-		switch (*s++) {
-		case '"': *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '/': *o++ = '/'; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
-		case 'u':
-			if (hex4(s, end, &cp) < 0)
-				return -1;
-			s += 4;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return -1;	/* lone low surrogate */
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
-				    hex4(s + 2, end, &lo) < 0 ||
-				    lo < 0xdc00 || lo > 0xdfff)
-					return -1;
-				s += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     (lo - 0xdc00);
-			}
-			o += put_utf8(o, cp);
-			break;
-		default:
-			return -1;
-		}
-	}
-	b->len = (size_t)(o - b->data);
-	b->data[b->len] = '\0';
-	*pp = s + 1;
+	if (ps_json_unescape(pp, end, b) < 0)
+		return -1;
 	return ps_utf8_valid_prefix(b->data, b->len) == b->len ? 0 : -1;
 }
 

@@ -710,26 +710,12 @@ static void finish(struct ps_event_parser *p, struct ps_event *ev)
 				     PS_EF_DEPARTMENT, "department is empty");
 }
 
-/* Value of 4 hex digits at s, or -1. */
+/* Value of the 4 hex digits at s (the caller checked there are 4), or -1. */
 static long hex4(const char *s)
 {
-	long v = 0;
-	int i;
+	unsigned v;
 
-	for (i = 0; i < 4; i++) {
-		char c = s[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
+	return ps_hex4(s, s + 4, &v) < 0 ? -1 : (long)v;
 }
 
 /*

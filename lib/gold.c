@@ -629,59 +629,6 @@ static const char *ws(const char *p, const char *e)
 	return p;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int hex4(const char *p, const char *e, unsigned *out)
-{
-	int i, h;
-
-	if (e - p < 4)
-		return -1;
-	*out = 0;
-	for (i = 0; i < 4; i++) {
-		if ((h = hexval((unsigned char)p[i])) < 0)
-			return -1;
-		*out = *out << 4 | (unsigned)h;
-	}
-	return 0;
-}
-
-static void put_utf8(struct ps_buf *b, unsigned c)
-{
-	char u[4];
-	size_t n;
-
-	if (c < 0x80) {
-		u[0] = (char)c;
-		n = 1;
-	} else if (c < 0x800) {
-		u[0] = (char)(0xc0 | c >> 6);
-		u[1] = (char)(0x80 | (c & 0x3f));
-		n = 2;
-	} else if (c < 0x10000) {
-		u[0] = (char)(0xe0 | c >> 12);
-		u[1] = (char)(0x80 | (c >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (c & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | c >> 18);
-		u[1] = (char)(0x80 | (c >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (c >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (c & 0x3f));
-		n = 4;
-	}
-	ps_buf_add(b, u, n);
-}
-
 /* A string at *pp (just after the opening quote).  Escaped strings are
  * decoded into sc, which has room for the whole line (no realloc). */
 static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
@@ -715,52 +662,12 @@ static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
 		return 0;
 	}
 	at = sc->len;
-	ps_buf_add(sc, start, (size_t)(p - start));
-	while (p < e && *p != '"') {
-		unsigned c, c2;
-
-		if ((unsigned char)*p < 0x20)
-			return -1;
-		if (*p != '\\') {
-			ps_buf_addc(sc, *p++);
-			continue;
-		}
-		if (++p >= e)
-			return -1;
-		switch (*p++) {
-		case '"': ps_buf_addc(sc, '"'); break;
-		case '\\': ps_buf_addc(sc, '\\'); break;
-		case '/': ps_buf_addc(sc, '/'); break;
-		case 'b': ps_buf_addc(sc, '\b'); break;
-		case 'f': ps_buf_addc(sc, '\f'); break;
-		case 'n': ps_buf_addc(sc, '\n'); break;
-		case 'r': ps_buf_addc(sc, '\r'); break;
-		case 't': ps_buf_addc(sc, '\t'); break;
-		case 'u':
-			if (hex4(p, e, &c) < 0)
-				return -1;
-			p += 4;
-			if (c >= 0xd800 && c < 0xdc00 && e - p >= 6 &&
-			    p[0] == '\\' && p[1] == 'u' &&
-			    !hex4(p + 2, e, &c2) && c2 >= 0xdc00 &&
-			    c2 < 0xe000) {
-				c = 0x10000 + ((c - 0xd800) << 10) +
-				    (c2 - 0xdc00);
-				p += 6;
-			} else if (c >= 0xd800 && c < 0xe000) {
-				c = 0xfffd;
-			}
-			put_utf8(sc, c);
-			break;
-		default:
-			return -1;
-		}
-	}
-	if (p >= e)
+	p = start;
+	if (ps_json_unescape(&p, e, sc) < 0)
 		return -1;
 	s->p = sc->data + at;
 	s->len = sc->len - at;
-	*pp = p + 1;
+	*pp = p;
 	return 0;
 }
 

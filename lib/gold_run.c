@@ -357,25 +357,6 @@ static int name_range(const char *path, struct ps_buf *src, long long *first,
 	return 0;
 }
 
-/* The checkpoint of the source whose safe form is safe, or -1. */
-static long long safe_checkpoint(const struct ps_checkpoint *cp,
-				 const char *safe, size_t len)
-{
-	struct ps_buf b = PS_BUF_INIT;
-	long long best = -1, pos;
-	const char *s;
-	size_t i, sl;
-
-	for (i = 0; i < ps_checkpoint_count(cp); i++) {
-		ps_checkpoint_entry(cp, i, &s, &sl, &pos);
-		ps_buf_reset(&b);
-		ps_bronze_safe_source(&b, s, sl);
-		if (b.len == len && !memcmp(b.data, safe, len) && pos > best)
-			best = pos;
-	}
-	ps_buf_release(&b);
-	return best;
-}
 
 static const char *pq_str(const struct ps_pq_reader *rd, int col,
 			  size_t *len)
@@ -570,8 +551,9 @@ static int catch_up(struct run *r, struct ps_error *e)
 	}
 	qsort(sf, n, sizeof(*sf), cmp_sfile);
 	for (i = 0; i < n && rc == 0 && !ps_stop_requested; i++) {
-		if (sf[i].safe && sf[i].last <= safe_checkpoint(cp0,
-				sf[i].safe, strlen(sf[i].safe)))
+		if (sf[i].safe &&
+		    sf[i].last <= ps_bronze_safe_checkpoint(cp0, sf[i].safe,
+							    strlen(sf[i].safe)))
 			continue;
 		read++;
 		rc = read_file_rows(sf[i].path, &h, &nh, &caph, &sb, e);

@@ -330,3 +330,122 @@ void ps_json_add_value(struct ps_buf *b, yajl_val v)
 		break;
 	}
 }
+
+int ps_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int ps_hex4(const char *s, const char *end, unsigned *v)
+{
+	int i;
+
+	if (end - s < 4)
+		return -1;
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		int h = ps_hexval((unsigned char)s[i]);
+
+		if (h < 0)
+			return -1;
+		*v = *v << 4 | (unsigned)h;
+	}
+	return 0;
+}
+
+size_t ps_utf8_put(char *u, unsigned cp)
+{
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (char)(0xf0 | cp >> 18);
+	u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	u[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Bytes that end a plain run inside a JSON string: quote, backslash and
+ * control characters. */
+static const unsigned char str_special[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b)
+{
+	const char *s = *pp;
+	char *o;
+
+	/* Unescaped text is never longer than its escaped form. */
+	ps_buf_grow(b, (size_t)(end - s) + 4);
+	o = b->data + b->len;
+	for (;;) {
+		unsigned cp, lo;
+
+		while (s < end && !str_special[(unsigned char)*s])
+			*o++ = *s++;
+		if (s >= end || (unsigned char)*s < 0x20)
+			goto fail;
+		if (*s == '"')
+			break;
+		if (++s >= end)
+			goto fail;
+		switch (*s++) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '/': *o++ = '/'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u':
+			if (ps_hex4(s, end, &cp) < 0)
+				goto fail;
+			s += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				goto fail;	/* lone low surrogate */
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (end - s < 6 || s[0] != '\\' || s[1] != 'u' ||
+				    ps_hex4(s + 2, end, &lo) < 0 ||
+				    lo < 0xdc00 || lo > 0xdfff)
+					goto fail;
+				s += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				     (lo - 0xdc00);
+			}
+			o += ps_utf8_put(o, cp);
+			break;
+		default:
+			goto fail;
+		}
+	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	*pp = s + 1;
+	return 0;
+fail:
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return -1;
+}

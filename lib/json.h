@@ -55,6 +55,27 @@ static inline void ps_json_key(struct ps_buf *b, int *first, const char *key)
 /* Length of the valid UTF-8 prefix of s, or n if all of it is valid. */
 size_t ps_utf8_valid_prefix(const char *s, size_t n);
 
+/* Value of the hex digit c (0-15), or -1. */
+int ps_hexval(int c);
+
+/*
+ * Four hex digits at s (before end) into *v.  Returns 0, or -1 when there
+ * are fewer than four or one is not a hex digit.
+ */
+int ps_hex4(const char *s, const char *end, unsigned *v);
+
+/* Write code point cp (< 0x110000) as UTF-8 at o; returns 1 to 4. */
+size_t ps_utf8_put(char *o, unsigned cp);
+
+/*
+ * Unescape a JSON string whose opening quote is just before *pp, appending
+ * its bytes to b, and move *pp past the closing quote.  Returns 0, or -1
+ * for a raw control character, a bad escape, a lone surrogate or a missing
+ * closing quote (b then holds a partial result).  The bytes themselves are
+ * not checked for UTF-8: use ps_utf8_valid_prefix.
+ */
+int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b);
+
 /* Append a yajl tree back as compact JSON (for passing through values). */
 void ps_json_add_value(struct ps_buf *b, yajl_val v);
 

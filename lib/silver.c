@@ -1368,27 +1368,6 @@ static int parse_part(const char *name, const char *ext, const char **safe,
 	return 1;
 }
 
-static long long safe_checkpoint(const struct ps_checkpoint *cp,
-				 const char *safe, size_t len)
-{
-	struct ps_buf b = PS_BUF_INIT;
-	size_t i, n = ps_checkpoint_count(cp);
-	long long best = -1;
-
-	for (i = 0; i < n; i++) {
-		const char *s;
-		size_t sl;
-		long long pos;
-
-		ps_checkpoint_entry(cp, i, &s, &sl, &pos);
-		ps_buf_reset(&b);
-		ps_bronze_safe_source(&b, s, sl);
-		if (b.len == len && !memcmp(b.data, safe, len) && pos > best)
-			best = pos;
-	}
-	ps_buf_release(&b);
-	return best;
-}
 
 /* Remove temporaries and parts beyond the checkpoint under dir/<sub>/. */
 static int clean_dir(struct silver *s, const char *dir, const char *ext,
@@ -1417,7 +1396,7 @@ static int clean_dir(struct silver *s, const char *dir, const char *ext,
 
 			if (!parse_part(de2->d_name, ext, &safe, &sl, &last))
 				continue;
-			if (last > safe_checkpoint(s->cp, safe, sl)) {
+			if (last > ps_bronze_safe_checkpoint(s->cp, safe, sl)) {
 				char *f = ps_path_join(sub, de2->d_name);
 
 				ps_log(PS_WARN, "removing an incomplete batch",
@@ -1549,8 +1528,8 @@ static int catch_up(struct silver *s, struct ps_error *e)
 		struct ps_envelope env;
 		int n;
 
-		if (f->last <= safe_checkpoint(s->cp, f->safe_source,
-					       strlen(f->safe_source)))
+		if (f->last <= ps_bronze_safe_checkpoint(s->cp, f->safe_source,
+						strlen(f->safe_source)))
 			continue;
 		br = ps_bronze_reader_open(f->path, e);
 		if (!br) {
