@@ -1078,6 +1078,34 @@ static int run_realistic(struct sim *s, struct ps_error *e)
 	return 0;
 }
 
+int64_t ps_sim_expected_span(const struct ps_sim_opts *o, long long count)
+{
+	struct ps_departments builtin = PS_DEPARTMENTS_INIT;
+	const struct ps_departments *ds = o->departments;
+	double per_day = 0;
+	int d;
+
+	if (o->model == PS_SIM_COMPAT) {
+		int64_t step = o->rate > 0 ? (int64_t)(1e6 / o->rate)
+					   : PS_USEC_PER_SEC;
+
+		return count * step;
+	}
+	if (!ds) {
+		ps_departments_defaults(&builtin);
+		ds = &builtin;
+	}
+	/* Every admission is an encounter with two events. */
+	for (d = 0; d < ds->n; d++)
+		per_day += ds->d[d].admits_per_day;
+	ps_departments_release(&builtin);
+	per_day *= 2.0 * o->hospitals;
+	if (per_day <= 0)
+		return 0;
+	/* 10 % more than the mean, so a batch ends before the present. */
+	return (int64_t)(1.1 * (double)count / per_day * (double)DAY);
+}
+
 int ps_simulate(const struct ps_sim_opts *o, ps_sim_write_fn write,
 		void *ctx, struct ps_error *e)
 {

@@ -73,6 +73,13 @@ void ps_sim_opts_init(struct ps_sim_opts *o);
 int ps_simulate(const struct ps_sim_opts *o, ps_sim_write_fn write,
 		void *ctx, struct ps_error *e);
 
+/*
+ * The simulated time count lines are expected to span, in microseconds:
+ * exact for the compat model, 10 % over the mean of the arrival processes
+ * for the realistic one.  Used to end an unpaced batch at the present.
+ */
+int64_t ps_sim_expected_span(const struct ps_sim_opts *o, long long count);
+
 /* "invalid_age", ...; NULL for an unknown kind. */
 const char *ps_dirty_name(int kind);
 /* One-line description of a kind, for help and docs. */

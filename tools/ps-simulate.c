@@ -24,8 +24,8 @@ static const struct ps_option options[] = {
 	{ "speed", OPT_SPEED, "X", "pace by the simulated clock, X simulated "
 	  "seconds per second" },
 	{ "seed", 's', "S", "random seed: same seed, same bytes" },
-	{ "start", OPT_START, "TIME", "simulated clock start (default: now, "
-	  "or 2025-01-01T00:00:00Z with --seed)" },
+	{ "start", OPT_START, "TIME", "simulated clock start (default: a "
+	  "batch ends now; 2025-01-01T00:00:00Z with --seed)" },
 	{ "model", 'm', "MODEL", "compat (default) or realistic" },
 	{ "hospitals", OPT_HOSPITALS, "N", "number of hospitals (default 7)" },
 	{ "departments", OPT_DEPARTMENTS, "FILE", "departments file (NDJSON)" },
@@ -135,6 +135,11 @@ int main(int argc, char **argv)
 	if (!a.seeded && getrandom(&a.sim.seed, sizeof(a.sim.seed), 0) !=
 	    (ssize_t)sizeof(a.sim.seed))
 		a.sim.seed = (uint64_t)ps_time_now();
+	if (ps_departments_load(&deps, a.departments, &e) < 0) {
+		ps_log(PS_ERROR, e.msg);
+		return e.code;
+	}
+	a.sim.departments = &deps;
 	if (!a.started) {
 		if (a.seeded)
 			ps_time_parse("2025-01-01T00:00:00Z", 20, &a.sim.start,
@@ -142,12 +147,15 @@ int main(int argc, char **argv)
 		else
 			a.sim.start = ps_time_now() / PS_USEC_PER_SEC *
 				      PS_USEC_PER_SEC;
+		/*
+		 * A batch produced as fast as possible ends at the start
+		 * time instead of running days into the future.
+		 */
+		if (!a.seeded && a.sim.count >= 0 && a.sim.rate <= 0 &&
+		    a.sim.speed <= 0)
+			a.sim.start -= ps_sim_expected_span(&a.sim,
+							    a.sim.count);
 	}
-	if (ps_departments_load(&deps, a.departments, &e) < 0) {
-		ps_log(PS_ERROR, e.msg);
-		return e.code;
-	}
-	a.sim.departments = &deps;
 	a.sim.stop = ps_stop_flag();
 	ps_progress_init(&progress, &lines, 1);
 	a.sim.progress = &progress;

@@ -143,4 +143,13 @@ check 'write error on a full device: status 74 and a message' '
 	ps-simulate --count 100000 --seed 1 >/dev/full 2>err; st=$?
 	test $st = 74 && grep -q "write error" err'
 
+check 'an unseeded batch ends at the present, not in the future' '
+	now=$(date -u +%s)
+	last=$(ps-simulate -q --count 100000 --dirty none |
+		jq -r ".admission_time | sub(\"Z\$\";\"\") | strptime(\"%Y-%m-%dT%H:%M:%S\") | mktime" | sort -n | tail -n 1)
+	test "$last" -le "$((now + 5))" && test "$last" -ge "$((now - 73 * 3600))" &&
+	rlast=$(ps-simulate -q -m realistic --count 50000 --dirty none | tail -n 1 |
+		jq -r ".event_time | sub(\"\\\\.[0-9]+Z\$\";\"\") | strptime(\"%Y-%m-%dT%H:%M:%S\") | mktime") &&
+	test "$rlast" -le "$((now + 5))"'
+
 done_testing
