@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "alerts.h"
-#include "fsutil.h"
+#include "ndjson.h"
 #include "json.h"
 #include "pstime.h"
 #include "banned.h"
@@ -118,49 +118,26 @@ out:
 	return rc;
 }
 
+static int add_rule(void *ctx, const char *line, size_t n, char *why,
+		    size_t whylen)
+{
+	struct ps_alerts *a = ctx;
+
+	a->r = ps_xrealloc(a->r, (a->nr + 1) * sizeof(*a->r));
+	if (parse_rule(&a->r[a->nr], line, n, why, whylen) < 0)
+		return -1;
+	a->nr++;
+	return 0;
+}
+
 int ps_alerts_load(struct ps_alerts *a, const char *path, struct ps_error *e)
 {
-	struct ps_buf b = PS_BUF_INIT;
-	char *line, *end;
-	int lineno = 0, rc;
-
 	if (!path)
 		return 0;
-	rc = ps_read_file(path, &b, 16 << 20, e);
-	if (rc == 1)
-		rc = ps_error_set(e, PS_EX_NOINPUT, "cannot open %s: no such "
-				  "file", path);
-	if (rc < 0) {
-		ps_buf_release(&b);
+	if (ps_ndjson_config(path, add_rule, a, e) < 0) {
+		ps_alerts_release(a);
 		return -1;
 	}
-	for (line = b.data; line && line < b.data + b.len; line = end) {
-		char why[200];
-		size_t n;
-
-		end = memchr(line, '\n', b.len - (size_t)(line - b.data));
-		n = end ? (size_t)(end - line) : b.len - (size_t)(line - b.data);
-		end = end ? end + 1 : NULL;
-		lineno++;
-		if (n && line[n - 1] == '\r')
-			n--;
-		while (n && (*line == ' ' || *line == '\t')) {
-			line++;
-			n--;
-		}
-		if (!n || *line == '#')
-			continue;
-		a->r = ps_xrealloc(a->r, (a->nr + 1) * sizeof(*a->r));
-		if (parse_rule(&a->r[a->nr], line, n, why, sizeof(why)) < 0) {
-			ps_error_set(e, PS_EX_CONFIG, "%s:%d: %s", path, lineno,
-				     why);
-			ps_buf_release(&b);
-			ps_alerts_release(a);
-			return -1;
-		}
-		a->nr++;
-	}
-	ps_buf_release(&b);
 	return 0;
 }
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "departments.h"
-#include "fsutil.h"
 #include "json.h"
+#include "ndjson.h"
 #include "banned.h"
 
 /*
@@ -130,68 +130,42 @@ static int parse_line(struct ps_department *d, const char *p, size_t n,
 	return rc;
 }
 
+static int add_department(void *ctx, const char *line, size_t n, char *why,
+			  size_t whylen)
+{
+	struct ps_departments *ds = ctx;
+	struct ps_department *d;
+
+	ds->d = ps_xrealloc(ds->d, (size_t)(ds->n + 1) * sizeof(*ds->d));
+	d = &ds->d[ds->n];
+	if (parse_line(d, line, n, why, whylen) < 0)
+		return -1;
+	if (ps_departments_find(ds, d->name, strlen(d->name)) >= 0) {
+		snprintf(why, whylen, "department '%s' listed twice", d->name);
+		free(d->name);
+		return -1;
+	}
+	ds->n++;
+	return 0;
+}
+
 int ps_departments_load(struct ps_departments *ds, const char *path,
 			struct ps_error *e)
 {
-	struct ps_buf b = PS_BUF_INIT;
-	char *line, *end;
-	int lineno = 0, rc;
-
 	ds->d = NULL;
 	ds->n = 0;
 	if (!path) {
 		ps_departments_defaults(ds);
 		return 0;
 	}
-	rc = ps_read_file(path, &b, 16 << 20, e);
-	if (rc == 1)
-		rc = ps_error_set(e, PS_EX_NOINPUT, "cannot open %s: no such "
-				  "file", path);
-	if (rc < 0) {
-		ps_buf_release(&b);
+	if (ps_ndjson_config(path, add_department, ds, e) < 0) {
+		ps_departments_release(ds);
 		return -1;
 	}
-	for (line = b.data; line && line < b.data + b.len; line = end) {
-		char why[200];
-		size_t n;
-
-		end = memchr(line, '\n', b.len - (size_t)(line - b.data));
-		n = end ? (size_t)(end - line) : b.len - (size_t)(line - b.data);
-		end = end ? end + 1 : NULL;
-		lineno++;
-		if (n && line[n - 1] == '\r')
-			n--;
-		while (n && (*line == ' ' || *line == '\t')) {
-			line++;
-			n--;
-		}
-		if (!n || *line == '#')
-			continue;
-		ds->d = ps_xrealloc(ds->d, (size_t)(ds->n + 1) * sizeof(*ds->d));
-		if (parse_line(&ds->d[ds->n], line, n, why, sizeof(why)) < 0) {
-			ps_error_set(e, PS_EX_CONFIG, "%s:%d: %s", path, lineno,
-				     why);
-			goto fail;
-		}
-		if (ps_departments_find(ds, ds->d[ds->n].name,
-					strlen(ds->d[ds->n].name)) >= 0) {
-			ps_error_set(e, PS_EX_CONFIG, "%s:%d: department '%s' "
-				     "listed twice", path, lineno,
-				     ds->d[ds->n].name);
-			free(ds->d[ds->n].name);
-			goto fail;
-		}
-		ds->n++;
-	}
-	ps_buf_release(&b);
 	if (!ds->n) {
 		ps_departments_release(ds);
 		return ps_error_set(e, PS_EX_CONFIG, "%s: no departments",
 				    path);
 	}
 	return 0;
-fail:
-	ps_buf_release(&b);
-	ps_departments_release(ds);
-	return -1;
 }

@@ -1,10 +1,12 @@
 /* ndjson.c - see ndjson.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "ndjson.h"
 #include "banned.h"
 
@@ -235,4 +237,41 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 		if (rc < 0)
 			return -1;
 	}
+}
+
+int ps_ndjson_config(const char *path, ps_config_line_fn fn, void *ctx,
+		     struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	char *line, *end;
+	int lineno = 0, rc;
+
+	rc = ps_read_file(path, &b, 16 << 20, e);
+	if (rc == 1)
+		rc = ps_error_set(e, PS_EX_NOINPUT, "cannot open %s: no such "
+				  "file", path);
+	for (line = b.data; rc == 0 && line && line < b.data + b.len;
+	     line = end) {
+		char why[200];
+		size_t n;
+
+		end = memchr(line, '\n', b.len - (size_t)(line - b.data));
+		n = end ? (size_t)(end - line) : b.len - (size_t)(line - b.data);
+		end = end ? end + 1 : NULL;
+		lineno++;
+		if (n && line[n - 1] == '\r')
+			n--;
+		while (n && (*line == ' ' || *line == '\t')) {
+			line++;
+			n--;
+		}
+		if (!n || *line == '#')
+			continue;
+		why[0] = '\0';
+		if (fn(ctx, line, n, why, sizeof(why)) < 0)
+			rc = ps_error_set(e, PS_EX_CONFIG, "%s:%d: %s", path,
+					  lineno, why);
+	}
+	ps_buf_release(&b);
+	return rc;
 }

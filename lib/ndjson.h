@@ -57,6 +57,23 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 /* Stop at EINTR when *flag is non-zero (e.g. the SIGTERM flag). */
 void ps_ndjson_set_interrupt(struct ps_ndjson *r, volatile int *flag);
 
+/*
+ * A callback for ps_ndjson_config: one line (n bytes, not NUL-terminated).
+ * Returns 0, or -1 with a one-line reason in why.
+ */
+typedef int (*ps_config_line_fn)(void *ctx, const char *line, size_t n,
+				 char *why, size_t whylen);
+
+/*
+ * Read a small NDJSON configuration file (at most 16 MiB) and call fn for
+ * each line that is not empty or a '#' comment, leading blanks and a
+ * trailing CR removed.  Returns 0, or -1 with e filled: 66 when the file
+ * cannot be read, 78 "PATH:LINE: reason" for the first line fn rejects
+ * (no later line is read).
+ */
+int ps_ndjson_config(const char *path, ps_config_line_fn fn, void *ctx,
+		     struct ps_error *e);
+
 /* Bytes consumed from the source so far that belong to returned lines. */
 unsigned long long ps_ndjson_offset(const struct ps_ndjson *r);
 

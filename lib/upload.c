@@ -269,7 +269,7 @@ static int state_open(struct state *s, const char *lake,
 
 /* --- the files of a round -------------------------------------------- */
 
-enum fstate { F_TODO, F_SKIP, F_DONE };
+enum fstate { F_PENDING, F_SKIP, F_DONE };
 
 struct file {
 	char *rel;
@@ -795,7 +795,7 @@ static int start_next(struct round *r, int heads)
 		struct unit *u;
 		int brc;
 
-		if (f->st != F_TODO || (!heads && f->exists) || f->failed) {
+		if (f->st != F_PENDING || (!heads && f->exists) || f->failed) {
 			r->next++;
 			continue;
 		}
@@ -1063,7 +1063,7 @@ static int one_round(struct round *r, struct ps_error *e)
 				for (keep = i; keep < j; keep++) {
 					struct file *f = &r->fs.v[keep];
 
-					if (f->st == F_TODO && f->exists &&
+					if (f->st == F_PENDING && f->exists &&
 					    !f->failed) {
 						report_skip(r, f,
 							    "same md5 in "

@@ -387,3 +387,40 @@ Test(ndjson, reads_a_file_descriptor)
 	close(fd);
 	unlink(path);
 }
+
+static int collect(void *ctx, const char *line, size_t n, char *why,
+		   size_t whylen)
+{
+	struct ps_buf *b = ctx;
+
+	if (n >= 3 && !memcmp(line, "bad", 3)) {
+		snprintf(why, whylen, "rejected");
+		return -1;
+	}
+	ps_buf_add(b, line, n);
+	ps_buf_addc(b, '|');
+	return 0;
+}
+
+Test(ndjson, config_file_lines)
+{
+	char path[] = "/tmp/ps-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	static const char text[] = "# comment\n\n  {\"a\":1}\r\n\t# indented "
+				   "comment\n{\"b\":2}\nbad line\n{\"c\":3}";
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, sizeof(text) - 1),
+		     (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	cr_assert_eq(ps_ndjson_config(path, collect, &b, &e), -1);
+	cr_assert_eq(e.code, 78);
+	cr_assert(strstr(e.msg, ":6: rejected"), "%s", e.msg);
+	cr_assert_str_eq(b.data, "{\"a\":1}|{\"b\":2}|", "lines before the bad one");
+	ps_buf_release(&b);
+	cr_assert_eq(ps_ndjson_config("/nonexistent/x", collect, &b, &e), -1);
+	cr_assert_eq(e.code, 66);
+	unlink(path);
+}
