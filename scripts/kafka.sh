@@ -213,7 +213,11 @@ java_exec() {
 
 format_storage() {
 	[ -f "$dir/data/meta.properties" ] && return 0
+	# URL-safe base64 of 16 random bytes, as Kafka's own ids; one that
+	# starts with '-' would be read as an option by kafka-storage, so the
+	# first character is always a letter.
 	cid=$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n')
+	cid="k$(printf '%s' "$cid" | cut -c2-)"
 	java_run kafka.tools.StorageTool format -t "$cid" \
 		-c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 ||
 		{ cat "$dir/logs/format.log" >&2; die "storage format failed"; }
