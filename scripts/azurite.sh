@@ -20,6 +20,7 @@
 # account key: not a secret), AZURITE_BLOB_URL (the account URL, path
 # style: http://127.0.0.1:PORT/devstoreaccount1).
 set -eu
+. "$(dirname "$0")/service.inc"
 
 cache=${PS_CACHE:-${HOME:-/tmp}/.cache/pulsestream}/azurite
 version=3.37.0
@@ -122,21 +123,7 @@ start() {
 stop() {
 	d=${1:-${AZURITE_STATE:-}}
 	[ -n "$d" ] || die "stop: no state directory (give DIR or AZURITE_STATE)"
-	if [ -f "$d/pid" ]; then
-		pid=$(cat "$d/pid")
-		if kill "$pid" 2>/dev/null; then
-			i=0
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-				sleep 0.1
-				i=$((i + 1))
-			done
-			kill -9 "$pid" 2>/dev/null || :
-		fi
-		rm -f "$d/pid"
-	fi
-	if [ -f "$d/owned" ]; then
-		rm -rf "$d"
-	fi
+	stop_service "$d"
 }
 
 case ${1:-} in

@@ -34,6 +34,7 @@
 # LOWKEY_CLIENT_ID (client credentials; only with the stand-in),
 # LOWKEY_IDENTITY_ENDPOINT.
 set -eu
+. "$(dirname "$0")/service.inc"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${PS_CACHE:-${HOME:-/tmp}/.cache/pulsestream}/lowkey
@@ -224,21 +225,7 @@ start() {
 stop() {
 	d=${1:-${LOWKEY_STATE:-}}
 	[ -n "$d" ] || die "stop: no state directory (give DIR or LOWKEY_STATE)"
-	if [ -f "$d/pid" ]; then
-		pid=$(cat "$d/pid")
-		if kill "$pid" 2>/dev/null; then
-			i=0
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-				sleep 0.1
-				i=$((i + 1))
-			done
-			kill -9 "$pid" 2>/dev/null || :
-		fi
-		rm -f "$d/pid"
-	fi
-	if [ -f "$d/owned" ]; then
-		rm -rf "$d"
-	fi
+	stop_service "$d"
 }
 
 case ${1:-} in
