@@ -460,9 +460,10 @@ struct run {
 	/* quarantine of the open batch: stdin positions */
 	struct ps_buf qbuf;
 	long long qfirst, qlast;
-	/* the open batch */
+	/* the open batch: every record of it has an ingest time on the
+	   UTC day batch_day, named batch_date */
 	long long batch_records;
-	int64_t batch_time;
+	int64_t batch_day;
 	char batch_date[11];
 	double deadline;
 	int gone;			/* emit reader went away */
@@ -529,12 +530,43 @@ static void path_in_date(struct ps_buf *b, const char *root,
 	ps_buf_addc(b, '/');
 }
 
-static void start_batch(struct run *r)
+/* The ingest time bronze gives a plain line (or a quarantined one). */
+static int64_t assigned_ingest_time(const struct run *r)
 {
-	r->batch_time = r->o->ingest_time != PS_TIME_NONE ? r->o->ingest_time
-							   : ps_time_now();
-	ps_date_format(r->batch_time, r->batch_date);
+	return r->o->ingest_time != PS_TIME_NONE ? r->o->ingest_time
+						  : ps_time_now();
+}
+
+/* The UTC day of a time in microseconds (floor, also before 1970). */
+static int64_t utc_day(int64_t us)
+{
+	int64_t d = us / 86400000000LL;
+
+	return us % 86400000000LL < 0 ? d - 1 : d;
+}
+
+static int commit(struct run *r, struct ps_error *e);
+
+/*
+ * Open a batch for a record ingested at t, or keep the open one when t
+ * is on its day.  A record of another day commits the open batch first:
+ * a record lands in the partition of its own ingest time, so a replay of
+ * the same envelopes lands in the same place whatever the clock says.
+ */
+static int batch_for(struct run *r, int64_t t, struct ps_error *e)
+{
+	int64_t day = utc_day(t);
+
+	if (r->batch_records || r->qbuf.len) {
+		if (day == r->batch_day)
+			return 0;
+		if (commit(r, e) < 0)
+			return -1;
+	}
+	r->batch_day = day;
+	ps_date_format(t, r->batch_date);
 	r->deadline = ps_mono() + r->o->flush_interval;
+	return 0;
 }
 
 static struct part *get_part(struct run *r, const char *src, size_t n,
@@ -604,8 +636,8 @@ static int land(struct run *r, const struct ps_envelope *env,
 	struct ps_buf *b = r->o->emit ? &r->out : &r->scratch;
 	size_t off;
 
-	if (!r->batch_records && !r->qbuf.len)
-		start_batch(r);
+	if (batch_for(r, env->ingest_time, e) < 0)
+		return -1;
 	p = get_part(r, env->source, env->source_len, env->position, e);
 	if (!p)
 		return -1;
@@ -624,23 +656,27 @@ static int land(struct run *r, const struct ps_envelope *env,
 	return 0;
 }
 
-/* Keep a line bronze cannot land whole, with a reason. */
-static void quarantine(struct run *r, const struct ps_line *line,
-		       long long pos, const char *reason, const char *detail)
+/*
+ * Keep a line bronze cannot land whole, with a reason.  Returns 0, or -1
+ * with e filled when the open batch of another day cannot be committed.
+ */
+static int quarantine(struct run *r, const struct ps_line *line,
+		      long long pos, const char *reason, const char *detail,
+		      struct ps_error *e)
 {
 	struct ps_envelope env;
 	size_t keep = line->len;
+	int64_t now = assigned_ingest_time(r);
 
-	if (!r->batch_records && !r->qbuf.len)
-		start_batch(r);
+	if (batch_for(r, now, e) < 0)
+		return -1;
 	if (line->too_long && keep > QUARANTINE_KEEP)
 		keep = QUARANTINE_KEEP;
 	memset(&env, 0, sizeof(env));
 	env.source = r->stdin_source.data;
 	env.source_len = r->stdin_source.len;
 	env.position = pos;
-	env.ingest_time = r->o->ingest_time != PS_TIME_NONE ?
-			  r->o->ingest_time : ps_time_now();
+	env.ingest_time = now;
 	env.broker_time = PS_TIME_NONE;
 	env.payload = line->data;
 	env.payload_len = keep;
@@ -665,6 +701,7 @@ static void quarantine(struct run *r, const struct ps_line *line,
 	ps_log(PS_WARN, "line quarantined", PS_I("line", line->lineno),
 	       PS_S("reason", reason), PS_I("bytes", line->full_len),
 	       PS_S("detail", detail));
+	return 0;
 }
 
 static int commit(struct run *r, struct ps_error *e)
@@ -884,19 +921,15 @@ static int handle_line(struct run *r, struct ps_envelope_parser *ep,
 
 		snprintf(d, sizeof(d), "line of %zu bytes over the cap of %zu",
 			 line->full_len, line->len);
-		quarantine(r, line, pos, "line_too_long", d);
-		return 0;
+		return quarantine(r, line, pos, "line_too_long", d, e);
 	}
-	if (reason) {
-		quarantine(r, line, pos, reason, pe.msg);
-		return 0;
-	}
+	if (reason)
+		return quarantine(r, line, pos, reason, pe.msg, e);
 	memset(&env, 0, sizeof(env));
 	env.source = r->stdin_source.data;
 	env.source_len = r->stdin_source.len;
 	env.position = pos;
-	env.ingest_time = r->o->ingest_time != PS_TIME_NONE ?
-			  r->o->ingest_time : ps_time_now();
+	env.ingest_time = assigned_ingest_time(r);
 	env.broker_time = PS_TIME_NONE;
 	env.payload = line->data;
 	env.payload_len = line->len;

@@ -11,8 +11,10 @@
  * A bronze file holds the envelopes (lib/envelope.h) of one source for one
  * commit, one per line, positions strictly increasing, FIRST and LAST the
  * first and last of them as 20-digit zero-padded decimals.  The date is
- * the ingest date (UTC) of the batch.  SAFE is the source id made safe for
- * file names, injectively:
+ * the UTC date of the ingest_time of every envelope in the file: an
+ * envelope's own, or for a plain line the ingest time bronze assigns (a
+ * replay lands in the same partition on any day).  SAFE is the source id
+ * made safe for file names, injectively:
  *
  *   stdin:NAME            -> stdin_NAME       (NAME of [A-Za-z0-9_.-])
  *   kafka:TOPIC/PARTITION -> kafka_TOPIC_PARTITION
