@@ -181,16 +181,28 @@ static void index_free(struct index *x)
 /* State                                                               */
 /* ------------------------------------------------------------------ */
 
-struct pver {
-	int64_t from, last;
+/* One observation of a patient's tracked values at an event time.  The
+ * SCD2 versions are the runs of equal values in time order, derived when
+ * needed: the history is then the same in whatever order records came. */
+struct pobs {
+	int64_t t;
 	uint32_t gender, band;		/* symbols */
 };
 
 struct patient {
-	struct pver *v;
+	struct pobs *o;			/* sorted by t, one per instant */
 	uint32_t n, cap;
 	int32_t age;
 	int64_t age_t;
+	int32_t *encs;			/* encounters seen with this patient */
+	uint32_t nenc, capenc;		/* (not persisted: rebuilt) */
+};
+
+/* One derived SCD2 version: observations o[first..end-1]. */
+struct pver {
+	int64_t from, last;
+	uint32_t gender, band;
+	uint32_t first, end;
 };
 
 struct dept {
@@ -234,8 +246,10 @@ void ps_gold_free(struct ps_gold *g)
 
 	if (!g)
 		return;
-	for (i = 0; i < g->pidx.n; i++)
-		free(g->pat[i].v);
+	for (i = 0; i < g->pidx.n; i++) {
+		free(g->pat[i].o);
+		free(g->pat[i].encs);
+	}
 	free(g->pat);
 	free(g->dep);
 	free(g->enc);
@@ -362,80 +376,148 @@ static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
 /* SCD2                                                                */
 /* ------------------------------------------------------------------ */
 
-static void ver_insert(struct patient *p, uint32_t at, struct pver v)
+/* strcmp of two symbols' strings (a tie-break that does not depend on
+ * the order symbols were first seen in). */
+static int symcmp(const struct ps_gold *g, uint32_t a, uint32_t b)
 {
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 1;
-		p->v = ps_xrealloc(p->v, p->cap * sizeof(*p->v));
-	}
-	memmove(&p->v[at + 1], &p->v[at], (p->n - at) * sizeof(*p->v));
-	p->v[at] = v;
-	p->n++;
+	const struct key *x = &g->syms.keys[a], *y = &g->syms.keys[b];
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c;
+
+	if (a == b)
+		return 0;
+	c = memcmp(x->p, y->p, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Observe gender/band at time t.  Returns 1 when the history changed. */
-static int scd2_observe(struct patient *p, int64_t t, uint32_t gender,
-			uint32_t band)
+/*
+ * Observe gender/band at time t.  Returns 0 when nothing changed, 1 when
+ * only the inside of a version changed (its last observation), 2 when
+ * the versions' boundaries changed (a version starts elsewhere, or
+ * versions were added): then the surrogate keys of the patient's
+ * versions, and so the fact rows pointing at them, may change.  Two
+ * records at the same instant with other values: the smaller (gender,
+ * age_band) by byte order is kept, whatever the arrival order.
+ */
+static int scd2_observe(const struct ps_gold *g, struct patient *p,
+			int64_t t, uint32_t gender, uint32_t band)
 {
-	struct pver nv = { t, t, gender, band };
-	uint32_t lo = 0, hi = p->n, i;
-	struct pver *v;
+	uint32_t lo = 0, hi = p->n, k;
 
-	if (!p->n) {
-		ver_insert(p, 0, nv);
-		return 1;
-	}
-	/* i: the last version with from <= t, or none (t before all). */
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
 
-		if (p->v[mid].from <= t)
+		if (p->o[mid].t < t)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0) {
-		v = &p->v[0];
-		if (v->gender == gender && v->band == band) {
-			v->from = t;
-			return 1;
-		}
-		ver_insert(p, 0, nv);
-		return 1;
-	}
-	i = lo - 1;
-	v = &p->v[i];
-	if (v->gender == gender && v->band == band) {
-		if (t > v->last) {
-			v->last = t;
-			return 1;
-		}
-		return 0;
-	}
-	if (t == v->from)
-		return 0;	/* same instant, other values: first one wins */
-	if (t >= v->last) {
-		/* after everything seen in v: a version of its own, or the
-		 * next version starts earlier when it has these values */
-		if (i + 1 < p->n && p->v[i + 1].gender == gender &&
-		    p->v[i + 1].band == band) {
-			p->v[i + 1].from = t;
-			return 1;
-		}
-		ver_insert(p, i + 1, nv);
-		return 1;
-	}
-	/* inside v's observed span: split v; the rest of v resumes at the
-	 * latest observation known for it */
-	{
-		struct pver rest = *v;
+	k = lo;
+	if (k < p->n && p->o[k].t == t) {
+		struct pobs *o = &p->o[k];
+		int c = symcmp(g, gender, o->gender);
 
-		rest.from = v->last;
-		v->last = v->from;
-		ver_insert(p, i + 1, nv);
-		ver_insert(p, i + 2, rest);
+		if (!c)
+			c = symcmp(g, band, o->band);
+		if (c >= 0)
+			return 0;
+		o->gender = gender;
+		o->band = band;
+		return 2;
 	}
-	return 1;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 2;
+		p->o = ps_xrealloc(p->o, p->cap * sizeof(*p->o));
+	}
+	memmove(&p->o[k + 1], &p->o[k], (p->n - k) * sizeof(*p->o));
+	p->o[k].t = t;
+	p->o[k].gender = gender;
+	p->o[k].band = band;
+	p->n++;
+	if (k > 0 && p->o[k - 1].gender == gender && p->o[k - 1].band == band)
+		return 1;
+	return 2;
+}
+
+/* The versions of p into *v (malloc'd array, kept across calls in *cap);
+ * returns their number (>= 1). */
+static uint32_t scd2_versions(const struct patient *p, struct pver **v,
+			      uint32_t *cap)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < p->n; i++) {
+		const struct pobs *o = &p->o[i];
+
+		if (n && (*v)[n - 1].gender == o->gender &&
+		    (*v)[n - 1].band == o->band) {
+			(*v)[n - 1].last = o->t;
+			(*v)[n - 1].end = i + 1;
+			continue;
+		}
+		if (n == *cap) {
+			*cap = *cap ? *cap * 2 : 4;
+			*v = ps_xrealloc(*v, *cap * sizeof(**v));
+		}
+		(*v)[n].from = (*v)[n].last = o->t;
+		(*v)[n].gender = o->gender;
+		(*v)[n].band = o->band;
+		(*v)[n].first = i;
+		(*v)[n].end = i + 1;
+		n++;
+	}
+	return n;
+}
+
+/* The observation index where the version in effect at t starts: the
+ * last version starting at or before t, or the first one. */
+static uint32_t version_start_at(const struct patient *p, int64_t t)
+{
+	uint32_t lo = 0, hi = p->n, k;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (p->o[mid].t <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	k = lo ? lo - 1 : 0;
+	while (k > 0 && p->o[k - 1].gender == p->o[k].gender &&
+	       p->o[k - 1].band == p->o[k].band)
+		k--;
+	return k;
+}
+
+/* The surrogate key of the version of patient key pk starting at from:
+ * ps_gold_sk of patient_id, 0x1f, from in microseconds (decimal). */
+static int64_t version_sk(const struct key *pk, int64_t from)
+{
+	char b[512];
+	struct ps_buf x = PS_BUF_INIT;
+	int n = snprintf(b, sizeof(b), "%lld", (long long)from);
+	int64_t sk;
+
+	if (pk->len + 1 + (size_t)n <= sizeof(b) - 1) {
+		memmove(b + pk->len + 1, b, (size_t)n);
+		memcpy(b, pk->p, pk->len);
+		b[pk->len] = '\x1f';
+		return ps_gold_sk(b, pk->len + 1 + (size_t)n);
+	}
+	ps_buf_add(&x, pk->p, pk->len);
+	ps_buf_addc(&x, '\x1f');
+	ps_buf_add(&x, b, (size_t)n);
+	sk = ps_gold_sk(x.data, x.len);
+	ps_buf_release(&x);
+	return sk;
+}
+
+int64_t ps_gold_version_sk(const char *patient_id, int64_t from)
+{
+	struct key k = { patient_id, (uint32_t)strlen(patient_id), 0 };
+
+	return version_sk(&k, from);
 }
 
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
@@ -444,25 +526,74 @@ size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
 	size_t n = strlen(patient_id), slot, j;
 	long i = index_find(&g->pidx, patient_id, n,
 			    hash_bytes(patient_id, n), &slot);
-	const struct patient *p;
+	struct pver *v = NULL;
+	uint32_t nv, cap = 0;
 
 	if (i < 0)
 		return 0;
-	p = &g->pat[i];
-	for (j = 0; j < p->n && j < max; j++) {
-		out[j].effective_from = p->v[j].from;
-		out[j].effective_to = j + 1 < p->n ? p->v[j + 1].from :
+	nv = scd2_versions(&g->pat[i], &v, &cap);
+	for (j = 0; j < nv && j < max; j++) {
+		out[j].effective_from = v[j].from;
+		out[j].effective_to = j + 1 < nv ? v[j + 1].from :
 			PS_GOLD_NULL;
-		out[j].last_seen = p->v[j].last;
-		out[j].gender = symstr(g, p->v[j].gender, NULL);
-		out[j].age_band = symstr(g, p->v[j].band, NULL);
+		out[j].last_seen = v[j].last;
+		out[j].gender = symstr(g, v[j].gender, NULL);
+		out[j].age_band = symstr(g, v[j].band, NULL);
 	}
-	return p->n;
+	free(v);
+	return nv;
 }
 
 /* ------------------------------------------------------------------ */
 /* Apply                                                               */
 /* ------------------------------------------------------------------ */
+
+/* A record's value v at event time t replaces the value cur set at
+ * event time tcur: the latest by event time, ties to the larger value. */
+static int later(int64_t t, int64_t v, int64_t tcur, int64_t cur)
+{
+	if (v == PS_GOLD_NULL)
+		return 0;
+	return tcur == PS_GOLD_NULL || t > tcur || (t == tcur && v > cur);
+}
+
+static int strcmp_n(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* Order of two admission sides at the same event time (record r with
+ * patient pi and department di against e): > 0 when r's wins. */
+static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
+			const struct enc *e, int32_t pi, int32_t di)
+{
+	const struct key *pk, *ek, *dk, *ok;
+
+	if (r->admission_time != e->admission)
+		return r->admission_time > e->admission ? 1 : -1;
+	if (di != e->dept) {
+		dk = &g->didx.keys[di];
+		ok = &g->didx.keys[e->dept];
+		return strcmp_n(dk->p, dk->len, ok->p, ok->len);
+	}
+	if (pi != e->patient) {
+		pk = &g->pidx.keys[pi];
+		ek = &g->pidx.keys[e->patient];
+		return strcmp_n(pk->p, pk->len, ek->p, ek->len);
+	}
+	return 0;
+}
+
+static void pat_add_enc(struct patient *p, int32_t ei)
+{
+	if (p->nenc == p->capenc) {
+		p->capenc = p->capenc ? p->capenc * 2 : 2;
+		p->encs = ps_xrealloc(p->encs, p->capenc * sizeof(*p->encs));
+	}
+	p->encs[p->nenc++] = ei;
+}
 
 int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		  char *why, size_t whylen)
@@ -474,7 +605,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 	struct patient *p;
 	struct enc *e, old;
 	int64_t t;
-	int added, changed = 0;
+	int added, changed = 0, bounds;
 
 	if (!r->patient_id.len || !r->department.len || !r->gender.p ||
 	    r->admission_time == PS_GOLD_NULL ||
@@ -520,10 +651,13 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		changed = 1;
 	}
 	p = &g->pat[pi];
-	changed |= scd2_observe(p, t, sym(g, r->gender.p, r->gender.len),
-				sym(g, band, bandlen));
-	if (r->age != PS_GOLD_NULL && t >= p->age_t &&
-	    (p->age != (int32_t)r->age || p->age_t != t)) {
+	bounds = scd2_observe(g, p, t, sym(g, r->gender.p, r->gender.len),
+			      sym(g, band, bandlen));
+	changed |= bounds != 0;
+	/* age is type 1: the latest by event time (ties: the oldest age) */
+	if (r->age != PS_GOLD_NULL &&
+	    (p->age_t == PS_GOLD_NULL || t > p->age_t ||
+	     (t == p->age_t && (int32_t)r->age > p->age))) {
 		p->age = (int32_t)r->age;
 		p->age_t = t;
 		changed = 1;
@@ -543,45 +677,60 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		e->t_arr = e->t_bed = e->t_tri = PS_GOLD_NULL;
 		e->arrival = e->discharge = e->ingest = PS_GOLD_NULL;
 		e->bed = e->triage = NUL32;
+		e->patient = -1;
 	}
 	e = &g->enc[ei];
 	old = *e;
-	if (added || t >= e->t_adm) {
+	if (added || t > e->t_adm ||
+	    (t == e->t_adm && adm_side_cmp(g, r, e, (int32_t)pi,
+					   (int32_t)di) > 0)) {
 		e->t_adm = t;
 		e->patient = (int32_t)pi;
 		e->dept = (int32_t)di;
 		e->admission = r->admission_time;
 	}
-	/* nullable fields: the latest record that has a value */
-	if (r->arrival_time != PS_GOLD_NULL &&
-	    (e->t_arr == PS_GOLD_NULL || t >= e->t_arr)) {
+	/* nullable fields: the latest record that has a value (ties: the
+	 * larger value, so that arrival order never matters) */
+	if (later(t, r->arrival_time, e->t_arr, e->arrival)) {
 		e->arrival = r->arrival_time;
 		e->t_arr = t;
 	}
-	if (r->bed_id != PS_GOLD_NULL &&
-	    (e->t_bed == PS_GOLD_NULL || t >= e->t_bed)) {
+	if (later(t, r->bed_id, e->t_bed, e->bed == NUL32 ? PS_GOLD_NULL :
+		  e->bed)) {
 		e->bed = (int32_t)r->bed_id;
 		e->t_bed = t;
 	}
-	if (r->triage_level != PS_GOLD_NULL &&
-	    (e->t_tri == PS_GOLD_NULL || t >= e->t_tri)) {
+	if (later(t, r->triage_level, e->t_tri, e->triage == NUL32 ?
+		  PS_GOLD_NULL : e->triage)) {
 		e->triage = (int32_t)r->triage_level;
 		e->t_tri = t;
 	}
-	if (r->discharge_time != PS_GOLD_NULL &&
-	    (e->t_dis == PS_GOLD_NULL || t >= e->t_dis)) {
+	if (later(t, r->discharge_time, e->t_dis, e->discharge)) {
 		e->t_dis = t;
 		e->discharge = r->discharge_time;
 	}
-	if (e->last_event == PS_GOLD_NULL || t >= e->last_event) {
+	if (e->last_event == PS_GOLD_NULL || t > e->last_event ||
+	    (t == e->last_event && r->ingest_time > e->ingest)) {
 		e->last_event = t;
 		e->ingest = r->ingest_time;
 	}
+	if (e->patient != old.patient)
+		pat_add_enc(&g->pat[e->patient], (int32_t)ei);
 	if (added || memcmp(&old, e, sizeof(old))) {
 		if (!added && old.admission != e->admission)
 			mark_dirty(g, old.admission);
 		mark_dirty(g, e->admission);
 		changed = 1;
+	}
+	if (bounds == 2) {
+		/* the patient's version keys may have moved: every fact row
+		 * of the patient points at the version of its admission */
+		const struct patient *pp = &g->pat[pi];
+		uint32_t k;
+
+		for (k = 0; k < pp->nenc; k++)
+			if (g->enc[pp->encs[k]].patient == (int32_t)pi)
+				mark_dirty(g, g->enc[pp->encs[k]].admission);
 	}
 	return changed;
 }
@@ -837,7 +986,8 @@ bad:
 
 static const struct ps_pq_column fact_cols[] = {
 	COL("fact_sk", INT64, 0), COL("encounter_id", STRING, 0),
-	COL("patient_sk", INT64, 0), COL("department_sk", INT64, 0),
+	COL("patient_sk", INT64, 0), COL("patient_key", INT64, 0),
+	COL("department_sk", INT64, 0),
 	COL("patient_id", STRING, 0), COL("department", STRING, 0),
 	COL("hospital_id", INT32, 0), COL("bed_id", INT32, 1),
 	COL("triage_level", INT32, 1), COL("arrival_time", TIMESTAMP, 1),
@@ -853,8 +1003,8 @@ static const struct ps_pq_column fact_cols[] = {
 };
 
 static const struct ps_pq_column dim_patient_cols[] = {
-	COL("patient_sk", INT64, 0), COL("patient_id", STRING, 0),
-	COL("version", INT32, 0), COL("gender", STRING, 0),
+	COL("patient_sk", INT64, 0), COL("patient_key", INT64, 0),
+	COL("patient_id", STRING, 0), COL("version", INT32, 0), COL("gender", STRING, 0),
 	COL("age_band", STRING, 0), COL("age", INT32, 1),
 	COL("effective_from", TIMESTAMP, 0),
 	COL("effective_to", TIMESTAMP, 1), COL("is_current", BOOL, 0),
@@ -878,7 +1028,7 @@ static const struct ps_pq_column occ_cols[] = {
 static const struct ps_pq_column occ_h_cols[] = {
 	COL("hospital_id", INT32, 0), COL("census", INT64, 0),
 	COL("beds", INT32, 1), COL("occupancy_pct", DOUBLE, 1),
-	COL("as_of", TIMESTAMP, 0),
+	COL("census_without_beds", INT64, 0), COL("as_of", TIMESTAMP, 0),
 };
 
 static const struct ps_pq_column inflow_cols[] = {
@@ -962,14 +1112,16 @@ static int is_overstay(const struct ps_gold *g, const struct enc *e,
 
 	if (is_current(e, now))
 		return (double)(now - e->admission) / (double)USEC_HOUR > thr;
-	return e->discharge != PS_GOLD_NULL && los_h(e) > thr;
+	return e->discharge != PS_GOLD_NULL && e->discharge <= now &&
+	       los_h(e) > thr;
 }
 
-static const struct pver *cur_ver(const struct ps_gold *g, int32_t pi)
+/* The current values of patient pi: its last observation. */
+static const struct pobs *cur_ver(const struct ps_gold *g, int32_t pi)
 {
 	const struct patient *p = &g->pat[pi];
 
-	return &p->v[p->n - 1];
+	return &p->o[p->n - 1];
 }
 
 /* Compare rows on every column in order (nulls first). */
@@ -1014,43 +1166,51 @@ static void sort_table(struct ps_table *t)
 	sort_t = NULL;
 }
 
+enum { FC_FACT_SK, FC_ENCOUNTER, FC_PATIENT_SK, FC_PATIENT_KEY, FC_DEPT_SK,
+       FC_PATIENT_ID, FC_DEPT, FC_HOSP, FC_BED, FC_TRIAGE, FC_ARRIVAL,
+       FC_ADMISSION, FC_DISCHARGE, FC_DATE, FC_LOS, FC_WAIT, FC_CURRENT,
+       FC_OVERSTAY, FC_LAST_EVENT, FC_INGEST, FC_AS_OF };
+
 static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 		     int64_t now, struct ps_table *t)
 {
 	struct ps_pq_value *r = ps_table_add_row(t);
 	const struct key *ek = &g->eidx.keys[ei];
 	const struct key *pk = &g->pidx.keys[e->patient];
+	const struct patient *p = &g->pat[e->patient];
 	const struct dept *d = &g->dep[e->dept];
 	size_t nl;
 	const char *dn = symstr(g, d->name, &nl);
 
-	ps_table_set_i(t, r, 0, key_sk(ek));
-	ps_table_set_s(t, r, 1, ek->p, ek->len);
-	ps_table_set_i(t, r, 2, key_sk(pk));
-	ps_table_set_i(t, r, 3, d->sk);
-	ps_table_set_s(t, r, 4, pk->p, pk->len);
-	ps_table_set_s(t, r, 5, dn, nl);
-	ps_table_set_i(t, r, 6, d->hospital);
+	ps_table_set_i(t, r, FC_FACT_SK, key_sk(ek));
+	ps_table_set_s(t, r, FC_ENCOUNTER, ek->p, ek->len);
+	ps_table_set_i(t, r, FC_PATIENT_SK, version_sk(pk,
+		p->o[version_start_at(p, e->admission)].t));
+	ps_table_set_i(t, r, FC_PATIENT_KEY, key_sk(pk));
+	ps_table_set_i(t, r, FC_DEPT_SK, d->sk);
+	ps_table_set_s(t, r, FC_PATIENT_ID, pk->p, pk->len);
+	ps_table_set_s(t, r, FC_DEPT, dn, nl);
+	ps_table_set_i(t, r, FC_HOSP, d->hospital);
 	if (e->bed != NUL32)
-		ps_table_set_i(t, r, 7, e->bed);
+		ps_table_set_i(t, r, FC_BED, e->bed);
 	if (e->triage != NUL32)
-		ps_table_set_i(t, r, 8, e->triage);
+		ps_table_set_i(t, r, FC_TRIAGE, e->triage);
 	if (e->arrival != PS_GOLD_NULL)
-		ps_table_set_i(t, r, 9, e->arrival);
-	ps_table_set_i(t, r, 10, e->admission);
+		ps_table_set_i(t, r, FC_ARRIVAL, e->arrival);
+	ps_table_set_i(t, r, FC_ADMISSION, e->admission);
 	if (e->discharge != PS_GOLD_NULL) {
-		ps_table_set_i(t, r, 11, e->discharge);
-		ps_table_set_d(t, r, 13, los_h(e));
+		ps_table_set_i(t, r, FC_DISCHARGE, e->discharge);
+		ps_table_set_d(t, r, FC_LOS, los_h(e));
 	}
-	ps_table_set_i(t, r, 12, day_of(e->admission));
+	ps_table_set_i(t, r, FC_DATE, day_of(e->admission));
 	if (has_wait(e))
-		ps_table_set_d(t, r, 14, wait_m(e));
-	ps_table_set_b(t, r, 15, is_current(e, now));
-	ps_table_set_b(t, r, 16, is_overstay(g, e, now));
-	ps_table_set_i(t, r, 17, e->last_event);
+		ps_table_set_d(t, r, FC_WAIT, wait_m(e));
+	ps_table_set_b(t, r, FC_CURRENT, is_current(e, now));
+	ps_table_set_b(t, r, FC_OVERSTAY, is_overstay(g, e, now));
+	ps_table_set_i(t, r, FC_LAST_EVENT, e->last_event);
 	if (e->ingest != PS_GOLD_NULL)
-		ps_table_set_i(t, r, 18, e->ingest);
-	ps_table_set_i(t, r, 19, now);
+		ps_table_set_i(t, r, FC_INGEST, e->ingest);
+	ps_table_set_i(t, r, FC_AS_OF, now);
 }
 
 /* The index in days[0..n-1] (sorted) of the day of e, or -1. */
@@ -1186,7 +1346,7 @@ struct dacc {
 
 struct pair_acc {
 	long long n1, n2;
-	double sum;
+	int64_t sum_us;		/* exact: the mean is the same in any order */
 };
 
 void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
@@ -1203,6 +1363,8 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 	int32_t dmin = INT32_MAX, dmax = INT32_MIN;
 	long long *vol;
 	struct ps_table *T;
+	struct pver *vers = NULL;
+	uint32_t capv = 0;
 
 	for (i = 0; i < nd; i++)
 		da[i].hours = ps_xcalloc(nh, sizeof(*da[i].hours));
@@ -1218,7 +1380,7 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 	for (i = 0; i < g->eidx.n; i++) {
 		const struct enc *e = &g->enc[i];
 		struct dacc *a = &da[e->dept];
-		const struct pver *v = cur_ver(g, e->patient);
+		const struct pobs *v = cur_ver(g, e->patient);
 		const struct dept *dp = &g->dep[e->dept];
 		double thr = overstay_hours(g, dp);
 		int cur = is_current(e, now);
@@ -1227,14 +1389,14 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 		if (cur && (double)(now - e->admission) / (double)USEC_HOUR >
 		    thr)
 			a->over_cur++;
-		if (e->discharge != PS_GOLD_NULL) {
+		if (e->discharge != PS_GOLD_NULL && e->discharge <= now) {
 			double l = los_h(e);
 			struct pair_acc *p = &los[dp->name * ns + v->gender];
 
 			a->discharges++;
 			a->over_dis += l > thr;
 			p->n1++;
-			p->sum += l;
+			p->sum_us += e->discharge - e->admission;
 			if (e->discharge > now - USEC_HOUR &&
 			    e->discharge <= now)
 				a->dis1h++;
@@ -1264,28 +1426,30 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 	for (i = 0; i < g->pidx.n; i++) {
 		const struct patient *p = &g->pat[i];
 		const struct key *pk = &g->pidx.keys[i];
-		int64_t sk = key_sk(pk);
+		uint32_t nv = scd2_versions(p, &vers, &capv);
 
-		for (j = 0; j < p->n; j++) {
+		for (j = 0; j < nv; j++) {
 			struct ps_pq_value *r = ps_table_add_row(T);
 			size_t l1, l2;
-			const char *gs = symstr(g, p->v[j].gender, &l1);
-			const char *bs = symstr(g, p->v[j].band, &l2);
+			const char *gs = symstr(g, vers[j].gender, &l1);
+			const char *bs = symstr(g, vers[j].band, &l2);
 
-			ps_table_set_i(T, r, 0, sk);
-			ps_table_set_s(T, r, 1, pk->p, pk->len);
-			ps_table_set_i(T, r, 2, (int64_t)j + 1);
-			ps_table_set_s(T, r, 3, gs, l1);
-			ps_table_set_s(T, r, 4, bs, l2);
+			ps_table_set_i(T, r, 0, version_sk(pk, vers[j].from));
+			ps_table_set_i(T, r, 1, key_sk(pk));
+			ps_table_set_s(T, r, 2, pk->p, pk->len);
+			ps_table_set_i(T, r, 3, (int64_t)j + 1);
+			ps_table_set_s(T, r, 4, gs, l1);
+			ps_table_set_s(T, r, 5, bs, l2);
 			if (p->age != NUL32)
-				ps_table_set_i(T, r, 5, p->age);
-			ps_table_set_i(T, r, 6, p->v[j].from);
-			if (j + 1 < p->n)
-				ps_table_set_i(T, r, 7, p->v[j + 1].from);
-			ps_table_set_b(T, r, 8, j + 1 == p->n);
-			ps_table_set_i(T, r, 9, p->v[j].last);
+				ps_table_set_i(T, r, 6, p->age);
+			ps_table_set_i(T, r, 7, vers[j].from);
+			if (j + 1 < nv)
+				ps_table_set_i(T, r, 8, vers[j + 1].from);
+			ps_table_set_b(T, r, 9, j + 1 == nv);
+			ps_table_set_i(T, r, 10, vers[j].last);
 		}
 	}
+	free(vers);
 
 	/* dim_department, occupancy, waiting, inflow, overstay, turnover */
 	ps_table_init(&t[1], "dim_department", dim_dept_cols,
@@ -1390,15 +1554,20 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 				hs[nhs++] = g->dep[i].hospital;
 		}
 		for (j = 0; j < nhs; j++) {
-			long long census = 0, beds = 0;
+			long long census = 0, beds = 0, other = 0;
 			struct ps_pq_value *r;
 
+			/* occupancy over the departments with beds; patients
+			 * of the others are counted apart */
 			for (i = 0; i < nd; i++) {
 				if (g->dep[i].hospital != hs[j])
 					continue;
-				census += da[i].census;
-				if (beds_of(g, &g->dep[i]) > 0)
+				if (beds_of(g, &g->dep[i]) > 0) {
+					census += da[i].census;
 					beds += beds_of(g, &g->dep[i]);
+				} else {
+					other += da[i].census;
+				}
 			}
 			r = ps_table_add_row(&t[3]);
 			ps_table_set_i(&t[3], r, 0, hs[j]);
@@ -1408,7 +1577,8 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 				ps_table_set_d(&t[3], r, 3,
 					       (double)census * 100.0 /
 					       (double)beds);
-			ps_table_set_i(&t[3], r, 4, now);
+			ps_table_set_i(&t[3], r, 4, other);
+			ps_table_set_i(&t[3], r, 5, now);
 		}
 		free(hs);
 	}
@@ -1428,7 +1598,8 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 				ps_table_set_s(&t[6], r, 1, s2, l2);
 				ps_table_set_i(&t[6], r, 2, p->n1);
 				ps_table_set_d(&t[6], r, 3,
-					       p->sum / (double)p->n1);
+					       (double)p->sum_us /
+					       (double)p->n1 / (double)USEC_HOUR);
 				ps_table_set_i(&t[6], r, 4, now);
 			}
 			p = &demo[i * ns + j];
@@ -1475,7 +1646,7 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 /* Snapshot                                                            */
 /* ------------------------------------------------------------------ */
 
-#define SNAP_MAGIC "PSGOLD1\n"
+#define SNAP_MAGIC "PSGOLD2\n"
 #define SNAP_END "PSEND\n"
 
 static void put64(struct ps_buf *b, int64_t v)
@@ -1538,10 +1709,9 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 		put64(b, p->age_t);
 		put32(b, (int32_t)p->n);
 		for (j = 0; j < p->n; j++) {
-			put64(b, p->v[j].from);
-			put64(b, p->v[j].last);
-			put32(b, (int32_t)p->v[j].gender);
-			put32(b, (int32_t)p->v[j].band);
+			put64(b, p->o[j].t);
+			put32(b, (int32_t)p->o[j].gender);
+			put32(b, (int32_t)p->o[j].band);
 		}
 		snap_flush(w, SNAP_CHUNK);
 	}
@@ -1689,19 +1859,19 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		pt->age = get32(&r);
 		pt->age_t = get64(&r);
 		nv = get32(&r);
-		if (nv < 1 || nv > (int32_t)((r.e - r.p) / 24)) {
+		if (nv < 1 || nv > (int32_t)((r.e - r.p) / 16)) {
 			r.bad = 1;
 			break;
 		}
-		pt->v = ps_xmalloc((size_t)nv * sizeof(*pt->v));
+		pt->o = ps_xmalloc((size_t)nv * sizeof(*pt->o));
 		pt->n = pt->cap = (uint32_t)nv;
 		for (j = 0; j < nv; j++) {
-			pt->v[j].from = get64(&r);
-			pt->v[j].last = get64(&r);
-			pt->v[j].gender = (uint32_t)get32(&r);
-			pt->v[j].band = (uint32_t)get32(&r);
-			if (pt->v[j].gender >= (uint32_t)nsym ||
-			    pt->v[j].band >= (uint32_t)nsym)
+			pt->o[j].t = get64(&r);
+			pt->o[j].gender = (uint32_t)get32(&r);
+			pt->o[j].band = (uint32_t)get32(&r);
+			if (pt->o[j].gender >= (uint32_t)nsym ||
+			    pt->o[j].band >= (uint32_t)nsym ||
+			    (j && pt->o[j].t <= pt->o[j - 1].t))
 				r.bad = 1;
 		}
 	}
@@ -1730,6 +1900,8 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	if (r.bad || r.p != r.e)
 		return ps_error_set(e, PS_EX_CONFIG, "ps-gold state snapshot "
 				    "is corrupt");
+	for (i = 0; i < (int32_t)g->eidx.n; i++)
+		pat_add_enc(&g->pat[g->enc[i].patient], i);
 	g->ndirty = 0;
 	return 0;
 }

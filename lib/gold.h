@@ -21,10 +21,14 @@
  * again after a crash between 1 and 2 change nothing.
  *
  * Surrogate keys are deterministic hashes (FNV-1a 64 then splitmix64, top
- * bit cleared): patient_sk of patient_id (a durable key shared by all SCD2
+ * bit cleared): patient_sk of each dim_patient row (patient_id and the
+ * version's effective_from: unique per row, as Power BI and SQL joins
+ * need), patient_key of patient_id (the durable key shared by all SCD2
  * versions of the patient), department_sk of department and hospital_id,
- * fact_sk of encounter_id.  They never change between runs and are equal
- * in incremental and batch runs.
+ * fact_sk of encounter_id.  They are equal in incremental and batch runs
+ * and in any arrival order; a fact row's patient_sk is the version in
+ * effect at its admission time, and moves when a late record changes the
+ * patient's history.
  *
  * Upsert rules (the event time of a record is event_time, or
  * admission_time when it has none): the admission side of a fact row
@@ -36,15 +40,14 @@
  * row.
  *
  * SCD2 on patient_id tracks gender and age_band; age is type 1 (latest
- * by event time).  Each version keeps its effective_from (event time of
- * the first record showing its values) and the last event time seen with
- * them.  A record older than the current version is placed into history:
- * before the first version it starts a new first version (or moves the
- * first version's start earlier when the values are equal); between two
- * versions it extends the one it falls in, or starts a version of its own
- * (ending at the next version's start); inside the observed span of a
- * version with other values it splits that version, the rest resuming at
- * the latest observation known.
+ * by event time, ties: the larger).  Every observation (event time,
+ * gender, age_band) is kept, one per instant (two at the same instant:
+ * the smaller values by byte order); the versions are the runs of equal
+ * values in event-time order: effective_from is the first observation of
+ * a run, last_seen its last, effective_to the next run's start.  So the
+ * history is a function of the set of records, not of their order (a
+ * value that changes and changes back, A -> B -> A, gives three versions
+ * however the records arrive).
  */
 #ifndef PS_GOLD_H
 #define PS_GOLD_H
@@ -124,6 +127,12 @@ size_t ps_gold_ndepartments(const struct ps_gold *g);
 
 /* The deterministic surrogate key of len bytes (63 bits). */
 int64_t ps_gold_sk(const char *p, size_t len);
+
+/* The surrogate key of the dim_patient row (version) of patient_id that
+ * starts at effective_from: ps_gold_sk of patient_id, byte 0x1f and
+ * effective_from in microseconds since the epoch in decimal.  Cannot
+ * fail. */
+int64_t ps_gold_version_sk(const char *patient_id, int64_t effective_from);
 
 /*
  * Build every table as of now: t[0] dim_patient, t[1] dim_department,

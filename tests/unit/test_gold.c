@@ -259,3 +259,287 @@ Test(gold, snapshot_round_trips_and_rejects_garbage)
 	ps_gold_free(a);
 	ps_gold_free(b);
 }
+
+/* ---- issue 13: defects of the gold tables --------------------------- */
+
+/* The table named name among t[0..n-1]. */
+static struct ps_table *table_named(struct ps_table *t, size_t n,
+				    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	cr_assert_fail("no table %s", name);
+	return NULL;
+}
+
+static void release_tables(struct ps_table *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ps_table_release(&t[i]);
+}
+
+/* An encounter of patient p: one record with admission adm, discharge
+ * dis (NULL: none), in department dept of hospital 1. */
+static int enc_rec(struct ps_gold *g, const char *enc, const char *p,
+		   const char *gender, int age, const char *dept,
+		   const char *etime, const char *adm, const char *dis)
+{
+	char line[768], d[80];
+
+	if (dis)
+		snprintf(d, sizeof(d), "\"%s\"", dis);
+	else
+		snprintf(d, sizeof(d), "null");
+	snprintf(line, sizeof(line), "{\"encounter_id\":\"%s\","
+		 "\"event_time\":\"%s\",\"patient_id\":\"%s\","
+		 "\"gender\":\"%s\",\"age\":%d,\"department\":\"%s\","
+		 "\"hospital_id\":1,\"admission_time\":\"%s\","
+		 "\"discharge_time\":%s}", enc, etime, p, gender, age, dept,
+		 adm, d);
+	return feed(g, line);
+}
+
+/* Defect 1: every dim_patient row has its own key; facts point at the
+ * version in effect at admission, and move when history is split. */
+Test(gold, dim_patient_keys_are_unique_per_version_and_facts_follow)
+{
+	struct ps_departments ds = PS_DEPARTMENTS_INIT;
+	struct ps_gold *g;
+	struct ps_table t[PS_GOLD_MAX_TABLES], f, *dp;
+	struct ps_buf v = PS_BUF_INIT, w = PS_BUF_INIT;
+	int64_t now = ts("2026-03-01T00:00:00Z");
+	int32_t *days;
+	size_t n, nd, i, j;
+
+	ps_departments_defaults(&ds);
+	g = ps_gold_new(&ds);
+	enc_rec(g, "e1", "P", "Male", 39, "ICU", "2026-01-01T00:00:00Z",
+		"2026-01-01T00:00:00Z", NULL);
+	enc_rec(g, "e2", "P", "Male", 40, "ICU", "2026-02-01T00:00:00Z",
+		"2026-02-01T00:00:00Z", NULL);
+	ps_gold_tables(g, now, 24LL * 3600 * 1000000, t, &n);
+	dp = table_named(t, n, "dim_patient");
+	cr_assert_eq(dp->nrows, 2);
+	cr_assert_str_neq(find_col(dp, 0, "patient_sk", &v),
+			  find_col(dp, 1, "patient_sk", &w));
+	cr_assert_str_eq(find_col(dp, 0, "patient_key", &v),
+			 find_col(dp, 1, "patient_key", &w));
+	for (i = 0; i < dp->nrows; i++)
+		for (j = i + 1; j < dp->nrows; j++)
+			cr_assert_neq(dp->v[i * dp->ncols].v.i,
+				      dp->v[j * dp->ncols].v.i);
+	release_tables(t, n);
+	/* the fact of e2 points at version 2 */
+	days = ps_gold_take_dirty(g, &nd);
+	free(days);
+	{
+		int32_t d = (int32_t)(ts("2026-02-01") / PS_USEC_PER_DAY);
+
+		ps_gold_fact_partitions(g, &d, 1, now, &f);
+		cr_assert_eq(f.nrows, 1);
+		cr_assert_eq(ps_gold_version_sk("P", ts("2026-02-01")),
+			     f.v[2].v.i);
+		cr_assert_str_eq(f.cols[2].name, "patient_sk");
+		ps_table_release(&f);
+	}
+	/* a late record with other values between e1 and e2 makes a version
+	 * of its own: the patient's facts are rebuilt, each still pointing
+	 * at the version that starts at its admission */
+	enc_rec(g, "e3", "P", "Female", 39, "ICU", "2026-01-15T00:00:00Z",
+		"2026-01-15T00:00:00Z", NULL);
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_geq(nd, 2);
+	ps_gold_fact_partitions(g, days, nd, now, t);
+	for (i = 0; i < nd; i++) {
+		cr_assert_eq(t[i].nrows, 1);
+		/* each fact's version starts at its own admission here */
+		cr_assert_eq(t[i].v[2].v.i, ps_gold_version_sk("P",
+			     t[i].v[11].v.i));
+		ps_table_release(&t[i]);
+	}
+	free(days);
+	/* an earlier record with e1's values moves version 1's start: e1's
+	 * fact row (in another partition) moves with it */
+	enc_rec(g, "e4", "P", "Male", 39, "ICU", "2025-12-01T00:00:00Z",
+		"2025-12-01T00:00:00Z", "2025-12-02T00:00:00Z");
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_eq(nd, 4, "the days of e4 and of all the patient's facts");
+	ps_gold_fact_partitions(g, days, nd, now, t);
+	cr_assert_eq(t[1].v[2].v.i, ps_gold_version_sk("P",
+		     ts("2025-12-01")));
+	cr_assert_eq(t[0].v[2].v.i, t[1].v[2].v.i);
+	release_tables(t, nd);
+	free(days);
+	ps_buf_release(&v);
+	ps_buf_release(&w);
+	ps_gold_free(g);
+	ps_departments_release(&ds);
+}
+
+/* Defect 4: A -> B -> A gives the same history in every arrival order. */
+Test(gold, scd2_history_does_not_depend_on_arrival_order)
+{
+	static const char *tm[] = {
+		"2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z",
+		"2026-01-03T00:00:00Z", "2026-01-04T06:00:00Z",
+		"2026-01-05T00:00:00Z",
+	};
+	static const char *gd[] = { "Male", "Male", "Female", "Male",
+				    "Male" };
+	static const int perm[][5] = {
+		{ 0, 1, 2, 3, 4 }, { 4, 3, 2, 1, 0 }, { 0, 4, 2, 1, 3 },
+		{ 0, 1, 4, 3, 2 }, { 2, 0, 4, 1, 3 }, { 3, 4, 0, 2, 1 },
+	};
+	size_t k, i;
+
+	for (k = 0; k < sizeof(perm) / sizeof(perm[0]); k++) {
+		struct ps_gold *g = ps_gold_new(NULL);
+		struct ps_gold_version v[8];
+		size_t n;
+
+		for (i = 0; i < 5; i++) {
+			char enc[8];
+
+			snprintf(enc, sizeof(enc), "e%d", perm[k][i]);
+			obs(g, enc, tm[perm[k][i]], gd[perm[k][i]], 39);
+		}
+		n = ps_gold_history(g, "P", v, 8);
+		cr_assert_eq(n, 3, "order %zu", k);
+		cr_assert_eq(v[0].effective_from, ts(tm[0]));
+		cr_assert_eq(v[0].last_seen, ts(tm[1]), "order %zu", k);
+		cr_assert_eq(v[1].effective_from, ts(tm[2]));
+		cr_assert_str_eq(v[1].gender, "Female");
+		cr_assert_eq(v[2].effective_from, ts(tm[3]), "order %zu", k);
+		cr_assert_eq(v[2].last_seen, ts(tm[4]));
+		ps_gold_free(g);
+	}
+}
+
+/* Defect 4: the mean length of stay is the same in every order. */
+Test(gold, kpi_los_mean_does_not_depend_on_order)
+{
+	/* whole seconds whose double sums round differently by order */
+	static const char *dis[] = {
+		"2026-01-11T11:23:56Z",	/* +905036 s */
+		"2026-01-12T12:04:30Z",	/* +993870 s */
+		"2026-01-11T07:18:19Z",	/* +890299 s */
+	};
+	struct ps_table ta[PS_GOLD_MAX_TABLES], tb[PS_GOLD_MAX_TABLES];
+	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
+	struct ps_table *la, *lb;
+	int64_t now = ts("2026-02-01T00:00:00Z");
+	size_t na, nb, i;
+
+	cr_assert_eq(ts(dis[0]) - ts("2026-01-01"), 905036LL * 1000000);
+	cr_assert_eq(ts(dis[1]) - ts("2026-01-01"), 993870LL * 1000000);
+	cr_assert_eq(ts(dis[2]) - ts("2026-01-01"), 890299LL * 1000000);
+	for (i = 0; i < 3; i++) {
+		char e[8], p[8];
+
+		snprintf(e, sizeof(e), "e%zu", i);
+		snprintf(p, sizeof(p), "p%zu", i);
+		enc_rec(a, e, p, "Male", 50, "ICU", dis[i],
+			"2026-01-01T00:00:00Z", dis[i]);
+	}
+	for (i = 3; i-- > 0;) {
+		char e[8], p[8];
+
+		snprintf(e, sizeof(e), "e%zu", i);
+		snprintf(p, sizeof(p), "p%zu", i);
+		enc_rec(b, e, p, "Male", 50, "ICU", dis[i],
+			"2026-01-01T00:00:00Z", dis[i]);
+	}
+	ps_gold_tables(a, now, 24LL * 3600 * 1000000, ta, &na);
+	ps_gold_tables(b, now, 24LL * 3600 * 1000000, tb, &nb);
+	la = table_named(ta, na, "kpi_los");
+	lb = table_named(tb, nb, "kpi_los");
+	cr_assert_eq(la->nrows, 1);
+	cr_assert_eq(memcmp(&la->v[3].v.d, &lb->v[3].v.d, sizeof(double)), 0,
+		     "%.17g != %.17g", la->v[3].v.d, lb->v[3].v.d);
+	release_tables(ta, na);
+	release_tables(tb, nb);
+	ps_gold_free(a);
+	ps_gold_free(b);
+}
+
+/* A gold state over the built-in departments, its tables and a buffer. */
+struct fx {
+	struct ps_departments ds;
+	struct ps_gold *g;
+	struct ps_table t[PS_GOLD_MAX_TABLES];
+	size_t n;
+	struct ps_buf v;
+};
+
+static void fx_init(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	ps_departments_defaults(&f->ds);
+	f->g = ps_gold_new(&f->ds);
+}
+
+/* The tables as of now; the named one. */
+static struct ps_table *fx_table(struct fx *f, const char *now,
+				 const char *name)
+{
+	if (!f->n)
+		ps_gold_tables(f->g, ts(now), 24LL * 3600 * 1000000, f->t,
+			       &f->n);
+	return table_named(f->t, f->n, name);
+}
+
+static void fx_done(struct fx *f)
+{
+	release_tables(f->t, f->n);
+	ps_buf_release(&f->v);
+	ps_gold_free(f->g);
+	ps_departments_release(&f->ds);
+}
+
+/* Defect 2: a discharge after "now" is not a discharge yet. */
+Test(gold, discharges_after_now_count_nowhere)
+{
+	struct fx f;
+	struct ps_table *l, *o, *tu;
+
+	fx_init(&f);
+	/* discharged: 10 h; still in: discharge dated after now, 200 h */
+	enc_rec(f.g, "e1", "p1", "Male", 50, "ICU", "2026-01-01T10:00:00Z",
+		"2026-01-01T00:00:00Z", "2026-01-01T10:00:00Z");
+	enc_rec(f.g, "e2", "p2", "Male", 50, "ICU", "2026-01-05T00:00:00Z",
+		"2026-01-05T00:00:00Z", "2026-01-13T08:00:00Z");
+	l = fx_table(&f, "2026-01-10T00:00:00Z", "kpi_los");
+	cr_assert_str_eq(find_col(l, 0, "discharges", &f.v), "1");
+	cr_assert_str_eq(find_col(l, 0, "avg_los_hours", &f.v), "10");
+	o = fx_table(&f, NULL, "kpi_overstay");
+	cr_assert_eq(o->nrows, 1);
+	cr_assert_str_eq(find_col(o, 0, "overstay_discharged", &f.v), "0");
+	cr_assert_str_eq(find_col(o, 0, "overstay_current", &f.v), "1");
+	tu = fx_table(&f, NULL, "kpi_bed_turnover");
+	cr_assert_str_eq(find_col(tu, 0, "discharges", &f.v), "1");
+	fx_done(&f);
+}
+
+/* Defect 5: hospital occupancy counts patients and beds of the same
+ * departments. */
+Test(gold, hospital_occupancy_leaves_out_departments_without_beds)
+{
+	struct fx f;
+	struct ps_table *h;
+
+	fx_init(&f);
+	enc_rec(f.g, "e1", "p1", "Male", 50, "ICU", "2026-01-09T00:00:00Z",
+		"2026-01-09T00:00:00Z", NULL);
+	enc_rec(f.g, "e2", "p2", "Male", 50, "Radiology",
+		"2026-01-09T00:00:00Z", "2026-01-09T00:00:00Z", NULL);
+	h = fx_table(&f, "2026-01-10T00:00:00Z", "kpi_occupancy_hospital");
+	cr_assert_str_eq(find_col(h, 0, "census", &f.v), "1");
+	cr_assert_str_eq(find_col(h, 0, "beds", &f.v), "14");
+	cr_assert_str_eq(find_col(h, 0, "census_without_beds", &f.v), "1");
+	fx_done(&f);
+}

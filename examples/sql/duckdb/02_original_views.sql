@@ -6,7 +6,7 @@
 CREATE OR REPLACE VIEW v_current_flow AS
 	SELECT f.*, p.gender, p.age_band, d.department AS dept_name
 	FROM fact_patient_flow f
-	JOIN dim_patient p ON p.patient_sk = f.patient_sk AND p.is_current
+	JOIN dim_patient p ON p.patient_key = f.patient_key AND p.is_current
 	JOIN dim_department d ON d.department_sk = f.department_sk;
 
 -- 1. bed occupancy: per gender, admitted rows with a bed / rows with a bed

@@ -9,11 +9,12 @@
 CREATE OR REPLACE VIEW o_flow AS
 	SELECT f.*, p.gender, p.age_band, d.beds,
 	       d.overstay_hours AS threshold, gold_now() AS now,
+	       (f.discharge_time <= gold_now()) AS discharged,
 	       (f.admission_time <= gold_now() AND
 		(f.discharge_time IS NULL OR f.discharge_time > gold_now()))
 		       AS cur
 	FROM fact_patient_flow f
-	JOIN dim_patient p ON p.patient_sk = f.patient_sk AND p.is_current
+	JOIN dim_patient p ON p.patient_key = f.patient_key AND p.is_current
 	JOIN dim_department d ON d.department_sk = f.department_sk;
 
 CREATE OR REPLACE VIEW o_occupancy AS
@@ -35,11 +36,15 @@ CREATE OR REPLACE VIEW o_occupancy AS
 	GROUP BY d.department, d.hospital_id, d.department_sk, d.beds;
 
 CREATE OR REPLACE VIEW o_occupancy_hospital AS
-	SELECT hospital_id, sum(census) AS census,
-	       sum(beds) FILTER (WHERE beds > 0) AS beds,
+	SELECT hospital_id, coalesce(sum(census) FILTER (WHERE beds > 0), 0)
+		       AS census,
+	       coalesce(sum(beds) FILTER (WHERE beds > 0), 0) AS beds,
 	       CASE WHEN sum(beds) FILTER (WHERE beds > 0) > 0 THEN
-		       sum(census) * 100.0 / sum(beds) FILTER (WHERE beds > 0)
+		       sum(census) FILTER (WHERE beds > 0) * 100.0 /
+		       sum(beds) FILTER (WHERE beds > 0)
 	       END AS occupancy_pct,
+	       coalesce(sum(census) FILTER (WHERE beds IS NULL OR beds <= 0),
+			0) AS census_without_beds,
 	       gold_now() AS as_of
 	FROM o_occupancy GROUP BY hospital_id;
 
@@ -66,7 +71,7 @@ CREATE OR REPLACE VIEW o_los AS
 	SELECT department, gender, count(length_of_stay_hours) AS discharges,
 	       avg(length_of_stay_hours) AS avg_los_hours,
 	       gold_now() AS as_of
-	FROM o_flow WHERE length_of_stay_hours IS NOT NULL GROUP BY 1, 2;
+	FROM o_flow WHERE discharged GROUP BY 1, 2;
 
 CREATE OR REPLACE VIEW o_volume AS
 	SELECT admission_date, gender, count(*) AS encounters,
@@ -78,8 +83,9 @@ CREATE OR REPLACE VIEW o_overstay AS
 	       count(f.fact_sk) FILTER (WHERE f.cur AND
 		       epoch(gold_now() - f.admission_time) / 3600.0 >
 		       d.overstay_hours) AS overstay_current,
-	       count(f.fact_sk) FILTER (WHERE f.length_of_stay_hours >
-		       d.overstay_hours) AS overstay_discharged,
+	       count(f.fact_sk) FILTER (WHERE f.discharged AND
+		       f.length_of_stay_hours > d.overstay_hours)
+		       AS overstay_discharged,
 	       gold_now() AS as_of
 	FROM dim_department d LEFT JOIN o_flow f
 	     ON f.department_sk = d.department_sk
@@ -93,9 +99,9 @@ CREATE OR REPLACE VIEW o_demographics AS
 
 CREATE OR REPLACE VIEW o_bed_turnover AS
 	SELECT d.department, d.hospital_id, d.beds,
-	       count(f.discharge_time) AS discharges,
-	       CASE WHEN d.beds > 0 THEN count(f.discharge_time) * 1.0 / d.beds
-	       END AS turnover,
+	       count(f.fact_sk) FILTER (WHERE f.discharged) AS discharges,
+	       CASE WHEN d.beds > 0 THEN count(f.fact_sk) FILTER (WHERE
+		       f.discharged) * 1.0 / d.beds END AS turnover,
 	       gold_now() AS as_of
 	FROM dim_department d LEFT JOIN o_flow f
 	     ON f.department_sk = d.department_sk

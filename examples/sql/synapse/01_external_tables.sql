@@ -13,7 +13,7 @@ CREATE EXTERNAL FILE FORMAT parquet_format WITH (FORMAT_TYPE = PARQUET);
 GO
 CREATE EXTERNAL TABLE dbo.fact_patient_flow (
 	fact_sk BIGINT, encounter_id NVARCHAR(100), patient_sk BIGINT,
-	department_sk BIGINT, patient_id NVARCHAR(100),
+	patient_key BIGINT, department_sk BIGINT, patient_id NVARCHAR(100),
 	department NVARCHAR(100), hospital_id INT, bed_id INT,
 	triage_level INT, arrival_time DATETIME2, admission_time DATETIME2,
 	discharge_time DATETIME2, admission_date DATE,
@@ -24,7 +24,8 @@ CREATE EXTERNAL TABLE dbo.fact_patient_flow (
 ) WITH (LOCATION = 'fact_patient_flow/*/*.parquet',
 	DATA_SOURCE = gold_lake, FILE_FORMAT = parquet_format);
 CREATE EXTERNAL TABLE dbo.dim_patient (
-	patient_sk BIGINT, patient_id NVARCHAR(100), version INT,
+	patient_sk BIGINT, patient_key BIGINT, patient_id NVARCHAR(100),
+	version INT,
 	gender NVARCHAR(50), age_band NVARCHAR(10), age INT,
 	effective_from DATETIME2, effective_to DATETIME2, is_current BIT,
 	last_seen DATETIME2

@@ -5,7 +5,7 @@ GO
 CREATE OR ALTER VIEW dbo.v_current_flow AS
 	SELECT f.*, p.gender, p.age_band, d.department AS dept_name
 	FROM dbo.fact_patient_flow f
-	JOIN dbo.dim_patient p ON p.patient_sk = f.patient_sk
+	JOIN dbo.dim_patient p ON p.patient_key = f.patient_key
 		AND p.is_current = 1
 	JOIN dbo.dim_department d ON d.department_sk = f.department_sk;
 GO

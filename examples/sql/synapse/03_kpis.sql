@@ -8,7 +8,7 @@ CREATE OR ALTER VIEW dbo.o_flow AS
 	       CASE WHEN f.admission_time <= n.now AND (f.discharge_time IS NULL
 			OR f.discharge_time > n.now) THEN 1 ELSE 0 END AS cur
 	FROM dbo.fact_patient_flow f
-	JOIN dbo.dim_patient p ON p.patient_sk = f.patient_sk
+	JOIN dbo.dim_patient p ON p.patient_key = f.patient_key
 		AND p.is_current = 1
 	JOIN dbo.dim_department d ON d.department_sk = f.department_sk
 	CROSS JOIN (SELECT MAX(as_of) AS now FROM dbo.kpi_occupancy) n;
@@ -37,7 +37,7 @@ GO
 CREATE OR ALTER VIEW dbo.o_los AS
 	SELECT department, gender, COUNT(length_of_stay_hours) AS discharges,
 	       AVG(length_of_stay_hours) AS avg_los_hours
-	FROM dbo.o_flow WHERE length_of_stay_hours IS NOT NULL
+	FROM dbo.o_flow WHERE discharge_time <= now
 	GROUP BY department, gender;
 GO
 CREATE OR ALTER VIEW dbo.o_demographics AS
