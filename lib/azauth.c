@@ -38,6 +38,24 @@ static char *env_dup(const char *name)
 	return v && *v ? ps_xstrdup(v) : NULL;
 }
 
+/*
+ * a, when the token endpoint url (from the environment variable var) passes
+ * lib/http's URL rule; else NULL with e filled (78) and a freed.  The
+ * token is a secret: refuse early rather than at the first request.
+ */
+static struct ps_azauth *endpoint_checked(struct ps_azauth *a,
+					  const char *url, const char *var,
+					  struct ps_error *e)
+{
+	struct ps_error ue = { 0, "" };
+
+	if (ps_http_url_check(url, &ue) == 0)
+		return a;
+	ps_error_set(e, PS_EX_CONFIG, "%s: %s", var, ue.msg);
+	ps_azauth_free(a);
+	return NULL;
+}
+
 struct ps_azauth *ps_azauth_new(struct ps_http *http, struct ps_error *e)
 {
 	struct ps_azauth *a = ps_xcalloc(1, sizeof(*a));
@@ -60,7 +78,8 @@ struct ps_azauth *ps_azauth_new(struct ps_http *http, struct ps_error *e)
 			ps_azauth_free(a);
 			return NULL;
 		}
-		return a;
+		return endpoint_checked(a, a->authority, "AZURE_AUTHORITY_HOST",
+					e);
 	}
 	a->endpoint = env_dup("IDENTITY_ENDPOINT");
 	a->header = env_dup("IDENTITY_HEADER");
@@ -72,13 +91,13 @@ struct ps_azauth *ps_azauth_new(struct ps_http *http, struct ps_error *e)
 			ps_azauth_free(a);
 			return NULL;
 		}
-		return a;
+		return endpoint_checked(a, a->endpoint, "IDENTITY_ENDPOINT", e);
 	}
 	a->method = AZ_IMDS;
 	a->endpoint = env_dup("PS_IMDS_ENDPOINT");
 	if (!a->endpoint)
 		a->endpoint = ps_xstrdup(IMDS_URL);
-	return a;
+	return endpoint_checked(a, a->endpoint, "PS_IMDS_ENDPOINT", e);
 }
 
 void ps_azauth_invalidate(struct ps_azauth *a)

@@ -41,6 +41,7 @@ struct job {
 	double not_before;	/* ps_mono() time a retry may start */
 	double started;
 	CURL *easy;
+	CURLU *url;		/* the checked URL the transfer uses */
 	struct curl_slist *hdrs;
 	int64_t pos;		/* bytes of the body sent in this attempt */
 	int read_failed;	/* errno of a failed pread, else 0 */
@@ -282,25 +283,202 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* --- URLs ------------------------------------------------------------ */
+
+/*
+ * One parse for every URL check: libcurl's own URL API, so what is checked
+ * is exactly what a transfer connects to (job_start hands curl the same
+ * CURLU).  Returns the handle, or NULL with e filled (64).
+ */
+static CURLU *url_handle(const char *url, struct ps_error *e)
+{
+	CURLU *u;
+	CURLUcode rc;
+
+	if (!url || !*url) {
+		ps_error_set(e, PS_EX_USAGE, "empty URL");
+		return NULL;
+	}
+	u = curl_url();
+	if (!u) {
+		ps_error_set(e, PS_EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc != CURLUE_OK) {
+		struct ps_buf b = PS_BUF_INIT;
+
+		ps_http_redact_url(&b, url);
+		ps_error_set(e, PS_EX_USAGE, "%s: not a valid URL (%s)",
+			     b.data, curl_url_strerror(rc));
+		ps_buf_release(&b);
+		curl_url_cleanup(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* A part of u as a malloc'd string, or NULL when absent. */
+static char *url_part(CURLU *u, CURLUPart what)
+{
+	char *v = NULL, *r;
+
+	if (curl_url_get(u, what, &v, 0) != CURLUE_OK || !v)
+		return NULL;
+	r = ps_xstrdup(v);
+	curl_free(v);
+	return r;
+}
+
+void ps_http_url_release(struct ps_url *u)
+{
+	free(u->scheme);
+	free(u->host);
+	free(u->port);
+	free(u->path);
+	free(u->query);
+	memset(u, 0, sizeof(*u));
+}
+
+static int url_fill(CURLU *h, struct ps_url *u, const char *url,
+		    struct ps_error *e)
+{
+	char *user = url_part(h, CURLUPART_USER);
+	char *pw = url_part(h, CURLUPART_PASSWORD);
+	char *frag = url_part(h, CURLUPART_FRAGMENT);
+	int bad = user || pw, hasfrag = frag != NULL;
+
+	free(user);
+	free(pw);
+	free(frag);
+	memset(u, 0, sizeof(*u));
+	if (bad || hasfrag) {
+		struct ps_buf b = PS_BUF_INIT;
+
+		ps_http_redact_url(&b, url);
+		ps_error_set(e, PS_EX_USAGE, "%s: %s", b.data,
+			     bad ? "a URL must not carry user:password@ "
+				   "(credentials go in the vault)"
+				 : "a URL must not carry a #fragment");
+		ps_buf_release(&b);
+		return -1;
+	}
+	u->scheme = url_part(h, CURLUPART_SCHEME);
+	u->host = url_part(h, CURLUPART_HOST);
+	u->port = url_part(h, CURLUPART_PORT);
+	u->path = url_part(h, CURLUPART_PATH);
+	u->query = url_part(h, CURLUPART_QUERY);
+	if (!u->scheme || !u->host || !*u->host || !u->path) {
+		ps_http_url_release(u);
+		return ps_error_set(e, PS_EX_USAGE, "not a valid URL: no host");
+	}
+	return 0;
+}
+
+int ps_http_url_parse(const char *url, struct ps_url *u, struct ps_error *e)
+{
+	CURLU *h = url_handle(url, e);
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if (!h)
+		return -1;
+	rc = url_fill(h, u, url, e);
+	curl_url_cleanup(h);
+	return rc;
+}
+
 /*
  * Plain http is accepted only to the loopback interface (test services,
- * App Service identity endpoint) and the instance metadata address.
+ * App Service identity endpoint) and the instance metadata address; the
+ * host is compared whole, after parsing.
  */
-static int url_allowed(const char *url)
+static int host_allowed(const struct ps_url *u)
 {
 	static const char *const local[] = {
-		"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
-		"http://localhost/", "http://[::1]:", "http://[::1]/",
-		"http://169.254.169.254/",	/* Azure instance metadata */
+		"127.0.0.1", "localhost", "[::1]",
+		"169.254.169.254",	/* Azure instance metadata */
 	};
 	size_t i;
 
-	if (strncasecmp(url, "https://", 8) == 0)
+	if (strcasecmp(u->scheme, "https") == 0)
 		return 1;
+	if (strcasecmp(u->scheme, "http") != 0)
+		return 0;
 	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-		if (strncasecmp(url, local[i], strlen(local[i])) == 0)
+		if (strcasecmp(u->host, local[i]) == 0)
 			return 1;
 	return 0;
+}
+
+static int check_parsed(const struct ps_url *u, const char *url,
+			struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+
+	if (host_allowed(u))
+		return 0;
+	ps_http_redact_url(&b, url);
+	ps_error_set(e, PS_EX_USAGE, "%s: only https URLs are allowed "
+		     "(plain http only to 127.0.0.1, localhost, [::1] or "
+		     "169.254.169.254)", b.data);
+	ps_buf_release(&b);
+	return -1;
+}
+
+int ps_http_url_check(const char *url, struct ps_error *e)
+{
+	struct ps_url u;
+	int rc;
+
+	if (ps_http_url_parse(url, &u, e) < 0)
+		return -1;
+	rc = check_parsed(&u, url, e);
+	ps_http_url_release(&u);
+	return rc;
+}
+
+int ps_http_same_origin(const char *a, const char *b)
+{
+	struct ps_url x, y;
+	struct ps_error e;
+	int same = 0;
+
+	if (ps_http_url_parse(a, &x, &e) < 0)
+		return 0;
+	if (ps_http_url_parse(b, &y, &e) == 0) {
+		same = strcasecmp(x.scheme, y.scheme) == 0 &&
+		       strcasecmp(x.host, y.host) == 0 &&
+		       !x.port == !y.port &&
+		       (!x.port || strcmp(x.port, y.port) == 0);
+		ps_http_url_release(&y);
+	}
+	ps_http_url_release(&x);
+	return same;
+}
+
+/*
+ * The checked handle a transfer uses, or NULL with e filled (64): the
+ * request's URL with the allowlist applied to its parsed host.
+ */
+static CURLU *checked_handle(const char *url, struct ps_error *e)
+{
+	CURLU *h = url_handle(url, e);
+	struct ps_url u;
+	int rc;
+
+	if (!h)
+		return NULL;
+	rc = url_fill(h, &u, url, e);
+	if (rc == 0) {
+		rc = check_parsed(&u, url, e);
+		ps_http_url_release(&u);
+	}
+	if (rc < 0) {
+		curl_url_cleanup(h);
+		return NULL;
+	}
+	return h;
 }
 
 static void what_url(struct ps_buf *b, const struct ps_http_request *rq)
@@ -337,6 +515,10 @@ static void job_cleanup(struct ps_http_pool *p, struct job *j)
 		curl_easy_cleanup(j->easy);
 		j->easy = NULL;
 	}
+	if (j->url) {
+		curl_url_cleanup(j->url);
+		j->url = NULL;
+	}
 	wipe_slist(j->hdrs);
 	j->hdrs = NULL;
 }
@@ -352,10 +534,11 @@ static int job_start(struct ps_http_pool *p, struct job *j,
 	CURL *h;
 	size_t i;
 
-	if (!rq->url || !url_allowed(rq->url))
-		return job_fail(j, PS_EX_USAGE,
-				"only https URLs are allowed (plain http "
-				"only to 127.0.0.1)", e);
+	if (j->url)
+		curl_url_cleanup(j->url);
+	j->url = checked_handle(rq->url, e);
+	if (!j->url)
+		return -1;
 	has_body = rq->body_mem || rq->body_fd >= 0;
 	if (has_body && rq->body_len < 0)
 		return job_fail(j, PS_EX_USAGE, "negative body length", e);
@@ -399,7 +582,7 @@ static int job_start(struct ps_http_pool *p, struct job *j,
 		j->hdrs = n;
 	}
 
-	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_CURLU, j->url);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)j);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

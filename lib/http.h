@@ -136,7 +136,8 @@ const char *ps_http_response_header(const struct ps_http_response *r,
  * rs->status, or use ps_http_status_error), or -1 with e filled when none
  * did: 69 (cannot connect, resolve, TLS failure), 75 (timeout, reset,
  * interrupted), 74 (cannot read the body file, response over max_body),
- * 64 (bad URL or request), 70 (internal).
+ * 64 (bad URL or request, or a URL ps_http_url_check refuses), 70
+ * (internal).
  */
 int ps_http_do(struct ps_http *c, const struct ps_http_request *rq,
 	       struct ps_http_response *rs, struct ps_error *e);
@@ -208,6 +209,45 @@ int ps_http_do_all(struct ps_http *c, const struct ps_http_request *rq,
  * characters A-Z a-z 0-9 - . _ ~, and '/' when keep_slash is set).
  */
 void ps_http_escape(struct ps_buf *b, const char *s, int keep_slash);
+
+/*
+ * URLs.  Every URL check parses with libcurl's URL API, the parse a
+ * transfer then uses, and compares whole parts (never string prefixes).
+ * A URL with user:password@ or a #fragment is refused: credentials come
+ * from the vault, never from a URL.
+ */
+struct ps_url {
+	char *scheme;	/* lower case, "https" */
+	char *host;	/* "[::1]" for IPv6; never empty */
+	char *port;	/* NULL when the URL names none */
+	char *path;	/* "/" at least */
+	char *query;	/* NULL when absent */
+};
+
+/*
+ * Split url into *u (malloc'd parts; release with ps_http_url_release).
+ * Returns 0, or -1 with e filled (64) when url is not a valid absolute
+ * URL, carries user:password@ or a fragment.  *u is zeroed on error.
+ */
+int ps_http_url_parse(const char *url, struct ps_url *u, struct ps_error *e);
+
+/* Free the parts of u and zero it. */
+void ps_http_url_release(struct ps_url *u);
+
+/*
+ * The rule every request obeys (ps_http_do checks it again): https to any
+ * host, plain http only when the parsed host is exactly 127.0.0.1,
+ * localhost, [::1] or 169.254.169.254 (instance metadata).  Returns 0, or
+ * -1 with e filled (64).  Callers that take a URL from configuration
+ * check it at start-up with this to fail early.
+ */
+int ps_http_url_check(const char *url, struct ps_error *e);
+
+/*
+ * 1 when a and b parse and have the same scheme, host and port (a token
+ * for one must never be sent to another), else 0.
+ */
+int ps_http_same_origin(const char *a, const char *b);
 
 /*
  * Append the loggable form of url to b: scheme, host, port and path, with

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,23 +209,37 @@ static void key_check(const unsigned char *key, unsigned char *out8)
  * China and US Government vaults live under their own domains; every
  * other host (public cloud, emulators) uses the public audience.
  */
-static const char *vault_resource(const char *base)
+static const char *vault_resource(const char *host)
 {
 	static const char *const clouds[][2] = {
 		{ ".vault.azure.cn", "https://vault.azure.cn" },
 		{ ".vault.usgovcloudapi.net",
 		  "https://vault.usgovcloudapi.net" },
 	};
-	const char *host = base + 8, *end = host + strcspn(host, ":/");
-	size_t i, n = (size_t)(end - host);
+	size_t i, n = strlen(host);
 
 	for (i = 0; i < sizeof(clouds) / sizeof(clouds[0]); i++) {
 		size_t k = strlen(clouds[i][0]);
 
-		if (n > k && strncmp(end - k, clouds[i][0], k) == 0)
+		if (n > k && strcasecmp(host + n - k, clouds[i][0]) == 0)
 			return clouds[i][1];
 	}
 	return PS_AZ_RESOURCE_VAULT;
+}
+
+/*
+ * A Key Vault URL: https, a host, no query (lib/http's parse and
+ * allowlist).  Returns 0 and fills *u, or -1 (e filled, 64).
+ */
+static int vault_url(const char *spec, struct ps_url *u, struct ps_error *e)
+{
+	if (ps_http_url_parse(spec, u, e) < 0)
+		return -1;
+	if (strcmp(u->scheme, "https") == 0 && !u->query)
+		return 0;
+	ps_http_url_release(u);
+	return ps_error_set(e, PS_EX_USAGE, "a Key Vault URL is https:// "
+			    "without a query (https://NAME.vault.azure.net)");
 }
 
 /* --- open / close ------------------------------------------------------ */
@@ -252,15 +267,20 @@ struct ps_vault *ps_vault_open(const char *spec,
 			ps_vault_close(v);
 			return NULL;
 		}
-	} else if (strncmp(spec, "https://", 8) == 0 && spec[8] &&
-		   spec[8] != '/' && !strpbrk(spec + 8, "?#@")) {
+	} else if (strncmp(spec, "https://", 8) == 0) {
+		struct ps_url u;
 		size_t n = strlen(spec);
 
+		if (vault_url(spec, &u, e) < 0) {
+			ps_vault_close(v);
+			return NULL;
+		}
 		v->kind = V_AZURE;
 		while (n > 8 && spec[n - 1] == '/')
 			n--;
 		v->base = ps_xmemdup(spec, n);
-		v->resource = vault_resource(v->base);
+		v->resource = vault_resource(u.host);
+		ps_http_url_release(&u);
 		v->api = ps_xstrdup(o->api_version && *o->api_version ?
 				    o->api_version : PS_VAULT_DEFAULT_API);
 		v->ca = o->ca_bundle ? ps_xstrdup(o->ca_bundle) : NULL;
@@ -799,7 +819,8 @@ static int az_list(struct ps_vault *v, char ***names, size_t *n,
 
 			/* Never send the token anywhere but the vault. */
 			if (strncmp(nl, v->base, blen) != 0 ||
-			    nl[blen] != '/')
+			    nl[blen] != '/' ||
+			    !ps_http_same_origin(nl, v->base))
 				rc = ps_error_set(e, PS_EX_DATAERR,
 						  "Key Vault nextLink points "
 						  "outside the vault");

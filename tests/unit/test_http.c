@@ -492,3 +492,75 @@ Test(http, redact_and_escape)
 	cr_assert_str_eq(b.data, "a%2Fb");
 	ps_buf_release(&b);
 }
+
+/*
+ * Every URL check parses with libcurl's URL API and compares whole hosts:
+ * a loopback name as a prefix, in the userinfo or as a subdomain does not
+ * make a URL local (issue 10, item 6).
+ */
+Test(http, url_check_compares_parsed_hosts)
+{
+	static const struct {
+		const char *url;
+		int ok;
+	} cases[] = {
+		{ "https://acct.blob.core.windows.net/c", 1 },
+		{ "HTTPS://acct.blob.core.windows.net/c", 1 },
+		{ "http://127.0.0.1:10000/devstoreaccount1/c", 1 },
+		{ "http://127.0.0.1/x", 1 },
+		{ "http://LOCALHOST:8080/x", 1 },
+		{ "http://[::1]:8080/x", 1 },
+		{ "http://169.254.169.254/metadata/identity", 1 },
+		{ "http://127.0.0.1:@otherhost:10000/acct/c", 0 },
+		{ "http://127.0.0.1@otherhost/acct/c", 0 },
+		{ "http://localhost:pw@otherhost/x", 0 },
+		{ "http://[::1]:@otherhost/x", 0 },
+		{ "http://169.254.169.254:@otherhost/x", 0 },
+		{ "https://user:pw@acct.blob.core.windows.net/c", 0 },
+		{ "http://127.0.0.1.otherhost.example/x", 0 },
+		{ "http://localhost.otherhost.example/x", 0 },
+		{ "http://127.0.0.2/x", 0 },
+		{ "http://otherhost/x", 0 },
+		{ "http://127.0.0.1/x#frag", 0 },
+		{ "ftp://127.0.0.1/x", 0 },
+		{ "http://127.0.0.1:80@otherhost/x", 0 },
+		{ "127.0.0.1/x", 0 },
+		{ "", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ps_error e = { 0, "" };
+		int rc = ps_http_url_check(cases[i].url, &e);
+
+		cr_expect_eq(rc, cases[i].ok ? 0 : -1, "%s: rc %d (%s)",
+			     cases[i].url, rc, e.msg);
+		if (!cases[i].ok)
+			cr_expect_eq(e.code, PS_EX_USAGE, "%s", cases[i].url);
+		/* No message ever shows a password. */
+		cr_expect_null(strstr(e.msg, "pw"), "%s", e.msg);
+	}
+	cr_assert(ps_http_same_origin("https://v.vault.azure.net/secrets",
+				      "https://V.vault.azure.net/x?y=1"));
+	cr_assert(!ps_http_same_origin("https://v.vault.azure.net/",
+				       "https://v.vault.azure.net:8443/"));
+	cr_assert(!ps_http_same_origin("https://v.vault.azure.net/",
+				       "https://v.vault.azure.net@evil/"));
+}
+
+/* A request to such a URL never leaves: refused before any connection. */
+Test(http, userinfo_url_is_refused_before_sending)
+{
+	struct ps_http_request rq = PS_HTTP_REQUEST_INIT;
+	struct ps_http_response rs = PS_HTTP_RESPONSE_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_http *c = client(0);
+
+	/* Old prefix rule: "http://localhost:" matched and it was sent. */
+	rq.url = "http://localhost:x@127.0.0.1:9/a";
+	cr_assert_eq(ps_http_do(c, &rq, &rs, &e), -1);
+	cr_assert_eq(e.code, PS_EX_USAGE, "%d %s", e.code, e.msg);
+	cr_assert_eq(rs.attempts, 0);
+	ps_http_response_release(&rs);
+	ps_http_free(c);
+}
