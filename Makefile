@@ -28,11 +28,34 @@ endif
 
 # Every library a module may use; tools link with --as-needed, so each
 # binary ends up depending only on the libraries its code references.
+# The flags are computed when make reads this file: that is why demo and
+# check run scripts/deps.sh first and then build in a new make, which
+# reads the file again once the -dev packages are there.
 PKGS = yajl zlib libzstd rdkafka libcurl openssl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
+
+# The Debian package that provides each pkg-config module.
+DEB_yajl = libyajl-dev
+DEB_zlib = zlib1g-dev
+DEB_libzstd = libzstd-dev
+DEB_rdkafka = librdkafka-dev
+DEB_libcurl = libcurl4-openssl-dev
+DEB_openssl = libssl-dev
+DEB_criterion = libcriterion-dev
+# $(call need_pkgs,MODULES): a recipe line that stops the build with one
+# message naming the Debian packages of the MODULES pkg-config cannot
+# find, instead of compiling without their flags into a wall of linker
+# errors.  Empty when all are there.  Expanded only in recipes.
+missing_pkgs = $(strip $(foreach m,$(1),$(if $(shell $(PKG_CONFIG) \
+	--exists $(m) 2>/dev/null && echo y),,$(m))))
+need_pkgs = $(call need_report,$(call missing_pkgs,$(1)))
+need_report = $(if $(1),@echo "make: missing libraries: $(1); install \
+	the Debian packages $(strip $(foreach m,$(1),$(DEB_$(m))) $(if \
+	$(shell command -v $(PKG_CONFIG)),,pkg-config)) (scripts/deps.sh \
+	does; make demo and make check run it first)" >&2; exit 1)
 
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) $(SANFLAGS) -Ilib \
 	     $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
@@ -50,13 +73,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 MANS := $(sort $(wildcard man/*.[0-9]))
 
 .PHONY: all deps demo check check-unit check-cli check-e2e check-interop \
-	check-valgrind check-man bench fuzz install uninstall clean regen
+	check-valgrind check-man bench fuzz install uninstall clean regen FORCE
 .DEFAULT_GOAL := all
 
 all: $(TOOLS)
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE=...).
 $(B)/.flags: FORCE
+	$(call need_pkgs,$(PKGS))
 	@mkdir -p $(B)
 	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
 		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
@@ -75,6 +99,7 @@ bin/%: $(B)/tools/%.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 $(B)/tests/%.o: tests/unit/%.c $(B)/.flags
+	$(call need_pkgs,criterion)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -84,11 +109,19 @@ $(B)/tests/%: $(B)/tests/%.o $(LIBA)
 deps:
 	@scripts/deps.sh
 
-demo: deps all
+# demo and check install what is missing, then build and test in a new
+# make that computes the library flags afresh (never `demo: deps all`:
+# all would be built with the flags read before deps ran).
+CHECKS = check-unit check-cli check-man check-e2e check-interop
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
 	pipelines/demo.sh
 
-check: deps all
-	@$(MAKE) --no-print-directory check-unit check-cli check-man check-e2e check-interop
+check:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(CHECKS)
 	@echo "make check: all test suites passed"
 
 check-unit: $(UNIT_BIN)
