@@ -73,11 +73,13 @@ static const char *const field_names[PS_EF_COUNT] = {
 	"event_id", "encounter_id", "event_type", "event_time", "patient_id",
 	"gender", "age", "department", "hospital_id", "bed_id",
 	"arrival_time", "admission_time", "discharge_time", "triage_level",
+	"seen_time", "decision_time", "disposition",
 };
 
 /* 's' string, 't' timestamp, 'i' int32. */
 static const char field_kind[PS_EF_COUNT] = {
 	's', 's', 's', 't', 's', 's', 'i', 's', 'i', 'i', 't', 't', 't', 'i',
+	't', 't', 's',
 };
 
 const char *ps_event_field_name(enum ps_event_field f)
@@ -458,6 +460,10 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 			ev->arrival_time = us;
 		else if (t == PS_EF_ADMISSION_TIME)
 			ev->admission_time = us;
+		else if (t == PS_EF_SEEN_TIME)
+			ev->seen_time = us;
+		else if (t == PS_EF_DECISION_TIME)
+			ev->decision_time = us;
 		else
 			ev->discharge_time = us;
 		ev->present |= 1u << t;
@@ -553,17 +559,23 @@ static int find_field(const unsigned char *k, size_t n)
 		       !memcmp(k, "bed_id", 6) ? PS_EF_BED_ID : -1;
 	case 8:
 		return !memcmp(k, "event_id", 8) ? PS_EF_EVENT_ID : -1;
+	case 9:
+		return !memcmp(k, "seen_time", 9) ? PS_EF_SEEN_TIME : -1;
 	case 10:
 		return !memcmp(k, "patient_id", 10) ? PS_EF_PATIENT_ID :
 		       !memcmp(k, "department", 10) ? PS_EF_DEPARTMENT :
 		       !memcmp(k, "event_type", 10) ? PS_EF_EVENT_TYPE :
 		       !memcmp(k, "event_time", 10) ? PS_EF_EVENT_TIME : -1;
 	case 11:
-		return !memcmp(k, "hospital_id", 11) ? PS_EF_HOSPITAL_ID : -1;
+		return !memcmp(k, "hospital_id", 11) ? PS_EF_HOSPITAL_ID :
+		       !memcmp(k, "disposition", 11) ? PS_EF_DISPOSITION : -1;
 	case 12:
 		return !memcmp(k, "encounter_id", 12) ? PS_EF_ENCOUNTER_ID :
 		       !memcmp(k, "arrival_time", 12) ? PS_EF_ARRIVAL_TIME :
 		       !memcmp(k, "triage_level", 12) ? PS_EF_TRIAGE_LEVEL : -1;
+	case 13:
+		return !memcmp(k, "decision_time", 13) ? PS_EF_DECISION_TIME :
+		       -1;
 	case 14:
 		return !memcmp(k, "admission_time", 14) ? PS_EF_ADMISSION_TIME :
 		       !memcmp(k, "discharge_time", 14) ? PS_EF_DISCHARGE_TIME :
@@ -634,8 +646,16 @@ static const yajl_callbacks callbacks = {
 };
 
 static const char *const event_types[] = {
-	"ARRIVAL", "ADMIT", "TRANSFER", "DISCHARGE", "UPDATE",
+	"ARRIVAL", "ADMIT", "TRANSFER", "DISCHARGE", "UPDATE", "TRIAGE",
+	"SEEN", "DECISION", "LWBS",
 };
+#define NTYPES (sizeof(event_types) / sizeof(event_types[0]))
+
+static int type_is(const struct ps_event *ev, const char *t)
+{
+	return ev->event_type.len == strlen(t) &&
+	       !memcmp(ev->event_type.p, t, ev->event_type.len);
+}
 
 static int field_problem(const struct ps_event *ev, int f)
 {
@@ -666,7 +686,9 @@ static void finish(struct ps_event_parser *p, struct ps_event *ev)
 		    f == PS_EF_ENCOUNTER_ID ? &ev->encounter_id :
 		    f == PS_EF_EVENT_TYPE ? &ev->event_type :
 		    f == PS_EF_PATIENT_ID ? &ev->patient_id :
-		    f == PS_EF_GENDER ? &ev->gender : &ev->department;
+		    f == PS_EF_GENDER ? &ev->gender :
+		    f == PS_EF_DISPOSITION ? &ev->disposition :
+		    &ev->department;
 		s->p = p->strings.data + p->off[f];
 		s->len = p->len[f];
 	}
@@ -683,25 +705,24 @@ static void finish(struct ps_event_parser *p, struct ps_event *ev)
 					     "%s is required", field_names[f]);
 	}
 	if (ps_event_has(ev, PS_EF_EVENT_TYPE)) {
-		for (i = 0; i < 5; i++)
-			if (ev->event_type.len == strlen(event_types[i]) &&
-			    !memcmp(ev->event_type.p, event_types[i],
-				    ev->event_type.len))
+		for (i = 0; i < NTYPES; i++)
+			if (type_is(ev, event_types[i]))
 				break;
-		if (i == 5)
+		if (i == NTYPES)
 			ps_event_add_problem(ev, PS_RULE_INVALID_VALUE,
 				PS_EF_EVENT_TYPE,
-				"event_type: not one of ARRIVAL ADMIT "
-				"TRANSFER DISCHARGE UPDATE");
+				"event_type: not one of ARRIVAL TRIAGE SEEN "
+				"DECISION ADMIT TRANSFER DISCHARGE LWBS "
+				"UPDATE");
 	}
 	if (!ps_event_has(ev, PS_EF_BED_ID) &&
 	    !field_problem(ev, PS_EF_BED_ID) &&
 	    !(ps_event_has(ev, PS_EF_EVENT_TYPE) &&
-	      ev->event_type.len == 7 &&
-	      !memcmp(ev->event_type.p, "ARRIVAL", 7)))
+	      (type_is(ev, "ARRIVAL") || type_is(ev, "TRIAGE") ||
+	       type_is(ev, "LWBS"))))
 		ps_event_add_problem(ev, PS_RULE_MISSING_FIELD, PS_EF_BED_ID,
 				     "bed_id is required unless event_type "
-				     "is ARRIVAL");
+				     "is ARRIVAL, TRIAGE or LWBS");
 	if (ps_event_has(ev, PS_EF_PATIENT_ID) && !ev->patient_id.len)
 		ps_event_add_problem(ev, PS_RULE_INVALID_VALUE,
 				     PS_EF_PATIENT_ID, "patient_id is empty");

@@ -88,6 +88,9 @@ enum ps_event_field {
 	PS_EF_ADMISSION_TIME,
 	PS_EF_DISCHARGE_TIME,
 	PS_EF_TRIAGE_LEVEL,
+	PS_EF_SEEN_TIME,	/* ED: seen by a provider / in a room */
+	PS_EF_DECISION_TIME,	/* ED: decision to admit */
+	PS_EF_DISPOSITION,	/* HOME, ADMITTED, TRANSFERRED, LWBS */
 	PS_EF_COUNT
 };
 
@@ -115,7 +118,9 @@ struct ps_event {
 	unsigned present;
 	struct ps_str event_id, encounter_id, event_type, patient_id, gender,
 		      department;
-	int64_t event_time, arrival_time, admission_time, discharge_time;
+	struct ps_str disposition;
+	int64_t event_time, arrival_time, admission_time, discharge_time,
+		seen_time, decision_time;
 	int32_t age, hospital_id, bed_id, triage_level;
 	struct ps_str extra;	/* unknown members as a JSON object */
 	int nproblems;
@@ -153,7 +158,8 @@ void ps_event_parser_free(struct ps_event_parser *p);
  * problem, or 1 when ev->nproblems > 0 (malformed JSON, duplicate key,
  * missing required field, wrong type, int out of range, bad timestamp,
  * invalid value).  Required: patient_id, gender, age, department,
- * admission_time, hospital_id, and bed_id unless event_type is ARRIVAL.
+ * admission_time, hospital_id, and bed_id unless event_type is ARRIVAL,
+ * TRIAGE or LWBS.
  * Cannot fail otherwise.
  */
 int ps_event_parse(struct ps_event_parser *p, const char *s, size_t len,

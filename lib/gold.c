@@ -2,10 +2,12 @@
  * gold.h; the stage itself (I/O, commits) is in gold_run.c. */
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clean.h"
 #include "fsutil.h"
 #include "gold.h"
 #include "json.h"
@@ -739,35 +741,45 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 /* Parsing a clean record                                              */
 /* ------------------------------------------------------------------ */
 
-enum { F_SOURCE, F_POSITION, F_INGEST, F_ENCOUNTER, F_TYPE, F_ETIME,
-       F_PATIENT, F_GENDER, F_AGE, F_BAND, F_DEPT, F_HOSP, F_BED,
-       F_ARRIVAL, F_ADMISSION, F_DISCHARGE, F_TRIAGE, F_OTHER };
-
-#define FLD(n, f) { n, sizeof(n) - 1, f }
-static const struct { const char *name; size_t len; int f; } fields[] = {
-	FLD("source", F_SOURCE), FLD("position", F_POSITION),
-	FLD("ingest_time", F_INGEST), FLD("encounter_id", F_ENCOUNTER),
-	FLD("event_type", F_TYPE), FLD("event_time", F_ETIME),
-	FLD("patient_id", F_PATIENT), FLD("gender", F_GENDER),
-	FLD("age", F_AGE), FLD("age_band", F_BAND),
-	FLD("department", F_DEPT), FLD("hospital_id", F_HOSP),
-	FLD("bed_id", F_BED), FLD("arrival_time", F_ARRIVAL),
-	FLD("admission_time", F_ADMISSION),
-	FLD("discharge_time", F_DISCHARGE), FLD("triage_level", F_TRIAGE),
+#define G_STR(m) PS_GOLD_K_STR, offsetof(struct ps_gold_rec, m)
+#define G_TIME(m) PS_GOLD_K_TIME, offsetof(struct ps_gold_rec, m)
+#define G_INT(m) PS_GOLD_K_INT, offsetof(struct ps_gold_rec, m)
+#define G_POS(m) PS_GOLD_K_POS, offsetof(struct ps_gold_rec, m)
+#define G_NONE PS_GOLD_K_NONE, 0
+#define FIELD(id, name, type, nullable, no_dict, gold)	\
+	{ name, sizeof(name) - 1, gold },
+const struct ps_gold_field ps_gold_fields[PS_CLEAN_NCOLS] = {
+	PS_CLEAN_COLUMNS(FIELD)
 };
-#undef FLD
+#undef FIELD
+#undef G_STR
+#undef G_TIME
+#undef G_INT
+#undef G_POS
+#undef G_NONE
 
-/* The field of key p: length and first byte filter before the compare
- * (this runs for every key of every record). */
+void ps_gold_rec_init(struct ps_gold_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->position = -1;
+	r->ingest_time = r->event_time = r->arrival_time = PS_GOLD_NULL;
+	r->admission_time = r->discharge_time = PS_GOLD_NULL;
+	r->seen_time = r->decision_time = PS_GOLD_NULL;
+	r->age = r->hospital_id = r->bed_id = r->triage_level = PS_GOLD_NULL;
+}
+
+/* The column of key p, or -1: length and first byte filter before the
+ * compare (this runs for every key of every record). */
 static int field_of(const char *p, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (fields[i].len == n && fields[i].name[0] == p[0] &&
-		    !memcmp(fields[i].name, p, n))
-			return fields[i].f;
-	return F_OTHER;
+	for (i = 0; i < PS_CLEAN_NCOLS; i++)
+		if (ps_gold_fields[i].len == n &&
+		    ps_gold_fields[i].name[0] == p[0] &&
+		    !memcmp(ps_gold_fields[i].name, p, n))
+			return ps_gold_fields[i].kind ? (int)i : -1;
+	return -1;
 }
 
 static const char *ws(const char *p, const char *e)
@@ -846,11 +858,7 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 {
 	const char *p = line, *e = line + len;
 
-	memset(r, 0, sizeof(*r));
-	r->position = -1;
-	r->ingest_time = r->event_time = r->arrival_time = PS_GOLD_NULL;
-	r->admission_time = r->discharge_time = PS_GOLD_NULL;
-	r->age = r->hospital_id = r->bed_id = r->triage_level = PS_GOLD_NULL;
+	ps_gold_rec_init(r);
 	ps_buf_reset(sc);
 	ps_buf_grow(sc, len + 1);
 	p = ws(p, e);
@@ -864,6 +872,7 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 		goto end;
 	}
 	for (;;) {
+		const struct ps_gold_field *fd;
 		struct ps_gold_str k, s;
 		const char *v;
 		int f, isnull = 0, isstr = 0;
@@ -895,53 +904,41 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 			s.p = v;
 			s.len = (size_t)(p - v);
 		}
-		if (isnull || f == F_OTHER)
+		if (isnull || f < 0)
 			goto next;
-		switch (f) {
-		case F_SOURCE: case F_ENCOUNTER: case F_TYPE: case F_PATIENT:
-		case F_GENDER: case F_BAND: case F_DEPT:
+		fd = &ps_gold_fields[f];
+		switch (fd->kind) {
+		case PS_GOLD_K_STR:
 			if (!isstr) {
 				snprintf(why, whylen, "wrong_type: %s is not "
-					 "a string", fields[f].name);
+					 "a string", fd->name);
 				return -1;
 			}
-			if (f == F_SOURCE) r->source = s;
-			else if (f == F_ENCOUNTER) r->encounter_id = s;
-			else if (f == F_TYPE) r->event_type = s;
-			else if (f == F_PATIENT) r->patient_id = s;
-			else if (f == F_GENDER) r->gender = s;
-			else if (f == F_BAND) r->age_band = s;
-			else r->department = s;
+			*(struct ps_gold_str *)((char *)r + fd->off) = s;
 			break;
-		case F_INGEST: case F_ETIME: case F_ARRIVAL: case F_ADMISSION:
-		case F_DISCHARGE: {
+		case PS_GOLD_K_TIME: {
 			const char *tw;
 
 			if (!isstr || ps_time_parse(s.p, s.len, &iv, &tw) < 0) {
 				snprintf(why, whylen, "bad_timestamp: %s",
-					 fields[f].name);
+					 fd->name);
 				return -1;
 			}
-			if (f == F_INGEST) r->ingest_time = iv;
-			else if (f == F_ETIME) r->event_time = iv;
-			else if (f == F_ARRIVAL) r->arrival_time = iv;
-			else if (f == F_ADMISSION) r->admission_time = iv;
-			else r->discharge_time = iv;
+			*(int64_t *)((char *)r + fd->off) = iv;
 			break;
 		}
 		default:
 			if (isstr || scan_int(s.p, s.len, &iv) < 0 ||
-			    (f != F_POSITION && (iv < INT32_MIN + 1 ||
-						 iv > INT32_MAX))) {
+			    (fd->kind != PS_GOLD_K_POS &&
+			     (iv < INT32_MIN + 1 || iv > INT32_MAX))) {
 				snprintf(why, whylen, "wrong_type: %s is not "
-					 "an integer", fields[f].name);
+					 "an integer", fd->name);
 				return -1;
 			}
-			if (f == F_POSITION) r->position = iv;
-			else if (f == F_AGE) r->age = iv;
-			else if (f == F_HOSP) r->hospital_id = iv;
-			else if (f == F_BED) r->bed_id = iv;
-			else r->triage_level = iv;
+			if (fd->kind == PS_GOLD_K_POS)
+				*(long long *)((char *)r + fd->off) = iv;
+			else
+				*(int64_t *)((char *)r + fd->off) = iv;
 			break;
 		}
 next:

@@ -70,15 +70,39 @@ struct ps_gold_str {
 	size_t len;
 };
 
-/* One clean record (the fields gold uses; strings not owned). */
+/* One clean record (lib/clean.h: the fields gold uses; strings not
+ * owned). */
 struct ps_gold_rec {
 	struct ps_gold_str source, encounter_id, event_type, patient_id,
-			   gender, age_band, department;
+			   gender, age_band, department, disposition;
 	long long position;		/* -1 when absent */
 	int64_t ingest_time, event_time, arrival_time, admission_time,
-		discharge_time;		/* PS_GOLD_NULL when absent */
+		discharge_time, seen_time, decision_time;
+					/* PS_GOLD_NULL when absent */
 	int64_t age, hospital_id, bed_id, triage_level;	/* or NULL */
 };
+
+/* How gold reads each column of the clean record (lib/clean.h). */
+enum ps_gold_kind {
+	PS_GOLD_K_NONE = 0,	/* not read */
+	PS_GOLD_K_STR,		/* struct ps_gold_str */
+	PS_GOLD_K_TIME,		/* int64_t, microseconds */
+	PS_GOLD_K_INT,		/* int64_t, an int32 value */
+	PS_GOLD_K_POS,		/* long long, >= 0 */
+};
+
+struct ps_gold_field {
+	const char *name;
+	size_t len;
+	enum ps_gold_kind kind;
+	size_t off;		/* of the member in struct ps_gold_rec */
+};
+
+/* Indexed by enum ps_clean_col. */
+extern const struct ps_gold_field ps_gold_fields[];
+
+/* An empty record: every member absent.  Cannot fail. */
+void ps_gold_rec_init(struct ps_gold_rec *r);
 
 /*
  * Parse one clean record line (a flat JSON object) into r.  Strings point

@@ -11,6 +11,7 @@
 #include "alerts.h"
 #include "bronze.h"
 #include "checkpoint.h"
+#include "clean.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "gold.h"
@@ -386,21 +387,8 @@ static int64_t pq_int(const struct ps_pq_reader *rd, int col)
 /* A record read from Parquet, strings as offsets into a group buffer. */
 struct held {
 	struct ps_gold_rec rec;
-	size_t off[7];
+	size_t off[PS_CLEAN_NCOLS];
 };
-
-static void hold_str(struct ps_buf *sb, const struct ps_pq_reader *rd,
-		     int col, struct ps_gold_str *s, size_t *off)
-{
-	size_t len;
-	const char *p = pq_str(rd, col, &len);
-
-	s->p = p;
-	s->len = len;
-	*off = sb->len;
-	if (p)
-		ps_buf_add(sb, p, len);
-}
 
 static int cmp_held(const void *a, const void *b)
 {
@@ -410,56 +398,58 @@ static int cmp_held(const void *a, const void *b)
 	       (x->rec.position < y->rec.position);
 }
 
-/* Read every row of path into *h (strings copied into sb). */
+/* Read every row of path into *h (strings copied into sb), the columns
+ * by the names of lib/clean.h. */
 static int read_file_rows(const char *path, struct held **h, size_t *n,
 			  size_t *cap, struct ps_buf *sb, struct ps_error *e)
 {
-	static const char *names[] = {
-		"source", "encounter_id", "event_type", "patient_id",
-		"gender", "age_band", "department", "position",
-		"ingest_time", "event_time", "age", "hospital_id", "bed_id",
-		"arrival_time", "admission_time", "discharge_time",
-		"triage_level",
-	};
-	int col[sizeof(names) / sizeof(names[0])];
+	int col[PS_CLEAN_NCOLS];
 	struct ps_pq_reader *rd = ps_pq_reader_open(path, e);
 	size_t i;
 	int rc;
 
 	if (!rd)
 		return -1;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		col[i] = ps_pq_reader_find(rd, names[i]);
+	for (i = 0; i < PS_CLEAN_NCOLS; i++)
+		col[i] = ps_gold_fields[i].kind ?
+			 ps_pq_reader_find(rd, ps_gold_fields[i].name) : -1;
 	while ((rc = ps_pq_next(rd, e)) == 1) {
 		struct held *x;
-		struct ps_gold_rec *rec;
-		int64_t pos;
 
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 1024;
 			*h = ps_xrealloc(*h, *cap * sizeof(**h));
 		}
 		x = &(*h)[(*n)++];
-		rec = &x->rec;
 		memset(x, 0, sizeof(*x));
-		hold_str(sb, rd, col[0], &rec->source, &x->off[0]);
-		hold_str(sb, rd, col[1], &rec->encounter_id, &x->off[1]);
-		hold_str(sb, rd, col[2], &rec->event_type, &x->off[2]);
-		hold_str(sb, rd, col[3], &rec->patient_id, &x->off[3]);
-		hold_str(sb, rd, col[4], &rec->gender, &x->off[4]);
-		hold_str(sb, rd, col[5], &rec->age_band, &x->off[5]);
-		hold_str(sb, rd, col[6], &rec->department, &x->off[6]);
-		pos = pq_int(rd, col[7]);
-		rec->position = pos == PS_GOLD_NULL ? -1 : pos;
-		rec->ingest_time = pq_int(rd, col[8]);
-		rec->event_time = pq_int(rd, col[9]);
-		rec->age = pq_int(rd, col[10]);
-		rec->hospital_id = pq_int(rd, col[11]);
-		rec->bed_id = pq_int(rd, col[12]);
-		rec->arrival_time = pq_int(rd, col[13]);
-		rec->admission_time = pq_int(rd, col[14]);
-		rec->discharge_time = pq_int(rd, col[15]);
-		rec->triage_level = pq_int(rd, col[16]);
+		ps_gold_rec_init(&x->rec);
+		for (i = 0; i < PS_CLEAN_NCOLS; i++) {
+			const struct ps_gold_field *f = &ps_gold_fields[i];
+			char *m = (char *)&x->rec + f->off;
+			struct ps_gold_str *str;
+			int64_t v;
+			size_t len;
+
+			if (col[i] < 0)
+				continue;
+			switch (f->kind) {
+			case PS_GOLD_K_STR:
+				str = (struct ps_gold_str *)m;
+				str->p = pq_str(rd, col[i], &len);
+				str->len = len;
+				x->off[i] = sb->len;
+				if (str->p)
+					ps_buf_add(sb, str->p, len);
+				break;
+			case PS_GOLD_K_POS:
+				v = pq_int(rd, col[i]);
+				*(long long *)m = v == PS_GOLD_NULL ? -1 : v;
+				break;
+			default:
+				*(int64_t *)m = pq_int(rd, col[i]);
+				break;
+			}
+		}
 	}
 	ps_pq_reader_free(rd);
 	if (rc < 0 && e && e->code == PS_EX_DATAERR)
@@ -475,18 +465,17 @@ static int apply_held(struct run *r, struct held *h, size_t n,
 {
 	size_t i, k;
 
-	for (i = 0; i < n; i++) {
-		struct ps_gold_str *s[7] = {
-			&h[i].rec.source, &h[i].rec.encounter_id,
-			&h[i].rec.event_type, &h[i].rec.patient_id,
-			&h[i].rec.gender, &h[i].rec.age_band,
-			&h[i].rec.department,
-		};
+	for (i = 0; i < n; i++)
+		for (k = 0; k < PS_CLEAN_NCOLS; k++) {
+			struct ps_gold_str *s;
 
-		for (k = 0; k < 7; k++)
-			if (s[k]->p)
-				s[k]->p = sb->data + h[i].off[k];
-	}
+			if (ps_gold_fields[k].kind != PS_GOLD_K_STR)
+				continue;
+			s = (struct ps_gold_str *)((char *)&h[i].rec +
+						   ps_gold_fields[k].off);
+			if (s->p)
+				s->p = sb->data + h[i].off[k];
+		}
 	qsort(h, n, sizeof(*h), cmp_held);
 	for (i = 0; i < n; i++) {
 		apply(r, &h[i].rec, cp0);

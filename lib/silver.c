@@ -14,6 +14,7 @@
 #include "base64.h"
 #include "bronze.h"
 #include "checkpoint.h"
+#include "clean.h"
 #include "cli.h"
 #include "envelope.h"
 #include "fsutil.h"
@@ -333,45 +334,17 @@ static int dedup_load(struct ps_dedup *d, const char *path,
 /* The silver schema                                                   */
 /* ------------------------------------------------------------------ */
 
-enum col {
-	C_SOURCE, C_POSITION, C_INGEST_TIME, C_EVENT_ID, C_ENCOUNTER_ID,
-	C_EVENT_TYPE, C_EVENT_TIME, C_PATIENT_ID, C_GENDER, C_AGE, C_AGE_BAND,
-	C_DEPARTMENT, C_HOSPITAL_ID, C_BED_ID, C_ARRIVAL_TIME,
-	C_ADMISSION_TIME, C_DISCHARGE_TIME, C_ADMISSION_DATE, C_LOS_HOURS,
-	C_WAIT_MINUTES, C_TRIAGE_LEVEL, C_UNKNOWN_DEPARTMENT, C_FLAGS, C_EXTRA,
-	C_COUNT
-};
-
-static const struct ps_pq_column schema[C_COUNT] = {
-	{ "source", PS_PQ_STRING, 0, 0 },
-	{ "position", PS_PQ_INT64, 0, 1 },
-	{ "ingest_time", PS_PQ_TIMESTAMP, 0, 0 },
-	{ "event_id", PS_PQ_STRING, 1, 1 },
-	{ "encounter_id", PS_PQ_STRING, 0, 1 },
-	{ "event_type", PS_PQ_STRING, 1, 0 },
-	{ "event_time", PS_PQ_TIMESTAMP, 1, 0 },
-	{ "patient_id", PS_PQ_STRING, 0, 1 },
-	{ "gender", PS_PQ_STRING, 0, 0 },
-	{ "age", PS_PQ_INT32, 0, 0 },
-	{ "age_band", PS_PQ_STRING, 0, 0 },
-	{ "department", PS_PQ_STRING, 0, 0 },
-	{ "hospital_id", PS_PQ_INT32, 0, 0 },
-	{ "bed_id", PS_PQ_INT32, 1, 0 },
-	{ "arrival_time", PS_PQ_TIMESTAMP, 1, 0 },
-	{ "admission_time", PS_PQ_TIMESTAMP, 0, 0 },
-	{ "discharge_time", PS_PQ_TIMESTAMP, 1, 0 },
-	{ "admission_date", PS_PQ_DATE, 0, 0 },
-	{ "los_hours", PS_PQ_DOUBLE, 1, 0 },
-	{ "wait_minutes", PS_PQ_DOUBLE, 1, 0 },
-	{ "triage_level", PS_PQ_INT32, 1, 0 },
-	{ "unknown_department", PS_PQ_BOOL, 0, 0 },
-	{ "flags", PS_PQ_STRING, 1, 0 },
-	{ "extra", PS_PQ_STRING, 1, 1 },
+/* The columns: lib/clean.h, the one definition ps-gold reads too. */
+static const struct ps_pq_column schema[PS_CLEAN_NCOLS] = {
+#define SCHEMA_COL(id, name, type, nullable, no_dict, gold)	\
+	{ name, PS_PQ_##type, nullable, no_dict },
+	PS_CLEAN_COLUMNS(SCHEMA_COL)
+#undef SCHEMA_COL
 };
 
 /* Strings of a row, stored one after another in the batch arena. */
 enum { S_EVENT_ID, S_ENCOUNTER_ID, S_EVENT_TYPE, S_PATIENT_ID, S_GENDER,
-       S_DEPARTMENT, S_FLAGS, S_EXTRA, S_COUNT };
+       S_DEPARTMENT, S_DISPOSITION, S_FLAGS, S_EXTRA, S_COUNT };
 
 #define HAS_LOS (1u << 30)
 #define HAS_WAIT (1u << 29)
@@ -379,7 +352,7 @@ enum { S_EVENT_ID, S_ENCOUNTER_ID, S_EVENT_TYPE, S_PATIENT_ID, S_GENDER,
 struct row {
 	long long position;
 	int64_t ingest_time, event_time, arrival_time, admission_time,
-		discharge_time;
+		discharge_time, seen_time, decision_time;
 	double los_hours, wait_minutes;
 	int32_t age, hospital_id, bed_id, triage_level, date;
 	unsigned present;	/* ps_event bits plus HAS_LOS, HAS_WAIT */
@@ -572,6 +545,11 @@ static void row_json(const struct batch *bt, const struct row *r,
 		ps_buf_add(b, "null", 4);
 	INT("triage_level", r->triage_level,
 	    r->present & 1u << PS_EF_TRIAGE_LEVEL);
+	TS("seen_time", r->seen_time, r->present & 1u << PS_EF_SEEN_TIME);
+	TS("decision_time", r->decision_time,
+	   r->present & 1u << PS_EF_DECISION_TIME);
+	STR("disposition", S_DISPOSITION,
+	    r->present & 1u << PS_EF_DISPOSITION);
 	KEY("unknown_department");
 	ps_buf_adds(b, r->unknown_dept ? "true" : "false");
 	STR("flags", S_FLAGS, r->slen[S_FLAGS]);
@@ -603,7 +581,7 @@ static int write_partition(struct silver *s, const struct batch *bt,
 	po.codec = s->o->codec;
 	po.row_group_bytes = 16u << 20;
 	po.level = 1;		/* fast; silver files are few and small */
-	w = ps_pq_open(*pathp, schema, C_COUNT, &po, e);
+	w = ps_pq_open(*pathp, schema, PS_CLEAN_NCOLS, &po, e);
 	if (!w)
 		return -1;
 	ps_pq_add_kv(w, "pulsestream.schema", "silver/"
@@ -625,50 +603,60 @@ static int write_partition(struct silver *s, const struct batch *bt,
 			str[k] = a;
 			a += r->slen[k];
 		}
-		ps_pq_set_string(w, C_SOURCE, bs->id.data, bs->id.len);
-		ps_pq_set_int64(w, C_POSITION, r->position);
-		ps_pq_set_int64(w, C_INGEST_TIME, r->ingest_time);
+		ps_pq_set_string(w, PS_CLEAN_SOURCE, bs->id.data, bs->id.len);
+		ps_pq_set_int64(w, PS_CLEAN_POSITION, r->position);
+		ps_pq_set_int64(w, PS_CLEAN_INGEST_TIME, r->ingest_time);
 		if (r->present & 1u << PS_EF_EVENT_ID)
-			ps_pq_set_string(w, C_EVENT_ID, str[S_EVENT_ID],
+			ps_pq_set_string(w, PS_CLEAN_EVENT_ID, str[S_EVENT_ID],
 					 r->slen[S_EVENT_ID]);
-		ps_pq_set_string(w, C_ENCOUNTER_ID, str[S_ENCOUNTER_ID],
+		ps_pq_set_string(w, PS_CLEAN_ENCOUNTER_ID, str[S_ENCOUNTER_ID],
 				 r->slen[S_ENCOUNTER_ID]);
 		if (r->present & 1u << PS_EF_EVENT_TYPE)
-			ps_pq_set_string(w, C_EVENT_TYPE, str[S_EVENT_TYPE],
+			ps_pq_set_string(w, PS_CLEAN_EVENT_TYPE, str[S_EVENT_TYPE],
 					 r->slen[S_EVENT_TYPE]);
 		if (r->present & 1u << PS_EF_EVENT_TIME)
-			ps_pq_set_int64(w, C_EVENT_TIME, r->event_time);
-		ps_pq_set_string(w, C_PATIENT_ID, str[S_PATIENT_ID],
+			ps_pq_set_int64(w, PS_CLEAN_EVENT_TIME, r->event_time);
+		ps_pq_set_string(w, PS_CLEAN_PATIENT_ID, str[S_PATIENT_ID],
 				 r->slen[S_PATIENT_ID]);
-		ps_pq_set_string(w, C_GENDER, str[S_GENDER],
+		ps_pq_set_string(w, PS_CLEAN_GENDER, str[S_GENDER],
 				 r->slen[S_GENDER]);
-		ps_pq_set_int32(w, C_AGE, r->age);
+		ps_pq_set_int32(w, PS_CLEAN_AGE, r->age);
 		band = ps_silver_age_band(r->age);
-		ps_pq_set_string(w, C_AGE_BAND, band, strlen(band));
-		ps_pq_set_string(w, C_DEPARTMENT, str[S_DEPARTMENT],
+		ps_pq_set_string(w, PS_CLEAN_AGE_BAND, band, strlen(band));
+		ps_pq_set_string(w, PS_CLEAN_DEPARTMENT, str[S_DEPARTMENT],
 				 r->slen[S_DEPARTMENT]);
-		ps_pq_set_int32(w, C_HOSPITAL_ID, r->hospital_id);
+		ps_pq_set_int32(w, PS_CLEAN_HOSPITAL_ID, r->hospital_id);
 		if (r->present & 1u << PS_EF_BED_ID)
-			ps_pq_set_int32(w, C_BED_ID, r->bed_id);
+			ps_pq_set_int32(w, PS_CLEAN_BED_ID, r->bed_id);
 		if (r->present & 1u << PS_EF_ARRIVAL_TIME)
-			ps_pq_set_int64(w, C_ARRIVAL_TIME, r->arrival_time);
-		ps_pq_set_int64(w, C_ADMISSION_TIME, r->admission_time);
+			ps_pq_set_int64(w, PS_CLEAN_ARRIVAL_TIME, r->arrival_time);
+		ps_pq_set_int64(w, PS_CLEAN_ADMISSION_TIME, r->admission_time);
 		if (r->present & 1u << PS_EF_DISCHARGE_TIME)
-			ps_pq_set_int64(w, C_DISCHARGE_TIME,
+			ps_pq_set_int64(w, PS_CLEAN_DISCHARGE_TIME,
 					r->discharge_time);
-		ps_pq_set_int32(w, C_ADMISSION_DATE, r->date);
+		ps_pq_set_int32(w, PS_CLEAN_ADMISSION_DATE, r->date);
 		if (r->present & HAS_LOS)
-			ps_pq_set_double(w, C_LOS_HOURS, r->los_hours);
+			ps_pq_set_double(w, PS_CLEAN_LOS_HOURS, r->los_hours);
 		if (r->present & HAS_WAIT)
-			ps_pq_set_double(w, C_WAIT_MINUTES, r->wait_minutes);
+			ps_pq_set_double(w, PS_CLEAN_WAIT_MINUTES, r->wait_minutes);
 		if (r->present & 1u << PS_EF_TRIAGE_LEVEL)
-			ps_pq_set_int32(w, C_TRIAGE_LEVEL, r->triage_level);
-		ps_pq_set_bool(w, C_UNKNOWN_DEPARTMENT, r->unknown_dept);
+			ps_pq_set_int32(w, PS_CLEAN_TRIAGE_LEVEL,
+					r->triage_level);
+		if (r->present & 1u << PS_EF_SEEN_TIME)
+			ps_pq_set_int64(w, PS_CLEAN_SEEN_TIME, r->seen_time);
+		if (r->present & 1u << PS_EF_DECISION_TIME)
+			ps_pq_set_int64(w, PS_CLEAN_DECISION_TIME,
+					r->decision_time);
+		if (r->present & 1u << PS_EF_DISPOSITION)
+			ps_pq_set_string(w, PS_CLEAN_DISPOSITION,
+					 str[S_DISPOSITION],
+					 r->slen[S_DISPOSITION]);
+		ps_pq_set_bool(w, PS_CLEAN_UNKNOWN_DEPARTMENT, r->unknown_dept);
 		if (r->slen[S_FLAGS])
-			ps_pq_set_string(w, C_FLAGS, str[S_FLAGS],
+			ps_pq_set_string(w, PS_CLEAN_FLAGS, str[S_FLAGS],
 					 r->slen[S_FLAGS]);
 		if (r->slen[S_EXTRA])
-			ps_pq_set_string(w, C_EXTRA, str[S_EXTRA],
+			ps_pq_set_string(w, PS_CLEAN_EXTRA, str[S_EXTRA],
 					 r->slen[S_EXTRA]);
 		if (ps_pq_end_row(w, e) < 0) {
 			ps_pq_abort(w);
@@ -1050,6 +1038,25 @@ static void quarantine(struct silver *s, struct bsrc *bs,
 	bs->nquar++;
 }
 
+/*
+ * The time an admission may not be later than (plus max_future): --now
+ * when given, else the event's own event_time when it has one (the
+ * source's clock when it reported the admission; never later than the
+ * ingest time), else the ingest time.  Not the wall clock: a replay of
+ * old events judges each by its own time.
+ */
+static int64_t ref_time(const struct ps_silver_opts *o,
+			const struct ps_envelope *env,
+			const struct ps_event *ev)
+{
+	if (o->now != PS_TIME_NONE)
+		return o->now;
+	if (ps_event_has(ev, PS_EF_EVENT_TIME) &&
+	    ev->event_time < env->ingest_time)
+		return ev->event_time;
+	return env->ingest_time;
+}
+
 /* Add a kept event to the batch. */
 static void keep(struct silver *s, int si, const struct ps_envelope *env,
 		 const struct ps_event *ev)
@@ -1073,6 +1080,8 @@ static void keep(struct silver *s, int si, const struct ps_envelope *env,
 	r->arrival_time = ev->arrival_time;
 	r->admission_time = ev->admission_time;
 	r->discharge_time = ev->discharge_time;
+	r->seen_time = ev->seen_time;
+	r->decision_time = ev->decision_time;
 	r->age = ev->age;
 	r->hospital_id = ev->hospital_id;
 	r->bed_id = ev->bed_id;
@@ -1117,6 +1126,7 @@ static void keep(struct silver *s, int si, const struct ps_envelope *env,
 	PUT(S_PATIENT_ID, ev->patient_id.p, ev->patient_id.len);
 	PUT(S_GENDER, ev->gender.p, ev->gender.len);
 	PUT(S_DEPARTMENT, ev->department.p, ev->department.len);
+	PUT(S_DISPOSITION, ev->disposition.p, ev->disposition.len);
 	n = s->cur->arena.len;
 	for (i = 0; i < PS_RULE_COUNT; i++) {	/* in table order */
 		enum ps_rule rule = (enum ps_rule)i;
@@ -1214,8 +1224,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 			dedup_prefetch(s->dd, key);
 		}
 		if (!bad)
-			bad = ps_silver_check(ev, s->o->now != PS_TIME_NONE ?
-					      s->o->now : env->ingest_time,
+			bad = ps_silver_check(ev, ref_time(s->o, env, ev),
 					      s->o->max_future,
 					      s->ds.n ? &s->ds : NULL);
 	}
