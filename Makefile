@@ -34,6 +34,10 @@ endif
 PKGS = yajl zlib libzstd rdkafka libcurl openssl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libmicrohttpd: only lib/httpd.c is compiled with its flags (the only
+# module that includes it); every binary may link it (--as-needed).
+MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
@@ -60,7 +64,7 @@ need_report = $(if $(1),@echo "make: missing libraries: $(1); install \
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) $(SANFLAGS) -Ilib \
 	     $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
-LIBS = $(PKG_LIBS) -lm -lpthread
+LIBS = $(PKG_LIBS) $(MHD_LIBS) -lm -lpthread
 
 B = build
 LIB_SRC := $(sort $(wildcard lib/*.c))
@@ -89,6 +93,8 @@ FORCE:
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/lib/httpd.o: ALL_CFLAGS += $(MHD_CFLAGS)
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@

@@ -34,6 +34,11 @@ for s in ps-bronze ps-silver ps-gold; do
 	pipeline="$pipeline | $s -L '$lake' -q $extra"
 	stages="$stages | $s"
 done
+# ps-dash follows gold (passing its lines on) and keeps the page current.
+if have ps-gold && have ps-dash; then
+	pipeline="$pipeline | ps-dash -L '$lake' -q --follow --now $now"
+	stages="$stages | ps-dash"
+fi
 echo "pipeline: $stages"
 start=$(date +%s.%N)
 if have ps-bronze; then
@@ -82,4 +87,10 @@ if ! have ps-silver; then
 	echo
 	echo "lines that are not valid JSON (malformed_json): $(jq -R 'fromjson? // "bad"' "$ev" 2>/dev/null | grep -c '^"bad"$' || true)"
 	echo "try:  jq -c 'select(.department == \"ICU\")' $ev | head"
+fi
+if have ps-gold && have ps-dash; then
+	echo
+	echo "dashboard: $lake/dashboard/index.html"
+	echo "serve it live (then open http://127.0.0.1:8080/):"
+	echo "  $top/bin/ps-dash -L $lake --now $now --serve 8080"
 fi

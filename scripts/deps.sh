@@ -8,13 +8,15 @@ set -eu
 
 # build
 PKGS="gcc make pkg-config libyajl-dev zlib1g-dev libzstd-dev librdkafka-dev
-libcurl4-openssl-dev libssl-dev"
+libcurl4-openssl-dev libssl-dev libmicrohttpd-dev"
 # tests, docs, bench
 PKGS="$PKGS libcriterion-dev jq valgrind mandoc python3 python3-venv gzip zstd
 kcat clang curl procps time"
 # real services started by scripts/: Kafka and Lowkey Vault (Java, Maven),
 # Azurite (Node.js)
 PKGS="$PKGS default-jre-headless maven nodejs npm"
+# tests/e2e/dash_browser.sh: a real browser (driven by npm puppeteer-core)
+PKGS="$PKGS chromium"
 # tests/e2e/secrets_leak.sh (execve traces), scripts/lowkey-vault.sh (test CA)
 PKGS="$PKGS strace openssl"
 
