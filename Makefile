@@ -37,7 +37,7 @@ PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # libmicrohttpd: only lib/httpd.c is compiled with its flags (the only
 # module that includes it); every binary may link it (--as-needed).
 MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
-MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
@@ -49,6 +49,7 @@ DEB_rdkafka = librdkafka-dev
 DEB_libcurl = libcurl4-openssl-dev
 DEB_openssl = libssl-dev
 DEB_criterion = libcriterion-dev
+DEB_libmicrohttpd = libmicrohttpd-dev
 # $(call need_pkgs,MODULES): a recipe line that stops the build with one
 # message naming the Debian packages of the MODULES pkg-config cannot
 # find, instead of compiling without their flags into a wall of linker
@@ -84,7 +85,7 @@ all: $(TOOLS)
 
 # Rebuild everything when the compiler flags change (e.g. SANITIZE=...).
 $(B)/.flags: FORCE
-	$(call need_pkgs,$(PKGS))
+	$(call need_pkgs,$(PKGS) libmicrohttpd)
 	@mkdir -p $(B)
 	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
 		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@

@@ -447,43 +447,51 @@ static void names_free(struct names *ns)
 	free(ns->s);
 }
 
-/* patient_sk -> gender index, preferring the current version. */
+/*
+ * The patient key the fact joins the dimension on: the durable key when
+ * both have one (as examples/sql/duckdb/02_original_views.sql), else
+ * patient_sk.
+ */
+static const char *const patient_keys[] = { "patient_key", "patient_sk" };
+
+/* key -> gender index of the current version (only current rows when the
+ * table says which are).  *key gets the key column used, or NULL. */
 static int load_genders(const char *lake, struct imap *pm, struct names *g,
-			struct ps_error *e)
+			const char **key, struct ps_error *e)
 {
 	char **files;
-	size_t n, i;
+	size_t n, i, k;
 	int rc = 0;
 
+	*key = NULL;
 	if (ps_dash_table_files(lake, "dim_patient", &files, &n, e) < 0)
 		return -1;
 	for (i = 0; i < n && !rc; i++) {
 		struct ps_pq_reader *r = ps_pq_reader_open(files[i], e);
-		int ck, cg, cc, k;
+		int ck = -1, cg, cc, more = 0;
 
 		if (!r) {
 			rc = -1;
 			break;
 		}
-		ck = ps_pq_reader_find(r, "patient_sk");
+		for (k = 0; k < 2 && ck < 0; k++)
+			if ((ck = ps_pq_reader_find(r, patient_keys[k])) >= 0)
+				*key = patient_keys[k];
 		cg = ps_pq_reader_find(r, "gender");
 		cc = ps_pq_reader_find(r, "is_current");
-		while (ck >= 0 && cg >= 0 && (k = ps_pq_next(r, e)) == 1) {
+		while (ck >= 0 && cg >= 0 && (more = ps_pq_next(r, e)) == 1) {
 			const struct ps_pq_value *kv = ps_pq_value(r, (size_t)ck),
 						 *gv = ps_pq_value(r, (size_t)cg),
 						 *cv = cc < 0 ? NULL :
 						       ps_pq_value(r, (size_t)cc);
-			int cur = cv && !cv->is_null && cv->v.b, gi, *slot;
 
-			if (kv->is_null || gv->is_null)
+			if (kv->is_null || gv->is_null ||
+			    (cv && (cv->is_null || !cv->v.b)))
 				continue;
-			gi = intern(g, gv->v.s.p, gv->v.s.len);
-			/* encode "current" in the low bit */
-			slot = imap_put(pm, kv->v.i, gi * 2 + cur);
-			if (cur || !(*slot & 1))
-				*slot = gi * 2 + cur;
+			*imap_put(pm, kv->v.i, 0) = intern(g, gv->v.s.p,
+							   gv->v.s.len);
 		}
-		if (ck >= 0 && cg >= 0 && k < 0)
+		if (more < 0)
 			rc = -1;
 		ps_pq_reader_free(r);
 	}
@@ -507,7 +515,7 @@ static void add_sample(struct dsamples *s, double x)
 
 struct fact_acc {
 	struct ps_dash_model *m;
-	struct imap patients;		/* patient_sk -> gender*2+current */
+	struct imap patients;		/* patient key -> gender */
 	struct names genders, depts;
 	struct dsamples *waits, *loss;	/* per department */
 	long long *diff;		/* census difference array */
@@ -611,7 +619,7 @@ static void fact_row(struct fact_acc *a, const struct ps_pq_value *const *c)
 	gp = imap_get(&a->patients, c[F_PATIENT]->v.i);
 	if (!gp)
 		return;
-	g = *gp / 2;
+	g = *gp;
 	cur = c[F_CURRENT] && !c[F_CURRENT]->is_null && c[F_CURRENT]->v.b;
 	has_bed = c[F_BED] && !c[F_BED]->is_null;
 	{
@@ -655,6 +663,7 @@ static int load_fact(struct ps_dash_model *m, const char *lake,
 	size_t n, i, j;
 	int rc = 0;
 	long long run = 0;
+	const char *key = NULL;
 
 	memset(&a, 0, sizeof(a));
 	a.m = m;
@@ -664,7 +673,7 @@ static int load_fact(struct ps_dash_model *m, const char *lake,
 		free(files);
 		return 0;
 	}
-	if (load_genders(lake, &a.patients, &a.genders, e) < 0) {
+	if (load_genders(lake, &a.patients, &a.genders, &key, e) < 0) {
 		free_list(files, n);
 		return -1;
 	}
@@ -679,7 +688,8 @@ static int load_fact(struct ps_dash_model *m, const char *lake,
 			break;
 		}
 		for (j = 0; j < F_N; j++)
-			col[j] = ps_pq_reader_find(r, fact_cols[j]);
+			col[j] = ps_pq_reader_find(r, j == F_PATIENT && key ?
+						   key : fact_cols[j]);
 		if (col[F_ADMISSION] < 0) {
 			ps_pq_reader_free(r);
 			continue;
