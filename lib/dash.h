@@ -196,11 +196,14 @@ void ps_dash_model_release(struct ps_dash_model *m);
 
 /*
  * The visible data files of gold table name (LAKE/gold/NAME), sorted, as
- * malloc'd paths in *files (free each, then the array).  *n is 0 for a
+ * malloc'd paths in *files (ps_dash_free_strs).  *n is 0 for a
  * missing table.  Returns 0, or -1 with e filled (74).
  */
 int ps_dash_table_files(const char *lake, const char *name, char ***files,
 			size_t *n, struct ps_error *e);
+
+/* Free n malloc'd strings and the array holding them.  Cannot fail. */
+void ps_dash_free_strs(char **v, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Alerts seen on ps-gold's output                                      */

@@ -154,7 +154,7 @@ int ps_dash_table_files(const char *lake, const char *name, char ***files,
 	return rc;
 }
 
-static void free_list(char **files, size_t n)
+void ps_dash_free_strs(char **files, size_t n)
 {
 	size_t i;
 
@@ -328,7 +328,7 @@ static int tab_load(struct ps_dash_tab *t, const char *lake, const char *name,
 		ps_pq_reader_free(r);
 		t->present = 1;
 	}
-	free_list(files, n);
+	ps_dash_free_strs(files, n);
 	return rc;
 }
 
@@ -495,7 +495,7 @@ static int load_genders(const char *lake, struct imap *pm, struct names *g,
 			rc = -1;
 		ps_pq_reader_free(r);
 	}
-	free_list(files, n);
+	ps_dash_free_strs(files, n);
 	return rc;
 }
 
@@ -674,7 +674,7 @@ static int load_fact(struct ps_dash_model *m, const char *lake,
 		return 0;
 	}
 	if (load_genders(lake, &a.patients, &a.genders, &key, e) < 0) {
-		free_list(files, n);
+		ps_dash_free_strs(files, n);
 		return -1;
 	}
 	m->has_gender = a.patients.n > 0;
@@ -709,7 +709,7 @@ static int load_fact(struct ps_dash_model *m, const char *lake,
 			rc = -1;
 		ps_pq_reader_free(r);
 	}
-	free_list(files, n);
+	ps_dash_free_strs(files, n);
 
 	for (i = 0; i < PS_DASH_HOURS; i++) {
 		run += a.diff[i];
@@ -889,7 +889,7 @@ static int load_quality(struct ps_dash_model *m, const char *lake,
 	for (i = 0; i < n && !rc; i++)
 		rc = quarantine_file(m, files[i], e);
 	m->has_quality = n > 0;
-	free_list(files, n);
+	ps_dash_free_strs(files, n);
 	if (rc < 0)
 		return -1;
 	if (m->nquarantine)
@@ -924,7 +924,7 @@ static int load_quality(struct ps_dash_model *m, const char *lake,
 		}
 		ps_pq_reader_free(r);
 	}
-	free_list(files, n);
+	ps_dash_free_strs(files, n);
 	return rc;
 }
 

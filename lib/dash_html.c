@@ -723,7 +723,7 @@ static void trends(struct ps_buf *b, const struct ps_dash_model *m)
 }
 
 /* Distinct values of a column as text (malloc'd copies, free with
- * free_strs), in order of first appearance. */
+ * ps_dash_free_strs), in order of first appearance. */
 static size_t distinct(const struct ps_dash_tab *t, int col, char ***out)
 {
 	size_t i, j, n = 0;
@@ -739,15 +739,6 @@ static size_t distinct(const struct ps_dash_tab *t, int col, char ***out)
 	}
 	*out = v;
 	return n;
-}
-
-static void free_strs(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 static size_t index_of(char **v, size_t n, const char *s)
@@ -825,8 +816,8 @@ static void by_gender_chart(struct ps_buf *b, const struct ps_dash_tab *t,
 	}
 	ps_buf_adds(b, "</tbody></table></details>");
 	free(v);
-	free_strs(cats, nc);
-	free_strs(gs, ng);
+	ps_dash_free_strs(cats, nc);
+	ps_dash_free_strs(gs, ng);
 }
 
 static void people(struct ps_buf *b, const struct ps_dash_model *m)
@@ -894,8 +885,8 @@ static void people(struct ps_buf *b, const struct ps_dash_model *m)
 			    lv, rv);
 		free(lv);
 		free(rv);
-		free_strs(bands, nb);
-		free_strs(gs, ng);
+		ps_dash_free_strs(bands, nb);
+		ps_dash_free_strs(gs, ng);
 	}
 	ps_buf_adds(b, "<figcaption>Age-band by gender pyramid of patients "
 		    "currently admitted (kpi_demographics; 90+ is the top "
