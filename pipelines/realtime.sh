@@ -6,8 +6,9 @@
 #   pipelines/realtime.sh produce [ps-simulate options]
 #       ps-simulate (default --rate 200) | ps-ingest produce
 #   pipelines/realtime.sh process
-#       ps-ingest consume -L | ps-bronze | ps-silver | ps-gold (runs until
-#       SIGINT/SIGTERM; each stage commits what it holds and exits 0)
+#       ps-ingest consume -L | ps-bronze | ps-silver | ps-gold | ps-dash
+#       (runs until SIGINT/SIGTERM; each stage commits what it holds and
+#       exits 0); ps-dash serves the live dashboard beside gold
 #   pipelines/realtime.sh catch-up
 #       the same with --exit-at-end: for cron or a Data Factory custom
 #       activity; exits 0 once every partition is landed and processed
@@ -24,6 +25,8 @@
 #                  Event Hubs instead: the connection string or, better,
 #                  secret:NAME resolved through the vault (PS_VAULT)
 #   PS_KAFKA_OPTS  extra ps-ingest options, e.g. "-X ssl.ca.location=ca.pem"
+#   PS_DASH_SERVE  where ps-dash serves the dashboard, [ADDR:]PORT (default
+#                  127.0.0.1:8080; "none": no dashboard)
 # Kafka restarts are waited out; a killed stage is restarted by re-running
 # this script (the lake's checkpoints make every restart exactly once).
 set -eu
@@ -47,13 +50,16 @@ conn() {
 
 have() { [ -x "$top/bin/$1" ]; }
 
-# consume -L | bronze [| silver [| gold]], whatever is built.
+# consume -L | bronze [| silver [| gold [| dash]]], whatever is built.
 process() {
 	end=$1
 	c=$(conn)
 	p="ps-ingest consume -t '$topic' $c $end | ps-bronze"
 	have ps-silver && p="$p | ps-silver"
 	have ps-gold && p="$p | ps-gold"
+	if have ps-gold && have ps-dash && [ "${PS_DASH_SERVE:-}" != none ]; then
+		p="$p | ps-dash --follow --serve '${PS_DASH_SERVE:-127.0.0.1:8080}'"
+	fi
 	echo "realtime.sh: $p (lake $lake)" >&2
 	# shellcheck disable=SC2086
 	sh -c "$p"
@@ -88,7 +94,7 @@ local)
 		-exec zcat {} + | wc -l) events from topic $topic"
 	;;
 *)
-	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 	exit 64
 	;;
 esac
