@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,18 @@
 
 #include "fsutil.h"
 #include "banned.h"
+
+static atomic_ullong bytes_written, fsyncs;
+
+unsigned long long ps_fs_bytes_written(void)
+{
+	return atomic_load(&bytes_written);
+}
+
+unsigned long long ps_fs_fsyncs(void)
+{
+	return atomic_load(&fsyncs);
+}
 
 /* Every write failure (ENOSPC, EDQUOT, EFBIG, EIO...) is an I/O error. */
 static int write_errno_code(int err)
@@ -63,6 +76,7 @@ int ps_fsync_dir(const char *dir, struct ps_error *e)
 	if (fd < 0)
 		return ps_error_errno(e, PS_EX_IOERR, errno,
 				      "cannot open directory %s", dir);
+	atomic_fetch_add(&fsyncs, 1);
 	if (fsync(fd) < 0 && errno != EINVAL) {
 		int err = errno;
 
@@ -141,6 +155,7 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
 		}
 		c += w;
 		n -= (size_t)w;
+		atomic_fetch_add(&bytes_written, (unsigned long long)w);
 	}
 	return 0;
 }
@@ -150,6 +165,7 @@ int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
 	char *dir;
 	int rc = 0;
 
+	atomic_fetch_add(&fsyncs, 1);
 	if (fsync(f->fd) < 0) {
 		ps_error_errno(e, PS_EX_IOERR, errno, "cannot sync %s",
 			       f->path);

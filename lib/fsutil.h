@@ -81,6 +81,15 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
  */
 int ps_remove_stale_temps(const char *dir);
 
+/*
+ * What this process has written through ps_afile_write and how many
+ * fsyncs it asked for (files and directories), since it started: the
+ * figures behind "bytes and fsyncs per commit" in logs and benchmarks.
+ * Safe from any thread; never fails.
+ */
+unsigned long long ps_fs_bytes_written(void);
+unsigned long long ps_fs_fsyncs(void);
+
 /* Join a and b with one '/' into a new string (caller frees). */
 char *ps_path_join(const char *a, const char *b);
 

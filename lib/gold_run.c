@@ -171,6 +171,8 @@ static int commit(struct run *r, struct ps_error *e)
 	struct ps_buf lines = PS_BUF_INIT, pos = PS_BUF_INIT,
 		      ast = PS_BUF_INIT;
 	size_t nt = 0, nd = 0, i, j;
+	double t0 = ps_mono();
+	unsigned long long b0 = ps_fs_bytes_written(), f0 = ps_fs_fsyncs();
 	int32_t *days = ps_gold_take_dirty(r->g, &nd);
 	int64_t hour = now / (3600LL * PS_USEC_PER_SEC) *
 		       (3600LL * PS_USEC_PER_SEC);
@@ -210,7 +212,10 @@ static int commit(struct run *r, struct ps_error *e)
 	r->pending = 0;
 	r->last_commit = ps_mono();
 	ps_log(PS_DEBUG, "commit", PS_I("partitions", nd),
-	       PS_I("encounters", ps_gold_nencounters(r->g)));
+	       PS_I("encounters", ps_gold_nencounters(r->g)),
+	       PS_I("us", (r->last_commit - t0) * 1e6),
+	       PS_I("bytes", ps_fs_bytes_written() - b0),
+	       PS_I("fsyncs", ps_fs_fsyncs() - f0));
 
 	/* after the commit: KPI rows, then alert transitions */
 	if (!o->no_kpi_output) {
