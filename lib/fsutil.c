@@ -211,6 +211,98 @@ void ps_afile_abort(struct ps_afile *f)
 	afile_release(f);
 }
 
+struct ps_fsgroup {
+	struct ps_afile *f;
+	size_t n, cap;
+};
+
+struct ps_fsgroup *ps_fsgroup_new(void)
+{
+	return ps_xcalloc(1, sizeof(struct ps_fsgroup));
+}
+
+int ps_fsgroup_add(struct ps_fsgroup *g, struct ps_afile *f,
+		   struct ps_error *e)
+{
+	if (g->n >= PS_FSGROUP_MAX && ps_fsgroup_commit(g, e) < 0) {
+		ps_afile_abort(f);
+		return -1;
+	}
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->f = ps_xrealloc(g->f, g->cap * sizeof(*g->f));
+	}
+	/* Start writing back now; the fsync at commit then mostly waits. */
+	(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	g->f[g->n++] = *f;
+	*f = (struct ps_afile)PS_AFILE_INIT;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
+{
+	char **dirs;
+	size_t i, done = 0;
+	int rc = 0;
+
+	for (i = 0; i < g->n && rc == 0; i++) {
+		struct ps_afile *f = &g->f[i];
+
+		atomic_fetch_add(&fsyncs, 1);
+		if (fsync(f->fd) < 0)
+			rc = ps_error_errno(e, PS_EX_IOERR, errno,
+					    "cannot sync %s", f->path);
+		else if (close(f->fd) < 0)
+			rc = ps_error_errno(e, PS_EX_IOERR, errno,
+					    "cannot close %s", f->path);
+		f->fd = -1;
+	}
+	for (i = 0; i < g->n && rc == 0; i++, done++)
+		if (rename(g->f[i].tmp, g->f[i].path) < 0)
+			rc = ps_error_errno(e, PS_EX_IOERR, errno,
+					    "cannot rename to %s",
+					    g->f[i].path);
+	dirs = ps_xcalloc(g->n + 1, sizeof(*dirs));
+	for (i = 0; i < g->n; i++) {
+		if (i < done) {
+			dirs[i] = dir_of(g->f[i].path);
+			afile_release(&g->f[i]);
+		} else {
+			ps_afile_abort(&g->f[i]);
+		}
+	}
+	/* One fsync per distinct directory. */
+	qsort(dirs, done, sizeof(*dirs), cmp_str);
+	for (i = 0; i < done; i++) {
+		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
+			rc = ps_fsync_dir(dirs[i], e);
+		if (i)
+			free(dirs[i - 1]);
+	}
+	if (done)
+		free(dirs[done - 1]);
+	free(dirs);
+	g->n = 0;
+	return rc;
+}
+
+void ps_fsgroup_free(struct ps_fsgroup *g)
+{
+	size_t i;
+
+	if (!g)
+		return;
+	for (i = 0; i < g->n; i++)
+		ps_afile_abort(&g->f[i]);
+	free(g->f);
+	free(g);
+}
+
 int ps_write_file_atomic(const char *path, const void *p, size_t n,
 			 mode_t mode, struct ps_error *e)
 {

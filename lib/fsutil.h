@@ -62,6 +62,45 @@ int ps_afile_commit_as(struct ps_afile *f, const char *path,
 /* Close and remove the temporary file; f is released.  Never fails. */
 void ps_afile_abort(struct ps_afile *f);
 
+/*
+ * A commit group: many files committed as one step, for a commit that
+ * writes one file per partition.  Committing each file alone costs a file
+ * fsync and a directory fsync, i.e. about two journal commits, per file; a
+ * group starts writeback of each file when it is added, then at
+ * ps_fsgroup_commit fsyncs every file, renames every file into place and
+ * fsyncs each distinct directory once, so the journal commits are shared.
+ * The promise is the one of ps_afile_commit, for every file of the group,
+ * when ps_fsgroup_commit returns 0: a file is visible under its final name
+ * only once its data is durable.  A group is used from one thread.
+ */
+struct ps_fsgroup;
+
+/* A new empty group.  Never fails (aborts on out-of-memory). */
+struct ps_fsgroup *ps_fsgroup_new(void);
+
+/*
+ * Hand the written file f over to g (f is released, g owns the file).
+ * To bound open files, a group holding PS_FSGROUP_MAX files commits them
+ * first (so a file may become visible before ps_fsgroup_commit, never
+ * before it is durable).  Returns 0, or -1 with e filled as
+ * ps_fsgroup_commit (f is then aborted).
+ */
+int ps_fsgroup_add(struct ps_fsgroup *g, struct ps_afile *f,
+		   struct ps_error *e);
+
+#define PS_FSGROUP_MAX 128
+
+/*
+ * fsync, close and rename into place every file of g, then fsync their
+ * directories.  Returns 0, or -1 with e filled (74): then the files not
+ * yet renamed are removed and the caller removes the final names of what
+ * it wrote (as after a failed ps_afile_commit).  g is empty afterwards.
+ */
+int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e);
+
+/* Abort the files still in g and free it.  NULL is a no-op. */
+void ps_fsgroup_free(struct ps_fsgroup *g);
+
 /* Write a whole file atomically (open + write + commit). */
 int ps_write_file_atomic(const char *path, const void *p, size_t n,
 			 mode_t mode, struct ps_error *e);

@@ -91,10 +91,10 @@ static int emit(struct run *r, const char *p, size_t n)
 }
 
 static int write_table(struct run *r, const struct ps_table *t,
-		       struct ps_error *e)
+		       struct ps_fsgroup *g, struct ps_error *e)
 {
 	char *p = pathf("%s/%s/part-0.parquet", r->gold_dir, t->name);
-	int rc = ps_table_write_parquet(t, p, r->o->codec, e);
+	int rc = ps_table_write_parquet_to(t, p, r->o->codec, g, e);
 
 	free(p);
 	return rc;
@@ -138,6 +138,7 @@ static void eval_alerts(struct run *r, struct ps_table *t, size_t nt,
 /* Write (or remove, when empty) the fact partition of one day. */
 struct part_ctx {
 	struct run *r;
+	struct ps_fsgroup *g;
 	struct ps_error *e;
 };
 
@@ -155,7 +156,8 @@ static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 			rc = ps_error_errno(c->e, PS_EX_IOERR, errno,
 					    "cannot remove %s", p);
 	} else {
-		rc = ps_table_write_parquet(t, p, c->r->o->codec, c->e);
+		rc = ps_table_write_parquet_to(t, p, c->r->o->codec, c->g,
+					       c->e);
 	}
 	free(p);
 	return rc < 0 ? -1 : 0;
@@ -167,7 +169,7 @@ static int commit(struct run *r, struct ps_error *e)
 	const struct ps_gold_opts *o = r->o;
 	int64_t now = o->now != PS_GOLD_NULL ? o->now : ps_time_now();
 	struct ps_table t[PS_GOLD_MAX_TABLES];
-	struct part_ctx pc = { r, e };
+	struct part_ctx pc = { r, ps_fsgroup_new(), e };
 	struct ps_buf lines = PS_BUF_INIT, pos = PS_BUF_INIT,
 		      ast = PS_BUF_INIT;
 	size_t nt = 0, nd = 0, i, j;
@@ -183,8 +185,10 @@ static int commit(struct run *r, struct ps_error *e)
 		goto out;
 	ps_gold_tables(r->g, now, o->window, t, &nt);
 	for (i = 0; i < nt; i++)
-		if (write_table(r, &t[i], e) < 0)
+		if (write_table(r, &t[i], pc.g, e) < 0)
 			goto out;
+	if (ps_fsgroup_commit(pc.g, e) < 0)
+		goto out;
 	if (!o->no_alerts)
 		eval_alerts(r, t, nt, now, &lines);
 
@@ -242,6 +246,7 @@ static int commit(struct run *r, struct ps_error *e)
 	}
 	rc = 0;
 out:
+	ps_fsgroup_free(pc.g);
 	for (i = 0; i < nt; i++)
 		ps_table_release(&t[i]);
 	free(days);

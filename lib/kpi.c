@@ -80,11 +80,19 @@ void ps_table_set_s(struct ps_table *t, struct ps_pq_value *row, size_t col,
 int ps_table_write_parquet(const struct ps_table *t, const char *path,
 			   enum ps_pq_codec codec, struct ps_error *e)
 {
+	return ps_table_write_parquet_to(t, path, codec, NULL, e);
+}
+
+int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
+			      enum ps_pq_codec codec, struct ps_fsgroup *g,
+			      struct ps_error *e)
+{
 	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
 	struct ps_pq_writer *w;
 	size_t r, c;
 
 	o.codec = codec;
+	o.group = g;
 	w = ps_pq_open(path, t->cols, t->ncols, &o, e);
 	if (!w)
 		return -1;

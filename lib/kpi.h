@@ -55,6 +55,15 @@ int ps_table_write_parquet(const struct ps_table *t, const char *path,
 			   enum ps_pq_codec codec, struct ps_error *e);
 
 /*
+ * The same, but the written file is handed to the commit group g
+ * (fsutil.h), which makes it durable and visible with the group's other
+ * files at ps_fsgroup_commit.  g NULL: as ps_table_write_parquet.
+ */
+int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
+			      enum ps_pq_codec codec, struct ps_fsgroup *g,
+			      struct ps_error *e);
+
+/*
  * Append row i as one JSON object line to b: first the members "kpi"
  * (the table name without its "kpi_" prefix) then every column in
  * schema order, formatted by ps_pq_value_json, and a newline.  Cannot

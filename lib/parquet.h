@@ -85,6 +85,8 @@ struct ps_pq_kv {
 	const char *value;
 };
 
+struct ps_fsgroup;
+
 struct ps_pq_options {
 	enum ps_pq_codec codec;	/* UNCOMPRESSED, GZIP or ZSTD */
 	int level;		/* codec level, 0 = codec default (zstd 3,
@@ -95,6 +97,9 @@ struct ps_pq_options {
 	size_t dict_max_bytes;	/* dictionary size, then PLAIN */
 	int no_dict;		/* PLAIN for every column */
 	const char *created_by;	/* NULL: "pulsestream version X" */
+	struct ps_fsgroup *group; /* NULL: ps_pq_close commits the file
+				   alone; else it hands the file to this
+				   group (fsutil.h), committed with it */
 };
 
 #define PS_PQ_ROW_GROUP_BYTES (64u << 20)
@@ -102,7 +107,8 @@ struct ps_pq_options {
 #define PS_PQ_DICT_MAX_BYTES (1u << 20)
 
 #define PS_PQ_OPTIONS_INIT { PS_PQ_ZSTD, 0, PS_PQ_ROW_GROUP_BYTES, \
-			     PS_PQ_PAGE_BYTES, PS_PQ_DICT_MAX_BYTES, 0, NULL }
+			     PS_PQ_PAGE_BYTES, PS_PQ_DICT_MAX_BYTES, 0, NULL, \
+			     NULL }
 
 /* ------------------------------------------------------------------ */
 /* Writer                                                              */
@@ -175,7 +181,8 @@ int ps_pq_flush(struct ps_pq_writer *w, struct ps_error *e);
 
 /*
  * Flush, write the footer and commit the file into place (fsync, rename,
- * fsync the directory).  A file with zero rows is valid.  w is freed
+ * fsync the directory), or hand it to the options' group, which commits
+ * it later.  A file with zero rows is valid.  w is freed
  * either way.  Returns 0, or -1 with e filled (74; the temporary file is
  * removed and path is untouched).
  */

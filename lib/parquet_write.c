@@ -1082,7 +1082,11 @@ int ps_pq_close(struct ps_pq_writer *w, struct ps_error *e)
 		ps_pq_abort(w);
 		return -1;
 	}
-	rc = ps_afile_commit(&w->f, e);
+	if (w->o.group) {
+		rc = ps_fsgroup_add(w->o.group, &w->f, e);
+	} else {
+		rc = ps_afile_commit(&w->f, e);
+	}
 	w->f = (struct ps_afile)PS_AFILE_INIT;
 	ps_pq_abort(w);		/* frees; nothing left to remove */
 	return rc;

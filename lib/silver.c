@@ -564,7 +564,7 @@ static void row_json(const struct batch *bt, const struct row *r,
 /* Write the rows of one admission date (idx[0..n)) to one Parquet file. */
 static int write_partition(struct silver *s, const struct batch *bt,
 			   const size_t *idx, size_t n, char **pathp,
-			   struct ps_error *e)
+			   struct ps_fsgroup *g, struct ps_error *e)
 {
 	struct ps_pq_options po = PS_PQ_OPTIONS_INIT;
 	struct ps_pq_writer *w;
@@ -581,6 +581,7 @@ static int write_partition(struct silver *s, const struct batch *bt,
 	po.codec = s->o->codec;
 	po.row_group_bytes = 16u << 20;
 	po.level = 1;		/* fast; silver files are few and small */
+	po.group = g;
 	w = ps_pq_open(*pathp, schema, PS_CLEAN_NCOLS, &po, e);
 	if (!w)
 		return -1;
@@ -742,9 +743,11 @@ static int commit_batch(struct silver *s, struct batch *bt,
 	char **paths = NULL;
 	size_t *idx = NULL, npaths = 0, i, j;
 	int rc = -1, k, save = 0;
+	struct ps_fsgroup *g = NULL;
 
 	if (s->o->dry_run)
 		goto emit;
+	g = ps_fsgroup_new();
 	paths = ps_xcalloc(bt->nrows + (size_t)bt->nsrc + 1, sizeof(char *));
 	if (bt->nrows) {
 		idx = ps_xmalloc(bt->nrows * sizeof(*idx));
@@ -757,10 +760,12 @@ static int commit_batch(struct silver *s, struct batch *bt,
 			     bt->rows[idx[j]].src == ri->src; j++)
 				;
 			if (write_partition(s, bt, idx + i, j - i,
-					    &paths[npaths++], e) < 0)
+					    &paths[npaths++], g, e) < 0)
 				goto fail;
 			s->counters[K_FILES].value++;
 		}
+		if (ps_fsgroup_commit(g, e) < 0)
+			goto fail;
 	}
 	for (k = 0; k < bt->nsrc; k++) {
 		const struct bsrc *bs = &bt->src[k];
@@ -829,6 +834,7 @@ fail:
 	ps_log(PS_ERROR, "commit failed, batch removed",
 	       PS_I("records", bt->nrec), PS_I("sources", bt->nsrc));
 done:
+	ps_fsgroup_free(g);
 	for (i = 0; i < npaths; i++)
 		free(paths[i]);
 	free(paths);

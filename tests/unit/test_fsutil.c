@@ -391,3 +391,76 @@ Test(fsutil, fsync_dir_and_path_join)
 	cr_assert_str_eq(j, "b");
 	free(j);
 }
+
+/* Write name with content s into g (opened, written, added). */
+static void group_file(struct ps_fsgroup *g, const char *name, const char *s)
+{
+	char *p = in_dir(name);
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_afile_write(&f, s, strlen(s), &e), 0);
+	cr_assert_eq(ps_fsgroup_add(g, &f, &e), 0, "%s", e.msg);
+	cr_assert_eq(f.fd, -1, "the group owns the file");
+	free(p);
+}
+
+Test(fsutil, group_commits_files_of_many_directories_together)
+{
+	struct ps_fsgroup *g = ps_fsgroup_new();
+	struct ps_error e = { 0, "" };
+	unsigned long long syncs = ps_fs_fsyncs();
+	char *a = in_dir("d=1/a"), *b = in_dir("d=2/b"), *c = in_dir("d=1/c");
+	char *d1 = in_dir("d=1");
+	struct stat st;
+
+	group_file(g, "d=1/a", "aa");
+	group_file(g, "d=2/b", "bbb");
+	group_file(g, "d=1/c", "");
+	cr_assert_neq(stat(a, &st), 0, "not visible before the commit");
+	cr_assert_eq(hidden_files(d1), 2);
+	cr_assert_eq(ps_fsgroup_commit(g, &e), 0, "%s", e.msg);
+	assert_content(a, "aa", 2);
+	assert_content(b, "bbb", 3);
+	assert_content(c, "", 0);
+	cr_assert_eq(hidden_files(d1), 0);
+	/* three files, two directories: one fsync each */
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 5);
+	cr_assert_eq(ps_fsgroup_commit(g, &e), 0, "an empty group commits");
+	ps_fsgroup_free(g);
+	free(a);
+	free(b);
+	free(c);
+	free(d1);
+}
+
+Test(fsutil, group_free_aborts_and_a_full_group_commits_first)
+{
+	struct ps_fsgroup *g = ps_fsgroup_new();
+	char name[32], *p;
+	struct stat st;
+	int i;
+
+	group_file(g, "x", "never");
+	ps_fsgroup_free(g);
+	p = in_dir("x");
+	cr_assert_neq(stat(p, &st), 0);
+	cr_assert_eq(hidden_files(dir), 0, "free removed the temporary");
+	free(p);
+
+	g = ps_fsgroup_new();
+	for (i = 0; i <= PS_FSGROUP_MAX; i++) {
+		snprintf(name, sizeof(name), "many/%03d", i);
+		group_file(g, name, "1");
+	}
+	p = in_dir("many/000");
+	cr_assert_eq(stat(p, &st), 0, "the first %d are committed",
+		     PS_FSGROUP_MAX);
+	free(p);
+	p = in_dir("many");
+	cr_assert_eq(hidden_files(p), 1, "the last one waits");
+	ps_fsgroup_free(g);
+	cr_assert_eq(hidden_files(p), 0);
+	free(p);
+}
