@@ -31,7 +31,7 @@ endif
 # The flags are computed when make reads this file: that is why demo and
 # check run scripts/deps.sh first and then build in a new make, which
 # reads the file again once the -dev packages are there.
-PKGS = yajl zlib libzstd rdkafka libcurl openssl
+PKGS = yajl zlib libzstd libisal rdkafka libcurl openssl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # libmicrohttpd: only lib/httpd.c is compiled with its flags (the only

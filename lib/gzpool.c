@@ -2,6 +2,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 #include "buf.h"
@@ -32,7 +34,7 @@ struct ps_gzpool {
 	size_t cap;
 	unsigned long long submitted, taken, retired;
 	int stop;
-	z_stream inline_z;	/* for threads == 0 */
+	struct comp *inline_z;	/* for threads == 0 */
 	int inline_ok;
 	int nopen;		/* files not yet committed or aborted */
 };
@@ -48,19 +50,92 @@ struct ps_gzpool_file {
 	int failed;
 };
 
-static int z_init(z_stream *z, int level)
+/*
+ * A compressor: zlib, or at level 1 ISA-L's igzip level 1, which produces
+ * the same kind of raw deflate pieces (ending on a byte boundary, the last
+ * one final) about three times faster for a similar size.  Either way the
+ * output is the same for the same input and level.
+ */
+struct comp {
+	int isal;
+	z_stream z;
+	struct isal_zstream is;
+	uint8_t *lvl_buf;
+};
+
+static struct comp *comp_new(int level)
 {
-	memset(z, 0, sizeof(*z));
-	return deflateInit2(z, level, Z_DEFLATED, -15, 8,
-			    Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
+	struct comp *c = ps_xcalloc(1, sizeof(*c));
+
+	if (level == 1) {
+		c->isal = 1;
+		c->lvl_buf = ps_xmalloc(ISAL_DEF_LVL1_DEFAULT);
+		return c;
+	}
+	if (deflateInit2(&c->z, level, Z_DEFLATED, -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void comp_free(struct comp *c)
+{
+	if (!c)
+		return;
+	if (c->isal)
+		free(c->lvl_buf);
+	else
+		deflateEnd(&c->z);
+	free(c);
+}
+
+/*
+ * igzip cuts blocks differently when its output space runs out, so that
+ * the output would depend on the buffer at hand: it is always given room
+ * for the worst case (stored blocks), so that it never does.
+ */
+static int compress_isal(struct comp *c, struct job *j)
+{
+	struct isal_zstream *s = &c->is;
+	size_t bound = j->in.len + j->in.len / 64 + 2 * ISAL_DEF_MAX_HDR_SIZE +
+		       64;
+
+	if (j->out_cap < bound) {
+		free(j->out);
+		j->out = ps_xmalloc(bound);
+		j->out_cap = bound;
+	}
+	isal_deflate_init(s);
+	s->level = 1;
+	s->level_buf = c->lvl_buf;
+	s->level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+	s->flush = SYNC_FLUSH;
+	s->end_of_stream = (uint16_t)j->last;
+	s->next_in = (uint8_t *)j->in.data;
+	s->avail_in = (uint32_t)j->in.len;
+	s->next_out = j->out;
+	s->avail_out = (uint32_t)bound;
+	if (isal_deflate(s) != COMP_OK || s->avail_in || !s->avail_out ||
+	    (j->last && s->internal_state.state != ZSTATE_END))
+		return -1;
+	j->out_len = (size_t)(s->next_out - j->out);
+	return 0;
 }
 
 /* Compress j->in into j->out as a raw deflate piece.  Returns 0 or -1. */
-static int compress_job(z_stream *z, struct job *j)
+static int compress_job(struct comp *c, struct job *j)
 {
+	z_stream *z = &c->z;
 	int flush = j->last ? Z_FINISH : Z_SYNC_FLUSH, rc;
-	size_t bound = deflateBound(z, (uLong)j->in.len) + 64;
+	size_t bound;
 
+	j->crc = crc32_gzip_refl(0, (const unsigned char *)j->in.data,
+				 (uint64_t)j->in.len);
+	if (c->isal)
+		return compress_isal(c, j);
+	bound = deflateBound(z, (uLong)j->in.len) + 64;
 	if (deflateReset(z) != Z_OK)
 		return -1;
 	if (j->out_cap < bound) {
@@ -68,7 +143,6 @@ static int compress_job(z_stream *z, struct job *j)
 		j->out = ps_xmalloc(bound);
 		j->out_cap = bound;
 	}
-	j->crc = crc32(0L, (const Bytef *)j->in.data, (uInt)j->in.len);
 	z->next_in = (Bytef *)j->in.data;
 	z->avail_in = (uInt)j->in.len;
 	z->next_out = j->out;
@@ -96,8 +170,8 @@ static int compress_job(z_stream *z, struct job *j)
 static void *worker(void *arg)
 {
 	struct ps_gzpool *p = arg;
-	z_stream z;
-	int zok = z_init(&z, p->level) == 0;
+	struct comp *z = comp_new(p->level);
+	int zok = z != NULL;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -109,14 +183,13 @@ static void *worker(void *arg)
 			break;	/* stopping and nothing left */
 		j = &p->jobs[p->taken++ % p->cap];
 		pthread_mutex_unlock(&p->mu);
-		j->failed = !zok || compress_job(&z, j) < 0;
+		j->failed = !zok || compress_job(z, j) < 0;
 		pthread_mutex_lock(&p->mu);
 		j->state = J_DONE;
 		pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
-	if (zok)
-		deflateEnd(&z);
+	comp_free(z);
 	return NULL;
 }
 
@@ -133,7 +206,7 @@ struct ps_gzpool *ps_gzpool_new(int threads, int level, struct ps_error *e)
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
 	if (!p->threads) {
-		if (z_init(&p->inline_z, p->level) < 0) {
+		if (!(p->inline_z = comp_new(p->level))) {
 			ps_error_set(e, PS_EX_SOFTWARE,
 				     "cannot initialise zlib");
 			ps_gzpool_free(p);
@@ -199,7 +272,7 @@ static void submit(struct ps_gzpool_file *f, int last)
 	f->pending++;
 	if (!p->threads) {
 		j->failed = !p->inline_ok ||
-			    compress_job(&p->inline_z, j) < 0;
+			    compress_job(p->inline_z, j) < 0;
 		j->state = J_DONE;
 		p->submitted++;
 		p->taken++;
@@ -348,8 +421,7 @@ void ps_gzpool_free(struct ps_gzpool *p)
 	for (t = 0; t < p->started; t++)
 		pthread_join(p->tid[t], NULL);
 	free(p->tid);
-	if (p->inline_ok)
-		deflateEnd(&p->inline_z);
+	comp_free(p->inline_z);
 	for (i = 0; i < p->cap; i++) {
 		ps_buf_release(&p->jobs[i].in);
 		free(p->jobs[i].out);

@@ -8,6 +8,9 @@
  * deflate ending on a byte boundary (Z_SYNC_FLUSH; the last one with
  * Z_FINISH), the chunk CRCs are combined, and the chunks are written in
  * order.  The output therefore does not depend on the number of threads.
+ * Level 1 (bronze's default) compresses with ISA-L's igzip level 1, about
+ * three times faster than zlib's level 1 and no larger on NDJSON; the
+ * other levels with zlib.
  * Files go through lib/fsutil.h (hidden temporary name, fsync, rename), so
  * a reader never sees a partial file.
  *

@@ -7,8 +7,8 @@
 set -eu
 
 # build
-PKGS="gcc make pkg-config libyajl-dev zlib1g-dev libzstd-dev librdkafka-dev
-libcurl4-openssl-dev libssl-dev libmicrohttpd-dev"
+PKGS="gcc make pkg-config libyajl-dev zlib1g-dev libzstd-dev libisal-dev
+librdkafka-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev"
 # tests, docs, bench
 PKGS="$PKGS libcriterion-dev jq valgrind mandoc python3 python3-venv gzip zstd
 kcat clang curl procps time"
