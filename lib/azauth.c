@@ -60,6 +60,7 @@ struct ps_azauth *ps_azauth_new(struct ps_http *http, struct ps_error *e)
 {
 	struct ps_azauth *a = ps_xcalloc(1, sizeof(*a));
 
+	ps_crypto_protect_process();	/* client secret, tokens */
 	a->http = http;
 	a->tenant = env_dup("AZURE_TENANT_ID");
 	a->client_id = env_dup("AZURE_CLIENT_ID");

@@ -24,7 +24,6 @@
 #define SUFFIX ".ndjson.gz"
 #define QUARANTINE_PREFIX "bronze-"
 #define QUARANTINE_KEEP 4096	/* bytes of an over-long line kept */
-#define READER_MAX_LINE (16 * 1024 * 1024)
 #define READER_CHUNK (256 * 1024)
 
 /* ---- file names ---- */
@@ -317,7 +316,7 @@ struct ps_bronze_reader *ps_bronze_reader_open(const char *path,
 	r = ps_xcalloc(1, sizeof(*r));
 	r->gz = gz;
 	r->path = ps_xstrdup(path);
-	r->nd = ps_ndjson_new(gz_read, r, READER_MAX_LINE);
+	r->nd = ps_ndjson_new(gz_read, r, PS_LINE_MAX);
 	r->ep = ps_envelope_parser_new();
 	return r;
 }
@@ -347,12 +346,13 @@ int ps_bronze_reader_next(struct ps_bronze_reader *r,
 		if (line.len || line.too_long)
 			break;
 	}
+	/* A committed file that does not hold envelopes is damaged: 74. */
 	if (line.too_long)
-		return ps_error_set(e, PS_EX_DATAERR,
-				    "%s:%lld: line longer than %d bytes",
-				    r->path, line.lineno, READER_MAX_LINE);
+		return ps_error_set(e, PS_EX_IOERR,
+				    "%s:%lld: line longer than %zu bytes",
+				    r->path, line.lineno, PS_LINE_MAX);
 	if (ps_envelope_parse(r->ep, line.data, line.len, env, &pe) < 0)
-		return ps_error_set(e, PS_EX_DATAERR, "%s:%lld: %s", r->path,
+		return ps_error_set(e, PS_EX_IOERR, "%s:%lld: %s", r->path,
 				    line.lineno, pe.msg);
 	return 1;
 }
@@ -398,7 +398,7 @@ static int merge_names(struct ps_bronze_files *fs, struct ps_checkpoint *cp,
 		}
 		rc = ps_bronze_reader_next(r, &env, e);
 		if (rc == 0)
-			ps_error_set(e, PS_EX_DATAERR, "%s: no envelope",
+			ps_error_set(e, PS_EX_IOERR, "%s: no envelope",
 				     fs->v[best].path);
 		if (rc > 0)
 			ps_checkpoint_set(cp, env.source, env.source_len,

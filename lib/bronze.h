@@ -147,7 +147,7 @@ int ps_bronze_parse_name(const char *name, const char **safe,
  * committed bronze files of stream and by bronze's own quarantine files
  * (the exact id is read from the first envelope of the source's last
  * file).  Returns 0, or -1 with e filled (74 unreadable directory or
- * file, 65 a file whose first line is not an envelope).
+ * file, or a damaged file: one whose first line is not an envelope).
  */
 int ps_bronze_checkpoint(const char *lake, const char *stream,
 			 struct ps_checkpoint *cp, struct ps_error *e);
@@ -164,9 +164,10 @@ struct ps_bronze_reader *ps_bronze_reader_open(const char *path,
 
 /*
  * The next envelope: returns 1 and fills *env (valid until the next
- * call), 0 at the end of the file, or -1 with e filled: 74 for a read
- * error or a damaged gzip stream, 65 for a line that is not an envelope
- * (the message names the file and line).
+ * call), 0 at the end of the file, or -1 with e filled (74): a read
+ * error, a damaged gzip stream, or a line that is not an envelope or is
+ * longer than PS_LINE_MAX (a damaged file; the message names the file and
+ * line).
  */
 int ps_bronze_reader_next(struct ps_bronze_reader *r,
 			  struct ps_envelope *env, struct ps_error *e);

@@ -317,6 +317,17 @@ int ps_flush_stdout(void)
 	return -1;
 }
 
+int ps_stdout_out(void *ctx, const void *p, size_t n)
+{
+	int rc;
+
+	(void)ctx;
+	rc = p ? ps_write_stdout(p, n) : ps_flush_stdout();
+	if (rc == 0)
+		return 0;
+	return ps_stdout_gone() ? 1 : -1;
+}
+
 int ps_parse_ll(const char *s, long long min, long long max, long long *out,
 		const char **errstr)
 {

@@ -104,6 +104,16 @@ int ps_write_stdout(const void *p, size_t n);
 int ps_flush_stdout(void);
 
 /*
+ * The one rule for a reader that goes away (`| head`), for every tool:
+ * the output callback of every stage writes n bytes at p to stdout, or
+ * flushes when p is NULL, and returns 0; 1 when the reader went away
+ * (EPIPE): the stage stops reading, everything it emitted was committed
+ * first, and ps_close_stdout then ends the tool quietly with status 0;
+ * -1 on another write error (ps_close_stdout: 74).  ctx is unused.
+ */
+int ps_stdout_out(void *ctx, const void *p, size_t n);
+
+/*
  * strtonum-style parsing: the whole string must be a number within
  * [min, max].  Returns 0, or -1 with *errstr set to "invalid", "too small"
  * or "too large".

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -112,6 +114,18 @@ void ps_crypto_wipe(void *p, size_t n)
 {
 	if (p && n)
 		OPENSSL_cleanse(p, n);
+}
+
+void ps_crypto_protect_process(void)
+{
+	static int done;
+	struct rlimit none = { 0, 0 };
+
+	if (done)
+		return;
+	done = 1;
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
 }
 
 void ps_crypto_wipe_buf(struct ps_buf *b)

@@ -84,6 +84,17 @@ void ps_crypto_wipe_buf(struct ps_buf *b);
 void ps_crypto_free_str(char *s);
 
 /*
+ * Keep this process's secrets out of core dumps and away from other
+ * processes of the same user (as ssh-agent does): RLIMIT_CORE 0 (soft and
+ * hard) and PR_SET_DUMPABLE off, which also closes /proc/PID/mem and
+ * /proc/PID/environ and refuses ptrace attach.  Called by every function
+ * that brings a secret into memory (lib/secret, lib/vault, lib/azauth,
+ * lib/kafka), before the secret is read, so no tool has to remember it.
+ * Idempotent; cannot fail (a refusal by the system is ignored).
+ */
+void ps_crypto_protect_process(void);
+
+/*
  * Compare n bytes in time that does not depend on where they differ (for
  * tags and MACs).  Returns 1 when equal, 0 otherwise.
  */

@@ -216,7 +216,11 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 /* The stage                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Output: 0, or -1 on a write error.  p NULL: flush. */
+/*
+ * Output: 0; 1 when the reader went away (the run stops reading and ends
+ * with 0: what it emitted was committed first); -1 on a write error (74).
+ * p NULL: flush.  ps_stdout_out (lib/cli.h) is this for stdout.
+ */
 typedef int (*ps_gold_write_fn)(void *ctx, const void *p, size_t n);
 
 struct ps_gold_opts {

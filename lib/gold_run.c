@@ -31,6 +31,7 @@ struct run {
 	struct ps_alerts alerts;
 	ps_gold_write_fn out;
 	void *out_ctx;
+	int out_gone;		/* the reader went away (out returned 1) */
 	char *gold_dir, *state_dir;
 	long long pending;
 	double last_commit;
@@ -83,11 +84,21 @@ static void clean_temps(const char *dir)
 	closedir(d);
 }
 
+/*
+ * Output after a commit.  A reader that went away (out returns 1) stops
+ * the run quietly: what was emitted is committed (ps_stdout_out).
+ * p NULL: flush.
+ */
 static int emit(struct run *r, const char *p, size_t n)
 {
-	if (r->out && n && r->out(r->out_ctx, p, n) < 0)
-		return -1;
-	return 0;
+	int rc;
+
+	if (!r->out || r->out_gone || (p && !n))
+		return 0;
+	rc = r->out(r->out_ctx, p, n);
+	if (rc > 0)
+		r->out_gone = 1;
+	return rc < 0 ? -1 : 0;
 }
 
 static int write_table(struct run *r, const struct ps_table *t,
@@ -239,8 +250,7 @@ static int commit(struct run *r, struct ps_error *e)
 		}
 		ps_buf_release(&kb);
 	}
-	if (emit(r, lines.data, lines.len) < 0 ||
-	    (r->out && r->out(r->out_ctx, NULL, 0) < 0)) {
+	if (emit(r, lines.data, lines.len) < 0 || emit(r, NULL, 0) < 0) {
 		ps_error_set(e, PS_EX_IOERR, "write error on output");
 		goto out;
 	}
@@ -615,13 +625,13 @@ static ssize_t idle_read(void *ctx, void *buf, size_t n)
 
 static int read_stdin(struct run *r, struct ps_error *e)
 {
-	struct ps_ndjson *rd = ps_ndjson_new(idle_read, r, 0);
+	struct ps_ndjson *rd = ps_ndjson_new(idle_read, r, PS_LINE_MAX);
 	struct ps_buf sc = PS_BUF_INIT;
 	struct ps_line line;
 	int rc;
 
 	ps_ndjson_set_interrupt(rd, ps_stop_flag());
-	while ((rc = ps_ndjson_next(rd, &line, e)) == 1) {
+	while (!r->out_gone && (rc = ps_ndjson_next(rd, &line, e)) == 1) {
 		struct ps_gold_rec rec;
 		char why[200];
 

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "envelope.h"
 #include "fsutil.h"
+#include "crypto.h"
 #include "kafka.h"
 #include "log.h"
 #include "ndjson.h"
@@ -66,6 +67,7 @@ static void add_secret(struct ps_kafka_conf *c, const char *s, size_t n)
 {
 	size_t i;
 
+	ps_crypto_protect_process();	/* a password or key is held */
 	if (n < 4)	/* too short to hide without hiding everything */
 		return;
 	for (i = 0; i < c->nsecret; i++)

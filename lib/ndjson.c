@@ -11,6 +11,7 @@
 #include "banned.h"
 
 #define MIN_BUF (64 * 1024)
+#define START_BUF (1024 * 1024 + 5)	/* a default-cap line fits */
 
 struct ps_ndjson {
 	ps_read_fn fn;
@@ -19,6 +20,7 @@ struct ps_ndjson {
 	char *buf;
 	char *longbuf;		/* prefix of an over-long line */
 	size_t size;		/* allocated */
+	size_t limit;		/* what size may grow to */
 	size_t start, end;	/* unread bytes are buf[start..end) */
 	size_t max;
 	long long lineno;
@@ -44,7 +46,8 @@ struct ps_ndjson *ps_ndjson_new(ps_read_fn fn, void *ctx, size_t max_line)
 	 * Room for a line of max bytes, a BOM, its CR and its newline, so a
 	 * full buffer without a newline always holds an over-long line.
 	 */
-	r->size = r->max + 5 < MIN_BUF ? MIN_BUF : r->max + 5;
+	r->limit = r->max + 5 < MIN_BUF ? MIN_BUF : r->max + 5;
+	r->size = r->limit < START_BUF ? r->limit : START_BUF;
 	r->buf = ps_xmalloc(r->size);
 	r->first = 1;
 	return r;
@@ -190,7 +193,12 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 			return 1;
 		}
 		scanned = avail;
-		if (avail == r->size) {
+		if (avail == r->size && r->size < r->limit) {
+			/* Full, no newline, under the cap: grow (start is 0). */
+			r->size = r->size > r->limit / 2 ? r->limit
+							 : 2 * r->size;
+			r->buf = ps_xrealloc(r->buf, r->size);
+		} else if (avail == r->size) {
 			/*
 			 * The buffer is full (start is 0 here) and holds no
 			 * newline: the line is over the cap.  Keep its first

@@ -22,6 +22,23 @@
 #define PS_NDJSON_DEFAULT_MAX (1024 * 1024)
 
 /*
+ * Size limits, one place for every tool (pulsestream(7), "Limits").
+ *
+ * PS_RECORD_MAX is the longest record any tool accepts: a line of plain
+ * input, a raw payload, a Kafka message (key and value).  Options that set
+ * a cap (ps-bronze --max-line-bytes, ps-silver --max-record, ps-ingest
+ * --max-bytes) range up to it and no further.
+ *
+ * PS_LINE_MAX is the cap of every reader of lines our own tools write
+ * (envelopes in bronze files and on pipes, clean records): a record of
+ * PS_RECORD_MAX bytes with every byte escaped as \u00XX (6 bytes), plus
+ * room for the other members.  So whatever one stage lands, every later
+ * stage can read.
+ */
+#define PS_RECORD_MAX ((size_t)16 << 20)
+#define PS_LINE_MAX (6 * PS_RECORD_MAX + ((size_t)1 << 20))
+
+/*
  * Where bytes come from: returns the count read (0 at end of input) or -1
  * with errno set.  The default source reads a file descriptor.
  */
@@ -39,7 +56,9 @@ struct ps_ndjson;
 
 /*
  * A reader over fd (not closed by the reader) or over a custom source.
- * max_line is the cap in bytes (0 = PS_NDJSON_DEFAULT_MAX).  Cannot fail.
+ * max_line is the cap in bytes (0 = PS_NDJSON_DEFAULT_MAX).  The buffer
+ * starts small and grows to the cap only as long lines need it.  Cannot
+ * fail.
  */
 struct ps_ndjson *ps_ndjson_new_fd(int fd, size_t max_line);
 struct ps_ndjson *ps_ndjson_new(ps_read_fn fn, void *ctx, size_t max_line);

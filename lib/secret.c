@@ -39,6 +39,7 @@ int ps_secret_resolve(const char *value, char **out, struct ps_error *e)
 	*out = NULL;
 	if (!value)
 		return 0;
+	ps_crypto_protect_process();	/* a secret, or the value of one */
 	if (!ps_secret_is_ref(value)) {
 		*out = ps_xstrdup(value);
 		return 0;

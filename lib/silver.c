@@ -813,14 +813,14 @@ emit:
 			if (s->json.len >= 64 * 1024 ||
 			    i + 1 == bt->nrows) {
 				if (s->out(s->out_ctx, s->json.data,
-					   s->json.len) < 0) {
+					   s->json.len) != 0) {
 					s->out_gone = 1;
 					break;
 				}
 				ps_buf_reset(&s->json);
 			}
 		}
-		if (!s->out_gone && s->out(s->out_ctx, NULL, 0) < 0)
+		if (!s->out_gone && s->out(s->out_ctx, NULL, 0) != 0)
 			s->out_gone = 1;
 	}
 	batch_reset(bt);
@@ -1487,8 +1487,7 @@ static ssize_t poll_read(void *ctx, void *buf, size_t n)
 static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 {
 	struct in_ctx c = { fd, s, 0 };
-	size_t cap = s->o->max_record * 2 + 64 * 1024;
-	struct ps_ndjson *r = ps_ndjson_new(poll_read, &c, cap);
+	struct ps_ndjson *r = ps_ndjson_new(poll_read, &c, PS_LINE_MAX);
 	struct ps_line ln;
 	unsigned long long off;
 	int rc = 0, n;
@@ -1852,7 +1851,7 @@ int ps_silver_dump(char *const *paths, int n, ps_silver_write_fn out,
 				ps_buf_reset(&b);
 				ps_pq_row_json(r, &b);
 				ps_buf_addc(&b, '\n');
-				if (out(out_ctx, b.data, b.len) < 0) {
+				if (out(out_ctx, b.data, b.len) != 0) {
 					m = 0;
 					rc = 1;	/* reader gone: stop */
 					break;

@@ -55,8 +55,11 @@
 #define PS_SILVER_TOOL "ps-silver"
 
 /*
- * Where output goes: returns 0, or -1 when the write failed (the run then
- * stops reading and ends after committing).  Called with p NULL to flush.
+ * Where output goes: returns 0, 1 when the reader went away, or -1 when
+ * the write failed; either way the run stops reading and ends after
+ * committing (the tool's exit status then comes from ps_close_stdout:
+ * 0 for a reader gone, 74 for a write error).  Called with p NULL to
+ * flush.  ps_stdout_out (lib/cli.h) is this for stdout.
  */
 typedef int (*ps_silver_write_fn)(void *ctx, const void *p, size_t n);
 

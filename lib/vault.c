@@ -257,6 +257,7 @@ struct ps_vault *ps_vault_open(const char *spec,
 		spec = getenv("PS_VAULT");
 	if (!spec || !*spec)
 		spec = "env:";
+	ps_crypto_protect_process();	/* keys, secret values, tokens */
 	v = ps_xcalloc(1, sizeof(*v));
 	if (strcmp(spec, "env:") == 0) {
 		v->kind = V_ENV;

@@ -10,6 +10,7 @@
 #include "bronze.h"
 #include "cli.h"
 #include "log.h"
+#include "ndjson.h"
 #include "pstime.h"
 #include "banned.h"
 
@@ -104,10 +105,11 @@ static int on_option(void *ctx, int key, const char *arg,
 		a->o.flush_bytes = v;
 		return 0;
 	case OPT_MAX_LINE:
-		if (ps_parse_size(arg, 16, 256LL << 20, &v, &why) < 0)
+		if (ps_parse_size(arg, 16, (long long)PS_RECORD_MAX, &v,
+				  &why) < 0)
 			return ps_error_set(e, PS_EX_USAGE,
 					    "--max-line-bytes: '%s' is %s "
-					    "(16 to 256M)", arg, why);
+					    "(16 to 16M)", arg, why);
 		a->o.max_line = (size_t)v;
 		return 0;
 	case OPT_INGEST_TIME:
@@ -141,12 +143,9 @@ static int on_option(void *ctx, int key, const char *arg,
 /* Envelopes go to stdout, flushed per commit so downstream sees them. */
 static int emit_stdout(void *ctx, const char *p, size_t n)
 {
-	(void)ctx;
-	if (ps_write_stdout(p, n) == 0 && fflush(stdout) == 0)
-		return 0;
-	if (errno == EPIPE)
-		return 1;
-	return ps_stdout_gone() ? 1 : -1;
+	int rc = ps_stdout_out(ctx, p, n);
+
+	return rc ? rc : ps_stdout_out(ctx, NULL, 0);
 }
 
 int main(int argc, char **argv)

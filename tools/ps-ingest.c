@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "ndjson.h"
 #include "secret.h"
 #include "banned.h"
 
@@ -115,7 +116,8 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 		a->produce_only = 1;
 		return 0;
 	case OPT_MAX_BYTES:
-		if (ps_parse_size(arg, 16, 100000000, &v, &why) < 0)
+		if (ps_parse_size(arg, 16, (long long)PS_RECORD_MAX, &v,
+				   &why) < 0)
 			return ps_error_set(e, 64, "--max-bytes: %s: '%s'", why,
 					    arg);
 		a->p.max_bytes = v;

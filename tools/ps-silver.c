@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "log.h"
+#include "ndjson.h"
 #include "parquet.h"
 #include "pstime.h"
 #include "silver.h"
@@ -141,21 +142,14 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 		a->o.dedup_window = v;
 		return 0;
 	case OPT_MAX_RECORD:
-		if (ps_parse_size(arg, 64, 256LL << 20, &v, &why) < 0)
-			return ps_error_set(e, 64, "--max-record: %s: '%s'",
-					    why, arg);
+		if (ps_parse_size(arg, 64, (long long)PS_RECORD_MAX, &v,
+				  &why) < 0)
+			return ps_error_set(e, 64, "--max-record: %s: '%s' "
+					    "(64 to 16M)", why, arg);
 		a->o.max_record = (size_t)v;
 		return 0;
 	}
 	return ps_error_set(e, 64, "unhandled option");
-}
-
-static int write_out(void *ctx, const void *p, size_t n)
-{
-	(void)ctx;
-	if (!p)
-		return ps_flush_stdout();
-	return ps_write_stdout(p, n);
 }
 
 int main(int argc, char **argv)
@@ -184,7 +178,7 @@ int main(int argc, char **argv)
 					   "PATH");
 			goto out;
 		}
-		rc = ps_silver_dump(argv + argi, argc - argi, write_out, NULL,
+		rc = ps_silver_dump(argv + argi, argc - argi, ps_stdout_out, NULL,
 				    &e) < 0 ? e.code : 0;
 	} else if (argi < argc) {
 		rc = ps_cli_misuse(&tool, "unexpected argument '%s'",
@@ -195,7 +189,7 @@ int main(int argc, char **argv)
 				   "PS_LAKE (or --dry-run)");
 		goto out;
 	} else {
-		rc = ps_silver_run(&a.o, 0, write_out, NULL, &e) < 0 ?
+		rc = ps_silver_run(&a.o, 0, ps_stdout_out, NULL, &e) < 0 ?
 			e.code : 0;
 	}
 	if (rc)

@@ -104,9 +104,8 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 
 static int write_out(void *ctx, const char *p, size_t n)
 {
-	(void)ctx;
-	if (ps_write_stdout(p, n) < 0 || ps_flush_stdout() < 0)
-		return -1;
+	if (ps_stdout_out(ctx, p, n) || ps_stdout_out(ctx, NULL, 0))
+		return -1;	/* ps_close_stdout tells gone from failed */
 	return 0;
 }
 

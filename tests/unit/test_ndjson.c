@@ -424,3 +424,33 @@ Test(ndjson, config_file_lines)
 	cr_assert_eq(e.code, 66);
 	unlink(path);
 }
+
+/*
+ * The shared cap PS_LINE_MAX costs nothing for short lines: the buffer
+ * grows only while a line needs it, and a line under the cap comes whole.
+ */
+Test(ndjson, buffer_grows_to_the_cap_only_when_needed)
+{
+	struct gen g = { 32u << 20, 0 };
+	struct ps_ndjson *r;
+	struct ps_line l;
+	struct ps_error e = { 0, "" };
+	size_t base = mallinfo2().uordblks;
+	char in[] = "{\"a\":1}\n{\"b\":2}\n";
+	struct src s = { in, sizeof(in) - 1, 0, sizeof(in) - 1, 0, 0, 0 };
+
+	r = ps_ndjson_new(gen_read, &g, PS_LINE_MAX);
+	cr_assert_eq(ps_ndjson_next(r, &l, &e), 1);
+	cr_assert(!l.too_long);
+	cr_assert_eq(l.len, (32u << 20) - 1);
+	cr_assert_eq(ps_ndjson_next(r, &l, &e), 0);
+	ps_ndjson_free(r);
+
+	r = ps_ndjson_new(src_read, &s, PS_LINE_MAX);
+	cr_assert_eq(ps_ndjson_next(r, &l, &e), 1);
+	cr_assert_eq(l.len, 7);
+	cr_assert_lt(mallinfo2().uordblks - base, 2u << 20,
+		     "a reader of short lines holds %zu bytes",
+		     mallinfo2().uordblks - base);
+	ps_ndjson_free(r);
+}
