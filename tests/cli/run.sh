@@ -10,7 +10,8 @@
 #   status   (optional) expected exit status, default 0
 # PS_REGEN=1 rewrites stdout/stderr/status from the actual run (make regen).
 # PS_WRAP="valgrind ..." runs every ps-* tool under that wrapper.
-# PS_ONLY=pattern runs only the cases whose path contains pattern.
+# PS_ONLY=pattern runs only the cases whose path contains pattern;
+# PS_SKIP=pattern skips those whose path contains it.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cases=$top/tests/cli
@@ -37,6 +38,9 @@ for c in "$cases"/*/*/; do
 	[ -f "$c/cmd" ] || continue
 	name=${c#"$cases"/}
 	case "$name" in *"${PS_ONLY:-}"*) ;; *) continue ;; esac
+	if [ -n "${PS_SKIP:-}" ]; then
+		case "$name" in *"$PS_SKIP"*) continue ;; esac
+	fi
 	work="$tmp/work"
 	rm -rf "$work"
 	mkdir -p "$work"
