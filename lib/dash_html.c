@@ -542,8 +542,11 @@ static void grid(struct ps_buf *b, const struct ps_dash_model *m)
 				ps_buf_adds(b, "</td>");
 				continue;
 			}
-			cell(b, "td", t->name, key, cols[k].col, v,
-			     cols[k].dec);
+			if (r < 0)	/* no kpi_waiting row (too few waits) */
+				ps_buf_adds(b, "<td class=\"n\">\xe2\x80\x93</td>");
+			else
+				cell(b, "td", t->name, key, cols[k].col, v,
+				     cols[k].dec);
 		}
 		ps_buf_adds(b, "</tr>\n");
 	}
@@ -809,6 +812,10 @@ static void by_gender_chart(struct ps_buf *b, const struct ps_dash_tab *t,
 		for (g = 0; g < ng; g++) {
 			char key[256];
 
+			if (isnan(v[i * ng + g])) {	/* no such row */
+				ps_buf_adds(b, "<td class=\"n\">\xe2\x80\x93</td>");
+				continue;
+			}
 			snprintf(key, sizeof(key), "%s|%s", cats[i], gs[g]);
 			cell(b, "td", t->name, key, valcol, v[i * ng + g], dec);
 		}
@@ -1093,7 +1100,7 @@ void ps_dash_html(const struct ps_dash_model *m, int live, struct ps_buf *b)
 	chart_id = 0;
 	ps_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
 		    "charset=\"utf-8\"><meta name=\"viewport\" content=\""
-		    "width=device-width,initial-scale=1\"><meta name=\"generator"
+		    "width=device-width,initial-scale=1\"><link rel=\"icon\" href=\"data:,\"><meta name=\"generator"
 		    "\" content=\"ps-dash " PS_VERSION "\"><title>PulseStream "
 		    "\xe2\x80\x94 hospital operations</title><style>\n");
 	ps_buf_adds(b, css);

@@ -172,8 +172,6 @@ static int loop(struct run *r, int in_fd, struct ps_error *e)
 		struct pollfd p = { in_fd, POLLIN, 0 };
 		int timeout = pending ? 50 : r->httpd ? 100 : -1, k;
 
-		if (eof && !r->httpd)
-			break;
 		k = eof ? poll(NULL, 0, timeout) : poll(&p, 1, timeout);
 		if (k < 0 && errno != EINTR) {
 			rc = ps_error_errno(e, PS_EX_IOERR, errno, "poll");
@@ -198,9 +196,7 @@ static int loop(struct run *r, int in_fd, struct ps_error *e)
 						line.len) == 1;
 				ps_buf_reset(&line);
 				pending = 1;
-				if (!r->o->serve)
-					break;
-				continue;
+				break;	/* gold is done: so are we */
 			}
 			if (r->out && r->out(r->out_ctx, buf, (size_t)n) < 0) {
 				rc = ps_error_set(e, PS_EX_IOERR,

@@ -36,8 +36,24 @@ struct client {
 	size_t off;
 };
 
+/*
+ * Every open connection, to enforce a deadline on each request: the
+ * library's own timeout only drops idle connections, and a client that
+ * trickles a byte now and then is never idle.  A connection that has not
+ * sent a whole request timeout seconds after it connected (or after its
+ * previous request ended) has its socket shut down; the library then
+ * closes it.  busy: a request is being answered (an SSE stream included).
+ */
+struct track {
+	struct track *prev, *next;
+	int fd, busy, cut;
+	double start;
+};
+
 struct ps_httpd {
 	struct MHD_Daemon *d;
+	struct track *tracks;
+	unsigned timeout;
 	pthread_mutex_t mu;
 	struct doc *docs;
 	size_t ndocs;
@@ -90,6 +106,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
 }
 
 static const char text[] = "text/plain; charset=utf-8";
+
+static void cut_overdue(struct ps_httpd *h, double now);
 
 /* ------------------------------------------------------------------ */
 /* SSE                                                                 */
@@ -229,14 +247,88 @@ void ps_httpd_tick(struct ps_httpd *h)
 	struct client *c;
 	double now = ps_mono();
 
-	if (now - h->last_ping < h->keepalive)
-		return;
-	h->last_ping = now;
 	pthread_mutex_lock(&h->mu);
-	for (c = h->clients; c; c = c->next)
-		c->want_ping = 1;
-	wake_all(h);
+	cut_overdue(h, now);
+	if (now - h->last_ping >= h->keepalive) {
+		h->last_ping = now;
+		for (c = h->clients; c; c = c->next)
+			c->want_ping = 1;
+		wake_all(h);
+	}
 	pthread_mutex_unlock(&h->mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Request deadlines                                                   */
+/* ------------------------------------------------------------------ */
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **ctx, enum MHD_ConnectionNotificationCode toe)
+{
+	struct ps_httpd *h = cls;
+	struct track *t = *ctx;
+
+	pthread_mutex_lock(&h->mu);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = ps_xcalloc(1, sizeof(*t));
+		t->fd = ci ? ci->connect_fd : -1;
+		t->start = ps_mono();
+		t->next = h->tracks;
+		if (h->tracks)
+			h->tracks->prev = t;
+		h->tracks = t;
+		*ctx = t;
+	} else if (t) {		/* closed: the socket is still open here */
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			h->tracks = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		free(t);
+		*ctx = NULL;
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static struct track *track_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **state, enum MHD_RequestTerminationCode toe)
+{
+	struct ps_httpd *h = cls;
+	struct track *t = track_of(conn);
+
+	(void)state;
+	(void)toe;
+	pthread_mutex_lock(&h->mu);
+	if (t) {		/* keep-alive: the next request's clock */
+		t->busy = 0;
+		t->start = ps_mono();
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Cut connections whose request is overdue (the lock is held). */
+static void cut_overdue(struct ps_httpd *h, double now)
+{
+	struct track *t;
+
+	for (t = h->tracks; t; t = t->next)
+		if (!t->busy && !t->cut && t->fd >= 0 &&
+		    now - t->start > h->timeout) {
+			shutdown(t->fd, SHUT_RDWR);
+			t->cut = 1;
+		}
 }
 
 /* ------------------------------------------------------------------ */
@@ -259,6 +351,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text,
 			     "method not allowed\n", 19, "GET, HEAD");
 	if (!*state) {		/* headers only so far */
+		struct track *t = track_of(conn);
+
+		pthread_mutex_lock(&h->mu);
+		if (t)
+			t->busy = 1;
+		pthread_mutex_unlock(&h->mu);
 		*state = &seen;
 		return MHD_YES;
 	}
@@ -341,6 +439,7 @@ struct ps_httpd *ps_httpd_start(const struct ps_httpd_opts *o,
 	pthread_mutex_init(&h->mu, NULL);
 	h->sse_path = o->sse_path ? ps_xstrdup(o->sse_path) : NULL;
 	h->keepalive = o->keepalive ? o->keepalive : 15;
+	h->timeout = o->timeout ? o->timeout : 10;
 	h->last_ping = ps_mono();
 	h->d = MHD_start_daemon(
 		flags, (uint16_t)o->port, NULL, NULL, handle, h,
@@ -349,6 +448,8 @@ struct ps_httpd *ps_httpd_start(const struct ps_httpd_opts *o,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_request,
 		MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_END);
 	if (!h->d) {
 		pthread_mutex_destroy(&h->mu);

@@ -6,9 +6,11 @@
  * The server answers GET and HEAD only (other methods: 405 with Allow),
  * serves only the exact paths it was given (no file system access, so
  * "..", encoded or not, is simply an unknown path: 404), bounds the
- * request size (URL and headers together: larger requests get 431 or are
- * dropped by libmicrohttpd), the number of connections and how long a
- * client may take to send its request.  One internal thread polls every
+ * request size (URL and headers together: larger requests get 414 or 431
+ * or are dropped by libmicrohttpd), the number of connections (more wait
+ * in the kernel's backlog, unanswered) and how long a client may take to
+ * send its request (ps_httpd_tick shuts overdue ones down, however slowly
+ * they keep sending).  One internal thread polls every
  * connection (epoll where available); SSE clients are suspended while
  * there is nothing to send, so they cost no CPU and little memory.
  *
@@ -32,7 +34,8 @@ struct ps_httpd_opts {
 	int port;			/* 0: any free port */
 	unsigned max_conns;		/* connections at once */
 	size_t max_request;		/* bytes of URL + headers */
-	unsigned timeout;		/* seconds a request may take */
+	unsigned timeout;		/* seconds a client may take to send
+					   a request; also the idle limit */
 	const char *sse_path;		/* "/events", or NULL */
 	unsigned keepalive;		/* seconds between SSE comments */
 };
@@ -71,8 +74,8 @@ void ps_httpd_publish(struct ps_httpd *h, const char *id, const char *event,
 unsigned ps_httpd_clients(const struct ps_httpd *h);
 unsigned long ps_httpd_requests(const struct ps_httpd *h);
 
-/* Send keepalive comments to idle SSE clients when due; call it every
- * second or so.  Cannot fail. */
+/* Drop clients whose request is overdue, send keepalive comments to idle
+ * SSE clients when due; call it every 100 ms or so.  Cannot fail. */
 void ps_httpd_tick(struct ps_httpd *h);
 
 /* Stop serving and free h (NULL: no-op).  Cannot fail. */

@@ -1,0 +1,162 @@
+"""Compare the numbers a browser read on the ps-dash page with the lake.
+
+    python dash_compare.py LAKE PAGE.json NOW [before|after] [SQLDIR]
+
+Every element with data-k="TABLE|KEY...|COLUMN" is checked against an
+independent reading of the lake: KPI tables with pyarrow, the original
+views and the per-department trends with DuckDB SQL
+(examples/sql/duckdb/01_tables.sql and 02_original_views.sql), quarantine
+reasons with gzip + json.  The text on the page must equal the value
+formatted with as many decimals as the page shows ("-" for no value).
+Prints one line per mismatch; exit 1 when any, or when a key is unknown.
+"""
+import glob
+import gzip
+import json
+import math
+import os
+import sys
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow.parquet as pq
+
+lake, page_json, now_s = sys.argv[1:4]
+part = sys.argv[4] if len(sys.argv) > 4 else None
+sqldir = sys.argv[5] if len(sys.argv) > 5 else None
+page = json.load(open(page_json))
+if part:
+    page = page[part]
+values = page["values"]
+now = datetime.fromisoformat(now_s.replace("Z", "+00:00"))
+
+
+def table(name):
+    files = sorted(f for f in glob.glob(os.path.join(lake, "gold", name, "**", "*.parquet"),
+                                        recursive=True)
+                   if "/_" not in f and "/." not in f)
+    rows = []
+    for f in files:
+        rows.extend(pq.read_table(f).to_pylist())
+    return rows
+
+
+def key_of(row, cols):
+    out = []
+    for c in cols:
+        v = row[c]
+        if hasattr(v, "isoformat"):
+            v = v.isoformat()[:10]
+        out.append(str(v))
+    return "|".join(out)
+
+
+KEYS = {
+    "kpi_occupancy": ["department", "hospital_id"],
+    "kpi_waiting": ["department", "hospital_id"],
+    "kpi_los": ["department", "gender"],
+    "kpi_volume": ["admission_date", "gender"],
+}
+expected = {}
+for name, cols in KEYS.items():
+    for r in table(name):
+        k = key_of(r, cols)
+        for c, v in r.items():
+            expected[f"{name}|{k}|{c}"] = v
+
+hosp = table("kpi_occupancy_hospital")
+occ = table("kpi_occupancy")
+census = sum(r["census"] for r in hosp)
+beds = sum(r["beds"] for r in hosp)
+expected["tile|network|census"] = census
+expected["tile|network|beds"] = beds
+expected["tile|network|occupancy_pct"] = 100.0 * census / beds if beds else None
+expected["tile|network|ed_arrivals_last_hour"] = sum(
+    r["inflow_last_hour"] for r in occ if r["department"] == "Emergency")
+
+# The original views and the per-department trends, in DuckDB.
+con = duckdb.connect()
+cwd = os.getcwd()
+os.chdir(lake)
+if sqldir:
+    for f in ("01_tables.sql", "02_original_views.sql"):
+        con.execute(open(os.path.join(sqldir, f)).read())
+    for view, cols in (("bed_occupancy", ["gender"]),
+                       ("bed_turnover_rate", ["gender"]),
+                       ("patient_demographics", ["gender"]),
+                       ("avg_treatment_duration", ["department", "gender"]),
+                       ("department_inflow", ["department", "gender"]),
+                       ("overstay_patients", ["department", "gender"])):
+        res = con.execute(f"SELECT * FROM {view}")
+        names = [d[0] for d in res.description]
+        for row in res.fetchall():
+            r = dict(zip(names, row))
+            k = key_of(r, cols)
+            for c, v in r.items():
+                expected[f"{view}|{k}|{c}"] = v
+    q = f"""
+        WITH f AS (SELECT * FROM fact_patient_flow),
+        w AS (SELECT department, count(waiting_minutes) n,
+                     quantile_cont(waiting_minutes, 0.5) m,
+                     quantile_cont(waiting_minutes, 0.9) p
+              FROM f WHERE admission_time > TIMESTAMPTZ '{now_s}' - INTERVAL 7 DAY
+                       AND admission_time <= TIMESTAMPTZ '{now_s}'
+              GROUP BY department),
+        l AS (SELECT department, count(*) n,
+                     quantile_cont(epoch(discharge_time - admission_time) / 3600, 0.5) m,
+                     quantile_cont(epoch(discharge_time - admission_time) / 3600, 0.9) p
+              FROM f WHERE discharge_time > TIMESTAMPTZ '{now_s}' - INTERVAL 7 DAY
+                       AND discharge_time <= TIMESTAMPTZ '{now_s}'
+              GROUP BY department)
+        SELECT d.department, w.n, w.m, w.p, l.n, l.m, l.p
+        FROM (SELECT DISTINCT department FROM f) d
+        LEFT JOIN w USING (department) LEFT JOIN l USING (department)"""
+    for dep, wn, wm, wp, ln, lm, lp in con.execute(q).fetchall():
+        wn, ln = wn or 0, ln or 0
+        expected[f"fact|{dep}|waits"] = wn
+        expected[f"fact|{dep}|wait_median"] = wm if wn >= 20 else None
+        expected[f"fact|{dep}|wait_p90"] = wp if wn >= 20 else None
+        expected[f"fact|{dep}|discharges"] = ln
+        expected[f"fact|{dep}|los_median"] = lm if ln >= 20 else None
+        expected[f"fact|{dep}|los_p90"] = lp if ln >= 20 else None
+os.chdir(cwd)
+
+reasons = {}
+nquar = 0
+for f in glob.glob(os.path.join(lake, "quarantine", "*", "*", "*.ndjson.gz")):
+    for line in gzip.open(f, "rt"):
+        line = line.strip()
+        if not line:
+            continue
+        nquar += 1
+        for r in json.loads(line).get("reasons", []):
+            reasons[r] = reasons.get(r, 0) + 1
+for r, n in reasons.items():
+    expected[f"quarantine|{r}|records"] = n
+expected["quality|silver|quarantined"] = nquar
+
+SKIP = ("tile|network|waiting_for_bed", "tile|network|alerts_",
+        "quality|silver|")
+bad = checked = 0
+for k, text in sorted(values.items()):
+    if k not in expected:
+        if k.startswith(SKIP):
+            continue
+        print(f"unknown key on the page: {k} = {text}")
+        bad += 1
+        continue
+    v = expected[k]
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        want = "\u2013"
+    else:
+        dec = len(text.split(".")[1]) if "." in text else 0
+        want = f"{float(v):.{dec}f}"
+    checked += 1
+    if want != text:
+        print(f"{k}: page {text!r}, lake {want!r} ({v!r})")
+        bad += 1
+print(f"compare: {checked} numbers checked, {bad} differ")
+if checked < 50:
+    print("compare: too few numbers on the page")
+    bad += 1
+sys.exit(1 if bad else 0)
