@@ -26,16 +26,11 @@ def conn(timeout=5):
     return s
 
 
-def exchange(data, timeout=5):
-    """Send data; return (status or None when dropped, whole response)."""
-    s = conn(timeout)
-    try:
-        s.sendall(data)
-    except OSError:
-        pass
+def read_until(s, done):
+    """Read from s until the peer closes, an error, or done(text)."""
     out = b""
     try:
-        while True:
+        while not done(out):
             b = s.recv(65536)
             if not b:
                 break
@@ -43,6 +38,17 @@ def exchange(data, timeout=5):
     except OSError:
         pass
     s.close()
+    return out
+
+
+def exchange(data, timeout=5):
+    """Send data; return (status or None when dropped, whole response)."""
+    s = conn(timeout)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    out = read_until(s, lambda o: False)
     if not out.startswith(b"HTTP/1."):
         return None, out
     return int(out.split(b" ", 2)[1]), out
@@ -162,18 +168,8 @@ def sse(last):
     s = conn(3)
     s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n" +
               (b"Last-Event-ID: " + last + b"\r\n" if last else b"") + b"\r\n")
-    out = b""
-    try:
-        while b"retry: 1000\n\n" not in out or (b"data:" not in out and
-                                                 time.time() < t_end):
-            b = s.recv(4096)
-            if not b:
-                break
-            out += b
-    except OSError:
-        pass
-    s.close()
-    return out
+    return read_until(s, lambda o: b"retry: 1000\n\n" in o and
+                      (b"data:" in o or time.time() >= t_end))
 
 
 t_end = time.time() + 1

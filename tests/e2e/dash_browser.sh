@@ -6,6 +6,7 @@
 # host, and updates in place within 2 s after ps-gold commits (SSE).
 # Screenshots go to build/test-artifacts/dash/.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/dash_lib.inc"
 eval "$("$TOP/scripts/puppeteer.sh" env)" || { echo "FAIL - puppeteer-core"; exit 1; }
 PY=$("$TOP/scripts/pyenv.sh") || { echo "FAIL - no Python venv"; exit 1; }
 ART=$TOP/build/test-artifacts/dash
@@ -45,12 +46,7 @@ check 'file:// page: numbers equal the gold tables, no console error, no script 
 	ps-dash -L lake --follow --now "$NOW" --serve 127.0.0.1:0 \
 		>live.out 2>dash.err &
 at_exit 'touch "$TMPD/stop"'
-i=0
-while ! grep -q 'url=http' dash.err 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-URL=$(sed -n 's/.*url=\(http[^ ]*\).*/\1/p' dash.err | head -n 1)
+URL=$(dash_url dash.err)
 
 check 'served page updates in place within 2 s of the gold commit (SSE), numbers equal gold' '
 	test -n "$URL" &&

@@ -5,6 +5,7 @@
 # parses with the Prometheus client library; /api/kpis.json with jq;
 # SIGTERM with streams open ends it cleanly.  All on 127.0.0.1.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/dash_lib.inc"
 PY=$("$TOP/scripts/pyenv.sh") || { echo "FAIL - no Python venv"; exit 1; }
 cd "$TMPD" || exit 1
 cp -R "$TOP/tests/data/dash-lake" lake
@@ -14,12 +15,7 @@ ps-dash -L lake --now "$NOW" --serve 127.0.0.1:0 --max-clients 40 \
 	2>dash.err &
 pid=$!
 at_exit "kill $pid 2>/dev/null"
-i=0
-while ! grep -q 'url=http' dash.err 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-URL=$(sed -n 's/.*url=\(http[^ ]*\).*/\1/p' dash.err | head -n 1)
+URL=$(dash_url dash.err)
 PORT=$(echo "$URL" | sed 's/.*:\([0-9]*\)\/$/\1/')
 
 "$PY" "$TOP/tests/e2e/dash_abuse.py" "$PORT" lake 40 $pid
