@@ -23,8 +23,12 @@ sim="ps-simulate -q -m realistic --seed $seed --count $n --dirty none \
 wrong_type=0.25%,malformed_json=0.25%,duplicate=0.5%,late=0.5%"
 
 # "Now" for gold is the end of the simulated stream, so the census and
-# the last hour's inflow are those of the simulated hospitals, not of today.
-now=$(sh -c "$sim" | jq -R -r 'fromjson? | .event_time // empty' | tail -n 1)
+# the last hour's inflow are those of the simulated hospitals, not of today:
+# the latest event time (the last line is often a late event, hours
+# earlier).  Same-format ISO-8601 UTC strings sort as times.
+now=$(sh -c "$sim" | jq -R -r 'fromjson? | .event_time | strings |
+	select(test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$"))' |
+	sort | tail -n 1)
 pipeline="$sim"
 stages="ps-simulate"
 for s in ps-bronze ps-silver ps-gold; do

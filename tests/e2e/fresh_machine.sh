@@ -57,6 +57,13 @@ check 'make demo on a fresh machine: deps, then a build with their flags' '
 	grep -q "^5000 events in" out && grep -q "^silver files: *[1-9]" out &&
 	'"$tools_work"
 
+# The demo'"'"'s "now" is the latest event time of the stream it landed.
+check 'make demo: gold KPIs as of the latest event, not the last line' '
+	last=$(find repo/build/demo-lake/bronze -name "*.gz" -exec zcat {} + |
+		jq -r ".payload | fromjson? | .event_time | strings" |
+		sort | tail -n 1) &&
+	grep -qx "PulseStream gold KPIs as of $last" out'
+
 rm -f deps-ran
 m clean >/dev/null 2>&1
 check 'make check on a fresh machine: deps, then a build with their flags' '
