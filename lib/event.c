@@ -32,7 +32,8 @@ const struct ps_rule_info ps_rules[PS_RULE_COUNT] = {
 	[PS_RULE_INT_OUT_OF_RANGE] = { "int_out_of_range", PS_SEV_QUARANTINE,
 		"an int field outside the int32 range (field named)" },
 	[PS_RULE_BAD_TIMESTAMP] = { "bad_timestamp", PS_SEV_QUARANTINE,
-		"a time field is not an ISO-8601 timestamp (field named)" },
+		"a time field is not an ISO-8601 timestamp of years "
+		"0001-9999 UTC (field named)" },
 	[PS_RULE_INVALID_VALUE] = { "invalid_value", PS_SEV_QUARANTINE,
 		"empty patient_id or department, unknown event_type, "
 		"triage_level outside 1-5 (field named)" },

@@ -1079,7 +1079,10 @@ static int emit(struct client *cl, const rd_kafka_message_t *m,
 	env.source_len = src->len;
 	env.position = m->offset;
 	env.ingest_time = ps_time_now();
-	env.broker_time = ts >= 0 ? ts * 1000 : PS_TIME_NONE;
+	/* A producer may set any CreateTime: keep only what the range rule
+	 * of lib/pstime admits (else absent, like a missing timestamp). */
+	env.broker_time = ts >= 0 && ts <= PS_TIME_MAX_US / 1000 ?
+			  ts * 1000 : PS_TIME_NONE;
 	env.key = m->key;
 	env.key_len = m->key_len;
 	env.payload = m->payload ? m->payload : "";

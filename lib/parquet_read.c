@@ -1274,6 +1274,16 @@ static void start_group(struct ps_pq_reader *r)
 	r->row = 0;
 }
 
+/* The range rule of lib/pstime for DATE and TIMESTAMP values read back. */
+static int value_in_range(const struct ps_pq_value *v)
+{
+	if (v->type == PS_PQ_TIMESTAMP)
+		return ps_time_in_range(v->v.i);
+	if (v->type == PS_PQ_DATE)
+		return ps_date_in_range(v->v.i);
+	return 1;
+}
+
 int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 {
 	size_t j;
@@ -1301,6 +1311,13 @@ int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 			return -1;
 		}
 		r->cur[j] = it->vals[it->pos++];
+		if (!r->cur[j].is_null && !value_in_range(&r->cur[j])) {
+			r->rg = r->nrg;
+			return ps_error_set(e, PS_EX_DATAERR, "row %lld: %s "
+					    "is %s", (long long)r->row + 1,
+					    r->cols[j].pub.name,
+					    PS_TIME_RANGE_WHY);
+		}
 	}
 	r->row++;
 	r->have_row = 1;
@@ -1342,20 +1359,11 @@ void ps_pq_value_json(const struct ps_pq_value *v, struct ps_buf *b)
 		ps_json_add_str(b, v->v.s.p, v->v.s.len);
 		break;
 	case PS_PQ_DATE:
+		/* in range: ps_pq_next checked it */
 		ps_civil_from_days(v->v.i, &y, &m, &d);
-		if (y < 1 || y > 9999) {
-			ps_buf_add_i64(b, v->v.i);
-			break;
-		}
 		ps_buf_addf(b, "\"%04lld-%02u-%02u\"", (long long)y, m, d);
 		break;
 	case PS_PQ_TIMESTAMP:
-		/* 0001-01-01 .. 9999-12-31 */
-		if (v->v.i < -62135596800LL * PS_USEC_PER_SEC ||
-		    v->v.i >= 253402300800LL * PS_USEC_PER_SEC) {
-			ps_buf_add_i64(b, v->v.i);
-			break;
-		}
 		ps_buf_addc(b, '"');
 		ps_buf_add(b, tmp, ps_time_format(v->v.i, tmp, -1));
 		ps_buf_addc(b, '"');

@@ -71,7 +71,7 @@ int ps_time_parse(const char *s, size_t len, int64_t *us, const char **why)
 {
 	size_t i = 0;
 	int y, mo, d, h = 0, mi = 0, sec = 0;
-	int64_t frac = 0, off = 0;
+	int64_t frac = 0, off = 0, t;
 
 	if ((y = digits(s, len, &i, 4)) < 1)
 		FAIL("bad year");
@@ -142,9 +142,23 @@ int ps_time_parse(const char *s, size_t len, int64_t *us, const char **why)
 	}
 	if (i != len)
 		FAIL("trailing characters");
-	*us = ((ps_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-		h * 3600 + mi * 60 + sec - off) * PS_USEC_PER_SEC) + frac;
+	t = ((ps_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	      h * 3600 + mi * 60 + sec - off) * PS_USEC_PER_SEC) + frac;
+	if (!ps_time_in_range(t))
+		FAIL(PS_TIME_RANGE_WHY);	/* a zone offset over the edge */
+	*us = t;
 	return 0;
+}
+
+int ps_time_in_range(int64_t us)
+{
+	return us >= PS_TIME_MIN_US && us <= PS_TIME_MAX_US;
+}
+
+int ps_date_in_range(int64_t days)
+{
+	return days >= PS_TIME_MIN_US / PS_USEC_PER_DAY &&
+	       days <= PS_TIME_MAX_US / PS_USEC_PER_DAY;
 }
 
 static void put2(char *o, unsigned v)

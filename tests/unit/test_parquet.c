@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "parquet.h"
+#include "pstime.h"
 #include "rand.h"
 #include "banned.h"
 
@@ -811,5 +812,51 @@ Test(parquet, high_cardinality_column_goes_plain)
 	cr_assert_lt(st.uncompressed_bytes, 30000 * 8 + 8192 * 8 + 30000);
 	ps_pq_reader_free(r);
 	free(p);
+	rm_tmp();
+}
+
+/*
+ * Values read back obey lib/pstime's range rule (issue 10, item 7): a
+ * TIMESTAMP or DATE outside years 0001-9999 is a data error naming the
+ * column, not a raw integer on --dump nor a value gold would apply.
+ */
+Test(parquet, out_of_range_times_are_refused_on_read)
+{
+	struct ps_pq_column cols[] = {
+		{ "ts", PS_PQ_TIMESTAMP, 1, 0 }, { "d", PS_PQ_DATE, 1, 0 },
+	};
+	int64_t ts[] = { PS_TIME_MAX_US, PS_TIME_MAX_US + 1, 0,
+			 PS_TIME_MIN_US - 1, 0 };
+	int32_t d[] = { 0, 0, 2932897, 0, -719163 };
+	const char *bad[] = { NULL, "ts", "d", "ts", "d" };
+	struct ps_error e = { 0 };
+	size_t i;
+
+	mkdir_tmp();
+	for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		char *p = tpath("r.parquet");
+		struct ps_pq_writer *w = ps_pq_open(p, cols, 2, NULL, &e);
+		struct ps_pq_reader *r;
+
+		cr_assert_not_null(w, "%s", e.msg);
+		ps_pq_set_int64(w, 0, ts[i]);
+		ps_pq_set_int32(w, 1, d[i]);
+		cr_assert_eq(ps_pq_end_row(w, &e), 0, "%s", e.msg);
+		cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+		r = ps_pq_reader_open(p, &e);
+		cr_assert_not_null(r, "%s", e.msg);
+		if (!bad[i]) {
+			cr_assert_eq(ps_pq_next(r, &e), 1, "%s", e.msg);
+		} else {
+			cr_assert_eq(ps_pq_next(r, &e), -1, "case %zu", i);
+			cr_assert_eq(e.code, PS_EX_DATAERR);
+			cr_assert(strstr(e.msg, bad[i]) &&
+				  strstr(e.msg, PS_TIME_RANGE_WHY), "%s",
+				  e.msg);
+		}
+		ps_pq_reader_free(r);
+		unlink(p);
+		free(p);
+	}
 	rm_tmp();
 }

@@ -255,3 +255,53 @@ Test(time, clocks_move)
 	cr_assert_lt(now, 7258118400LL * S);
 	cr_assert_geq(m2, m1);
 }
+
+/*
+ * One range rule (issue 10, item 7): the UTC instant lies in years
+ * 0001-9999, whatever the written form; a zone offset cannot push it over
+ * either edge, and every instant in range formats and parses back.
+ */
+Test(time, utc_range_rule_at_both_edges)
+{
+	const char *bad[] = {
+		"9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59.999999-00:01",
+		"9999-12-31T19:00:00-0500", "0001-01-01T00:00:00+00:01",
+		"0001-01-01T04:59:59.999999+05", "0001-01-01T00:00:00.000001+01:00",
+		"0000-12-31", "0000-12-31T23:59:59Z", "10000-01-01",
+	};
+	const char *good[] = {
+		"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999",
+		"9999-12-31T18:59:59.999999-05:00", "0001-01-01T00:00:00Z",
+		"0001-01-01T05:00:00+05:00", "0001-01-01", "9999-12-31",
+	};
+	int64_t edges[] = { PS_TIME_MIN_US, PS_TIME_MAX_US };
+	char out[PS_TIME_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t us = 1;
+		const char *why = NULL;
+
+		parse_bad(bad[i]);
+		ps_time_parse(bad[i], strlen(bad[i]), &us, &why);
+		if (strncmp(bad[i], "0000", 4) && strncmp(bad[i], "10000", 5))
+			cr_expect_str_eq(why, PS_TIME_RANGE_WHY, "%s", bad[i]);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert(ps_time_in_range(parse_ok(good[i])), "%s", good[i]);
+	cr_assert_eq(parse_ok("9999-12-31T23:59:59.999999Z"), PS_TIME_MAX_US);
+	cr_assert_eq(parse_ok("0001-01-01T00:00:00Z"), PS_TIME_MIN_US);
+	cr_assert(!ps_time_in_range(PS_TIME_MAX_US + 1));
+	cr_assert(!ps_time_in_range(PS_TIME_MIN_US - 1));
+	cr_assert(!ps_time_in_range(INT64_MIN));
+	cr_assert(!ps_time_in_range(INT64_MAX));
+	for (i = 0; i < 2; i++) {
+		size_t n = ps_time_format(edges[i], out, 6);
+
+		cr_assert_eq(parse_ok(out), edges[i], "%.*s", (int)n, out);
+	}
+	cr_assert(ps_date_in_range(PS_TIME_MIN_US / PS_USEC_PER_DAY));
+	cr_assert(ps_date_in_range(PS_TIME_MAX_US / PS_USEC_PER_DAY));
+	cr_assert(!ps_date_in_range(PS_TIME_MIN_US / PS_USEC_PER_DAY - 1));
+	cr_assert(!ps_date_in_range(PS_TIME_MAX_US / PS_USEC_PER_DAY + 1));
+}
