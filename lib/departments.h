@@ -9,7 +9,20 @@
  *   {"department":"ICU","beds":20,"los_median_hours":43.2,"los_sigma":1.13,
  *    "admits_per_day":4.5,"via_ed":1.0,"overstay_hours":50}
  *
- *   beds              staffed beds per hospital (default 30)
+ *   beds              staffed beds per hospital (default: sized for
+ *                     target_load, see below)
+ *   target_load       the share of the beds the mean demand fills when
+ *                     beds is not given (default 0.75: US general
+ *                     hospitals run about 75 % full): beds =
+ *                     ceil(admits_per_day / 24 x mean LOS in hours /
+ *                     target_load), mean LOS = median x exp(sigma^2 / 2)
+ *   beds_by_hospital  per-hospital overrides, {"2":10} (hospital_id: beds)
+ *   elective          true when direct admissions are planned (elective):
+ *                     the simulator cancels them when no bed is free
+ *   stale_after_hours an open encounter admitted longer ago than this is
+ *                     stale (a lost discharge): ps-gold leaves it out of
+ *                     the census and counts it apart (default: median x
+ *                     exp(3 sigma), at least 24 h)
  *   los_median_hours  median length of stay, lognormal (default 72)
  *   los_sigma         lognormal sigma (default 0.8)
  *   admits_per_day    admissions per hospital per day (default 5)
@@ -31,14 +44,22 @@
 
 struct ps_department {
 	char *name;
-	int beds;
+	int beds;		/* given, or sized for target_load */
 	double los_median_hours;
 	double los_sigma;
 	double admits_per_day;
 	double via_ed;
 	double overstay_hours;
 	int emergency;
+	int elective;
+	double target_load;
+	double stale_after_hours;
+	int *ov_hospital, *ov_beds;	/* beds_by_hospital */
+	int nov;
 };
+
+/* Staffed beds of department d in hospital hospital_id.  Cannot fail. */
+int ps_department_beds(const struct ps_department *d, int hospital_id);
 
 struct ps_departments {
 	struct ps_department *d;

@@ -217,8 +217,10 @@ struct dept {
 struct enc {
 	int32_t patient, dept;
 	int32_t bed, triage;
-	int64_t t_adm, t_dis, t_arr, t_bed, t_tri;
-	int64_t arrival, admission, discharge;
+	int32_t disposition;		/* symbol, or NUL32 */
+	int32_t pad;
+	int64_t t_adm, t_dis, t_arr, t_bed, t_tri, t_seen, t_dec, t_disp;
+	int64_t arrival, admission, discharge, seen, decision;
 	int64_t ingest, last_event;
 };
 
@@ -232,6 +234,7 @@ struct ps_gold {
 	size_t patcap, depcap, enccap;
 	int32_t *dirty;			/* admission days changed */
 	size_t ndirty, dirtycap;
+	long long min_samples;		/* of a reported percentile */
 };
 
 struct ps_gold *ps_gold_new(const struct ps_departments *ds)
@@ -239,6 +242,7 @@ struct ps_gold *ps_gold_new(const struct ps_departments *ds)
 	struct ps_gold *g = ps_xcalloc(1, sizeof(*g));
 
 	g->ds = ds;
+	g->min_samples = PS_GOLD_MIN_SAMPLES;
 	return g;
 }
 
@@ -677,8 +681,10 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		memset(e, 0, sizeof(*e));
 		e->t_adm = e->t_dis = e->last_event = PS_GOLD_NULL;
 		e->t_arr = e->t_bed = e->t_tri = PS_GOLD_NULL;
+		e->t_seen = e->t_dec = e->t_disp = PS_GOLD_NULL;
 		e->arrival = e->discharge = e->ingest = PS_GOLD_NULL;
-		e->bed = e->triage = NUL32;
+		e->seen = e->decision = PS_GOLD_NULL;
+		e->bed = e->triage = e->disposition = NUL32;
 		e->patient = -1;
 	}
 	e = &g->enc[ei];
@@ -710,6 +716,25 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 	if (later(t, r->discharge_time, e->t_dis, e->discharge)) {
 		e->t_dis = t;
 		e->discharge = r->discharge_time;
+	}
+	if (later(t, r->seen_time, e->t_seen, e->seen)) {
+		e->t_seen = t;
+		e->seen = r->seen_time;
+	}
+	if (later(t, r->decision_time, e->t_dec, e->decision)) {
+		e->t_dec = t;
+		e->decision = r->decision_time;
+	}
+	if (r->disposition.p) {
+		int32_t ds = (int32_t)sym(g, r->disposition.p,
+					  r->disposition.len);
+
+		if (e->t_disp == PS_GOLD_NULL || t > e->t_disp ||
+		    (t == e->t_disp && symcmp(g, (uint32_t)ds,
+					      (uint32_t)e->disposition) > 0)) {
+			e->t_disp = t;
+			e->disposition = ds;
+		}
 	}
 	if (e->last_event == PS_GOLD_NULL || t > e->last_event ||
 	    (t == e->last_event && r->ingest_time > e->ingest)) {
@@ -988,12 +1013,15 @@ static const struct ps_pq_column fact_cols[] = {
 	COL("patient_id", STRING, 0), COL("department", STRING, 0),
 	COL("hospital_id", INT32, 0), COL("bed_id", INT32, 1),
 	COL("triage_level", INT32, 1), COL("arrival_time", TIMESTAMP, 1),
+	COL("seen_time", TIMESTAMP, 1), COL("decision_time", TIMESTAMP, 1),
 	COL("admission_time", TIMESTAMP, 0),
-	COL("discharge_time", TIMESTAMP, 1),
+	COL("discharge_time", TIMESTAMP, 1), COL("disposition", STRING, 1),
 	COL("admission_date", DATE, 0),
 	COL("length_of_stay_hours", DOUBLE, 1),
 	COL("waiting_minutes", DOUBLE, 1),
-	COL("is_currently_admitted", BOOL, 0), COL("is_overstay", BOOL, 0),
+	COL("boarding_minutes", DOUBLE, 1),
+	COL("is_currently_admitted", BOOL, 0), COL("is_stale", BOOL, 0),
+	COL("is_overstay", BOOL, 0),
 	COL("last_event_time", TIMESTAMP, 0),
 	COL("event_ingestion_time", TIMESTAMP, 1),
 	COL("as_of", TIMESTAMP, 0),
@@ -1001,90 +1029,83 @@ static const struct ps_pq_column fact_cols[] = {
 
 static const struct ps_pq_column dim_patient_cols[] = {
 	COL("patient_sk", INT64, 0), COL("patient_key", INT64, 0),
-	COL("patient_id", STRING, 0), COL("version", INT32, 0), COL("gender", STRING, 0),
+	COL("patient_id", STRING, 0), COL("version", INT32, 0),
+	COL("gender", STRING, 0),
 	COL("age_band", STRING, 0), COL("age", INT32, 1),
 	COL("effective_from", TIMESTAMP, 0),
 	COL("effective_to", TIMESTAMP, 1), COL("is_current", BOOL, 0),
 	COL("last_seen", TIMESTAMP, 0),
 };
 
-static const struct ps_pq_column dim_dept_cols[] = {
-	COL("department_sk", INT64, 0), COL("department", STRING, 0),
-	COL("hospital_id", INT32, 0), COL("beds", INT32, 1),
-	COL("overstay_hours", DOUBLE, 0), COL("known", BOOL, 0),
-};
-
-static const struct ps_pq_column occ_cols[] = {
-	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
-	COL("department_sk", INT64, 0), COL("census", INT64, 0),
-	COL("beds", INT32, 1), COL("occupancy_pct", DOUBLE, 1),
-	COL("inflow_last_hour", INT64, 0),
-	COL("discharges_last_hour", INT64, 0), COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column occ_h_cols[] = {
-	COL("hospital_id", INT32, 0), COL("census", INT64, 0),
-	COL("beds", INT32, 1), COL("occupancy_pct", DOUBLE, 1),
-	COL("census_without_beds", INT64, 0), COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column inflow_cols[] = {
-	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
-	COL("hour", TIMESTAMP, 0), COL("admissions", INT64, 0),
-	COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column wait_cols[] = {
-	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
-	COL("waits", INT64, 0), COL("wait_median_minutes", DOUBLE, 0),
-	COL("wait_p90_minutes", DOUBLE, 0), COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column los_cols[] = {
-	COL("department", STRING, 0), COL("gender", STRING, 0),
-	COL("discharges", INT64, 0), COL("avg_los_hours", DOUBLE, 0),
-	COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column vol_cols[] = {
-	COL("admission_date", DATE, 0), COL("gender", STRING, 0),
-	COL("encounters", INT64, 0), COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column over_cols[] = {
-	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
-	COL("overstay_hours", DOUBLE, 0), COL("overstay_current", INT64, 0),
-	COL("overstay_discharged", INT64, 0), COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column demo_cols[] = {
-	COL("age_band", STRING, 0), COL("gender", STRING, 0),
-	COL("currently_admitted", INT64, 0), COL("encounters", INT64, 0),
-	COL("as_of", TIMESTAMP, 0),
-};
-
-static const struct ps_pq_column turn_cols[] = {
-	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
-	COL("beds", INT32, 1), COL("discharges", INT64, 0),
-	COL("turnover", DOUBLE, 1), COL("as_of", TIMESTAMP, 0),
-};
-
 #define NCOLS(c) (sizeof(c) / sizeof(c[0]))
+
+static const struct ps_department *dept_conf(const struct ps_gold *g,
+					     const struct dept *d)
+{
+	return d->known >= 0 ? &g->ds->d[d->known] : NULL;
+}
 
 static double overstay_hours(const struct ps_gold *g, const struct dept *d)
 {
 	return d->known >= 0 ? g->ds->d[d->known].overstay_hours : 50.0;
 }
 
-static int beds_of(const struct ps_gold *g, const struct dept *d)
+/* Open encounters admitted longer ago than this are stale (a lost
+ * discharge); unknown departments: 30 days. */
+static double stale_hours(const struct ps_gold *g, const struct dept *d)
 {
-	return d->known >= 0 ? g->ds->d[d->known].beds : -1;
+	return d->known >= 0 ? g->ds->d[d->known].stale_after_hours : 720.0;
 }
 
-static int is_current(const struct enc *e, int64_t now)
+static int beds_of(const struct ps_gold *g, const struct dept *d)
+{
+	return d->known >= 0 ? ps_department_beds(&g->ds->d[d->known],
+						  d->hospital) : -1;
+}
+
+static int is_ed(const struct ps_gold *g, const struct enc *e)
+{
+	const struct ps_department *c = dept_conf(g, &g->dep[e->dept]);
+
+	return c && c->emergency;
+}
+
+/* Admitted at now and not discharged yet (stale ones included). */
+static int is_open(const struct enc *e, int64_t now)
 {
 	return e->admission <= now &&
 	       (e->discharge == PS_GOLD_NULL || e->discharge > now);
+}
+
+static int is_stale(const struct ps_gold *g, const struct enc *e,
+		    int64_t now)
+{
+	return is_open(e, now) && e->discharge == PS_GOLD_NULL &&
+	       (double)(now - e->admission) >
+	       stale_hours(g, &g->dep[e->dept]) * (double)USEC_HOUR;
+}
+
+/* An emergency visit still waiting for a treatment space at now: it has
+ * an arrival time and is not seen yet. */
+static int is_waiting_ed(const struct ps_gold *g, const struct enc *e,
+			 int64_t now)
+{
+	return is_ed(g, e) && e->arrival != PS_GOLD_NULL &&
+	       (e->seen == PS_GOLD_NULL || e->seen > now);
+}
+
+/* In the census at now: open and not stale, and in a bed (an emergency
+ * visit in the waiting room is not). */
+static int is_current(const struct ps_gold *g, const struct enc *e,
+		      int64_t now)
+{
+	return is_open(e, now) && !is_stale(g, e, now) &&
+	       !is_waiting_ed(g, e, now);
+}
+
+static int discharged(const struct enc *e, int64_t now)
+{
+	return e->discharge != PS_GOLD_NULL && e->discharge <= now;
 }
 
 static double los_h(const struct enc *e)
@@ -1092,14 +1113,31 @@ static double los_h(const struct enc *e)
 	return (double)(e->discharge - e->admission) / (double)USEC_HOUR;
 }
 
-static int has_wait(const struct enc *e)
+/* The wait for a bed: in the emergency department door (arrival) to
+ * treatment space (seen); on a ward arrival (the decision to admit, or a
+ * direct admission's arrival) to admission.  Its end, or NULL. */
+static int64_t wait_end(const struct ps_gold *g, const struct enc *e)
 {
-	return e->arrival != PS_GOLD_NULL && e->arrival <= e->admission;
+	int64_t end = is_ed(g, e) ? e->seen : e->admission;
+
+	if (e->arrival == PS_GOLD_NULL || end == PS_GOLD_NULL ||
+	    e->arrival > end)
+		return PS_GOLD_NULL;
+	return end;
 }
 
-static double wait_m(const struct enc *e)
+static double minutes(int64_t us)
 {
-	return (double)(e->admission - e->arrival) / 60e6;
+	return (double)us / 60e6;
+}
+
+/* Decision to admit to leaving the emergency department, or NULL. */
+static int64_t boarding_us(const struct enc *e)
+{
+	if (e->decision == PS_GOLD_NULL || e->discharge == PS_GOLD_NULL ||
+	    e->discharge < e->decision)
+		return PS_GOLD_NULL;
+	return e->discharge - e->decision;
 }
 
 static int is_overstay(const struct ps_gold *g, const struct enc *e,
@@ -1107,10 +1145,9 @@ static int is_overstay(const struct ps_gold *g, const struct enc *e,
 {
 	double thr = overstay_hours(g, &g->dep[e->dept]);
 
-	if (is_current(e, now))
+	if (is_current(g, e, now))
 		return (double)(now - e->admission) / (double)USEC_HOUR > thr;
-	return e->discharge != PS_GOLD_NULL && e->discharge <= now &&
-	       los_h(e) > thr;
+	return discharged(e, now) && los_h(e) > thr;
 }
 
 /* The current values of patient pi: its last observation. */
@@ -1165,7 +1202,8 @@ static void sort_table(struct ps_table *t)
 
 enum { FC_FACT_SK, FC_ENCOUNTER, FC_PATIENT_SK, FC_PATIENT_KEY, FC_DEPT_SK,
        FC_PATIENT_ID, FC_DEPT, FC_HOSP, FC_BED, FC_TRIAGE, FC_ARRIVAL,
-       FC_ADMISSION, FC_DISCHARGE, FC_DATE, FC_LOS, FC_WAIT, FC_CURRENT,
+       FC_SEEN, FC_DECISION, FC_ADMISSION, FC_DISCHARGE, FC_DISPOSITION,
+       FC_DATE, FC_LOS, FC_WAIT, FC_BOARDING, FC_CURRENT, FC_STALE,
        FC_OVERSTAY, FC_LAST_EVENT, FC_INGEST, FC_AS_OF };
 
 static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
@@ -1178,6 +1216,7 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 	const struct dept *d = &g->dep[e->dept];
 	size_t nl;
 	const char *dn = symstr(g, d->name, &nl);
+	int64_t we = wait_end(g, e), bo = boarding_us(e);
 
 	ps_table_set_i(t, r, FC_FACT_SK, key_sk(ek));
 	ps_table_set_s(t, r, FC_ENCOUNTER, ek->p, ek->len);
@@ -1194,15 +1233,27 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 		ps_table_set_i(t, r, FC_TRIAGE, e->triage);
 	if (e->arrival != PS_GOLD_NULL)
 		ps_table_set_i(t, r, FC_ARRIVAL, e->arrival);
+	if (e->seen != PS_GOLD_NULL)
+		ps_table_set_i(t, r, FC_SEEN, e->seen);
+	if (e->decision != PS_GOLD_NULL)
+		ps_table_set_i(t, r, FC_DECISION, e->decision);
 	ps_table_set_i(t, r, FC_ADMISSION, e->admission);
 	if (e->discharge != PS_GOLD_NULL) {
 		ps_table_set_i(t, r, FC_DISCHARGE, e->discharge);
 		ps_table_set_d(t, r, FC_LOS, los_h(e));
 	}
+	if (e->disposition != NUL32) {
+		const char *ds = symstr(g, (uint32_t)e->disposition, &nl);
+
+		ps_table_set_s(t, r, FC_DISPOSITION, ds, nl);
+	}
 	ps_table_set_i(t, r, FC_DATE, day_of(e->admission));
-	if (has_wait(e))
-		ps_table_set_d(t, r, FC_WAIT, wait_m(e));
-	ps_table_set_b(t, r, FC_CURRENT, is_current(e, now));
+	if (we != PS_GOLD_NULL)
+		ps_table_set_d(t, r, FC_WAIT, minutes(we - e->arrival));
+	if (bo != PS_GOLD_NULL && is_ed(g, e))
+		ps_table_set_d(t, r, FC_BOARDING, minutes(bo));
+	ps_table_set_b(t, r, FC_CURRENT, is_current(g, e, now));
+	ps_table_set_b(t, r, FC_STALE, is_stale(g, e, now));
 	ps_table_set_b(t, r, FC_OVERSTAY, is_overstay(g, e, now));
 	ps_table_set_i(t, r, FC_LAST_EVENT, e->last_event);
 	if (e->ingest != PS_GOLD_NULL)
@@ -1333,12 +1384,46 @@ void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
 	ps_gold_fact_each(g, days, n, now, copy_part, &c);
 }
 
+/* ------------------------------------------------------------------ */
+/* KPIs: one declarative entry each (name, columns, how it is built,    */
+/* which columns alert), over accumulators of one pass                 */
+/* ------------------------------------------------------------------ */
+
+#define SAMPLES 9		/* census every 15 min over the last 2 h */
+#define SAMPLE_STEP (15LL * 60 * PS_USEC_PER_SEC)
+#define MIN_US (60LL * PS_USEC_PER_SEC)
+
+struct dvec {
+	double *v;
+	size_t n, cap;
+};
+
+static void dvec_add(struct dvec *d, double x)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 32;
+		d->v = ps_xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	d->v[d->n++] = x;
+}
+
+struct timed {
+	int64_t end;
+	double minutes;
+};
+
 /* Per (department, hospital) accumulators. */
 struct dacc {
-	long long census, inflow1h, dis1h, over_cur, over_dis, discharges;
-	double *waits;
+	long long census, stale, waiting, inflow1h, dis1h, over_cur, over_dis;
+	long long stranded, super_stranded, discharges, dis30;
+	long long cens_k[SAMPLES];
+	struct timed *waits;		/* ended within the widest window */
 	size_t nw, capw;
-	long long *hours;	/* per hour bucket of the window */
+	long long *hours;		/* admissions per hour of the window */
+	/* emergency departments: departures of the window */
+	long long visits, lwbs, within4h, over12h, ecat;
+	long long boarding_now, boarding_now_4h;
+	struct dvec d2r, los_dis, los_adm, board;
 };
 
 struct pair_acc {
@@ -1346,78 +1431,645 @@ struct pair_acc {
 	int64_t sum_us;		/* exact: the mean is the same in any order */
 };
 
-void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
-		    struct ps_table *t, size_t *nt)
-{
-	size_t nd = g->didx.n, ns = g->syms.n, i, j, k;
-	int64_t h0 = now - window;
-	long long base = (long long)((h0 >= 0 ? h0 : h0 - USEC_HOUR + 1) /
-				     USEC_HOUR);
-	size_t nh = (size_t)(now / USEC_HOUR - base) + 1;
-	struct dacc *da = ps_xcalloc(nd ? nd : 1, sizeof(*da));
-	struct pair_acc *los = ps_xcalloc(ns * ns + 1, sizeof(*los));
-	struct pair_acc *demo = ps_xcalloc(ns * ns + 1, sizeof(*demo));
-	int32_t dmin = INT32_MAX, dmax = INT32_MIN;
+struct kctx {
+	struct ps_gold *g;
+	int64_t now, window, wide;	/* wide: the widest waiting window */
+	size_t nd, ns, nh;
+	long long base;			/* first hour of the window */
+	struct dacc *da;
+	struct pair_acc *los, *demo;
 	long long *vol;
-	struct ps_table *T;
-	struct pver *vers = NULL;
-	uint32_t capv = 0;
+	int32_t dmin, dmax;
+};
 
-	for (i = 0; i < nd; i++)
-		da[i].hours = ps_xcalloc(nh, sizeof(*da[i].hours));
-	for (i = 0; i < g->eidx.n; i++) {
-		const struct enc *e = &g->enc[i];
-		int32_t d = day_of(e->admission);
+void ps_gold_set_min_samples(struct ps_gold *g, long long n)
+{
+	g->min_samples = n < 1 ? 1 : n;
+}
 
-		dmin = d < dmin ? d : dmin;
-		dmax = d > dmax ? d : dmax;
+static int disp_is(const struct ps_gold *g, const struct enc *e,
+		   const char *what)
+{
+	size_t n;
+	const char *s;
+
+	if (e->disposition == NUL32)
+		return 0;
+	s = symstr(g, (uint32_t)e->disposition, &n);
+	return n == strlen(what) && !memcmp(s, what, n);
+}
+
+/* An emergency visit that left in the window: the CMS / NHS measures. */
+static void ed_visit(const struct ps_gold *g, const struct enc *e,
+		     struct dacc *a)
+{
+	int64_t arr = e->arrival != PS_GOLD_NULL ? e->arrival : e->admission;
+	int64_t stay = e->discharge - arr, bo = boarding_us(e);
+	int lwbs = disp_is(g, e, "LWBS");
+	int admitted = disp_is(g, e, "ADMITTED") ||
+		       (e->disposition == NUL32 &&
+			e->decision != PS_GOLD_NULL);
+	int late_room = 0;
+
+	a->visits++;
+	a->lwbs += lwbs;
+	if (e->seen != PS_GOLD_NULL && e->seen >= arr) {
+		dvec_add(&a->d2r, minutes(e->seen - arr));
+		late_room = e->seen - arr > 60 * MIN_US;
 	}
-	vol = ps_xcalloc(g->eidx.n ? (size_t)(dmax - dmin + 1) * ns : 1,
-			 sizeof(*vol));
+	if (admitted) {
+		dvec_add(&a->los_adm, minutes(stay));
+		if (bo != PS_GOLD_NULL)
+			dvec_add(&a->board, minutes(bo));
+	} else if (!lwbs && !disp_is(g, e, "TRANSFERRED")) {
+		dvec_add(&a->los_dis, minutes(stay));
+	}
+	a->within4h += stay <= 240 * MIN_US;
+	a->over12h += stay > 720 * MIN_US;
+	a->ecat += late_room || lwbs ||
+		   (bo != PS_GOLD_NULL && bo > 240 * MIN_US) ||
+		   stay > 480 * MIN_US;
+}
+
+static void accumulate(struct kctx *c)
+{
+	struct ps_gold *g = c->g;
+	int64_t now = c->now, h0 = now - c->window;
+	size_t i, k;
+
 	for (i = 0; i < g->eidx.n; i++) {
 		const struct enc *e = &g->enc[i];
-		struct dacc *a = &da[e->dept];
+		struct dacc *a = &c->da[e->dept];
 		const struct pobs *v = cur_ver(g, e->patient);
 		const struct dept *dp = &g->dep[e->dept];
 		double thr = overstay_hours(g, dp);
-		int cur = is_current(e, now);
+		int cur = is_current(g, e, now), ed = is_ed(g, e);
+		int64_t we = wait_end(g, e);
 
 		a->census += cur;
-		if (cur && (double)(now - e->admission) / (double)USEC_HOUR >
-		    thr)
-			a->over_cur++;
-		if (e->discharge != PS_GOLD_NULL && e->discharge <= now) {
+		a->stale += is_stale(g, e, now);
+		a->waiting += is_open(e, now) && !is_stale(g, e, now) &&
+			      is_waiting_ed(g, e, now);
+		for (k = 0; k < SAMPLES; k++)
+			a->cens_k[k] += is_current(g, e, now -
+						   (int64_t)k * SAMPLE_STEP);
+		if (cur) {
+			double in_h = (double)(now - e->admission) /
+				      (double)USEC_HOUR;
+
+			a->over_cur += in_h > thr;
+			a->stranded += in_h >= 7 * 24;
+			a->super_stranded += in_h >= 21 * 24;
+			if (ed && e->decision != PS_GOLD_NULL &&
+			    e->decision <= now) {
+				a->boarding_now++;
+				a->boarding_now_4h += now - e->decision >
+						      240 * MIN_US;
+			}
+		}
+		if (discharged(e, now)) {
 			double l = los_h(e);
-			struct pair_acc *p = &los[dp->name * ns + v->gender];
+			struct pair_acc *p = &c->los[dp->name * c->ns +
+						     v->gender];
 
 			a->discharges++;
 			a->over_dis += l > thr;
+			a->dis30 += e->discharge > now - 30 * PS_USEC_PER_DAY;
 			p->n1++;
 			p->sum_us += e->discharge - e->admission;
-			if (e->discharge > now - USEC_HOUR &&
-			    e->discharge <= now)
+			if (e->discharge > now - USEC_HOUR)
 				a->dis1h++;
+			if (ed && e->discharge > h0)
+				ed_visit(g, e, a);
 		}
 		if (e->admission > now - USEC_HOUR && e->admission <= now)
 			a->inflow1h++;
-		if (e->admission > h0 && e->admission <= now) {
-			a->hours[e->admission / USEC_HOUR - base]++;
-			if (has_wait(e)) {
-				if (a->nw == a->capw) {
-					a->capw = a->capw ? a->capw * 2 : 64;
-					a->waits = ps_xrealloc(a->waits,
-						a->capw * sizeof(double));
-				}
-				a->waits[a->nw++] = wait_m(e);
+		if (e->admission > h0 && e->admission <= now)
+			a->hours[e->admission / USEC_HOUR - c->base]++;
+		if (we != PS_GOLD_NULL && we > now - c->wide && we <= now) {
+			if (a->nw == a->capw) {
+				a->capw = a->capw ? a->capw * 2 : 64;
+				a->waits = ps_xrealloc(a->waits, a->capw *
+						       sizeof(*a->waits));
+			}
+			a->waits[a->nw].end = we;
+			a->waits[a->nw++].minutes = minutes(we - e->arrival);
+		}
+		c->demo[v->band * c->ns + v->gender].n1 += cur;
+		c->demo[v->band * c->ns + v->gender].n2++;
+		c->vol[(size_t)(day_of(e->admission) - c->dmin) * c->ns +
+		       v->gender]++;
+	}
+}
+
+/* Named setters (lib/kpi.h) with the department and hospital of d. */
+static struct ps_pq_value *dept_row(const struct kctx *c, size_t d,
+				    struct ps_table *t)
+{
+	struct ps_pq_value *r = ps_table_add_row(t);
+	size_t nl;
+	const char *dn = symstr(c->g, c->g->dep[d].name, &nl);
+
+	ps_table_put_s(t, r, "department", dn, nl);
+	ps_table_put_i(t, r, "hospital_id", c->g->dep[d].hospital);
+	ps_table_put_i(t, r, "as_of", c->now);
+	return r;
+}
+
+/* col_n gets n; col_med and col_p90 (NULL: not wanted) the median and
+ * p90 when n reaches the minimum.  Sorts v. */
+static void put_quantiles(const struct kctx *c, struct ps_table *t,
+			  struct ps_pq_value *r, struct dvec *v,
+			  const char *col_n, const char *col_med,
+			  const char *col_p90)
+{
+	ps_table_put_i(t, r, col_n, (int64_t)v->n);
+	if ((long long)v->n < c->g->min_samples)
+		return;
+	ps_kpi_sort(v->v, v->n);
+	if (col_med)
+		ps_table_put_d(t, r, col_med,
+			       ps_kpi_quantile_sorted(v->v, v->n, 0.5));
+	if (col_p90)
+		ps_table_put_d(t, r, col_p90,
+			       ps_kpi_quantile_sorted(v->v, v->n, 0.9));
+}
+
+static void build_dim_department(const struct kctx *c, struct ps_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < c->nd; i++) {
+		const struct dept *dp = &c->g->dep[i];
+		struct ps_pq_value *r = ps_table_add_row(t);
+		size_t nl;
+		const char *dn = symstr(c->g, dp->name, &nl);
+		int beds = beds_of(c->g, dp);
+
+		ps_table_put_i(t, r, "department_sk", dp->sk);
+		ps_table_put_s(t, r, "department", dn, nl);
+		ps_table_put_i(t, r, "hospital_id", dp->hospital);
+		if (beds >= 0)
+			ps_table_put_i(t, r, "beds", beds);
+		ps_table_put_d(t, r, "overstay_hours",
+			       overstay_hours(c->g, dp));
+		ps_table_put_d(t, r, "stale_after_hours",
+			       stale_hours(c->g, dp));
+		ps_table_put_b(t, r, "emergency", dept_conf(c->g, dp) &&
+			       dept_conf(c->g, dp)->emergency);
+		ps_table_put_b(t, r, "known", dp->known >= 0);
+	}
+}
+
+static void build_occupancy(const struct kctx *c, struct ps_table *t)
+{
+	size_t i, k;
+
+	for (i = 0; i < c->nd; i++) {
+		const struct dacc *a = &c->da[i];
+		struct ps_pq_value *r = dept_row(c, i, t);
+		int beds = beds_of(c->g, &c->g->dep[i]);
+
+		ps_table_put_i(t, r, "department_sk", c->g->dep[i].sk);
+		ps_table_put_i(t, r, "census", a->census);
+		ps_table_put_i(t, r, "census_stale", a->stale);
+		ps_table_put_i(t, r, "waiting", a->waiting);
+		ps_table_put_i(t, r, "inflow_last_hour", a->inflow1h);
+		ps_table_put_i(t, r, "discharges_last_hour", a->dis1h);
+		if (beds < 0)
+			continue;
+		ps_table_put_i(t, r, "beds", beds);
+		if (beds > 0) {
+			long long lo = a->cens_k[0], hi = a->cens_k[0];
+
+			for (k = 1; k < SAMPLES; k++) {
+				lo = a->cens_k[k] < lo ? a->cens_k[k] : lo;
+				hi = a->cens_k[k] > hi ? a->cens_k[k] : hi;
+			}
+			ps_table_put_d(t, r, "occupancy_pct",
+				       (double)a->census * 100.0 / beds);
+			ps_table_put_d(t, r, "occupancy_pct_2h_min",
+				       (double)lo * 100.0 / beds);
+			ps_table_put_i(t, r, "free_beds", beds > a->census ?
+				       beds - a->census : 0);
+			ps_table_put_i(t, r, "free_beds_2h_max",
+				       beds > lo ? beds - lo : 0);
+		}
+	}
+}
+
+static void build_occupancy_hospital(const struct kctx *c,
+				     struct ps_table *t)
+{
+	int32_t *hs = ps_xcalloc(c->nd ? c->nd : 1, sizeof(*hs));
+	size_t nhs = 0, i, j;
+
+	for (i = 0; i < c->nd; i++) {
+		for (j = 0; j < nhs && hs[j] != c->g->dep[i].hospital; j++)
+			;
+		if (j == nhs)
+			hs[nhs++] = c->g->dep[i].hospital;
+	}
+	for (j = 0; j < nhs; j++) {
+		long long census = 0, beds = 0, other = 0;
+		struct ps_pq_value *r;
+
+		/* occupancy over the departments with beds; patients of
+		 * the others are counted apart */
+		for (i = 0; i < c->nd; i++) {
+			int b = beds_of(c->g, &c->g->dep[i]);
+
+			if (c->g->dep[i].hospital != hs[j])
+				continue;
+			if (b > 0) {
+				census += c->da[i].census;
+				beds += b;
+			} else {
+				other += c->da[i].census;
 			}
 		}
-		demo[v->band * ns + v->gender].n1 += cur;
-		demo[v->band * ns + v->gender].n2++;
-		vol[(size_t)(day_of(e->admission) - dmin) * ns + v->gender]++;
+		r = ps_table_add_row(t);
+		ps_table_put_i(t, r, "hospital_id", hs[j]);
+		ps_table_put_i(t, r, "census", census);
+		ps_table_put_i(t, r, "beds", beds);
+		if (beds > 0)
+			ps_table_put_d(t, r, "occupancy_pct",
+				       (double)census * 100.0 / (double)beds);
+		ps_table_put_i(t, r, "census_without_beds", other);
+		ps_table_put_i(t, r, "as_of", c->now);
 	}
+	free(hs);
+}
 
-	/* dim_patient */
-	T = &t[0];
+static void build_inflow(const struct kctx *c, struct ps_table *t)
+{
+	size_t i, k;
+
+	for (i = 0; i < c->nd; i++)
+		for (k = 0; k < c->nh; k++) {
+			struct ps_pq_value *r;
+
+			if (!c->da[i].hours[k])
+				continue;
+			r = dept_row(c, i, t);
+			ps_table_put_i(t, r, "hour", (int64_t)(c->base +
+				       (long long)k) * USEC_HOUR);
+			ps_table_put_i(t, r, "admissions", c->da[i].hours[k]);
+		}
+}
+
+/* Waits that ended in the window; when fewer than the minimum, the
+ * window widens to 72 h, then 168 h. */
+static void build_waiting(const struct kctx *c, struct ps_table *t)
+{
+	int64_t wins[3];
+	size_t i, j, w;
+
+	wins[0] = c->window;
+	wins[1] = c->window > 72 * USEC_HOUR ? c->window : 72 * USEC_HOUR;
+	wins[2] = c->wide;
+	for (i = 0; i < c->nd; i++) {
+		const struct dacc *a = &c->da[i];
+		struct dvec v = { NULL, 0, 0 };
+		struct ps_pq_value *r;
+
+		if (!a->nw)
+			continue;
+		for (w = 0; w < 3; w++) {
+			v.n = 0;
+			for (j = 0; j < a->nw; j++)
+				if (a->waits[j].end > c->now - wins[w])
+					dvec_add(&v, a->waits[j].minutes);
+			if ((long long)v.n >= c->g->min_samples)
+				break;
+		}
+		if (w == 3)
+			w = 0;		/* too few even widened: say so */
+		if (w == 0 && (long long)v.n < c->g->min_samples) {
+			v.n = 0;
+			for (j = 0; j < a->nw; j++)
+				if (a->waits[j].end > c->now - wins[0])
+					dvec_add(&v, a->waits[j].minutes);
+		}
+		if (v.n) {
+			r = dept_row(c, i, t);
+			ps_table_put_d(t, r, "window_hours",
+				       (double)wins[w] / (double)USEC_HOUR);
+			put_quantiles(c, t, r, &v, "waits",
+				      "wait_median_minutes",
+				      "wait_p90_minutes");
+		}
+		free(v.v);
+	}
+}
+
+static void pct(struct ps_table *t, struct ps_pq_value *r, const char *col,
+		long long part, long long whole)
+{
+	if (whole > 0)
+		ps_table_put_d(t, r, col, (double)part * 100.0 /
+			       (double)whole);
+}
+
+static void build_ed(const struct kctx *c, struct ps_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < c->nd; i++) {
+		struct dacc *a = &c->da[i];
+		const struct ps_department *conf =
+			dept_conf(c->g, &c->g->dep[i]);
+		struct ps_pq_value *r;
+
+		if (!conf || !conf->emergency)
+			continue;
+		r = dept_row(c, i, t);
+		ps_table_put_d(t, r, "window_hours",
+			       (double)c->window / (double)USEC_HOUR);
+		ps_table_put_i(t, r, "visits", a->visits);
+		ps_table_put_i(t, r, "left_without_being_seen", a->lwbs);
+		pct(t, r, "lwbs_pct", a->lwbs, a->visits);
+		put_quantiles(c, t, r, &a->d2r, "door_to_room_n",
+			      "door_to_room_median_minutes",
+			      "door_to_room_p90_minutes");
+		put_quantiles(c, t, r, &a->los_dis, "los_discharged_n",
+			      "los_discharged_median_minutes", NULL);
+		put_quantiles(c, t, r, &a->los_adm, "los_admitted_n",
+			      "los_admitted_median_minutes", NULL);
+		put_quantiles(c, t, r, &a->board, "boarding_n",
+			      "boarding_median_minutes",
+			      "boarding_p90_minutes");
+		pct(t, r, "within_4h_pct", a->within4h, a->visits);
+		ps_table_put_i(t, r, "over_12h", a->over12h);
+		ps_table_put_i(t, r, "ecat_visits", a->ecat);
+		pct(t, r, "ecat_pct", a->ecat, a->visits);
+		ps_table_put_i(t, r, "boarding_now", a->boarding_now);
+		ps_table_put_i(t, r, "boarding_now_over_4h",
+			       a->boarding_now_4h);
+	}
+}
+
+static void build_los(const struct kctx *c, struct ps_table *t)
+{
+	size_t i, j, l1, l2;
+
+	for (i = 0; i < c->ns; i++)
+		for (j = 0; j < c->ns; j++) {
+			const struct pair_acc *p = &c->los[i * c->ns + j];
+			struct ps_pq_value *r;
+			const char *s1, *s2;
+
+			if (!p->n1)
+				continue;
+			s1 = symstr(c->g, (uint32_t)i, &l1);
+			s2 = symstr(c->g, (uint32_t)j, &l2);
+			r = ps_table_add_row(t);
+			ps_table_put_s(t, r, "department", s1, l1);
+			ps_table_put_s(t, r, "gender", s2, l2);
+			ps_table_put_i(t, r, "discharges", p->n1);
+			ps_table_put_d(t, r, "avg_los_hours",
+				       (double)p->sum_us / (double)p->n1 /
+				       (double)USEC_HOUR);
+			ps_table_put_i(t, r, "as_of", c->now);
+		}
+}
+
+static void build_demographics(const struct kctx *c, struct ps_table *t)
+{
+	size_t i, j, l1, l2;
+
+	for (i = 0; i < c->ns; i++)
+		for (j = 0; j < c->ns; j++) {
+			const struct pair_acc *p = &c->demo[i * c->ns + j];
+			struct ps_pq_value *r;
+			const char *s1, *s2;
+
+			if (!p->n2)
+				continue;
+			s1 = symstr(c->g, (uint32_t)i, &l1);
+			s2 = symstr(c->g, (uint32_t)j, &l2);
+			r = ps_table_add_row(t);
+			ps_table_put_s(t, r, "age_band", s1, l1);
+			ps_table_put_s(t, r, "gender", s2, l2);
+			ps_table_put_i(t, r, "currently_admitted", p->n1);
+			ps_table_put_i(t, r, "encounters", p->n2);
+			ps_table_put_i(t, r, "as_of", c->now);
+		}
+}
+
+static void build_volume(const struct kctx *c, struct ps_table *t)
+{
+	size_t i, j, l;
+
+	if (!c->g->eidx.n)
+		return;
+	for (i = 0; i < (size_t)(c->dmax - c->dmin + 1); i++)
+		for (j = 0; j < c->ns; j++) {
+			struct ps_pq_value *r;
+			const char *s;
+
+			if (!c->vol[i * c->ns + j])
+				continue;
+			s = symstr(c->g, (uint32_t)j, &l);
+			r = ps_table_add_row(t);
+			ps_table_put_i(t, r, "admission_date",
+				       c->dmin + (int64_t)i);
+			ps_table_put_s(t, r, "gender", s, l);
+			ps_table_put_i(t, r, "encounters",
+				       c->vol[i * c->ns + j]);
+			ps_table_put_i(t, r, "as_of", c->now);
+		}
+}
+
+static void build_overstay(const struct kctx *c, struct ps_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < c->nd; i++) {
+		const struct dacc *a = &c->da[i];
+		struct ps_pq_value *r = dept_row(c, i, t);
+
+		ps_table_put_d(t, r, "overstay_hours",
+			       overstay_hours(c->g, &c->g->dep[i]));
+		ps_table_put_i(t, r, "overstay_current", a->over_cur);
+		ps_table_put_i(t, r, "overstay_discharged", a->over_dis);
+		ps_table_put_i(t, r, "stranded_current", a->stranded);
+		ps_table_put_i(t, r, "super_stranded_current",
+			       a->super_stranded);
+	}
+}
+
+static void build_bed_turnover(const struct kctx *c, struct ps_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < c->nd; i++) {
+		const struct dacc *a = &c->da[i];
+		struct ps_pq_value *r = dept_row(c, i, t);
+		int beds = beds_of(c->g, &c->g->dep[i]);
+
+		if (beds >= 0)
+			ps_table_put_i(t, r, "beds", beds);
+		ps_table_put_i(t, r, "discharges", a->discharges);
+		ps_table_put_i(t, r, "discharges_30d", a->dis30);
+		if (beds > 0) {
+			ps_table_put_d(t, r, "turnover",
+				       (double)a->discharges / beds);
+			ps_table_put_d(t, r, "turnover_per_bed_30d",
+				       (double)a->dis30 / beds);
+		}
+	}
+}
+
+static const struct ps_pq_column dim_dept_cols[] = {
+	COL("department_sk", INT64, 0), COL("department", STRING, 0),
+	COL("hospital_id", INT32, 0), COL("beds", INT32, 1),
+	COL("overstay_hours", DOUBLE, 0), COL("stale_after_hours", DOUBLE, 0),
+	COL("emergency", BOOL, 0), COL("known", BOOL, 0),
+};
+
+static const struct ps_pq_column occ_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("department_sk", INT64, 0), COL("census", INT64, 0),
+	COL("census_stale", INT64, 0), COL("waiting", INT64, 0),
+	COL("beds", INT32, 1),
+	COL("occupancy_pct", DOUBLE, 1), COL("free_beds", INT64, 1),
+	COL("occupancy_pct_2h_min", DOUBLE, 1),
+	COL("free_beds_2h_max", INT64, 1),
+	COL("inflow_last_hour", INT64, 0),
+	COL("discharges_last_hour", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column occ_h_cols[] = {
+	COL("hospital_id", INT32, 0), COL("census", INT64, 0),
+	COL("beds", INT32, 1), COL("occupancy_pct", DOUBLE, 1),
+	COL("census_without_beds", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column inflow_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("hour", TIMESTAMP, 0), COL("admissions", INT64, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column wait_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("waits", INT64, 0), COL("window_hours", DOUBLE, 0),
+	COL("wait_median_minutes", DOUBLE, 1),
+	COL("wait_p90_minutes", DOUBLE, 1), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column ed_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("window_hours", DOUBLE, 0), COL("visits", INT64, 0),
+	COL("left_without_being_seen", INT64, 0), COL("lwbs_pct", DOUBLE, 1),
+	COL("door_to_room_n", INT64, 0),
+	COL("door_to_room_median_minutes", DOUBLE, 1),
+	COL("door_to_room_p90_minutes", DOUBLE, 1),
+	COL("los_discharged_n", INT64, 0),
+	COL("los_discharged_median_minutes", DOUBLE, 1),
+	COL("los_admitted_n", INT64, 0),
+	COL("los_admitted_median_minutes", DOUBLE, 1),
+	COL("boarding_n", INT64, 0),
+	COL("boarding_median_minutes", DOUBLE, 1),
+	COL("boarding_p90_minutes", DOUBLE, 1),
+	COL("within_4h_pct", DOUBLE, 1), COL("over_12h", INT64, 0),
+	COL("ecat_visits", INT64, 0), COL("ecat_pct", DOUBLE, 1),
+	COL("boarding_now", INT64, 0), COL("boarding_now_over_4h", INT64, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column los_cols[] = {
+	COL("department", STRING, 0), COL("gender", STRING, 0),
+	COL("discharges", INT64, 0), COL("avg_los_hours", DOUBLE, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column vol_cols[] = {
+	COL("admission_date", DATE, 0), COL("gender", STRING, 0),
+	COL("encounters", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column over_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("overstay_hours", DOUBLE, 0), COL("overstay_current", INT64, 0),
+	COL("overstay_discharged", INT64, 0),
+	COL("stranded_current", INT64, 0),
+	COL("super_stranded_current", INT64, 0), COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column demo_cols[] = {
+	COL("age_band", STRING, 0), COL("gender", STRING, 0),
+	COL("currently_admitted", INT64, 0), COL("encounters", INT64, 0),
+	COL("as_of", TIMESTAMP, 0),
+};
+
+static const struct ps_pq_column turn_cols[] = {
+	COL("department", STRING, 0), COL("hospital_id", INT32, 0),
+	COL("beds", INT32, 1), COL("discharges", INT64, 0),
+	COL("turnover", DOUBLE, 1), COL("discharges_30d", INT64, 0),
+	COL("turnover_per_bed_30d", DOUBLE, 1), COL("as_of", TIMESTAMP, 0),
+};
+
+/* Every table after dim_patient: one entry each. */
+static const struct kpi_def {
+	const char *name;
+	const struct ps_pq_column *cols;
+	size_t ncols;
+	void (*build)(const struct kctx *c, struct ps_table *t);
+	struct ps_gold_alert_src alerts[6];	/* { NULL }-terminated */
+} kpi_defs[] = {
+#define DEF(n, c, b) n, c, NCOLS(c), b
+	{ DEF("dim_department", dim_dept_cols, build_dim_department),
+	  { { NULL, NULL } } },
+	{ DEF("kpi_occupancy", occ_cols, build_occupancy),
+	  { { "occupancy_pct", "occupancy_pct" },
+	    { "occupancy_pct_2h", "occupancy_pct_2h_min" },
+	    { "free_beds", "free_beds" },
+	    { "free_beds_2h", "free_beds_2h_max" },
+	    { "inflow_per_hour", "inflow_last_hour" },
+	    { "census_stale", "census_stale" } } },
+	{ DEF("kpi_occupancy_hospital", occ_h_cols,
+	      build_occupancy_hospital), { { NULL, NULL } } },
+	{ DEF("kpi_inflow", inflow_cols, build_inflow), { { NULL, NULL } } },
+	{ DEF("kpi_waiting", wait_cols, build_waiting),
+	  { { "wait_p90_minutes", "wait_p90_minutes" }, { NULL, NULL } } },
+	{ DEF("kpi_ed", ed_cols, build_ed),
+	  { { "ed_within_4h_pct", "within_4h_pct" },
+	    { "boarding_now_over_4h", "boarding_now_over_4h" },
+	    { "boarding_p90_minutes", "boarding_p90_minutes" },
+	    { "lwbs_pct", "lwbs_pct" },
+	    { "ecat_pct", "ecat_pct" }, { NULL, NULL } } },
+	{ DEF("kpi_los", los_cols, build_los), { { NULL, NULL } } },
+	{ DEF("kpi_volume", vol_cols, build_volume), { { NULL, NULL } } },
+	{ DEF("kpi_overstay", over_cols, build_overstay),
+	  { { NULL, NULL } } },
+	{ DEF("kpi_demographics", demo_cols, build_demographics),
+	  { { NULL, NULL } } },
+	{ DEF("kpi_bed_turnover", turn_cols, build_bed_turnover),
+	  { { NULL, NULL } } },
+#undef DEF
+};
+
+#define NKPI (sizeof(kpi_defs) / sizeof(kpi_defs[0]))
+
+const struct ps_gold_alert_src *ps_gold_alert_sources(const char *table)
+{
+	size_t i;
+
+	for (i = 0; i < NKPI; i++)
+		if (!strcmp(kpi_defs[i].name, table))
+			return kpi_defs[i].alerts[0].metric ?
+			       kpi_defs[i].alerts : NULL;
+	return NULL;
+}
+
+static void build_dim_patient(struct ps_gold *g, struct ps_table *T)
+{
+	struct pver *vers = NULL;
+	uint32_t capv = 0;
+	size_t i, j;
+
 	ps_table_init(T, "dim_patient", dim_patient_cols,
 		      NCOLS(dim_patient_cols));
 	for (i = 0; i < g->pidx.n; i++) {
@@ -1447,203 +2099,68 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 		}
 	}
 	free(vers);
+}
 
-	/* dim_department, occupancy, waiting, inflow, overstay, turnover */
-	ps_table_init(&t[1], "dim_department", dim_dept_cols,
-		      NCOLS(dim_dept_cols));
-	ps_table_init(&t[2], "kpi_occupancy", occ_cols, NCOLS(occ_cols));
-	ps_table_init(&t[3], "kpi_occupancy_hospital", occ_h_cols,
-		      NCOLS(occ_h_cols));
-	ps_table_init(&t[4], "kpi_inflow", inflow_cols, NCOLS(inflow_cols));
-	ps_table_init(&t[5], "kpi_waiting", wait_cols, NCOLS(wait_cols));
-	ps_table_init(&t[6], "kpi_los", los_cols, NCOLS(los_cols));
-	ps_table_init(&t[7], "kpi_volume", vol_cols, NCOLS(vol_cols));
-	ps_table_init(&t[8], "kpi_overstay", over_cols, NCOLS(over_cols));
-	ps_table_init(&t[9], "kpi_demographics", demo_cols,
-		      NCOLS(demo_cols));
-	ps_table_init(&t[10], "kpi_bed_turnover", turn_cols,
-		      NCOLS(turn_cols));
-	*nt = 11;
-	for (i = 0; i < nd; i++) {
-		const struct dept *dp = &g->dep[i];
-		struct dacc *a = &da[i];
-		size_t nl;
-		const char *dn = symstr(g, dp->name, &nl);
-		int beds = beds_of(g, dp);
-		struct ps_pq_value *r;
+void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
+		    struct ps_table *t, size_t *nt)
+{
+	struct kctx c;
+	size_t i;
 
-		r = ps_table_add_row(&t[1]);
-		ps_table_set_i(&t[1], r, 0, dp->sk);
-		ps_table_set_s(&t[1], r, 1, dn, nl);
-		ps_table_set_i(&t[1], r, 2, dp->hospital);
-		if (beds >= 0)
-			ps_table_set_i(&t[1], r, 3, beds);
-		ps_table_set_d(&t[1], r, 4, overstay_hours(g, dp));
-		ps_table_set_b(&t[1], r, 5, dp->known >= 0);
+	memset(&c, 0, sizeof(c));
+	c.g = g;
+	c.now = now;
+	c.window = window;
+	c.wide = window > 168 * USEC_HOUR ? window : 168 * USEC_HOUR;
+	c.nd = g->didx.n;
+	c.ns = g->syms.n;
+	c.base = (long long)((now - window >= 0 ? now - window :
+			      now - window - USEC_HOUR + 1) / USEC_HOUR);
+	c.nh = (size_t)(now / USEC_HOUR - c.base) + 1;
+	c.da = ps_xcalloc(c.nd ? c.nd : 1, sizeof(*c.da));
+	c.los = ps_xcalloc(c.ns * c.ns + 1, sizeof(*c.los));
+	c.demo = ps_xcalloc(c.ns * c.ns + 1, sizeof(*c.demo));
+	c.dmin = INT32_MAX;
+	c.dmax = INT32_MIN;
+	for (i = 0; i < c.nd; i++)
+		c.da[i].hours = ps_xcalloc(c.nh, sizeof(*c.da[i].hours));
+	for (i = 0; i < g->eidx.n; i++) {
+		int32_t d = day_of(g->enc[i].admission);
 
-		r = ps_table_add_row(&t[2]);
-		ps_table_set_s(&t[2], r, 0, dn, nl);
-		ps_table_set_i(&t[2], r, 1, dp->hospital);
-		ps_table_set_i(&t[2], r, 2, dp->sk);
-		ps_table_set_i(&t[2], r, 3, a->census);
-		if (beds >= 0)
-			ps_table_set_i(&t[2], r, 4, beds);
-		if (beds > 0)
-			ps_table_set_d(&t[2], r, 5,
-				       (double)a->census * 100.0 / beds);
-		ps_table_set_i(&t[2], r, 6, a->inflow1h);
-		ps_table_set_i(&t[2], r, 7, a->dis1h);
-		ps_table_set_i(&t[2], r, 8, now);
-
-		for (k = 0; k < nh; k++) {
-			if (!a->hours[k])
-				continue;
-			r = ps_table_add_row(&t[4]);
-			ps_table_set_s(&t[4], r, 0, dn, nl);
-			ps_table_set_i(&t[4], r, 1, dp->hospital);
-			ps_table_set_i(&t[4], r, 2,
-				       (int64_t)(base + (long long)k) *
-				       USEC_HOUR);
-			ps_table_set_i(&t[4], r, 3, a->hours[k]);
-			ps_table_set_i(&t[4], r, 4, now);
-		}
-		if (a->nw) {
-			ps_kpi_sort(a->waits, a->nw);
-			r = ps_table_add_row(&t[5]);
-			ps_table_set_s(&t[5], r, 0, dn, nl);
-			ps_table_set_i(&t[5], r, 1, dp->hospital);
-			ps_table_set_i(&t[5], r, 2, (int64_t)a->nw);
-			ps_table_set_d(&t[5], r, 3, ps_kpi_quantile_sorted(
-					       a->waits, a->nw, 0.5));
-			ps_table_set_d(&t[5], r, 4, ps_kpi_quantile_sorted(
-					       a->waits, a->nw, 0.9));
-			ps_table_set_i(&t[5], r, 5, now);
-		}
-		r = ps_table_add_row(&t[8]);
-		ps_table_set_s(&t[8], r, 0, dn, nl);
-		ps_table_set_i(&t[8], r, 1, dp->hospital);
-		ps_table_set_d(&t[8], r, 2, overstay_hours(g, dp));
-		ps_table_set_i(&t[8], r, 3, a->over_cur);
-		ps_table_set_i(&t[8], r, 4, a->over_dis);
-		ps_table_set_i(&t[8], r, 5, now);
-
-		r = ps_table_add_row(&t[10]);
-		ps_table_set_s(&t[10], r, 0, dn, nl);
-		ps_table_set_i(&t[10], r, 1, dp->hospital);
-		if (beds >= 0)
-			ps_table_set_i(&t[10], r, 2, beds);
-		ps_table_set_i(&t[10], r, 3, a->discharges);
-		if (beds > 0)
-			ps_table_set_d(&t[10], r, 4,
-				       (double)a->discharges / beds);
-		ps_table_set_i(&t[10], r, 5, now);
+		c.dmin = d < c.dmin ? d : c.dmin;
+		c.dmax = d > c.dmax ? d : c.dmax;
 	}
+	c.vol = ps_xcalloc(g->eidx.n ? (size_t)(c.dmax - c.dmin + 1) * c.ns :
+			   1, sizeof(*c.vol));
+	accumulate(&c);
 
-	/* per hospital: census and beds of its known departments */
-	{
-		int32_t *hs = ps_xcalloc(nd ? nd : 1, sizeof(*hs));
-		size_t nhs = 0;
-
-		for (i = 0; i < nd; i++) {
-			for (j = 0; j < nhs && hs[j] != g->dep[i].hospital; j++)
-				;
-			if (j == nhs)
-				hs[nhs++] = g->dep[i].hospital;
-		}
-		for (j = 0; j < nhs; j++) {
-			long long census = 0, beds = 0, other = 0;
-			struct ps_pq_value *r;
-
-			/* occupancy over the departments with beds; patients
-			 * of the others are counted apart */
-			for (i = 0; i < nd; i++) {
-				if (g->dep[i].hospital != hs[j])
-					continue;
-				if (beds_of(g, &g->dep[i]) > 0) {
-					census += da[i].census;
-					beds += beds_of(g, &g->dep[i]);
-				} else {
-					other += da[i].census;
-				}
-			}
-			r = ps_table_add_row(&t[3]);
-			ps_table_set_i(&t[3], r, 0, hs[j]);
-			ps_table_set_i(&t[3], r, 1, census);
-			ps_table_set_i(&t[3], r, 2, beds);
-			if (beds > 0)
-				ps_table_set_d(&t[3], r, 3,
-					       (double)census * 100.0 /
-					       (double)beds);
-			ps_table_set_i(&t[3], r, 4, other);
-			ps_table_set_i(&t[3], r, 5, now);
-		}
-		free(hs);
+	build_dim_patient(g, &t[0]);
+	for (i = 0; i < NKPI; i++) {
+		ps_table_init(&t[i + 1], kpi_defs[i].name, kpi_defs[i].cols,
+			      kpi_defs[i].ncols);
+		kpi_defs[i].build(&c, &t[i + 1]);
+		sort_table(&t[i + 1]);
 	}
-
-	/* symbol pairs: LOS by department x gender, demographics */
-	for (i = 0; i < ns; i++) {
-		for (j = 0; j < ns; j++) {
-			struct pair_acc *p = &los[i * ns + j];
-			struct ps_pq_value *r;
-			size_t l1, l2;
-			const char *s1 = symstr(g, (uint32_t)i, &l1);
-			const char *s2 = symstr(g, (uint32_t)j, &l2);
-
-			if (p->n1) {
-				r = ps_table_add_row(&t[6]);
-				ps_table_set_s(&t[6], r, 0, s1, l1);
-				ps_table_set_s(&t[6], r, 1, s2, l2);
-				ps_table_set_i(&t[6], r, 2, p->n1);
-				ps_table_set_d(&t[6], r, 3,
-					       (double)p->sum_us /
-					       (double)p->n1 / (double)USEC_HOUR);
-				ps_table_set_i(&t[6], r, 4, now);
-			}
-			p = &demo[i * ns + j];
-			if (p->n2) {
-				r = ps_table_add_row(&t[9]);
-				ps_table_set_s(&t[9], r, 0, s1, l1);
-				ps_table_set_s(&t[9], r, 1, s2, l2);
-				ps_table_set_i(&t[9], r, 2, p->n1);
-				ps_table_set_i(&t[9], r, 3, p->n2);
-				ps_table_set_i(&t[9], r, 4, now);
-			}
-		}
+	*nt = NKPI + 1;
+	for (i = 0; i < c.nd; i++) {
+		free(c.da[i].waits);
+		free(c.da[i].hours);
+		free(c.da[i].d2r.v);
+		free(c.da[i].los_dis.v);
+		free(c.da[i].los_adm.v);
+		free(c.da[i].board.v);
 	}
-	if (g->eidx.n)
-		for (i = 0; i < (size_t)(dmax - dmin + 1); i++)
-			for (j = 0; j < ns; j++) {
-				struct ps_pq_value *r;
-				size_t l;
-				const char *s;
-
-				if (!vol[i * ns + j])
-					continue;
-				s = symstr(g, (uint32_t)j, &l);
-				r = ps_table_add_row(&t[7]);
-				ps_table_set_i(&t[7], r, 0,
-					       dmin + (int64_t)i);
-				ps_table_set_s(&t[7], r, 1, s, l);
-				ps_table_set_i(&t[7], r, 2, vol[i * ns + j]);
-				ps_table_set_i(&t[7], r, 3, now);
-			}
-	for (i = 1; i < *nt; i++)
-		sort_table(&t[i]);
-	for (i = 0; i < nd; i++) {
-		free(da[i].waits);
-		free(da[i].hours);
-	}
-	free(da);
-	free(los);
-	free(demo);
-	free(vol);
+	free(c.da);
+	free(c.los);
+	free(c.demo);
+	free(c.vol);
 }
 
 /* ------------------------------------------------------------------ */
 /* Snapshot                                                            */
 /* ------------------------------------------------------------------ */
 
-#define SNAP_MAGIC "PSGOLD2\n"
+#define SNAP_MAGIC "PSGOLD3\n"
 #define SNAP_END "PSEND\n"
 
 static void put64(struct ps_buf *b, int64_t v)
@@ -1888,7 +2405,10 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 					     g->enccap * sizeof(*g->enc));
 		}
 		get(&r, &g->enc[ei], sizeof(g->enc[ei]));
-		if (g->enc[ei].patient < 0 ||
+		if ((g->enc[ei].disposition != NUL32 &&
+		     (g->enc[ei].disposition < 0 ||
+		      g->enc[ei].disposition >= nsym)) ||
+		    g->enc[ei].patient < 0 ||
 		    (size_t)g->enc[ei].patient >= g->pidx.n ||
 		    g->enc[ei].dept < 0 ||
 		    (size_t)g->enc[ei].dept >= g->didx.n)

@@ -144,6 +144,10 @@ struct ps_gold_version {
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
 		       struct ps_gold_version *out, size_t max);
 
+/* Percentiles from fewer samples are not reported (null). */
+#define PS_GOLD_MIN_SAMPLES 20
+void ps_gold_set_min_samples(struct ps_gold *g, long long n);
+
 /* Counts of patients, encounters and departments. */
 size_t ps_gold_npatients(const struct ps_gold *g);
 size_t ps_gold_nencounters(const struct ps_gold *g);
@@ -166,6 +170,18 @@ int64_t ps_gold_version_sk(const char *patient_id, int64_t effective_from);
  * before g changes, then ps_table_release each.  Cannot fail.
  */
 #define PS_GOLD_MAX_TABLES 16
+
+/* A KPI column that alert rules can watch: the rule's metric name and the
+ * column it reads (lib/alerts.h). */
+struct ps_gold_alert_src {
+	const char *metric, *column;
+};
+
+/*
+ * The alerting columns of table (by name), { NULL, NULL }-terminated, or
+ * NULL when the table has none.  Cannot fail.
+ */
+const struct ps_gold_alert_src *ps_gold_alert_sources(const char *table);
 void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 		    struct ps_table *t, size_t *n);
 
@@ -238,11 +254,13 @@ struct ps_gold_opts {
 	int no_kpi_output;		/* no KPI rows on the output */
 	int no_alerts;			/* no alert lines */
 	int strict;			/* bad record: 65 */
+	long long min_samples;		/* of a reported percentile */
+	const char *pseudonymize;	/* key, "secret:NAME", or NULL */
 };
 
 #define PS_GOLD_OPTS_INIT { NULL, "admissions", 1, 1, NULL, NULL, \
 	PS_GOLD_NULL, 24LL * 3600 * 1000000, 1000000, 10.0, PS_PQ_ZSTD, \
-	0, 0, 0 }
+	0, 0, 0, PS_GOLD_MIN_SAMPLES, NULL }
 
 /*
  * Run the stage: load state, optionally catch up from LAKE/silver, then

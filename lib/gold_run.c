@@ -13,12 +13,14 @@
 #include "checkpoint.h"
 #include "clean.h"
 #include "cli.h"
+#include "crypto.h"
 #include "fsutil.h"
 #include "gold.h"
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
 #include "pstime.h"
+#include "secret.h"
 #include "banned.h"
 
 enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
@@ -41,6 +43,7 @@ struct run {
 	struct ps_error cerr;
 	struct ps_counter c[C_NCOUNTERS];
 	struct ps_progress prog;
+	char *pkey;			/* pseudonymization key, or NULL */
 };
 
 static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -111,39 +114,41 @@ static int write_table(struct run *r, const struct ps_table *t,
 	return rc;
 }
 
+/* Feed every alerting column of every table (lib/gold.h) to the rules,
+ * then resolve the series no longer reported. */
 static void eval_alerts(struct run *r, struct ps_table *t, size_t nt,
 			int64_t now, struct ps_buf *lines)
 {
-	size_t i, j;
+	size_t i, j, k;
 
+	ps_alerts_begin(&r->alerts);
 	for (i = 0; i < nt; i++) {
-		int occ = !strcmp(t[i].name, "kpi_occupancy");
-		int wait = !strcmp(t[i].name, "kpi_waiting");
+		const struct ps_gold_alert_src *src =
+			ps_gold_alert_sources(t[i].name);
+		long dc = ps_table_col(&t[i], "department");
+		long hc = ps_table_col(&t[i], "hospital_id");
+		long bc = ps_table_col(&t[i], "beds");
 
-		if (!occ && !wait)
-			continue;
-		for (j = 0; j < t[i].nrows; j++) {
-			const struct ps_pq_value *row = t[i].v + j * t[i].ncols;
-			char *dept = ps_xmemdup(row[0].v.s.p, row[0].v.s.len);
-			int h = (int)row[1].v.i;
+		for (j = 0; src && j < t[i].nrows; j++) {
+			const struct ps_pq_value *dv =
+				dc >= 0 ? &t[i].v[j * t[i].ncols + dc] : NULL;
+			char *dept = dv && !dv->is_null ?
+				ps_xmemdup(dv->v.s.p, dv->v.s.len) : NULL;
+			double h = -1, beds = -1, v;
 
-			if (occ) {
-				if (!row[5].is_null)
+			ps_table_num(&t[i], j, hc, &h);
+			ps_table_num(&t[i], j, bc, &beds);
+			for (k = 0; src[k].metric; k++)
+				if (ps_table_num(&t[i], j, ps_table_col(&t[i],
+						 src[k].column), &v) == 0)
 					r->c[C_ALERTS].value += ps_alerts_eval(
-						&r->alerts, "occupancy_pct",
-						dept, h, row[5].v.d, now,
-						lines);
-				r->c[C_ALERTS].value += ps_alerts_eval(
-					&r->alerts, "inflow_per_hour", dept, h,
-					(double)row[6].v.i, now, lines);
-			} else {
-				r->c[C_ALERTS].value += ps_alerts_eval(
-					&r->alerts, "wait_p90_minutes", dept,
-					h, row[4].v.d, now, lines);
-			}
+						&r->alerts, src[k].metric,
+						dept, (int)h, (int)beds, v,
+						now, lines);
 			free(dept);
 		}
 	}
+	r->c[C_ALERTS].value += ps_alerts_sweep(&r->alerts, now, lines);
 }
 
 /* Write (or remove, when empty) the fact partition of one day. */
@@ -236,13 +241,23 @@ static int commit(struct run *r, struct ps_error *e)
 	if (!o->no_kpi_output) {
 		struct ps_buf kb = PS_BUF_INIT;
 
-		for (i = 2; i < nt; i++)
+		for (i = 0; i < nt; i++) {
+			long hc = ps_table_col(&t[i], "hour");
+			int inflow = !strcmp(t[i].name, "kpi_inflow");
+
+			if (strncmp(t[i].name, "kpi_", 4))
+				continue;
 			for (j = 0; j < t[i].nrows; j++) {
-				if (!strcmp(t[i].name, "kpi_inflow") &&
-				    t[i].v[j * t[i].ncols + 2].v.i != hour)
+				double hv;
+
+				/* kpi_inflow: the current hour only */
+				if (inflow && (ps_table_num(&t[i], j, hc,
+							    &hv) < 0 ||
+					       (int64_t)hv != hour))
 					continue;
 				ps_table_row_json(&t[i], j, &kb);
 			}
+		}
 		if (emit(r, kb.data, kb.len) < 0) {
 			ps_buf_release(&kb);
 			ps_error_set(e, PS_EX_IOERR, "write error on output");
@@ -266,12 +281,57 @@ out:
 	return rc;
 }
 
-/* Apply one parsed record: position check, upsert, checkpoint. */
-static void apply(struct run *r, const struct ps_gold_rec *rec,
+/* HMAC-SHA256 under key of a domain byte and p, as 64 hex digits. */
+static void pseudonym(const char *key, char domain, const char *p,
+		      size_t n, char hex[65])
+{
+	static const char xd[] = "0123456789abcdef";
+	unsigned char mac[PS_SHA256_LEN];
+	struct ps_buf m = PS_BUF_INIT;
+	size_t i;
+
+	ps_buf_addc(&m, domain);
+	ps_buf_add(&m, p, n);
+	ps_crypto_hmac_sha256(key, strlen(key), m.data, m.len, mac);
+	ps_buf_release(&m);
+	for (i = 0; i < PS_SHA256_LEN; i++) {
+		hex[2 * i] = xd[mac[i] >> 4];
+		hex[2 * i + 1] = xd[mac[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+/* Apply one parsed record: position check, upsert, checkpoint.  With
+ * --pseudonymize the patient and encounter identifiers are replaced by
+ * keyed hashes and ages over 89 by the band 90+ alone (HIPAA Safe
+ * Harbor) before anything is stored. */
+static void apply(struct run *r, const struct ps_gold_rec *in,
 		  const struct ps_checkpoint *skip_cp)
 {
-	char why[200];
+	struct ps_gold_rec pr;
+	const struct ps_gold_rec *rec = in;
+	char why[200], hp[65], he[65];
 	int rc;
+
+	if (r->pkey) {
+		pr = *in;
+		pseudonym(r->pkey, 'p', in->patient_id.p, in->patient_id.len,
+			  hp);
+		pr.patient_id.p = hp;
+		pr.patient_id.len = 64;
+		if (in->encounter_id.p && in->encounter_id.len) {
+			pseudonym(r->pkey, 'e', in->encounter_id.p,
+				  in->encounter_id.len, he);
+			pr.encounter_id.p = he;
+			pr.encounter_id.len = 64;
+		}
+		if (in->age != PS_GOLD_NULL && in->age > 89) {
+			pr.age = PS_GOLD_NULL;
+			pr.age_band.p = "90+";
+			pr.age_band.len = 3;
+		}
+		rec = &pr;
+	}
 
 	r->c[C_RECORDS].value++;
 	if (rec->position >= 0 && rec->source.p &&
@@ -599,7 +659,11 @@ static ssize_t idle_read(void *ctx, void *buf, size_t n)
 		struct pollfd pfd = { r->in_fd, POLLIN, 0 };
 		int ms = -1, pr;
 
-		if (r->pending && !r->commit_failed) {
+		/* a commit is due after the interval when records are
+		 * pending, and on the wall clock also when none are: the
+		 * windows, census and alerts move with time */
+		if (!r->commit_failed &&
+		    (r->pending || r->o->now == PS_GOLD_NULL)) {
 			double left = r->o->commit_interval -
 				      (ps_mono() - r->last_commit);
 
@@ -734,7 +798,16 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 		return -1;
 	if (ps_alerts_load(&r.alerts, o->thresholds, e) < 0)
 		goto done;
+	if (o->pseudonymize && ps_secret_resolve(o->pseudonymize, &r.pkey,
+						 e) < 0)
+		goto done;
+	if (r.pkey && strlen(r.pkey) < 16) {
+		ps_error_set(e, PS_EX_CONFIG, "--pseudonymize: the key must "
+			     "have at least 16 bytes");
+		goto done;
+	}
 	r.g = ps_gold_new(&ds);
+	ps_gold_set_min_samples(r.g, o->min_samples);
 	r.cp = ps_checkpoint_new();
 	r.gold_dir = pathf("%s/gold", o->lake);
 	r.state_dir = pathf("%s/_state/%s", o->lake, PS_GOLD_TOOL);
@@ -764,6 +837,7 @@ done:
 		       PS_I("departments", ps_gold_ndepartments(r.g)));
 	}
 	ps_gold_free(r.g);
+	ps_secret_free(r.pkey);
 	ps_checkpoint_free(r.cp);
 	ps_alerts_release(&r.alerts);
 	ps_departments_release(&ds);

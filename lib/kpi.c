@@ -77,6 +77,63 @@ void ps_table_set_s(struct ps_table *t, struct ps_pq_value *row, size_t col,
 	row[col].v.s.len = len;
 }
 
+long ps_table_col(const struct ps_table *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncols; i++)
+		if (!strcmp(t->cols[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+static size_t must_col(const struct ps_table *t, const char *name)
+{
+	long c = ps_table_col(t, name);
+
+	if (c < 0)
+		abort();	/* a KPI definition names a column it lacks */
+	return (size_t)c;
+}
+
+void ps_table_put_i(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, int64_t v)
+{
+	ps_table_set_i(t, row, must_col(t, col), v);
+}
+
+void ps_table_put_d(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, double v)
+{
+	ps_table_set_d(t, row, must_col(t, col), v);
+}
+
+void ps_table_put_b(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, int v)
+{
+	ps_table_set_b(t, row, must_col(t, col), v);
+}
+
+void ps_table_put_s(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, const char *p, size_t len)
+{
+	ps_table_set_s(t, row, must_col(t, col), p, len);
+}
+
+int ps_table_num(const struct ps_table *t, size_t i, long col, double *out)
+{
+	const struct ps_pq_value *v;
+
+	if (col < 0 || (size_t)col >= t->ncols || i >= t->nrows)
+		return -1;
+	v = &t->v[i * t->ncols + (size_t)col];
+	if (v->is_null || v->type == PS_PQ_STRING)
+		return -1;
+	*out = v->type == PS_PQ_DOUBLE ? v->v.d : v->type == PS_PQ_BOOL ?
+	       (double)v->v.b : (double)v->v.i;
+	return 0;
+}
+
 int ps_table_write_parquet(const struct ps_table *t, const char *path,
 			   enum ps_pq_codec codec, struct ps_error *e)
 {

@@ -47,6 +47,24 @@ void ps_table_set_b(struct ps_table *t, struct ps_pq_value *row, size_t col,
 void ps_table_set_s(struct ps_table *t, struct ps_pq_value *row, size_t col,
 		    const char *p, size_t len);
 
+/* The index of column name in t, or -1.  Cannot fail. */
+long ps_table_col(const struct ps_table *t, const char *name);
+
+/* The setters by column name; a name t does not have is a programming
+ * error (abort). */
+void ps_table_put_i(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, int64_t v);
+void ps_table_put_d(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, double v);
+void ps_table_put_b(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, int v);
+void ps_table_put_s(struct ps_table *t, struct ps_pq_value *row,
+		    const char *col, const char *p, size_t len);
+
+/* The value of column name of row i as a number (int, timestamp, bool or
+ * double); returns 0 and *out, or -1 when null or not a number. */
+int ps_table_num(const struct ps_table *t, size_t i, long col, double *out);
+
 /*
  * Write t as one Parquet file at path (atomically: hidden temporary name,
  * then rename).  Returns 0, or -1 with e filled (73/74).

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "log.h"
 #include "pstime.h"
 #include "rand.h"
 #include "simulate.h"
@@ -136,7 +137,21 @@ struct held {
 	size_t n;
 };
 
-enum ev_type { EV_NONE = 0, EV_ADMIT, EV_DISCHARGE };
+enum ev_type { EV_NONE = 0, EV_ADMIT, EV_DISCHARGE, EV_ARRIVAL, EV_TRIAGE,
+	       EV_SEEN, EV_DECISION, EV_TRANSFER, EV_LWBS };
+
+static const char *const ev_type_json[] = {
+	"\"ADMIT\"", "\"ADMIT\"", "\"DISCHARGE\"", "\"ARRIVAL\"",
+	"\"TRIAGE\"", "\"SEEN\"", "\"DECISION\"", "\"TRANSFER\"",
+	"\"LWBS\"",
+};
+
+/* ED dispositions (the disposition field), 0: none. */
+enum { DISP_NONE = 0, DISP_HOME, DISP_ADMITTED, DISP_TRANSFERRED,
+       DISP_LWBS };
+static const char *const disp_json[] = {
+	"null", "\"HOME\"", "\"ADMITTED\"", "\"TRANSFERRED\"", "\"LWBS\"",
+};
 
 struct ev {
 	enum ev_type type;
@@ -147,7 +162,9 @@ struct ev {
 	int hospital;
 	int bed;
 	int triage;		/* 0: none */
+	int disposition;	/* DISP_* */
 	int64_t event_time, arrival, admission, discharge;	/* or NONE */
+	int64_t seen, decision;	/* or NONE */
 };
 
 #define NONE INT64_MIN
@@ -336,6 +353,7 @@ enum field {
 	F_EVENT_ID, F_EVENT_TYPE, F_EVENT_TIME, F_ENCOUNTER_ID, F_PATIENT_ID,
 	F_GENDER, F_AGE, F_DEPARTMENT, F_HOSPITAL_ID, F_BED_ID,
 	F_ARRIVAL_TIME, F_ADMISSION_TIME, F_DISCHARGE_TIME, F_TRIAGE,
+	F_SEEN_TIME, F_DECISION_TIME, F_DISPOSITION,
 	F_END = -1
 };
 
@@ -344,7 +362,8 @@ static const char *const field_keys[] = {
 	"\"encounter_id\":", "\"patient_id\":", "\"gender\":", "\"age\":",
 	"\"department\":", "\"hospital_id\":", "\"bed_id\":",
 	"\"arrival_time\":", "\"admission_time\":", "\"discharge_time\":",
-	"\"triage_level\":",
+	"\"triage_level\":", "\"seen_time\":", "\"decision_time\":",
+	"\"disposition\":",
 };
 
 /* The original lab's field order, and the realistic model's. */
@@ -355,7 +374,8 @@ static const enum field compat_fields[] = {
 static const enum field realistic_fields[] = {
 	F_EVENT_ID, F_EVENT_TYPE, F_EVENT_TIME, F_ENCOUNTER_ID, F_PATIENT_ID,
 	F_GENDER, F_AGE, F_DEPARTMENT, F_HOSPITAL_ID, F_BED_ID,
-	F_ARRIVAL_TIME, F_ADMISSION_TIME, F_DISCHARGE_TIME, F_TRIAGE, F_END
+	F_ARRIVAL_TIME, F_ADMISSION_TIME, F_DISCHARGE_TIME, F_TRIAGE,
+	F_SEEN_TIME, F_DECISION_TIME, F_DISPOSITION, F_END
 };
 
 /* Fields missing_field may drop, and those wrong_type may mistype. */
@@ -395,8 +415,7 @@ static void format_event(struct sim *s, const struct ev *v,
 			add_uuid(b, v->event_id);
 			break;
 		case F_EVENT_TYPE:
-			ps_buf_adds(b, v->type == EV_DISCHARGE ?
-				    "\"DISCHARGE\"" : "\"ADMIT\"");
+			ps_buf_adds(b, ev_type_json[v->type]);
 			break;
 		case F_EVENT_TIME:
 			add_time(b, v->event_time);
@@ -456,6 +475,15 @@ static void format_event(struct sim *s, const struct ev *v,
 			else
 				ps_buf_add(b, "null", 4);
 			break;
+		case F_SEEN_TIME:
+			add_time(b, v->seen);
+			break;
+		case F_DECISION_TIME:
+			add_time(b, v->decision);
+			break;
+		case F_DISPOSITION:
+			ps_buf_adds(b, disp_json[v->disposition]);
+			break;
 		default:
 			break;
 		}
@@ -482,11 +510,12 @@ static void emit(struct sim *s, struct ev v, int64_t now)
 			dirty |= 1u << k;
 	}
 	/*
-	 * Registration errors happen when a patient is admitted: DISCHARGE
-	 * events come from the ADT system and keep only the delivery faults
-	 * (duplicate, late) and their own kind.
+	 * Registration errors happen when a patient arrives or is admitted:
+	 * the later events of an encounter come from the ADT system and keep
+	 * only the delivery faults (duplicate, late) and a discharge's own
+	 * kind.
 	 */
-	if (v.type == EV_DISCHARGE)
+	if (v.type != EV_NONE && v.type != EV_ADMIT && v.type != EV_ARRIVAL)
 		dirty &= 1u << PS_DIRTY_DUPLICATE | 1u << PS_DIRTY_LATE |
 			 1u << PS_DIRTY_DISCHARGE_BEFORE_ADMISSION;
 	if (dirty & 1u << PS_DIRTY_INVALID_AGE)
@@ -573,31 +602,63 @@ static const int age_hi[5] = { 17, 44, 64, 79, 99 };
 #define DIRECT_HOURS 12
 #define TRANSFER_OUT 0.008	/* ED patients transferred elsewhere */
 #define MAX_LOS (60LL * DAY)
+/*
+ * The emergency department's timeline (HEALTHCARE.md): door to triage
+ * about 8 minutes; then a treatment space (seen) when one is free, ESI 1-2
+ * first; patients sent home leave after a lognormal treatment (median
+ * 2.2 h, so that the ED stay of a discharged patient has a median near
+ * 2.7 h); admitted patients get a decision to admit after a median 3.5 h
+ * (ED stay to departure about 4.7 h before boarding) and keep their ED
+ * space while they board, until a ward bed is free.  ESI 3-5 patients
+ * still waiting after their patience (30 min plus an exponential of mean
+ * 4 h) leave without being seen.  A ward patient waiting 4 h for a bed
+ * is placed in another adult ward with a free bed (an outlier); an
+ * elective admission finding its ward full is cancelled.
+ */
+#define TRIAGE_MEDIAN_H (8.0 / 60)
+#define TREAT_HOME_MEDIAN_H 2.2
+#define TREAT_ADMIT_MEDIAN_H 3.5
+#define PATIENCE_MIN (30 * MINUTE)
+#define PATIENCE_MEAN_H 4.0
+#define OVERFLOW_AFTER (4 * HOUR)
 
-enum item_kind { K_ED_ARRIVAL, K_DIRECT_ARRIVAL, K_ADMIT, K_DISCHARGE };
+enum item_kind { K_ED_ARRIVAL, K_DIRECT_ARRIVAL, K_TRIAGE, K_SEEN,
+		 K_DECISION, K_ADMIT, K_DISCHARGE, K_LWBS, K_OVERFLOW };
 
 struct item {
 	int64_t t;
 	uint64_t seq;
 	int kind;
-	int a, b;	/* hospital and department, or encounter index */
+	int a, b;	/* hospital and department, or encounter and id */
+};
+
+struct qent {
+	int enc;
+	uint32_t id;
 };
 
 struct unit {		/* one department of one hospital */
 	int *free_beds;
 	int nfree;
-	int *queue;	/* encounter indices waiting for a bed */
+	struct qent *queue;	/* encounters waiting for a bed */
 	size_t qhead, qlen, qcap;
 };
+
+enum { ST_WAIT = 0, ST_BED, ST_DONE };
 
 struct enc {
 	uint64_t id, patient;
 	int hospital, dept;
-	int target;		/* ward after the ED, -1 home, -2 transfer */
+	int target;		/* ED: ward after the ED, -1 home, -2
+				   transfer out; ward: -1 */
+	int from;		/* ward: the ED encounter boarding, or -1 */
 	int triage;
 	int gender;
+	int stage;		/* ST_* */
+	int unit;		/* the unit whose queue holds it, or -1 */
+	int disposition;
 	int64_t birth;
-	int64_t arrival, admission, discharge;
+	int64_t arrival, seen, decision, admission, discharge;
 	int bed;
 	int next_free;		/* free-list link */
 };
@@ -614,6 +675,7 @@ struct world {
 	double *to_ward;	/* P(ED patient goes to ward d) */
 	double p_home;
 	uint64_t next_enc_id, next_event_id;
+	long long cancelled, outliers, lwbs;
 	int live;		/* emitting (past the warm-up) */
 };
 
@@ -686,20 +748,35 @@ static int new_enc(struct world *w)
 	}
 	memset(&w->enc[i], 0, sizeof(w->enc[i]));
 	w->enc[i].id = w->next_enc_id++;
-	w->enc[i].discharge = NONE;
+	w->enc[i].seen = w->enc[i].decision = NONE;
+	w->enc[i].admission = w->enc[i].discharge = NONE;
+	w->enc[i].from = -1;
+	w->enc[i].unit = -1;
 	w->enc[i].next_free = -1;
 	return i;
 }
 
 static void free_enc(struct world *w, int i)
 {
+	w->enc[i].stage = ST_DONE;
 	w->enc[i].next_free = w->free_enc;
 	w->free_enc = i;
 }
 
+/* The id of encounter i as carried by timers (to spot a reused slot). */
+static int enc_tag(const struct world *w, int i)
+{
+	return (int)(w->enc[i].id & 0x7fffffff);
+}
+
+static int unit_index(struct sim *s, int h, int d)
+{
+	return h * s->dep->n + d;
+}
+
 static struct unit *unit_of(struct sim *s, struct world *w, int h, int d)
 {
-	return &w->units[(size_t)h * (size_t)s->dep->n + (size_t)d];
+	return &w->units[unit_index(s, h, d)];
 }
 
 static int hour_of(int64_t t)
@@ -716,6 +793,11 @@ static int age_at(int64_t birth, int64_t t)
 	return (int)((t - birth) / (DAY * 36524 / 100));
 }
 
+static int dept_is(const struct sim *s, int d, const char *name)
+{
+	return d >= 0 && !strcmp(s->dep->d[d].name, name);
+}
+
 /*
  * Pick a patient for ward d (and the ED visit before it), or for an ED
  * visit that ends at home when d < 0: children go to Pediatrics only,
@@ -725,10 +807,9 @@ static int age_at(int64_t birth, int64_t t)
  */
 static void pick_patient(struct sim *s, struct enc *e, int d, int64_t t)
 {
-	const char *name = d >= 0 ? s->dep->d[d].name : "";
 	int any = d < 0;	/* an ED visit that ends at home: any age */
-	int peds = !strcmp(name, "Pediatrics");
-	int mat = !strcmp(name, "Maternity");
+	int peds = dept_is(s, d, "Pediatrics");
+	int mat = dept_is(s, d, "Maternity");
 	int tries;
 
 	for (tries = 0; tries < 1000; tries++) {
@@ -759,10 +840,12 @@ static void pick_patient(struct sim *s, struct enc *e, int d, int64_t t)
 	}
 }
 
+/* Emit event ty of encounter i at t (nothing during the warm-up). */
 static void emit_enc(struct sim *s, struct world *w, int i, enum ev_type ty,
 		     int64_t t)
 {
 	struct enc *e = &w->enc[i];
+	int ed = e->dept == w->ed;
 	struct ev v;
 
 	if (!w->live)
@@ -773,15 +856,24 @@ static void emit_enc(struct sim *s, struct world *w, int i, enum ev_type ty,
 	v.encounter_id = e->id ^ 0xa0761d6478bd642fULL ^ s->o->seed;
 	v.patient_id = e->patient;
 	v.gender = e->gender;
-	v.age = age_at(e->birth, e->admission);
+	/* an ED visit is admitted to the department at the door */
+	v.admission = ed ? e->arrival : e->admission;
+	v.age = age_at(e->birth, v.admission);
 	v.dept = e->dept;
 	v.hospital = e->hospital + 1;
-	v.bed = e->bed;
-	v.triage = e->triage;
+	v.bed = e->stage == ST_BED || ty == EV_DISCHARGE ||
+		ty == EV_TRANSFER ? e->bed : 0;
+	v.triage = ty == EV_ARRIVAL ? 0 : e->triage;
 	v.event_time = t;
+	/* a ward's arrival (its wait's start) is the decision to admit
+	 * (boarding) or a direct admission's arrival */
 	v.arrival = e->arrival;
-	v.admission = e->admission;
-	v.discharge = ty == EV_DISCHARGE ? e->discharge : NONE;
+	v.seen = ed ? e->seen : NONE;
+	v.decision = ed ? e->decision : NONE;
+	v.discharge = ty == EV_DISCHARGE || ty == EV_TRANSFER ||
+		      ty == EV_LWBS ? e->discharge : NONE;
+	v.disposition = ed ? e->disposition : ty == EV_DISCHARGE ?
+			DISP_HOME : DISP_NONE;
 	emit(s, v, t);
 }
 
@@ -793,22 +885,11 @@ static int64_t lognormal_us(struct sim *s, double median_h, double sigma)
 	return us > MAX_LOS ? MAX_LOS : us < MINUTE ? MINUTE : us;
 }
 
-/* Give encounter i a bed at time t if one is free, else queue it. */
-static void request_bed(struct sim *s, struct world *w, int i, int64_t t,
-			int64_t delay)
+static void queue_push(struct unit *u, int i, uint32_t id, int front)
 {
-	struct enc *e = &w->enc[i];
-	struct unit *u = unit_of(s, w, e->hospital, e->dept);
-
-	if (u->nfree) {
-		e->bed = u->free_beds[--u->nfree];
-		e->admission = t + delay;
-		push(w, e->admission, K_ADMIT, i, 0);
-		return;
-	}
 	if (u->qlen == u->qcap) {
 		size_t k, ncap = u->qcap ? u->qcap * 2 : 16;
-		int *q = ps_xmalloc(ncap * sizeof(int));
+		struct qent *q = ps_xmalloc(ncap * sizeof(*q));
 
 		for (k = 0; k < u->qlen; k++)
 			q[k] = u->queue[(u->qhead + k) % u->qcap];
@@ -817,62 +898,114 @@ static void request_bed(struct sim *s, struct world *w, int i, int64_t t,
 		u->qhead = 0;
 		u->qcap = ncap;
 	}
-	u->queue[(u->qhead + u->qlen++) % u->qcap] = i;
+	if (front) {
+		u->qhead = (u->qhead + u->qcap - 1) % u->qcap;
+		u->queue[u->qhead].enc = i;
+		u->queue[u->qhead].id = id;
+	} else {
+		u->queue[(u->qhead + u->qlen) % u->qcap].enc = i;
+		u->queue[(u->qhead + u->qlen) % u->qcap].id = id;
+	}
+	u->qlen++;
 }
 
-static void on_admit(struct sim *s, struct world *w, int i, int64_t t)
+/* The next encounter still waiting in unit ui's queue, or -1 (entries of
+ * patients who left or were placed elsewhere are dropped). */
+static int queue_pop(struct world *w, struct unit *u, int ui)
 {
-	struct enc *e = &w->enc[i];
-	const struct ps_department *d = &s->dep->d[e->dept];
-	int64_t los;
-
-	if (e->dept == w->ed)
-		los = e->target == -1 ? lognormal_us(s, d->los_median_hours,
-						     d->los_sigma)
-				      : lognormal_us(s, 4.7, 0.6);
-	else
-		los = lognormal_us(s, d->los_median_hours, d->los_sigma);
-	e->discharge = t + los;
-	emit_enc(s, w, i, EV_ADMIT, t);
-	push(w, e->discharge, K_DISCHARGE, i, 0);
-}
-
-static void on_discharge(struct sim *s, struct world *w, int i, int64_t t)
-{
-	struct enc *e = &w->enc[i];
-	struct unit *u = unit_of(s, w, e->hospital, e->dept);
-	int bed = e->bed;
-
-	emit_enc(s, w, i, EV_DISCHARGE, t);
-	if (u->qlen) {
-		int next = u->queue[u->qhead];
+	while (u->qlen) {
+		struct qent q = u->queue[u->qhead];
+		struct enc *e = &w->enc[q.enc];
 
 		u->qhead = (u->qhead + 1) % u->qcap;
 		u->qlen--;
-		/* The bed is cleaned and turned over: 10-30 minutes. */
-		w->enc[next].bed = bed;
-		w->enc[next].admission = t + ps_rand_range(&s->r, 10, 30) *
-					 MINUTE;
-		push(w, w->enc[next].admission, K_ADMIT, next, 0);
-	} else {
-		u->free_beds[u->nfree++] = bed;
+		if ((uint32_t)enc_tag(w, q.enc) == q.id &&
+		    e->stage == ST_WAIT && e->unit == ui)
+			return q.enc;
 	}
-	if (e->dept == w->ed && e->target >= 0) {
-		int j = new_enc(w);
-		struct enc *n = &w->enc[j];
+	return -1;
+}
 
-		e = &w->enc[i];		/* new_enc may have moved it */
-		n->patient = e->patient;
-		n->gender = e->gender;
-		n->birth = e->birth;
-		n->hospital = e->hospital;
-		n->dept = e->target;
-		n->target = -1;
-		n->triage = e->triage;
-		n->arrival = e->arrival;	/* door time: waits count */
-		request_bed(s, w, j, t, ps_rand_range(&s->r, 10, 60) * MINUTE);
+/* Encounter i takes bed `bed` of its unit at time t (+ delay): the event
+ * that follows is SEEN in the ED, ADMIT on a ward. */
+static void take_bed(struct world *w, int i, int bed, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+
+	e->bed = bed;
+	e->stage = ST_BED;
+	e->unit = -1;
+	push(w, t, e->dept == w->ed ? K_SEEN : K_ADMIT, i, enc_tag(w, i));
+}
+
+/* Give encounter i a bed at time t + delay if one is free, else queue it
+ * (ESI 1-2 at the front) -- or, for an elective admission, cancel it. */
+static void request_bed(struct sim *s, struct world *w, int i, int64_t t,
+			int64_t delay, int elective)
+{
+	struct enc *e = &w->enc[i];
+	int ui = unit_index(s, e->hospital, e->dept);
+	struct unit *u = &w->units[ui];
+
+	if (u->nfree) {
+		take_bed(w, i, u->free_beds[--u->nfree], t + delay);
+		return;
 	}
-	free_enc(w, i);
+	if (elective) {
+		w->cancelled++;
+		free_enc(w, i);
+		return;
+	}
+	e->stage = ST_WAIT;
+	e->unit = ui;
+	queue_push(u, i, (uint32_t)enc_tag(w, i),
+		   e->dept == w->ed && e->triage && e->triage <= 2);
+	if (e->dept != w->ed)
+		push(w, t + OVERFLOW_AFTER, K_OVERFLOW, i, enc_tag(w, i));
+}
+
+/* The bed of encounter i is free at t: the next in the queue takes it
+ * after 10-30 minutes of cleaning, or it goes back to the pool. */
+static void release_bed(struct sim *s, struct world *w, int i, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+	int ui = unit_index(s, e->hospital, e->dept);
+	struct unit *u = &w->units[ui];
+	int next = queue_pop(w, u, ui);
+
+	if (next >= 0)
+		take_bed(w, next, e->bed,
+			 t + ps_rand_range(&s->r, 10, 30) * MINUTE);
+	else
+		u->free_beds[u->nfree++] = e->bed;
+}
+
+/* An adult general ward: may take another ward's patient (an outlier). */
+static int adult_ward(const struct sim *s, const struct world *w, int d)
+{
+	return d != w->ed && !dept_is(s, d, "ICU") &&
+	       !dept_is(s, d, "Pediatrics") && !dept_is(s, d, "Maternity");
+}
+
+static void on_overflow(struct sim *s, struct world *w, int i, int tag,
+			int64_t t)
+{
+	struct enc *e = &w->enc[i];
+	int d;
+
+	if (enc_tag(w, i) != tag || e->stage != ST_WAIT ||
+	    !adult_ward(s, w, e->dept))
+		return;
+	for (d = 0; d < s->dep->n; d++) {
+		struct unit *u = unit_of(s, w, e->hospital, d);
+
+		if (d == e->dept || !adult_ward(s, w, d) || u->nfree < 2)
+			continue;
+		w->outliers++;
+		e->dept = d;	/* the ward whose bed the patient is in */
+		take_bed(w, i, u->free_beds[--u->nfree], t);
+		return;
+	}
 }
 
 static void on_ed_arrival(struct sim *s, struct world *w, int h, int64_t t)
@@ -910,8 +1043,113 @@ static void on_ed_arrival(struct sim *s, struct world *w, int h, int64_t t)
 	w->enc[i].arrival = t;
 	w->enc[i].triage = 1 + ps_rand_weighted(&s->r, esi_share, 5);
 	pick_patient(s, &w->enc[i], target >= 0 ? target : -1, t);
-	/* Door to provider: lognormal, median 20 minutes. */
-	request_bed(s, w, i, t, lognormal_us(s, 20.0 / 60.0, 0.8));
+	emit_enc(s, w, i, EV_ARRIVAL, t);
+	push(w, t + lognormal_us(s, TRIAGE_MEDIAN_H, 0.6), K_TRIAGE, i,
+	     enc_tag(w, i));
+}
+
+static void on_triage(struct sim *s, struct world *w, int i, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+
+	emit_enc(s, w, i, EV_TRIAGE, t);
+	if (e->triage >= 3)
+		push(w, t + PATIENCE_MIN + (int64_t)ps_rand_exp(&s->r,
+			1.0 / (PATIENCE_MEAN_H * (double)HOUR)), K_LWBS, i,
+		     enc_tag(w, i));
+	request_bed(s, w, i, t, 0, 0);
+}
+
+static void on_lwbs(struct sim *s, struct world *w, int i, int tag,
+		    int64_t t)
+{
+	struct enc *e = &w->enc[i];
+
+	if (enc_tag(w, i) != tag || e->stage != ST_WAIT)
+		return;
+	w->lwbs++;
+	e->disposition = DISP_LWBS;
+	e->discharge = t;
+	emit_enc(s, w, i, EV_LWBS, t);
+	free_enc(w, i);		/* its queue entry is dropped when reached */
+}
+
+static void on_seen(struct sim *s, struct world *w, int i, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+
+	e->seen = t;
+	emit_enc(s, w, i, EV_SEEN, t);
+	if (e->target == -1) {
+		e->disposition = DISP_HOME;
+		e->discharge = t + lognormal_us(s, TREAT_HOME_MEDIAN_H, 0.6);
+		push(w, e->discharge, K_DISCHARGE, i, enc_tag(w, i));
+	} else {
+		push(w, t + lognormal_us(s, TREAT_ADMIT_MEDIAN_H, 0.6),
+		     K_DECISION, i, enc_tag(w, i));
+	}
+}
+
+static void on_decision(struct sim *s, struct world *w, int i, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+	int j;
+
+	e->decision = t;
+	if (e->target == -2) {
+		e->disposition = DISP_TRANSFERRED;
+		emit_enc(s, w, i, EV_DECISION, t);
+		e->discharge = t + ps_rand_range(&s->r, 60, 180) * MINUTE;
+		push(w, e->discharge, K_DISCHARGE, i, enc_tag(w, i));
+		return;
+	}
+	e->disposition = DISP_ADMITTED;
+	emit_enc(s, w, i, EV_DECISION, t);
+	/* the ward encounter; the ED space is kept while the patient
+	 * boards */
+	j = new_enc(w);
+	e = &w->enc[i];		/* new_enc may have moved it */
+	w->enc[j].patient = e->patient;
+	w->enc[j].gender = e->gender;
+	w->enc[j].birth = e->birth;
+	w->enc[j].hospital = e->hospital;
+	w->enc[j].dept = e->target;
+	w->enc[j].target = -1;
+	w->enc[j].triage = e->triage;
+	w->enc[j].arrival = t;
+	w->enc[j].from = i;
+	request_bed(s, w, j, t, ps_rand_range(&s->r, 10, 30) * MINUTE, 0);
+}
+
+static void on_admit(struct sim *s, struct world *w, int i, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+	const struct ps_department *d = &s->dep->d[e->dept];
+
+	e->admission = t;
+	e->discharge = t + lognormal_us(s, d->los_median_hours, d->los_sigma);
+	emit_enc(s, w, i, EV_ADMIT, t);
+	push(w, e->discharge, K_DISCHARGE, i, enc_tag(w, i));
+	if (e->from >= 0) {
+		/* the boarding patient leaves the ED for the ward bed */
+		int f = e->from;
+
+		w->enc[f].discharge = t;
+		emit_enc(s, w, f, EV_DISCHARGE, t);
+		release_bed(s, w, f, t);
+		free_enc(w, f);
+		w->enc[i].from = -1;
+	}
+}
+
+static void on_discharge(struct sim *s, struct world *w, int i, int64_t t)
+{
+	struct enc *e = &w->enc[i];
+
+	emit_enc(s, w, i, e->disposition == DISP_TRANSFERRED ? EV_TRANSFER :
+		 EV_DISCHARGE, t);
+	release_bed(s, w, i, t);
+	free_enc(w, i);
 }
 
 static void on_direct_arrival(struct sim *s, struct world *w, int h, int d,
@@ -919,12 +1157,16 @@ static void on_direct_arrival(struct sim *s, struct world *w, int h, int d,
 {
 	const struct ps_department *dp = &s->dep->d[d];
 	double per_day = dp->admits_per_day * (1 - dp->via_ed);
-	double lam = per_day / DIRECT_HOURS / (double)HOUR;
+	double lam = per_day / (dp->elective ? DIRECT_HOURS : 24) /
+		     (double)HOUR;
 	int hr = hour_of(t), i;
 
+	/* elective admissions in the daytime; the others (births, direct
+	 * referrals) around the clock */
 	push(w, t + (int64_t)ps_rand_exp(&s->r, lam) + 1, K_DIRECT_ARRIVAL,
 	     h, d);
-	if (hr < DIRECT_FIRST_HOUR || hr >= DIRECT_FIRST_HOUR + DIRECT_HOURS)
+	if (dp->elective && (hr < DIRECT_FIRST_HOUR ||
+			     hr >= DIRECT_FIRST_HOUR + DIRECT_HOURS))
 		return;
 	i = new_enc(w);
 	w->enc[i].hospital = h;
@@ -932,13 +1174,14 @@ static void on_direct_arrival(struct sim *s, struct world *w, int h, int d,
 	w->enc[i].target = -1;
 	w->enc[i].arrival = t;
 	pick_patient(s, &w->enc[i], d, t);
-	request_bed(s, w, i, t, ps_rand_range(&s->r, 0, 60) * MINUTE);
+	request_bed(s, w, i, t, ps_rand_range(&s->r, 0, 60) * MINUTE,
+		    dp->elective);
 }
 
 static int setup_world(struct sim *s, struct world *w, struct ps_error *e)
 {
 	const struct ps_departments *dep = s->dep;
-	int h, d, base = 1;
+	int h, d, base = 1, maxbeds;
 	double ward = 0;
 
 	memset(w, 0, sizeof(*w));
@@ -951,7 +1194,11 @@ static int setup_world(struct sim *s, struct world *w, struct ps_error *e)
 	w->bed_base = ps_xcalloc((size_t)dep->n, sizeof(int));
 	for (d = 0; d < dep->n; d++) {
 		w->bed_base[d] = base;
-		base += dep->d[d].beds;
+		maxbeds = dep->d[d].beds;
+		for (h = 0; h < dep->d[d].nov; h++)
+			if (dep->d[d].ov_beds[h] > maxbeds)
+				maxbeds = dep->d[d].ov_beds[h];
+		base += maxbeds;
 		if (d == w->ed || w->ed < 0)
 			continue;
 		if (dep->d[w->ed].admits_per_day > 0)
@@ -971,12 +1218,12 @@ static int setup_world(struct sim *s, struct world *w, struct ps_error *e)
 	for (h = 0; h < s->o->hospitals; h++) {
 		for (d = 0; d < dep->n; d++) {
 			struct unit *u = unit_of(s, w, h, d);
-			int k;
+			int k, nb = ps_department_beds(&dep->d[d], h + 1);
 
-			u->free_beds = ps_xmalloc(((size_t)dep->d[d].beds + 1) *
+			u->free_beds = ps_xmalloc(((size_t)nb + 1) *
 						  sizeof(int));
 			/* Lowest bed numbers are handed out first. */
-			for (k = dep->d[d].beds - 1; k >= 0; k--)
+			for (k = nb - 1; k >= 0; k--)
 				u->free_beds[u->nfree++] = w->bed_base[d] + k;
 		}
 	}
@@ -998,14 +1245,26 @@ static void free_world(struct sim *s, struct world *w)
 	free(w->bed_base);
 }
 
-/* Emit ADMIT events for everyone in a bed at the start (a census feed). */
-static int cmp_admission(const void *a, const void *b)
+/* The census feed at the start: one event per encounter in progress
+ * (its latest state), in the order of their last change. */
+static int64_t last_change(const struct world *w, const struct enc *e)
+{
+	if (e->dept != w->ed)
+		return e->admission;
+	return e->decision != NONE ? e->decision : e->seen != NONE ?
+	       e->seen : e->arrival;
+}
+
+static const struct world *cmp_world;
+
+static int cmp_change(const void *a, const void *b)
 {
 	const struct enc *x = *(struct enc *const *)a;
 	const struct enc *y = *(struct enc *const *)b;
+	int64_t tx = last_change(cmp_world, x), ty = last_change(cmp_world, y);
 
-	if (x->admission != y->admission)
-		return x->admission < y->admission ? -1 : 1;
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -1014,21 +1273,32 @@ static void go_live(struct sim *s, struct world *w)
 	struct enc **in = ps_xmalloc(((size_t)w->nenc + 1) * sizeof(*in));
 	size_t n = 0, k;
 	int i;
-	char *is_free = ps_xcalloc((size_t)w->nenc + 1, 1);
 
-	for (i = w->free_enc; i >= 0; i = w->enc[i].next_free)
-		is_free[i] = 1;
-	for (i = 0; i < w->nenc; i++)
-		if (!is_free[i] && w->enc[i].discharge != NONE &&
-		    w->enc[i].admission < s->o->start)
-			in[n++] = &w->enc[i];
-	qsort(in, n, sizeof(*in), cmp_admission);
+	for (i = 0; i < w->nenc; i++) {
+		const struct enc *e = &w->enc[i];
+
+		if (e->stage == ST_DONE ||
+		    (e->dept != w->ed && (e->stage != ST_BED ||
+					  e->admission == NONE ||
+					  e->admission >= s->o->start)) ||
+		    (e->dept == w->ed && e->arrival >= s->o->start))
+			continue;
+		in[n++] = &w->enc[i];
+	}
+	cmp_world = w;
+	qsort(in, n, sizeof(*in), cmp_change);
+	cmp_world = NULL;
 	w->live = 1;
-	for (k = 0; k < n && !limit_reached(s) && !stopping(s); k++)
-		emit_enc(s, w, (int)(in[k] - w->enc), EV_ADMIT,
-			 in[k]->admission);
+	for (k = 0; k < n && !limit_reached(s) && !stopping(s); k++) {
+		const struct enc *e = in[k];
+		enum ev_type ty = e->dept != w->ed ? EV_ADMIT :
+				  e->decision != NONE ? EV_DECISION :
+				  e->seen != NONE ? EV_SEEN :
+				  e->triage ? EV_TRIAGE : EV_ARRIVAL;
+
+		emit_enc(s, w, (int)(e - w->enc), ty, last_change(w, e));
+	}
 	free(in);
-	free(is_free);
 }
 
 static int run_realistic(struct sim *s, struct ps_error *e)
@@ -1066,14 +1336,32 @@ static int run_realistic(struct sim *s, struct ps_error *e)
 		case K_DIRECT_ARRIVAL:
 			on_direct_arrival(s, &w, it.a, it.b, it.t);
 			break;
+		case K_TRIAGE:
+			on_triage(s, &w, it.a, it.t);
+			break;
+		case K_SEEN:
+			on_seen(s, &w, it.a, it.t);
+			break;
+		case K_DECISION:
+			on_decision(s, &w, it.a, it.t);
+			break;
 		case K_ADMIT:
 			on_admit(s, &w, it.a, it.t);
 			break;
 		case K_DISCHARGE:
 			on_discharge(s, &w, it.a, it.t);
 			break;
+		case K_LWBS:
+			on_lwbs(s, &w, it.a, it.b, it.t);
+			break;
+		case K_OVERFLOW:
+			on_overflow(s, &w, it.a, it.b, it.t);
+			break;
 		}
 	}
+	ps_log(PS_INFO, "simulated", PS_I("left_without_being_seen", w.lwbs),
+	       PS_I("outliers", w.outliers),
+	       PS_I("cancelled_electives", w.cancelled));
 	free_world(s, &w);
 	return 0;
 }
@@ -1095,11 +1383,14 @@ int64_t ps_sim_expected_span(const struct ps_sim_opts *o, long long count)
 		ps_departments_defaults(&builtin);
 		ds = &builtin;
 	}
-	/* Every admission is an encounter with two events. */
+	/* A ward encounter has two events (ADMIT, DISCHARGE); an emergency
+	 * visit about 4.2 (ARRIVAL, TRIAGE, SEEN, a DECISION for one in
+	 * four, and its end). */
 	for (d = 0; d < ds->n; d++)
-		per_day += ds->d[d].admits_per_day;
+		per_day += ds->d[d].admits_per_day *
+			   (ds->d[d].emergency ? 4.2 : 2.0);
 	ps_departments_release(&builtin);
-	per_day *= 2.0 * o->hospitals;
+	per_day *= o->hospitals;
 	if (per_day <= 0)
 		return 0;
 	/* 10 % more than the mean, so a batch ends before the present. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Print a readable KPI summary of a lake's gold tables: one table per
 # hospital (census, beds, occupancy, waiting p90, average LOS of discharges)
-# and the alerts that are firing, then the jq one-liner for the raw NDJSON.
+# with its emergency department's measures, and the alerts that are firing,
+# then the jq one-liner for the raw NDJSON.
 #   pipelines/gold-summary.sh LAKE [KPI_NDJSON]
 # KPI_NDJSON (ps-gold's stdout) is used for the firing alerts when given.
 set -eu
@@ -11,7 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$top/bin:$PATH
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for t in kpi_occupancy kpi_waiting kpi_overstay kpi_occupancy_hospital; do
+for t in kpi_occupancy kpi_waiting kpi_overstay kpi_occupancy_hospital kpi_ed; do
 	[ -f "$lake/gold/$t/part-0.parquet" ] || {
 		echo "gold-summary: $lake/gold/$t is missing (run ps-gold)" >&2
 		exit 66
@@ -49,6 +50,14 @@ while IFS="$(printf '\t')" read -r h census beds occ; do
 		printf '  %-12s %6s %5s %7s %10s %8s\n' "$d" "$c" "$b" "$o" \
 			"${w:--}" "${l:--}"
 	done
+	# the emergency department's measures (CMS, NHS) over the window
+	jq -r --argjson h "$h" 'def r: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
+		select(.hospital_id == $h) |
+		"  ED last \(.window_hours) h: \(.visits) visits, \(.within_4h_pct | r) % within 4 h, door to room p90 \(.door_to_room_p90_minutes | r) min, boarding p90 \(.boarding_p90_minutes | r) min, boarding now \(.boarding_now) (over 4 h: \(.boarding_now_over_4h)), LWBS \(.lwbs_pct | r) %"' \
+		"$tmp/kpi_ed.ndjson"
+	jq -r --argjson h "$h" 'select(.hospital_id == $h and .census_stale > 0) |
+		"  stale (lost discharges?): \(.department) \(.census_stale)"' \
+		"$tmp/kpi_occupancy.ndjson"
 done <"$tmp/hosp.tsv"
 echo
 if [ -n "$kpi" ] && [ -f "$kpi" ]; then

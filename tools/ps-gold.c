@@ -9,12 +9,14 @@
 #include "gold.h"
 #include "log.h"
 #include "pstime.h"
+#include "secret.h"
 #include "banned.h"
 
 enum {
 	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DEPARTMENTS, OPT_THRESHOLDS,
 	OPT_NOW, OPT_WINDOW, OPT_COMMIT_RECORDS, OPT_COMMIT_INTERVAL,
-	OPT_CODEC, OPT_NO_KPI, OPT_NO_ALERTS, OPT_STRICT,
+	OPT_CODEC, OPT_NO_KPI, OPT_NO_ALERTS, OPT_STRICT, OPT_MIN_SAMPLES,
+	OPT_PSEUDONYMIZE,
 };
 
 static const struct ps_option options[] = {
@@ -40,6 +42,11 @@ static const struct ps_option options[] = {
 	{ "no-alerts", OPT_NO_ALERTS, NULL, "evaluate and print no alerts" },
 	{ "strict", OPT_STRICT, NULL, "the first bad record is fatal "
 	  "(exit 65)" },
+	{ "min-samples", OPT_MIN_SAMPLES, "N", "fewest samples of a "
+	  "reported median or p90 (default 20)" },
+	{ "pseudonymize", OPT_PSEUDONYMIZE, "KEY", "replace patient and "
+	  "encounter ids by HMAC-SHA256 under KEY (secret:NAME), ages over "
+	  "89 by the band 90+" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -107,6 +114,19 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 		return 0;
 	case OPT_STRICT:
 		o->strict = 1;
+		return 0;
+	case OPT_MIN_SAMPLES:
+		if (ps_parse_ll(arg, 1, 1000000000LL, &v, &why) < 0)
+			return ps_error_set(e, 64, "--min-samples: %s: '%s'",
+					    why, arg);
+		o->min_samples = v;
+		return 0;
+	case OPT_PSEUDONYMIZE:
+		if (!ps_secret_is_ref(arg))
+			return ps_error_set(e, 64, "--pseudonymize: the key "
+					    "must come from the vault, "
+					    "secret:NAME");
+		o->pseudonymize = arg;
 		return 0;
 	}
 	return ps_error_set(e, 64, "unhandled option");

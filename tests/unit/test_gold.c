@@ -358,8 +358,9 @@ Test(gold, dim_patient_keys_are_unique_per_version_and_facts_follow)
 	for (i = 0; i < nd; i++) {
 		cr_assert_eq(t[i].nrows, 1);
 		/* each fact's version starts at its own admission here */
-		cr_assert_eq(t[i].v[2].v.i, ps_gold_version_sk("P",
-			     t[i].v[11].v.i));
+		cr_assert_eq(t[i].v[ps_table_col(&t[i], "patient_sk")].v.i,
+			     ps_gold_version_sk("P", t[i].v[ps_table_col(&t[i],
+						"admission_time")].v.i));
 		ps_table_release(&t[i]);
 	}
 	free(days);
@@ -539,7 +540,53 @@ Test(gold, hospital_occupancy_leaves_out_departments_without_beds)
 		"2026-01-09T00:00:00Z", "2026-01-09T00:00:00Z", NULL);
 	h = fx_table(&f, "2026-01-10T00:00:00Z", "kpi_occupancy_hospital");
 	cr_assert_str_eq(find_col(h, 0, "census", &f.v), "1");
-	cr_assert_str_eq(find_col(h, 0, "beds", &f.v), "14");
+	{
+		char b[16];
+		int icu = ps_departments_find(&f.ds, "ICU", 3);
+
+		snprintf(b, sizeof(b), "%d",
+			 ps_department_beds(&f.ds.d[icu], 1));
+		cr_assert_str_eq(find_col(h, 0, "beds", &f.v), b);
+	}
 	cr_assert_str_eq(find_col(h, 0, "census_without_beds", &f.v), "1");
+	fx_done(&f);
+}
+
+/* Defect 6: an encounter whose discharge was lost leaves the census once
+ * it is older than its department's limit, and is counted apart. */
+Test(gold, lost_discharges_become_stale_not_census)
+{
+	struct fx f;
+	struct ps_table *o;
+
+	fx_init(&f);
+	/* seen 3 days ago in the ED and never discharged; one seen now */
+	cr_assert_eq(feed(f.g, "{\"encounter_id\":\"e1\",\"event_type\":"
+		"\"SEEN\",\"event_time\":\"2026-01-07T00:10:00Z\","
+		"\"patient_id\":\"p1\",\"gender\":\"Male\",\"age\":50,"
+		"\"department\":\"Emergency\",\"hospital_id\":1,\"bed_id\":3,"
+		"\"arrival_time\":\"2026-01-07T00:00:00Z\","
+		"\"admission_time\":\"2026-01-07T00:00:00Z\","
+		"\"seen_time\":\"2026-01-07T00:10:00Z\"}"), 1);
+	cr_assert_eq(feed(f.g, "{\"encounter_id\":\"e2\",\"event_type\":"
+		"\"SEEN\",\"event_time\":\"2026-01-09T23:10:00Z\","
+		"\"patient_id\":\"p2\",\"gender\":\"Male\",\"age\":50,"
+		"\"department\":\"Emergency\",\"hospital_id\":1,\"bed_id\":4,"
+		"\"arrival_time\":\"2026-01-09T23:00:00Z\","
+		"\"admission_time\":\"2026-01-09T23:00:00Z\","
+		"\"seen_time\":\"2026-01-09T23:10:00Z\"}"), 1);
+	/* and one still in the waiting room: not in a bed */
+	cr_assert_eq(feed(f.g, "{\"encounter_id\":\"e3\",\"event_type\":"
+		"\"TRIAGE\",\"event_time\":\"2026-01-09T23:50:00Z\","
+		"\"patient_id\":\"p3\",\"gender\":\"Male\",\"age\":50,"
+		"\"department\":\"Emergency\",\"hospital_id\":1,"
+		"\"arrival_time\":\"2026-01-09T23:45:00Z\","
+		"\"admission_time\":\"2026-01-09T23:45:00Z\","
+		"\"triage_level\":3}"), 1);
+	o = fx_table(&f, "2026-01-10T00:00:00Z", "kpi_occupancy");
+	cr_assert_eq(o->nrows, 1);
+	cr_assert_str_eq(find_col(o, 0, "census", &f.v), "1");
+	cr_assert_str_eq(find_col(o, 0, "census_stale", &f.v), "1");
+	cr_assert_str_eq(find_col(o, 0, "waiting", &f.v), "1");
 	fx_done(&f);
 }

@@ -80,8 +80,8 @@ Test(alerts, hysteresis_fires_once_and_resolves_below_clear)
 		int n;
 
 		ps_buf_reset(&out);
-		n = ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, seq[i],
-				   0, &out);
+		n = ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, 60,
+				   seq[i], 0, &out);
 		if (!want[i]) {
 			cr_assert_eq(n, 0, "step %zu: %s", i, out.data);
 			continue;
@@ -92,9 +92,9 @@ Test(alerts, hysteresis_fires_once_and_resolves_below_clear)
 	}
 	/* the department rule wins for ICU: 91 is only a warning */
 	ps_buf_reset(&out);
-	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 91, 0,
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 14, 91, 0,
 				    &out), 0);
-	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 96, 0,
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 14, 96, 0,
 				    &out), 1);
 	/* levels survive a restart */
 	ps_buf_reset(&out);
@@ -102,7 +102,7 @@ Test(alerts, hysteresis_fires_once_and_resolves_below_clear)
 	ps_alerts_release(&a);
 	ps_alerts_load_state(&a, out.data, out.len);
 	ps_buf_reset(&out);
-	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 96, 0,
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 14, 96, 0,
 				    &out), 0);
 	ps_alerts_release(&a);
 	ps_buf_release(&out);
@@ -125,4 +125,78 @@ Test(alerts, bad_files_are_configuration_errors)
 	unlink(path);
 	cr_assert_eq(ps_alerts_load(&a, "/nonexistent/x", &e), -1);
 	cr_assert_eq(e.code, 66);
+}
+
+/* Issue 13: rules that help -- persistence, "below" rules, bed limits,
+ * silenced series, and series that stop being reported resolve. */
+Test(alerts, persistence_below_rules_bed_limits_and_stale_series)
+{
+	struct ps_alerts a = PS_ALERTS_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_buf out = PS_BUF_INIT;
+	const int64_t min = 60LL * 1000000;
+
+	write_rules("{\"metric\":\"occupancy_pct\",\"warn\":90,"
+		    "\"for_minutes\":30,\"min_beds\":20}\n"
+		    "{\"metric\":\"free_beds\",\"below\":true,\"warn\":0,"
+		    "\"clear_above\":1,\"max_beds\":19}\n"
+		    "{\"metric\":\"free_beds\",\"department\":\"Emergency\","
+		    "\"off\":true}\n"
+		    "{\"metric\":\"ed_within_4h_pct\",\"below\":true,"
+		    "\"warn\":60,\"critical\":50}\n");
+	cr_assert_eq(ps_alerts_load(&a, path, &e), 0, "%s", e.msg);
+	unlink(path);
+	/* a breach fires only once it lasted 30 minutes */
+	ps_alerts_begin(&a);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, 60,
+				    95, 0, &out), 0);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, 60,
+				    95, 20 * min, &out), 0);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, 60,
+				    95, 31 * min, &out), 1, "%s", out.data);
+	/* an interrupted breach starts over */
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Cardiology", 1, 60,
+				    95, 0, &out), 0);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Cardiology", 1, 60,
+				    80, 20 * min, &out), 0);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Cardiology", 1, 60,
+				    95, 40 * min, &out), 0);
+	/* a small unit: no percentage rule, free beds instead */
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "ICU", 1, 12,
+				    100, 40 * min, &out), 0);
+	ps_buf_reset(&out);
+	cr_assert_eq(ps_alerts_eval(&a, "free_beds", "ICU", 1, 12, 0,
+				    40 * min, &out), 1);
+	cr_assert_not_null(strstr(out.data, "\"level\":\"warn\""));
+	cr_assert_eq(ps_alerts_eval(&a, "free_beds", "Emergency", 1, 18, 0,
+				    40 * min, &out), 0);
+	/* below rules: 55 % within 4 h is a warning, 45 % critical */
+	ps_buf_reset(&out);
+	cr_assert_eq(ps_alerts_eval(&a, "ed_within_4h_pct", "Emergency", 1,
+				    18, 45, 40 * min, &out), 1);
+	cr_assert_not_null(strstr(out.data, "\"level\":\"critical\""));
+	/* the next round reports Surgery only: ICU and the ED resolve */
+	ps_alerts_begin(&a);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Surgery", 1, 60,
+				    95, 50 * min, &out), 0);
+	ps_buf_reset(&out);
+	cr_assert_eq(ps_alerts_sweep(&a, 50 * min, &out), 2, "%s", out.data);
+	cr_assert_not_null(strstr(out.data, "\"reason\":\"not reported\""));
+	cr_assert_null(strstr(out.data, "Surgery"));
+	/* and a pending breach survives a restart */
+	ps_buf_reset(&out);
+	ps_alerts_eval(&a, "occupancy_pct", "Oncology", 1, 40, 99, 50 * min,
+		       &out);
+	ps_alerts_save_state(&a, &out);
+	ps_alerts_release(&a);
+	write_rules("{\"metric\":\"occupancy_pct\",\"warn\":90,"
+		    "\"for_minutes\":30}\n");
+	cr_assert_eq(ps_alerts_load(&a, path, &e), 0, "%s", e.msg);
+	unlink(path);
+	ps_alerts_load_state(&a, out.data, out.len);
+	ps_buf_reset(&out);
+	cr_assert_eq(ps_alerts_eval(&a, "occupancy_pct", "Oncology", 1, 40,
+				    99, 81 * min, &out), 1);
+	ps_alerts_release(&a);
+	ps_buf_release(&out);
 }
