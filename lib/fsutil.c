@@ -160,11 +160,9 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
 	return 0;
 }
 
-int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
+/* fsync and close f's temporary file; 0, or -1 with f aborted. */
+static int afile_seal(struct ps_afile *f, struct ps_error *e)
 {
-	char *dir;
-	int rc = 0;
-
 	atomic_fetch_add(&fsyncs, 1);
 	if (fsync(f->fd) < 0) {
 		ps_error_errno(e, PS_EX_IOERR, errno, "cannot sync %s",
@@ -180,17 +178,49 @@ int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
 		return -1;
 	}
 	f->fd = -1;
+	return 0;
+}
+
+/* fsync the directory of f's final name and release f. */
+static int afile_finish(struct ps_afile *f, struct ps_error *e)
+{
+	char *dir = dir_of(f->path);
+	int rc = ps_fsync_dir(dir, e);
+
+	free(dir);
+	afile_release(f);
+	return rc;
+}
+
+int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
+{
+	if (afile_seal(f, e))
+		return -1;
 	if (rename(f->tmp, f->path) < 0) {
 		ps_error_errno(e, PS_EX_IOERR, errno, "cannot rename to %s",
 			       f->path);
 		ps_afile_abort(f);
 		return -1;
 	}
-	dir = dir_of(f->path);
-	rc = ps_fsync_dir(dir, e);
-	free(dir);
-	afile_release(f);
-	return rc;
+	return afile_finish(f, e);
+}
+
+int ps_afile_commit_new(struct ps_afile *f, struct ps_error *e)
+{
+	if (afile_seal(f, e))
+		return -1;
+	/* link() fails with EEXIST instead of replacing: put-if-absent. */
+	if (link(f->tmp, f->path) < 0) {
+		int err = errno;
+
+		ps_afile_abort(f);
+		if (err == EEXIST)
+			return 1;
+		return ps_error_errno(e, PS_EX_IOERR, err, "cannot link to "
+				      "%s", f->path);
+	}
+	unlink(f->tmp);
+	return afile_finish(f, e);
 }
 
 int ps_afile_commit_as(struct ps_afile *f, const char *path,

@@ -52,6 +52,15 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
 int ps_afile_commit(struct ps_afile *f, struct ps_error *e);
 
 /*
+ * Like ps_afile_commit, but never replaces an existing file (put-if-absent,
+ * for logs whose entries must not be overwritten): fsync, close, link() to
+ * the final name, remove the temporary name, fsync the directory.  Returns
+ * 0; 1 when the final name already exists (nothing changed); or -1 with e
+ * filled (74).  Either way f is released.
+ */
+int ps_afile_commit_new(struct ps_afile *f, struct ps_error *e);
+
+/*
  * Like ps_afile_commit, but the final name is path instead of the name
  * given to ps_afile_open (for files whose name depends on their content).
  * path must be in the same directory.  Returns 0 or -1; f is released.

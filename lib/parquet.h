@@ -5,8 +5,8 @@
  * Encodings.md); the file metadata uses the Thrift compact protocol
  * (lib/thrift.h).
  *
- * Subset: flat schemas (no nesting) of REQUIRED or OPTIONAL columns of
- * these types:
+ * Subset: REQUIRED or OPTIONAL columns of these types, flat or nested in
+ * structs, lists and maps (struct ps_pq_node):
  *
  *   PS_PQ_INT32      INT32
  *   PS_PQ_INT64      INT64
@@ -18,8 +18,8 @@
  *                    Timestamp(MICROS, isAdjustedToUTC=true), converted
  *                    type TIMESTAMP_MICROS.  Never NANOS, never INT96.
  *
- * The writer produces DataPage V1 pages: definition levels in the
- * RLE/bit-packed hybrid encoding (bit width 1, only for OPTIONAL columns),
+ * The writer produces DataPage V1 pages: repetition and definition levels
+ * in the RLE/bit-packed hybrid encoding (only when their maximum is not 0),
  * values PLAIN or RLE_DICTIONARY (with a PLAIN dictionary page), pages
  * UNCOMPRESSED, GZIP or ZSTD, statistics (min_value, max_value, null_count)
  * in every data page header and column chunk.  A column whose dictionary
@@ -27,7 +27,9 @@
  * column chunk, as parquet-mr and Arrow do.
  *
  * The reader accepts what the writer writes and what common writers
- * (pyarrow, DuckDB, Spark) write for the same types: DataPage V1 and V2,
+ * (pyarrow, DuckDB, Spark) write for the same types, nested or not (a
+ * record of a nested column must not span data pages, which these writers
+ * keep to): DataPage V1 and V2,
  * PLAIN, PLAIN_DICTIONARY / RLE_DICTIONARY, RLE booleans, pages
  * UNCOMPRESSED, GZIP or ZSTD.  It also maps INT64 timestamps in MILLIS or
  * NANOS to microseconds, FLOAT to PS_PQ_DOUBLE and plain BYTE_ARRAY to
@@ -79,6 +81,31 @@ struct ps_pq_column {
 	int no_dict;		/* writer: PLAIN only for this column */
 };
 
+/*
+ * Nested schemas.  A schema is a list of top-level nodes, each followed
+ * (depth first) by its children: a STRUCT by its nchildren fields, a LIST
+ * by one node (the element, whose name is ignored), a MAP by two (key, a
+ * REQUIRED leaf; value).  The writer lays them out as the Parquet format's
+ * LogicalTypes.md says: LIST as "group (LIST) { repeated group list
+ * { element } }", MAP as "group (MAP) { repeated group key_value { key;
+ * value } }".  Leaves are the file's columns, named by their dotted path
+ * ("add.partitionValues.key_value.key").
+ */
+enum ps_pq_kind {
+	PS_PQ_LEAF = 0,
+	PS_PQ_STRUCT,
+	PS_PQ_LIST,
+	PS_PQ_MAP,
+};
+
+struct ps_pq_node {
+	const char *name;
+	enum ps_pq_kind kind;
+	enum ps_pq_type type;	/* LEAF only */
+	int nullable;		/* OPTIONAL when non-zero, else REQUIRED */
+	size_t nchildren;	/* STRUCT only: number of fields */
+};
+
 /* One key-value metadata entry. */
 struct ps_pq_kv {
 	const char *key;
@@ -128,6 +155,32 @@ struct ps_pq_writer *ps_pq_open(const char *path,
 				const struct ps_pq_column *cols, size_t ncols,
 				const struct ps_pq_options *o,
 				struct ps_error *e);
+
+/*
+ * Like ps_pq_open, for a nested schema of nnodes nodes (see struct
+ * ps_pq_node; names are copied).  Rows are then written with
+ * ps_pq_write_json only.  Returns the writer, or NULL with e filled (64
+ * for a bad schema or options, 73 when the file cannot be created).
+ */
+struct ps_pq_writer *ps_pq_open_nested(const char *path,
+				       const struct ps_pq_node *nodes,
+				       size_t nnodes,
+				       const struct ps_pq_options *o,
+				       struct ps_error *e);
+
+/*
+ * Append one row given as a JSON object (len bytes at json) to a writer
+ * opened with ps_pq_open_nested: members by top-level node name (absent
+ * or null = null), a STRUCT as an object, a LIST as an array, a MAP as an
+ * object (keys are the MAP's string keys), leaves as JSON numbers
+ * (integers for INT32, INT64, DATE days, TIMESTAMP microseconds), true or
+ * false, or strings.  Members that the schema does not name are ignored.
+ * Returns 0; or -1 with e filled: PS_EX_DATAERR when the row does not fit
+ * the schema (nothing of it is written, the writer stays usable), or
+ * PS_EX_IOERR as ps_pq_end_row.
+ */
+int ps_pq_write_json(struct ps_pq_writer *w, const char *json, size_t len,
+		     struct ps_error *e);
 
 /*
  * Set a value of column col (0-based) in the current row.  These cannot
@@ -280,8 +333,9 @@ int ps_pq_reader_stats(const struct ps_pq_reader *r, size_t rg, size_t col,
  */
 int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e);
 
-/* Value of column col in the current row (NULL when col is out of range
- * or there is no current row). */
+/* Value of column col in the current row (NULL when col is out of range,
+ * there is no current row, or col is nested: read those rows with
+ * ps_pq_row_json). */
 const struct ps_pq_value *ps_pq_value(const struct ps_pq_reader *r,
 				      size_t col);
 
@@ -290,7 +344,10 @@ const struct ps_pq_value *ps_pq_value(const struct ps_pq_reader *r,
  * names as keys in schema order, TIMESTAMP as ISO-8601 UTC with
  * microseconds only when non-zero ("2026-01-02T03:04:05Z"), DATE as
  * "YYYY-MM-DD", BOOL as true/false, null as null, non-finite doubles as
- * null.  Cannot fail.
+ * null.  Nested columns are assembled from their repetition and
+ * definition levels: a struct as an object, a LIST as an array, a MAP as
+ * an object (non-string keys as their JSON text in a string), other
+ * repeated fields as arrays.  Cannot fail.
  */
 void ps_pq_row_json(const struct ps_pq_reader *r, struct ps_buf *b);
 

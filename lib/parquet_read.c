@@ -42,6 +42,25 @@ struct rcol {
 	struct ps_pq_column pub;
 	int ptype;
 	int scale;	/* timestamps: 0 micro, 1 milli, 2 nano seconds */
+	int max_def, max_rep;
+	int nested;	/* not a top-level OPTIONAL/REQUIRED leaf */
+};
+
+/* Nesting deeper than this is refused (it bounds the recursion). */
+#define MAX_DEPTH 32
+
+enum { A_NONE = 0, A_LIST, A_MAP };
+
+/* A schema node (the root excluded), depth first. */
+struct rnode {
+	char *name;		/* its own name (leaves: cols[] has the
+				   dotted path) */
+	int rep;		/* 0 required, 1 optional, 2 repeated */
+	int annot;
+	int dl, rl;		/* levels when this node is present */
+	size_t nchildren, size;	/* children; nodes in the subtree */
+	size_t leaf;		/* leaves: column index */
+	size_t first_leaf;
 };
 
 struct rchunk {
@@ -65,8 +84,12 @@ struct citer {
 	size_t pagecap;
 	struct ps_pq_value *vals;
 	size_t nvals, capvals, pos;
-	uint32_t *tmp;
+	uint32_t *tmp;		/* definition levels of the page */
 	size_t captmp;
+	uint32_t *reps;		/* repetition levels of the page */
+	size_t capreps;
+	size_t row_start, row_end;	/* nested: entries of the row */
+	size_t cursor;			/* nested: assembly position */
 };
 
 struct ps_pq_reader {
@@ -75,6 +98,9 @@ struct ps_pq_reader {
 	int mapped;
 	size_t ncols;
 	struct rcol *cols;
+	struct rnode *nodes;
+	size_t nnodes, ntop;
+	int nested;		/* some column is nested */
 	size_t nrg;
 	int64_t *rg_rows;
 	struct rchunk *chunks;	/* nrg * ncols */
@@ -359,46 +385,134 @@ static const char *map_type(const struct selem *s, struct rcol *c)
 	}
 }
 
+/*
+ * Build the subtree of schema element *pos (of n in el): levels from the
+ * parent's (def, rep), leaf names from path (the parent's dotted path).
+ * Returns 0 or -1 with e filled.
+ */
+static int build_node(struct ps_pq_reader *r, const struct selem *el,
+		      size_t n, size_t *pos, int def, int rep, int depth,
+		      const char *path, struct ps_error *e)
+{
+	size_t me = (*pos)++, i;
+	const struct selem *s = &el[me];
+	struct rnode *nd = &r->nodes[me - 1];
+	char *name = dup_bin(s->name ? s->name : (const uint8_t *)"",
+			     s->namelen);
+	char *full;
+	const char *why;
+
+	if (depth > MAX_DEPTH) {
+		free(name);
+		return BAD(e, "unsupported schema (nested too deeply)");
+	}
+	nd->name = name;
+	nd->rep = s->rep;
+	nd->dl = def + (s->rep != 0);
+	nd->rl = rep + (s->rep == 2);
+	nd->first_leaf = r->ncols;
+	nd->name = name;
+	if (path) {
+		size_t pl = strlen(path), nl = strlen(name);
+
+		full = ps_xmalloc(pl + nl + 2);
+		memcpy(full, path, pl);
+		full[pl] = '.';
+		memcpy(full + pl + 1, name, nl + 1);
+	} else {
+		full = ps_xstrdup(name);
+	}
+	if (s->nchildren == 0) {
+		struct rcol *c = &r->cols[r->ncols];
+
+		if (!s->type_set) {
+			free(full);
+			return BAD(e, "unsupported schema (group without "
+				   "children)");
+		}
+		c->pub.name = full;
+		nd->leaf = r->ncols++;
+		nd->size = 1;
+		c->pub.nullable = s->rep == 1;
+		c->max_def = nd->dl;
+		c->max_rep = nd->rl;
+		c->nested = depth > 0 || s->rep == 2;
+		if (c->nested)
+			r->nested = 1;
+		if ((why = map_type(s, c)))
+			return BAD(e, "unsupported column type %s ('%.64s')",
+				   why, c->pub.name);
+		return 0;
+	}
+	r->nested = 1;
+	if (s->ct == 1 || s->ct == 2 || s->lt == 2)
+		nd->annot = A_MAP;
+	else if (s->ct == 3 || s->lt == 3)
+		nd->annot = A_LIST;
+	nd->nchildren = (size_t)s->nchildren;
+	for (i = 0; i < nd->nchildren; i++) {
+		if (*pos >= n)
+			return BAD(e, "bad schema (children missing)");
+		if (build_node(r, el, n, pos, nd->dl, nd->rl, depth + 1, full,
+			       e)) {
+			free(full);
+			return -1;
+		}
+	}
+	free(full);
+	nd->size = *pos - me;
+	/* A LIST or MAP needs one repeated child (MAP: with key, value). */
+	if (nd->annot && (nd->nchildren != 1 ||
+			  r->nodes[me].rep != 2 ||
+			  (nd->annot == A_MAP &&
+			   r->nodes[me].nchildren != 2)))
+		nd->annot = A_NONE;
+	return 0;
+}
+
 static int parse_schema(struct ps_pq_reader *r, struct ps_thrift_r *t,
 			struct ps_error *e)
 {
 	enum ps_thrift_type et;
-	struct selem s;
-	size_t n, i;
-	const char *why;
+	struct selem *el;
+	size_t n, i, pos, nleaves = 0;
+	int rc = 0;
 
 	n = ps_thrift_get_list(t, &et);
 	if (t->why)
 		return 0;
 	if (et != PS_THRIFT_STRUCT || n < 1)
 		return BAD(e, "empty or bad schema");
-	parse_selem(t, &s);
-	if (t->why)
-		return 0;
-	if ((size_t)s.nchildren != n - 1)
-		return BAD(e, "unsupported schema (nested columns)");
-	r->ncols = n - 1;
-	r->cols = ps_xcalloc(r->ncols ? r->ncols : 1, sizeof(*r->cols));
-	for (i = 0; i < r->ncols; i++) {
-		struct rcol *c = &r->cols[i];
-
-		parse_selem(t, &s);
-		if (t->why)
-			return 0;
-		c->pub.name = dup_bin(s.name ? s.name : (const uint8_t *)"",
-				      s.namelen);
-		if (s.nchildren > 0 || !s.type_set)
-			return BAD(e, "unsupported schema (nested column "
-				   "'%.64s')", c->pub.name);
-		if (s.rep == 2)
-			return BAD(e, "unsupported schema (repeated column "
-				   "'%.64s')", c->pub.name);
-		c->pub.nullable = s.rep == 1;
-		if ((why = map_type(&s, c)))
-			return BAD(e, "unsupported column type %s ('%.64s')",
-				   why, c->pub.name);
+	/* Each element takes at least 2 bytes: bound the allocation. */
+	if (n > (size_t)(t->end - t->p))
+		return BAD(e, "thrift decode error in footer (schema longer "
+			   "than its data)");
+	el = ps_xcalloc(n, sizeof(*el));
+	for (i = 0; i < n && !t->why; i++) {
+		parse_selem(t, &el[i]);
+		if (i && el[i].nchildren == 0)
+			nleaves++;
 	}
-	return 0;
+	if (t->why) {
+		free(el);
+		return 0;
+	}
+	r->cols = ps_xcalloc(nleaves ? nleaves : 1, sizeof(*r->cols));
+	r->nodes = ps_xcalloc(n, sizeof(*r->nodes));
+	r->nnodes = n - 1;
+	pos = 1;
+	for (i = 0; i < (size_t)el[0].nchildren && !rc; i++) {
+		if (pos >= n) {
+			rc = BAD(e, "bad schema (columns missing)");
+			break;
+		}
+		rc = build_node(r, el, n, &pos, 0, 0, 0, NULL, e);
+		r->ntop++;
+	}
+	if (!rc && pos != n)
+		rc = BAD(e, "bad schema (%zu elements left over)", n - pos);
+	free(el);
+	return rc;
 }
 
 static int parse_row_groups(struct ps_pq_reader *r, struct ps_thrift_r *t,
@@ -658,6 +772,7 @@ static void citer_release(struct citer *it)
 	free(it->page);
 	free(it->vals);
 	free(it->tmp);
+	free(it->reps);
 	memset(it, 0, sizeof(*it));
 }
 
@@ -673,6 +788,9 @@ void ps_pq_reader_free(struct ps_pq_reader *r)
 		free(r->data);
 	for (i = 0; r->cols && i < r->ncols; i++)
 		free((char *)r->cols[i].pub.name);
+	for (i = 0; r->nodes && i < r->nnodes; i++)
+		free(r->nodes[i].name);
+	free(r->nodes);
 	for (i = 0; i < r->nkv; i++) {
 		free((char *)r->kv[i].key);
 		free((char *)r->kv[i].value);
@@ -1028,16 +1146,27 @@ static int load_dict(struct ps_pq_reader *r, size_t col,
 	return 0;
 }
 
+static int level_width(int maxl)
+{
+	int bw = 0;
+
+	while (maxl) {
+		bw++;
+		maxl >>= 1;
+	}
+	return bw;
+}
+
 static int decode_values(struct ps_pq_reader *r, size_t col,
 			 const struct page_header *h, const uint8_t *p,
 			 const uint8_t *end, const uint8_t *defs, size_t defn,
-			 int v2, struct ps_error *e)
+			 const uint8_t *reps, size_t repn, struct ps_error *e)
 {
 	struct citer *it = &r->it[col];
 	const struct rcol *c = &r->cols[col];
 	size_t n = (size_t)h->num_values, nn = 0, i, k;
 	struct ps_pq_value *vals;
-	uint32_t *lv = NULL;
+	uint32_t *lv = NULL, maxd = (uint32_t)c->max_def;
 
 	if (n > it->capvals) {
 		free(it->vals);
@@ -1045,17 +1174,39 @@ static int decode_values(struct ps_pq_reader *r, size_t col,
 		it->vals = ps_xmalloc(n * sizeof(*it->vals));
 	}
 	vals = it->vals;
-	if (c->pub.nullable) {
+	if (c->max_rep) {
+		if (n > it->capreps) {
+			free(it->reps);
+			it->capreps = n;
+			it->reps = ps_xmalloc(n * sizeof(*it->reps));
+		}
+		if (ps_pq_rle_decode(reps, repn, level_width(c->max_rep),
+				     it->reps, n))
+			return BAD(e, "column '%s': corrupt repetition "
+				   "levels", c->pub.name);
+		for (i = 0; i < n; i++)
+			if (it->reps[i] > (uint32_t)c->max_rep)
+				return BAD(e, "column '%s': repetition level "
+					   "out of range", c->pub.name);
+	}
+	if (maxd) {
 		lv = tmp32(it, n ? n : 1);
-		if (ps_pq_rle_decode(defs, defn, 1, lv, n))
+		if (ps_pq_rle_decode(defs, defn, level_width(c->max_def), lv,
+				     n))
 			return BAD(e, "column '%s': corrupt definition levels",
 				   c->pub.name);
-		for (i = 0; i < n; i++)
-			nn += lv[i];
+		for (i = 0; i < n; i++) {
+			if (lv[i] > maxd)
+				return BAD(e, "column '%s': definition level "
+					   "out of range", c->pub.name);
+			nn += lv[i] == maxd;
+		}
 	} else {
 		nn = n;
+		if (c->nested)
+			memset(tmp32(it, n ? n : 1), 0,
+			       (n ? n : 1) * sizeof(*it->tmp));
 	}
-	(void)v2;
 	/* Decode the nn non-null values into the last nn slots. */
 	{
 		struct ps_pq_value *dst = vals + (n - nn);
@@ -1138,11 +1289,12 @@ static int decode_values(struct ps_pq_reader *r, size_t col,
 				   c->pub.name, enc_name(h->encoding));
 		}
 	}
-	/* Spread the values over the rows, nulls where the level is 0. */
-	if (c->pub.nullable) {
+	/* Spread the values over the entries, nulls where the level is not
+	 * the maximum. */
+	if (maxd) {
 		k = n - nn;
 		for (i = 0; i < n; i++) {
-			if (lv[i]) {
+			if (lv[i] == maxd) {
 				vals[i] = vals[k++];
 			} else {
 				memset(&vals[i], 0, sizeof(vals[i]));
@@ -1194,7 +1346,8 @@ static int next_page(struct ps_pq_reader *r, size_t col, int64_t rows_left,
 				   c->pub.name);
 		break;
 	}
-	if (h.num_values > rows_left || h.num_values > MAX_PAGE_VALUES)
+	if ((!c->nested && h.num_values > rows_left) ||
+	    h.num_values > MAX_PAGE_VALUES)
 		return BAD(e, "column '%s': page has more values than rows",
 			   c->pub.name);
 	if (h.num_values == 0)
@@ -1208,35 +1361,42 @@ static int next_page(struct ps_pq_reader *r, size_t col, int64_t rows_left,
 	}
 	if (h.type == PT_DATA) {
 		const uint8_t *p = it->page, *end = it->page + h.unc;
-		uint32_t dl = 0;
+		const uint8_t *lp[2] = { NULL, NULL };
+		uint32_t ll[2] = { 0, 0 };
+		int k;
 
 		if (unpack(r, col, ch->codec, data, (size_t)h.comp, it->page,
 			   (size_t)h.unc, e))
 			return -1;
-		if (c->pub.nullable) {
+		/* repetition levels, then definition levels */
+		for (k = 0; k < 2; k++) {
+			if (!(k ? c->max_def : c->max_rep))
+				continue;
 			if (end - p < 4)
 				return BAD(e, "column '%s': truncated page",
 					   c->pub.name);
-			dl = (uint32_t)le_int(p, 4);
+			ll[k] = (uint32_t)le_int(p, 4);
 			p += 4;
-			if (dl > (size_t)(end - p))
-				return BAD(e, "column '%s': truncated "
-					   "definition levels", c->pub.name);
-			p += dl;
+			if (ll[k] > (size_t)(end - p))
+				return BAD(e, "column '%s': truncated levels",
+					   c->pub.name);
+			lp[k] = p;
+			p += ll[k];
 		}
-		return decode_values(r, col, &h, p, end, p - dl, dl, 0, e);
+		return decode_values(r, col, &h, p, end, lp[1], ll[1], lp[0],
+				     ll[0], e);
 	} else {
 		size_t lv = (size_t)(h.def_len + h.rep_len);
 		const uint8_t *defs;
 
-		if (h.rep_len != 0)
+		if (h.rep_len != 0 && !c->max_rep)
 			return BAD(e, "column '%s': repetition levels in a "
 				   "flat column", c->pub.name);
 		if (lv > (size_t)h.comp || lv > (size_t)h.unc)
 			return BAD(e, "column '%s': bad level lengths",
 				   c->pub.name);
 		memcpy(it->page, data, lv);
-		defs = it->page;
+		defs = it->page + h.rep_len;
 		if (h.v2_compressed) {
 			if (unpack(r, col, ch->codec, data + lv,
 				   (size_t)h.comp - lv, it->page + lv,
@@ -1250,7 +1410,8 @@ static int next_page(struct ps_pq_reader *r, size_t col, int64_t rows_left,
 		}
 		return decode_values(r, col, &h, it->page + lv,
 				     it->page + h.unc, defs,
-				     (size_t)h.def_len, 1, e);
+				     (size_t)h.def_len, it->page,
+				     (size_t)h.rep_len, e);
 	}
 }
 
@@ -1286,7 +1447,7 @@ static int value_in_range(const struct ps_pq_value *v)
 
 int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 {
-	size_t j;
+	size_t j, k;
 
 	r->have_row = 0;
 	if (!r->started) {
@@ -1296,6 +1457,18 @@ int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 			start_group(r);
 	}
 	while (r->rg < r->nrg && r->row >= r->rg_rows[r->rg]) {
+		/* A nested column must end with the row group's last row. */
+		for (j = 0; j < r->ncols; j++) {
+			const struct citer *it = &r->it[j];
+
+			if (r->cols[j].nested &&
+			    (it->pos < it->nvals || it->p < it->end)) {
+				r->rg = r->nrg;
+				return BAD(e, "column '%s': more values than "
+					   "rows (or a record spanning data "
+					   "pages)", r->cols[j].pub.name);
+			}
+		}
 		r->rg++;
 		if (r->rg < r->nrg)
 			start_group(r);
@@ -1310,14 +1483,44 @@ int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 			r->rg = r->nrg;	/* stop here */
 			return -1;
 		}
-		r->cur[j] = it->vals[it->pos++];
-		if (!r->cur[j].is_null && !value_in_range(&r->cur[j])) {
-			r->rg = r->nrg;
-			return ps_error_set(e, PS_EX_DATAERR, "row %lld: %s "
-					    "is %s", (long long)r->row + 1,
-					    r->cols[j].pub.name,
-					    PS_TIME_RANGE_WHY);
+		if (!r->cols[j].nested) {
+			r->cur[j] = it->vals[it->pos++];
+			if (!r->cur[j].is_null &&
+			    !value_in_range(&r->cur[j])) {
+				r->rg = r->nrg;
+				return ps_error_set(e, PS_EX_DATAERR, "row %lld:"
+						    " %s is %s",
+						    (long long)r->row + 1,
+						    r->cols[j].pub.name,
+						    PS_TIME_RANGE_WHY);
+			}
+			continue;
 		}
+		/* The row's entries: up to the next repetition level 0. */
+		if (r->cols[j].max_rep && it->reps[it->pos] != 0) {
+			r->rg = r->nrg;
+			return BAD(e, "column '%s': a record spans data pages "
+				   "(unsupported)", r->cols[j].pub.name);
+		}
+		it->row_start = it->cursor = it->pos++;
+		while (r->cols[j].max_rep && it->pos < it->nvals &&
+		       it->reps[it->pos] != 0)
+			it->pos++;
+		it->row_end = it->pos;
+		for (k = it->row_start; k < it->row_end; k++) {
+			if (!it->vals[k].is_null &&
+			    !value_in_range(&it->vals[k])) {
+				r->rg = r->nrg;
+				return ps_error_set(e, PS_EX_DATAERR, "row %lld:"
+						    " %s is %s",
+						    (long long)r->row + 1,
+						    r->cols[j].pub.name,
+						    PS_TIME_RANGE_WHY);
+			}
+		}
+		memset(&r->cur[j], 0, sizeof(r->cur[j]));
+		r->cur[j].is_null = 1;
+		r->cur[j].type = r->cols[j].pub.type;
 	}
 	r->row++;
 	r->have_row = 1;
@@ -1327,7 +1530,7 @@ int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 const struct ps_pq_value *ps_pq_value(const struct ps_pq_reader *r,
 				      size_t col)
 {
-	if (!r->have_row || col >= r->ncols)
+	if (!r->have_row || col >= r->ncols || r->cols[col].nested)
 		return NULL;
 	return &r->cur[col];
 }
@@ -1371,10 +1574,163 @@ void ps_pq_value_json(const struct ps_pq_value *v, struct ps_buf *b)
 	}
 }
 
+/*
+ * Record assembly (Dremel): each leaf's entries of the current row are
+ * it->tmp (definition levels), it->reps and it->vals from row_start to
+ * row_end; it->cursor is the next entry to consume.  All leaves under a
+ * node agree on whether an instance of the node is defined, so the first
+ * leaf decides; an undefined instance takes one entry from every leaf
+ * under it.
+ */
+static void emit_node(struct ps_pq_reader *r, size_t ni, struct ps_buf *b);
+
+static uint32_t entry_def(const struct ps_pq_reader *r, size_t leaf)
+{
+	const struct citer *it = &r->it[leaf];
+
+	if (it->cursor >= it->row_end)
+		return 0;	/* corrupt: treat as undefined */
+	return r->cols[leaf].max_def ? it->tmp[it->cursor] : 0;
+}
+
+static void skip_instance(struct ps_pq_reader *r, size_t ni)
+{
+	const struct rnode *n = &r->nodes[ni];
+	size_t k, nl = 0;
+
+	for (k = ni; k < ni + n->size; k++)
+		nl += r->nodes[k].nchildren == 0;
+	for (k = 0; k < nl; k++) {
+		struct citer *it = &r->it[n->first_leaf + k];
+
+		if (it->cursor < it->row_end)
+			it->cursor++;
+	}
+}
+
+/* The value of node ni for an instance known to be defined. */
+static void emit_instance(struct ps_pq_reader *r, size_t ni,
+			  struct ps_buf *b);
+
+/* Elements of repeated node ni (inside a defined parent) as a JSON array
+ * ('[') or, for a MAP's key_value, as an object ('{'). */
+static void emit_repeated(struct ps_pq_reader *r, size_t ni, int map,
+			  struct ps_buf *b)
+{
+	const struct rnode *n = &r->nodes[ni];
+	size_t leaf = n->first_leaf, first = 1;
+	struct citer *it = &r->it[leaf];
+	struct ps_buf key = PS_BUF_INIT;
+
+	ps_buf_addc(b, map ? '{' : '[');
+	if (entry_def(r, leaf) < (uint32_t)n->dl) {
+		skip_instance(r, ni);	/* empty */
+		ps_buf_addc(b, map ? '}' : ']');
+		return;
+	}
+	for (;;) {
+		if (!first)
+			ps_buf_addc(b, ',');
+		first = 0;
+		if (map) {
+			ps_buf_reset(&key);
+			emit_node(r, ni + 1, &key);
+			if (key.len && key.data[0] == '"')
+				ps_buf_add(b, key.data, key.len);
+			else
+				ps_json_add_str(b, key.data, key.len);
+			ps_buf_addc(b, ':');
+			emit_node(r, ni + 1 + r->nodes[ni + 1].size, b);
+		} else if (n->nchildren == 1) {
+			emit_node(r, ni + 1, b);	/* 3-level list */
+		} else {
+			emit_instance(r, ni, b);
+		}
+		if (it->cursor >= it->row_end ||
+		    it->reps[it->cursor] != (uint32_t)n->rl)
+			break;
+	}
+	ps_buf_release(&key);
+	ps_buf_addc(b, map ? '}' : ']');
+}
+
+static void emit_instance(struct ps_pq_reader *r, size_t ni,
+			  struct ps_buf *b)
+{
+	const struct rnode *n = &r->nodes[ni];
+	size_t i, kid;
+
+	if (n->nchildren == 0) {
+		struct citer *it = &r->it[n->leaf];
+
+		if (it->cursor < it->row_end)
+			ps_pq_value_json(&it->vals[it->cursor++], b);
+		else
+			ps_buf_adds(b, "null");
+		return;
+	}
+	if (n->annot) {
+		emit_repeated(r, ni + 1, n->annot == A_MAP, b);
+		return;
+	}
+	ps_buf_addc(b, '{');
+	for (i = 0, kid = ni + 1; i < n->nchildren; i++) {
+		if (i)
+			ps_buf_addc(b, ',');
+		ps_json_add_str(b, r->nodes[kid].name,
+				strlen(r->nodes[kid].name));
+		ps_buf_addc(b, ':');
+		emit_node(r, kid, b);
+		kid += r->nodes[kid].size;
+	}
+	ps_buf_addc(b, '}');
+}
+
+static void emit_node(struct ps_pq_reader *r, size_t ni, struct ps_buf *b)
+{
+	const struct rnode *n = &r->nodes[ni];
+
+	if (n->rep == 2) {
+		emit_repeated(r, ni, 0, b);
+		return;
+	}
+	if (n->rep == 1 && entry_def(r, n->first_leaf) < (uint32_t)n->dl) {
+		skip_instance(r, ni);
+		ps_buf_adds(b, "null");
+		return;
+	}
+	emit_instance(r, ni, b);
+}
+
 void ps_pq_row_json(const struct ps_pq_reader *r, struct ps_buf *b)
 {
 	size_t i;
 
+	if (r->nested && r->have_row) {
+		struct ps_pq_reader *w = (struct ps_pq_reader *)r;
+		size_t ni, k;
+
+		/* assembly moves the cursors: start each from the row */
+		for (k = 0; k < r->ncols; k++)
+			w->it[k].cursor = w->it[k].row_start;
+		ps_buf_addc(b, '{');
+		for (i = 0, ni = 0; i < r->ntop; i++) {
+			if (i)
+				ps_buf_addc(b, ',');
+			ps_json_add_str(b, r->nodes[ni].name,
+					strlen(r->nodes[ni].name));
+			ps_buf_addc(b, ':');
+			if (r->nodes[ni].nchildren == 0 &&
+			    !r->cols[r->nodes[ni].leaf].nested)
+				ps_pq_value_json(&r->cur[r->nodes[ni].leaf],
+						 b);
+			else
+				emit_node(w, ni, b);
+			ni += r->nodes[ni].size;
+		}
+		ps_buf_addc(b, '}');
+		return;
+	}
 	ps_buf_addc(b, '{');
 	for (i = 0; i < r->ncols; i++) {
 		if (i)

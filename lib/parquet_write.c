@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "fsutil.h"
+#include "json.h"
 #include "parquet.h"
 #include "thrift.h"
 #include "banned.h"
@@ -26,7 +27,12 @@ enum {
 };
 enum { E_PLAIN = 0, E_RLE = 3, E_RLE_DICTIONARY = 8 };
 enum { PT_DATA = 0, PT_DICT = 2 };
-enum { CT_UTF8 = 0, CT_DATE = 6, CT_TIMESTAMP_MICROS = 10 };
+enum {
+	CT_UTF8 = 0, CT_MAP = 1, CT_LIST = 3, CT_DATE = 6,
+	CT_TIMESTAMP_MICROS = 10,
+};
+/* Deepest nesting accepted (levels stay far below 2^8). */
+#define MAX_DEPTH 32
 
 #define PAGE_MAX_VALUES 65536
 /* After this many values, a chunk whose dictionary holds more than half of
@@ -52,9 +58,12 @@ struct stats {
 };
 
 struct wcol {
-	char *name;
+	char *name;		/* dotted path, for messages */
+	char **path;		/* path_in_schema */
+	size_t npath;
 	enum ps_pq_type type;
 	int nullable;
+	int max_def, max_rep;	/* levels: flat columns 0/1 and 0 */
 	int want_dict;
 	int dict_on;		/* values go to the dictionary now */
 	size_t dict_vals;	/* values looked up in this chunk */
@@ -64,6 +73,8 @@ struct wcol {
 	/* current page */
 	uint32_t *defs;
 	size_t ndefs, cdefs;
+	uint32_t *reps;
+	size_t nreps, creps;
 	uint32_t *idx;
 	size_t nidx, cidx;
 	struct ps_buf plain;
@@ -85,10 +96,26 @@ struct wcol {
 	size_t htcap;
 };
 
+/* One node of a nested schema (see struct ps_pq_node), with the levels
+ * it gets in the file. */
+struct wnode {
+	char *name;
+	enum ps_pq_kind kind;
+	enum ps_pq_type type;
+	int nullable;
+	size_t nchildren;
+	size_t size;		/* nodes in this subtree, itself included */
+	size_t leaf;		/* LEAF: column index */
+	size_t first_leaf, nleaves;
+	int rl;			/* LIST/MAP: repetition level of elements */
+};
+
 struct ps_pq_writer {
 	struct ps_afile f;
 	struct ps_pq_options o;
 	char *created_by;
+	struct wnode *nodes;	/* NULL for a flat schema */
+	size_t nnodes, ntop;
 	size_t ncols;
 	struct wcol *cols;
 	struct slot *slots;
@@ -411,15 +438,23 @@ static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 	struct ps_thrift_w tw;
 	size_t i, lenpos;
 	uint32_t len;
-	int bw;
+	int bw, lv;
 
 	if (!c->page_n)
 		return 0;
 	ps_buf_reset(&w->body);
-	if (c->nullable) {
+	/* Repetition levels, then definition levels, each with its length
+	 * (DataPage V1). */
+	for (lv = 0; lv < 2; lv++) {
+		int maxl = lv ? c->max_def : c->max_rep;
+
+		if (!maxl)
+			continue;
 		lenpos = w->body.len;
 		put_le(&w->body, 0, 4);
-		ps_pq_rle_encode(&w->body, c->defs, c->ndefs, 1);
+		ps_pq_rle_encode(&w->body, lv ? c->defs : c->reps,
+				 lv ? c->ndefs : c->nreps,
+				 bit_width((uint32_t)maxl));
 		len = (uint32_t)(w->body.len - lenpos - 4);
 		for (i = 0; i < 4; i++)
 			w->body.data[lenpos + i] = (char)(len >> (8 * i));
@@ -476,6 +511,7 @@ static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 	stats_reset(&c->pst);
 	c->page_n = 0;
 	c->ndefs = 0;
+	c->nreps = 0;
 	c->nidx = 0;
 	ps_buf_reset(&c->plain);
 	c->page_dict = c->dict_on;
@@ -484,7 +520,7 @@ static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 
 static size_t page_estimate(const struct wcol *c)
 {
-	size_t n = c->plain.len + c->ndefs / 8;
+	size_t n = c->plain.len + c->ndefs / 8 + c->nreps / 8;
 
 	if (c->page_dict)
 		n += c->nidx * (size_t)bit_width((uint32_t)c->ndict) / 8;
@@ -500,6 +536,7 @@ static int flush_chunk(struct ps_pq_writer *w, struct wcol *c,
 	int64_t start = w->off, dict_off = -1, unc = c->chunk_unc, comp;
 	struct ps_thrift_w tw;
 	int nenc = 1;
+	size_t i;
 
 	if (flush_page(w, c, e))
 		return -1;
@@ -547,8 +584,9 @@ static int flush_chunk(struct ps_pq_writer *w, struct wcol *c,
 	ps_thrift_put_zigzag(rg->b, E_RLE);
 	if (c->used_dict)
 		ps_thrift_put_zigzag(rg->b, E_RLE_DICTIONARY);
-	ps_thrift_list(rg, 3, PS_THRIFT_BINARY, 1);
-	ps_thrift_put_binary(rg->b, c->name, strlen(c->name));
+	ps_thrift_list(rg, 3, PS_THRIFT_BINARY, c->npath);
+	for (i = 0; i < c->npath; i++)
+		ps_thrift_put_binary(rg->b, c->path[i], strlen(c->path[i]));
 	ps_thrift_i32(rg, 4, w->o.codec);
 	ps_thrift_i64(rg, 5, c->chunk_n);
 	ps_thrift_i64(rg, 6, unc);
@@ -636,26 +674,80 @@ static int physical(enum ps_pq_type t)
 	return -1;
 }
 
+/* A writer with options set and no columns yet; NULL with e filled (64)
+ * when the options are bad. */
+static struct ps_pq_writer *writer_new(const struct ps_pq_options *o,
+				       struct ps_error *e)
+{
+	struct ps_pq_options def = PS_PQ_OPTIONS_INIT;
+	struct ps_pq_writer *w;
+
+	if (!o)
+		o = &def;
+	if (o->codec != PS_PQ_UNCOMPRESSED && o->codec != PS_PQ_GZIP &&
+	    o->codec != PS_PQ_ZSTD) {
+		ps_error_set(e, PS_EX_USAGE, "parquet: codec %s not supported "
+			     "for writing", ps_pq_codec_name(o->codec));
+		return NULL;
+	}
+	w = ps_xcalloc(1, sizeof(*w));
+	w->f = (struct ps_afile)PS_AFILE_INIT;
+	w->o = *o;
+	if (!w->o.row_group_bytes)
+		w->o.row_group_bytes = PS_PQ_ROW_GROUP_BYTES;
+	if (!w->o.page_bytes)
+		w->o.page_bytes = PS_PQ_PAGE_BYTES;
+	if (!w->o.dict_max_bytes)
+		w->o.dict_max_bytes = PS_PQ_DICT_MAX_BYTES;
+	/* Dictionary indices and offsets are 32-bit. */
+	if (w->o.dict_max_bytes > (1u << 30))
+		w->o.dict_max_bytes = 1u << 30;
+	w->created_by = ps_xstrdup(o->created_by ? o->created_by :
+				   "pulsestream version " PS_VERSION);
+	w->o.created_by = NULL;
+	return w;
+}
+
+/* Set up column i (its path is set by the caller). */
+static void col_init(struct ps_pq_writer *w, size_t i, enum ps_pq_type type,
+		     int nullable, int no_dict, int max_def, int max_rep)
+{
+	struct wcol *c = &w->cols[i];
+
+	c->type = type;
+	c->nullable = !!nullable;
+	c->max_def = max_def;
+	c->max_rep = max_rep;
+	c->ptype = physical(c->type);
+	c->want_dict = !w->o.no_dict && !no_dict && c->type != PS_PQ_BOOL;
+	c->dict_on = c->page_dict = c->want_dict;
+}
+
+/* Create the file and write the magic; on failure w is freed. */
+static struct ps_pq_writer *writer_start(struct ps_pq_writer *w,
+					 const char *path, struct ps_error *e)
+{
+	w->slots = ps_xcalloc(w->ncols, sizeof(*w->slots));
+	w->state = ps_xcalloc(w->ncols, 1);
+	if (ps_afile_open(&w->f, path, 0644, e) ||
+	    write_out(w, "PAR1", 4, e)) {
+		ps_pq_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
 struct ps_pq_writer *ps_pq_open(const char *path,
 				const struct ps_pq_column *cols, size_t ncols,
 				const struct ps_pq_options *o,
 				struct ps_error *e)
 {
-	struct ps_pq_options def = PS_PQ_OPTIONS_INIT;
 	struct ps_pq_writer *w;
 	size_t i, j;
 
-	if (!o)
-		o = &def;
 	if (ncols == 0 || ncols > 32767) {
 		ps_error_set(e, PS_EX_USAGE, "parquet: bad column count %zu",
 			     ncols);
-		return NULL;
-	}
-	if (o->codec != PS_PQ_UNCOMPRESSED && o->codec != PS_PQ_GZIP &&
-	    o->codec != PS_PQ_ZSTD) {
-		ps_error_set(e, PS_EX_USAGE, "parquet: codec %s not supported "
-			     "for writing", ps_pq_codec_name(o->codec));
 		return NULL;
 	}
 	for (i = 0; i < ncols; i++) {
@@ -674,45 +766,197 @@ struct ps_pq_writer *ps_pq_open(const char *path,
 			}
 		}
 	}
-	w = ps_xcalloc(1, sizeof(*w));
-	w->f = (struct ps_afile)PS_AFILE_INIT;
-	w->o = *o;
-	if (!w->o.row_group_bytes)
-		w->o.row_group_bytes = PS_PQ_ROW_GROUP_BYTES;
-	if (!w->o.page_bytes)
-		w->o.page_bytes = PS_PQ_PAGE_BYTES;
-	if (!w->o.dict_max_bytes)
-		w->o.dict_max_bytes = PS_PQ_DICT_MAX_BYTES;
-	/* Dictionary indices and offsets are 32-bit. */
-	if (w->o.dict_max_bytes > (1u << 30))
-		w->o.dict_max_bytes = 1u << 30;
-	w->created_by = ps_xstrdup(o->created_by ? o->created_by :
-				   "pulsestream version " PS_VERSION);
-	w->o.created_by = NULL;
+	if (!(w = writer_new(o, e)))
+		return NULL;
 	w->ncols = ncols;
 	w->cols = ps_xcalloc(ncols, sizeof(*w->cols));
-	w->slots = ps_xcalloc(ncols, sizeof(*w->slots));
-	w->state = ps_xcalloc(ncols, 1);
 	for (i = 0; i < ncols; i++) {
 		struct wcol *c = &w->cols[i];
 
 		c->name = ps_xstrdup(cols[i].name);
-		c->type = cols[i].type;
-		c->nullable = !!cols[i].nullable;
-		c->ptype = physical(c->type);
-		c->want_dict = !o->no_dict && !cols[i].no_dict &&
-			       c->type != PS_PQ_BOOL;
-		c->dict_on = c->page_dict = c->want_dict;
+		c->path = ps_xmalloc(sizeof(*c->path));
+		c->path[0] = ps_xstrdup(cols[i].name);
+		c->npath = 1;
+		col_init(w, i, cols[i].type, cols[i].nullable,
+			 cols[i].no_dict, !!cols[i].nullable, 0);
 	}
-	if (ps_afile_open(&w->f, path, 0644, e)) {
-		ps_pq_abort(w);
+	return writer_start(w, path, e);
+}
+
+/* ---- nested schemas ---- */
+
+/*
+ * Check the subtree at nodes[*pos] (depth depth) and count its nodes and
+ * leaves; returns 0 or -1 with e filled (64).
+ */
+static int check_node(const struct ps_pq_node *nodes, size_t nnodes,
+		      size_t *pos, int depth, size_t *nleaves,
+		      struct ps_error *e)
+{
+	const struct ps_pq_node *n;
+	size_t i, nkids;
+
+	if (*pos >= nnodes)
+		return ps_error_set(e, PS_EX_USAGE, "parquet: schema ends "
+				    "inside a group");
+	if (depth > MAX_DEPTH)
+		return ps_error_set(e, PS_EX_USAGE, "parquet: schema nested "
+				    "too deeply");
+	n = &nodes[(*pos)++];
+	if (!n->name || !n->name[0])
+		return ps_error_set(e, PS_EX_USAGE, "parquet: node %zu has "
+				    "no name", *pos - 1);
+	switch (n->kind) {
+	case PS_PQ_LEAF:
+		if (physical(n->type) < 0)
+			return ps_error_set(e, PS_EX_USAGE, "parquet: bad "
+					    "type for '%s'", n->name);
+		++*nleaves;
+		return 0;
+	case PS_PQ_STRUCT:
+		nkids = n->nchildren;
+		if (!nkids)
+			return ps_error_set(e, PS_EX_USAGE, "parquet: struct "
+					    "'%s' has no fields", n->name);
+		break;
+	case PS_PQ_LIST:
+		nkids = 1;
+		break;
+	case PS_PQ_MAP:
+		nkids = 2;
+		if (*pos >= nnodes || nodes[*pos].kind != PS_PQ_LEAF ||
+		    nodes[*pos].type != PS_PQ_STRING || nodes[*pos].nullable)
+			return ps_error_set(e, PS_EX_USAGE, "parquet: map '%s'"
+					    " needs a required string key",
+					    n->name);
+		break;
+	default:
+		return ps_error_set(e, PS_EX_USAGE, "parquet: bad kind for "
+				    "'%s'", n->name);
+	}
+	for (i = 0; i < nkids; i++)
+		if (check_node(nodes, nnodes, pos, depth + 1, nleaves, e))
+			return -1;
+	return 0;
+}
+
+/*
+ * Copy the subtree at nodes[*pos] into w->nodes under the name as (NULL:
+ * its own), assigning levels and setting up its leaves: def and rep are
+ * the levels of the parent, path[0..depth-1] the parent's path_in_schema.
+ */
+static void build_node(struct ps_pq_writer *w, const struct ps_pq_node *nodes,
+		       size_t *pos, int def, int rep, const char **path,
+		       size_t depth, const char *as)
+{
+	size_t me = (*pos)++, i, nkids, k;
+	const struct ps_pq_node *n = &nodes[me];
+	struct wnode *wn = &w->nodes[me];
+	struct ps_buf dotted = PS_BUF_INIT;
+
+	wn->name = ps_xstrdup(as ? as : n->name);
+	wn->kind = n->kind;
+	wn->type = n->type;
+	wn->nullable = !!n->nullable;
+	wn->first_leaf = w->ncols;
+	path[depth] = wn->name;
+	def += wn->nullable;
+	if (n->kind == PS_PQ_LEAF) {
+		struct wcol *c = &w->cols[w->ncols];
+
+		wn->leaf = w->ncols;
+		c->npath = depth + 1;
+		c->path = ps_xcalloc(depth + 1, sizeof(*c->path));
+		for (k = 0; k <= depth; k++) {
+			c->path[k] = ps_xstrdup(path[k]);
+			if (k)
+				ps_buf_addc(&dotted, '.');
+			ps_buf_adds(&dotted, path[k]);
+		}
+		c->name = ps_buf_detach(&dotted, NULL);
+		col_init(w, w->ncols, n->type, n->nullable, 0, def, rep);
+		w->ncols++;
+		wn->nleaves = 1;
+		wn->size = 1;
+		return;
+	}
+	nkids = n->kind == PS_PQ_STRUCT ? n->nchildren :
+		n->kind == PS_PQ_LIST ? 1 : 2;
+	if (n->kind != PS_PQ_STRUCT) {
+		/* The repeated group between the node and its elements. */
+		path[++depth] = n->kind == PS_PQ_LIST ? "list" : "key_value";
+		def++;
+		rep++;
+		wn->rl = rep;
+	}
+	for (i = 0; i < nkids; i++)
+		build_node(w, nodes, pos, def, rep, path, depth + 1,
+			   n->kind == PS_PQ_LIST ? "element" :
+			   n->kind == PS_PQ_MAP ? (i ? "value" : "key") :
+			   NULL);
+	wn->nchildren = nkids;
+	wn->size = *pos - me;
+	wn->nleaves = w->ncols - wn->first_leaf;
+}
+
+/* Number of nodes in the (checked) subtree at nodes[i]. */
+static size_t subtree_size(const struct ps_pq_node *nodes, size_t i)
+{
+	size_t end = i + 1, k, nkids;
+
+	switch (nodes[i].kind) {
+	case PS_PQ_LEAF:
+		return 1;
+	case PS_PQ_STRUCT:
+		nkids = nodes[i].nchildren;
+		break;
+	case PS_PQ_LIST:
+		nkids = 1;
+		break;
+	default:
+		nkids = 2;
+	}
+	for (k = 0; k < nkids; k++)
+		end += subtree_size(nodes, end);
+	return end - i;
+}
+
+struct ps_pq_writer *ps_pq_open_nested(const char *path,
+				       const struct ps_pq_node *nodes,
+				       size_t nnodes,
+				       const struct ps_pq_options *o,
+				       struct ps_error *e)
+{
+	const char *names[2 * MAX_DEPTH + 4];
+	struct ps_pq_writer *w;
+	size_t pos = 0, nleaves = 0, i, j;
+
+	if (nnodes == 0)
+		return ps_error_set(e, PS_EX_USAGE, "parquet: empty schema"),
+		       NULL;
+	while (pos < nnodes) {
+		i = pos;
+		if (check_node(nodes, nnodes, &pos, 0, &nleaves, e))
+			return NULL;
+		/* top-level names are unique */
+		for (j = 0; j < i; j += subtree_size(nodes, j)) {
+			if (!strcmp(nodes[j].name, nodes[i].name))
+				return ps_error_set(e, PS_EX_USAGE, "parquet: "
+						    "duplicate column '%s'",
+						    nodes[i].name), NULL;
+		}
+	}
+	if (nleaves > 32767)
+		return ps_error_set(e, PS_EX_USAGE, "parquet: too many "
+				    "columns"), NULL;
+	if (!(w = writer_new(o, e)))
 		return NULL;
-	}
-	if (write_out(w, "PAR1", 4, e)) {
-		ps_pq_abort(w);
-		return NULL;
-	}
-	return w;
+	w->nodes = ps_xcalloc(nnodes, sizeof(*w->nodes));
+	w->nnodes = nnodes;
+	w->cols = ps_xcalloc(nleaves, sizeof(*w->cols));
+	for (pos = 0; pos < nnodes; w->ntop++)
+		build_node(w, nodes, &pos, 0, 0, names, 0, NULL);
+	return writer_start(w, path, e);
 }
 
 /* ---- rows ---- */
@@ -846,23 +1090,26 @@ static void push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
 	(*a)[(*n)++] = v;
 }
 
-/* Append the value of slot i to its column; returns its plain size. */
-static size_t add_value(struct ps_pq_writer *w, size_t i)
+/*
+ * Append one entry to column c: levels rep and def, and when def is the
+ * column's maximum the value (state, s); returns its plain size.
+ */
+static size_t push_entry(struct ps_pq_writer *w, struct wcol *c, int rep,
+			 int def, int state, const struct slot *s)
 {
-	struct wcol *c = &w->cols[i];
-	const struct slot *s = &w->slots[i];
 	struct stats *st = &c->pst;
 	uint64_t bits = 0;
 	size_t sz;
 
 	c->page_n++;
-	if (w->state[i] <= S_NULL) {
-		push_u32(&c->defs, &c->ndefs, &c->cdefs, 0);
+	if (c->max_rep)
+		push_u32(&c->reps, &c->nreps, &c->creps, (uint32_t)rep);
+	if (c->max_def)
+		push_u32(&c->defs, &c->ndefs, &c->cdefs, (uint32_t)def);
+	if (def < c->max_def || state <= S_NULL) {
 		st->nulls++;
 		return 1;
 	}
-	if (c->nullable)
-		push_u32(&c->defs, &c->ndefs, &c->cdefs, 1);
 	switch (c->type) {
 	case PS_PQ_STRING:
 		if (!st->has || bytes_cmp(s->p, s->n, st->smin.data,
@@ -879,7 +1126,7 @@ static size_t add_value(struct ps_pq_writer *w, size_t i)
 		sz = s->n + 4;
 		break;
 	case PS_PQ_DOUBLE: {
-		double d = w->state[i] == S_INT ? (double)s->i : s->d;
+		double d = state == S_INT ? (double)s->i : s->d;
 
 		memcpy(&bits, &d, 8);
 		if (!isnan(d)) {
@@ -922,24 +1169,20 @@ static size_t add_value(struct ps_pq_writer *w, size_t i)
 	return sz;
 }
 
-int ps_pq_end_row(struct ps_pq_writer *w, struct ps_error *e)
+/*
+ * End a row whose entries (bytes of plain values) are in the columns:
+ * flush full pages (only here, so that pages start at row boundaries)
+ * and a full row group.  Returns 0 or -1 with e filled (74).
+ */
+static int finish_row(struct ps_pq_writer *w, size_t bytes,
+		      struct ps_error *e)
 {
-	size_t i, bytes = 0;
+	size_t i;
 	int rc = 0;
 
-	if (w->broken) {
-		ps_pq_clear_row(w);
-		return ps_error_set(e, PS_EX_IOERR,
-				    "parquet writer failed earlier");
-	}
-	if (check_row(w, e)) {
-		ps_pq_clear_row(w);
-		return -1;
-	}
 	for (i = 0; i < w->ncols; i++) {
 		struct wcol *c = &w->cols[i];
 
-		bytes += add_value(w, i);
 		if (c->page_n >= PAGE_MAX_VALUES ||
 		    c->page_dict != c->dict_on ||
 		    page_estimate(c) >= w->o.page_bytes) {
@@ -949,7 +1192,6 @@ int ps_pq_end_row(struct ps_pq_writer *w, struct ps_error *e)
 			}
 		}
 	}
-	ps_pq_clear_row(w);
 	if (rc)
 		return -1;
 	w->rows++;
@@ -958,6 +1200,257 @@ int ps_pq_end_row(struct ps_pq_writer *w, struct ps_error *e)
 	if (w->rg_bytes >= w->o.row_group_bytes)
 		return ps_pq_flush(w, e);
 	return 0;
+}
+
+int ps_pq_end_row(struct ps_pq_writer *w, struct ps_error *e)
+{
+	size_t i, bytes = 0;
+	int rc;
+
+	if (w->broken) {
+		ps_pq_clear_row(w);
+		return ps_error_set(e, PS_EX_IOERR,
+				    "parquet writer failed earlier");
+	}
+	if (w->nodes) {
+		ps_pq_clear_row(w);
+		return ps_error_set(e, PS_EX_DATAERR, "parquet: a nested "
+				    "schema takes rows from ps_pq_write_json");
+	}
+	if (check_row(w, e)) {
+		ps_pq_clear_row(w);
+		return -1;
+	}
+	for (i = 0; i < w->ncols; i++) {
+		struct wcol *c = &w->cols[i];
+
+		bytes += push_entry(w, c, 0, w->state[i] <= S_NULL ? 0 :
+				    c->max_def, w->state[i], &w->slots[i]);
+	}
+	ps_pq_clear_row(w);
+	rc = finish_row(w, bytes, e);
+	return rc;
+}
+
+/* ---- nested rows ---- */
+
+/* One shredded entry of a row, before it goes into its column. */
+struct entry {
+	size_t col;
+	int rep, def, state;
+	struct slot s;
+};
+
+struct shred {
+	struct ps_pq_writer *w;
+	struct entry *v;
+	size_t n, cap;
+	struct ps_error *e;
+};
+
+static void add_entry(struct shred *sh, size_t col, int rep, int def,
+		      int state, const struct slot *s)
+{
+	struct entry *en;
+
+	if (sh->n == sh->cap) {
+		sh->cap = sh->cap ? sh->cap * 2 : 64;
+		sh->v = ps_xrealloc(sh->v, sh->cap * sizeof(*sh->v));
+	}
+	en = &sh->v[sh->n++];
+	en->col = col;
+	en->rep = rep;
+	en->def = def;
+	en->state = state;
+	if (s)
+		en->s = *s;
+	else
+		memset(&en->s, 0, sizeof(en->s));
+}
+
+/* Every leaf under node ni gets one undefined entry (rep, def). */
+static void shred_absent(struct shred *sh, size_t ni, int rep, int def)
+{
+	const struct wnode *n = &sh->w->nodes[ni];
+	size_t k;
+
+	for (k = 0; k < n->nleaves; k++)
+		add_entry(sh, n->first_leaf + k, rep, def, S_NULL, NULL);
+}
+
+/* The leaf value v for column c, into state and s; 0 or -1. */
+static int leaf_value(struct shred *sh, const struct wnode *n, yajl_val v,
+		      int *state, struct slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	switch (n->type) {
+	case PS_PQ_STRING:
+		if (!YAJL_IS_STRING(v))
+			break;
+		s->p = v->u.string;
+		s->n = strlen(v->u.string);
+		*state = S_STR;
+		return 0;
+	case PS_PQ_BOOL:
+		if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+			break;
+		s->i = YAJL_IS_TRUE(v);
+		*state = S_BOOL;
+		return 0;
+	case PS_PQ_DOUBLE:
+		if (!YAJL_IS_NUMBER(v))
+			break;
+		s->d = YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) :
+			YAJL_GET_DOUBLE(v);
+		*state = S_DOUBLE;
+		return 0;
+	default:
+		if (!YAJL_IS_INTEGER(v))
+			break;
+		s->i = YAJL_GET_INTEGER(v);
+		if ((n->type == PS_PQ_INT32 || n->type == PS_PQ_DATE) &&
+		    (s->i < INT32_MIN || s->i > INT32_MAX))
+			return ps_error_set(sh->e, PS_EX_DATAERR, "parquet: "
+					    "'%s': value out of range",
+					    n->name);
+		*state = S_INT;
+		return 0;
+	}
+	return ps_error_set(sh->e, PS_EX_DATAERR, "parquet: '%s' (%s): "
+			    "wrong JSON type", n->name,
+			    ps_pq_type_name(n->type));
+}
+
+/*
+ * Shred value v (NULL when absent) of node ni: its first entry gets
+ * repetition level rep, def is the definition level of the parent.
+ * Returns 0 or -1 with sh->e filled.
+ */
+static int shred_node(struct shred *sh, size_t ni, yajl_val v, int rep,
+		      int def)
+{
+	const struct wnode *n = &sh->w->nodes[ni];
+	size_t i, k, kid;
+	struct slot s;
+	int state = S_NULL;
+
+	if (!v || YAJL_IS_NULL(v)) {
+		if (!n->nullable)
+			return ps_error_set(sh->e, PS_EX_DATAERR, "parquet: "
+					    "required field '%s' is null",
+					    n->name);
+		shred_absent(sh, ni, rep, def);
+		return 0;
+	}
+	def += n->nullable;
+	switch (n->kind) {
+	case PS_PQ_LEAF:
+		if (leaf_value(sh, n, v, &state, &s))
+			return -1;
+		add_entry(sh, n->leaf, rep, def, state, &s);
+		return 0;
+	case PS_PQ_STRUCT:
+		if (!YAJL_IS_OBJECT(v))
+			break;
+		for (i = 0, kid = ni + 1; i < n->nchildren; i++) {
+			const char *name = sh->w->nodes[kid].name;
+
+			if (shred_node(sh, kid, ps_json_get(v, name), rep,
+				       def))
+				return -1;
+			kid += sh->w->nodes[kid].size;
+		}
+		return 0;
+	case PS_PQ_LIST:
+		if (!YAJL_IS_ARRAY(v))
+			break;
+		if (!v->u.array.len) {
+			shred_absent(sh, ni + 1, rep, def);
+			return 0;
+		}
+		for (k = 0; k < v->u.array.len; k++) {
+			if (shred_node(sh, ni + 1, v->u.array.values[k],
+				       k ? n->rl : rep, def + 1))
+				return -1;
+		}
+		return 0;
+	case PS_PQ_MAP:
+		if (!YAJL_IS_OBJECT(v))
+			break;
+		if (!v->u.object.len) {
+			shred_absent(sh, ni + 1, rep, def);
+			shred_absent(sh, ni + 2, rep, def);
+			return 0;
+		}
+		for (k = 0; k < v->u.object.len; k++) {
+			const char *key = v->u.object.keys[k];
+
+			s.p = key;
+			s.n = strlen(key);
+			add_entry(sh, sh->w->nodes[ni + 1].leaf,
+				  k ? n->rl : rep, def + 1, S_STR, &s);
+			if (shred_node(sh, ni + 2, v->u.object.values[k],
+				       k ? n->rl : rep, def + 1))
+				return -1;
+		}
+		return 0;
+	}
+	return ps_error_set(sh->e, PS_EX_DATAERR, "parquet: '%s': wrong "
+			    "JSON type for a %s", n->name,
+			    n->kind == PS_PQ_LIST ? "list" :
+			    n->kind == PS_PQ_MAP ? "map" : "struct");
+}
+
+int ps_pq_write_json(struct ps_pq_writer *w, const char *json, size_t len,
+		     struct ps_error *e)
+{
+	struct shred sh = { w, NULL, 0, 0, e };
+	char why[128];
+	yajl_val root;
+	size_t i, top, bytes = 0;
+	int rc = -1;
+
+	if (w->broken)
+		return ps_error_set(e, PS_EX_IOERR,
+				    "parquet writer failed earlier");
+	if (!w->nodes)
+		return ps_error_set(e, PS_EX_DATAERR, "parquet: a flat schema "
+				    "takes rows from ps_pq_set_*");
+	root = ps_json_parse(json, len, why, sizeof(why));
+	if (!root)
+		return ps_error_set(e, PS_EX_DATAERR, "parquet: bad JSON row: "
+				    "%s", why);
+	if (!YAJL_IS_OBJECT(root)) {
+		ps_error_set(e, PS_EX_DATAERR, "parquet: a row is a JSON "
+			     "object");
+		goto out;
+	}
+	for (top = 0, i = 0; i < w->ntop; i++) {
+		if (shred_node(&sh, top, ps_json_get(root, w->nodes[top].name),
+			       0, 0))
+			goto out;
+		top += w->nodes[top].size;
+	}
+	for (i = 0; i < sh.n; i++) {
+		struct entry *en = &sh.v[i];
+
+		if (en->state == S_STR && en->s.n > (size_t)INT32_MAX) {
+			ps_error_set(e, PS_EX_DATAERR, "parquet: string too "
+				     "long");
+			goto out;
+		}
+	}
+	for (i = 0; i < sh.n; i++) {
+		struct entry *en = &sh.v[i];
+
+		bytes += push_entry(w, &w->cols[en->col], en->rep, en->def,
+				    en->state, &en->s);
+	}
+	rc = finish_row(w, bytes, e);
+out:
+	free(sh.v);
+	yajl_tree_free(root);
+	return rc;
 }
 
 void ps_pq_add_kv(struct ps_pq_writer *w, const char *key,
@@ -985,54 +1478,122 @@ int64_t ps_pq_rows(const struct ps_pq_writer *w)
 
 /* ---- footer ---- */
 
-static void encode_schema(struct ps_pq_writer *w, struct ps_thrift_w *tw)
+/* The SchemaElement of a leaf (repetition rep: 0, 1 or 2). */
+static void encode_leaf(struct ps_thrift_w *tw, const char *name,
+			enum ps_pq_type type, int rep)
 {
-	size_t i;
-
-	ps_thrift_list(tw, 2, PS_THRIFT_STRUCT, w->ncols + 1);
 	ps_thrift_begin(tw, 0);
-	ps_thrift_string(tw, 4, "schema");
-	ps_thrift_i32(tw, 5, (int32_t)w->ncols);
+	ps_thrift_i32(tw, 1, physical(type));
+	ps_thrift_i32(tw, 3, rep);
+	ps_thrift_string(tw, 4, name);
+	switch (type) {
+	case PS_PQ_STRING:
+		ps_thrift_i32(tw, 6, CT_UTF8);
+		ps_thrift_begin(tw, 10);
+		ps_thrift_begin(tw, 1);
+		ps_thrift_end(tw);
+		ps_thrift_end(tw);
+		break;
+	case PS_PQ_DATE:
+		ps_thrift_i32(tw, 6, CT_DATE);
+		ps_thrift_begin(tw, 10);
+		ps_thrift_begin(tw, 6);
+		ps_thrift_end(tw);
+		ps_thrift_end(tw);
+		break;
+	case PS_PQ_TIMESTAMP:
+		ps_thrift_i32(tw, 6, CT_TIMESTAMP_MICROS);
+		ps_thrift_begin(tw, 10);
+		ps_thrift_begin(tw, 8);
+		ps_thrift_bool(tw, 1, 1);
+		ps_thrift_begin(tw, 2);
+		ps_thrift_begin(tw, 2);
+		ps_thrift_end(tw);
+		ps_thrift_end(tw);
+		ps_thrift_end(tw);
+		ps_thrift_end(tw);
+		break;
+	default:
+		break;
+	}
 	ps_thrift_end(tw);
-	for (i = 0; i < w->ncols; i++) {
-		const struct wcol *c = &w->cols[i];
+}
 
-		ps_thrift_begin(tw, 0);
-		ps_thrift_i32(tw, 1, c->ptype);
-		ps_thrift_i32(tw, 3, c->nullable ? 1 : 0);
-		ps_thrift_string(tw, 4, c->name);
-		switch (c->type) {
-		case PS_PQ_STRING:
-			ps_thrift_i32(tw, 6, CT_UTF8);
-			ps_thrift_begin(tw, 10);
-			ps_thrift_begin(tw, 1);
-			ps_thrift_end(tw);
-			ps_thrift_end(tw);
-			break;
-		case PS_PQ_DATE:
-			ps_thrift_i32(tw, 6, CT_DATE);
-			ps_thrift_begin(tw, 10);
-			ps_thrift_begin(tw, 6);
-			ps_thrift_end(tw);
-			ps_thrift_end(tw);
-			break;
-		case PS_PQ_TIMESTAMP:
-			ps_thrift_i32(tw, 6, CT_TIMESTAMP_MICROS);
-			ps_thrift_begin(tw, 10);
-			ps_thrift_begin(tw, 8);
-			ps_thrift_bool(tw, 1, 1);
-			ps_thrift_begin(tw, 2);
-			ps_thrift_begin(tw, 2);
-			ps_thrift_end(tw);
-			ps_thrift_end(tw);
-			ps_thrift_end(tw);
-			ps_thrift_end(tw);
-			break;
-		default:
-			break;
-		}
+/* A group SchemaElement: ct < 0 for none, lt the LogicalType field. */
+static void encode_group(struct ps_thrift_w *tw, const char *name, int rep,
+			 size_t nkids, int ct, int lt)
+{
+	ps_thrift_begin(tw, 0);
+	ps_thrift_i32(tw, 3, rep);
+	ps_thrift_string(tw, 4, name);
+	ps_thrift_i32(tw, 5, (int32_t)nkids);
+	if (ct >= 0) {
+		ps_thrift_i32(tw, 6, ct);
+		ps_thrift_begin(tw, 10);
+		ps_thrift_begin(tw, (int16_t)lt);
+		ps_thrift_end(tw);
 		ps_thrift_end(tw);
 	}
+	ps_thrift_end(tw);
+}
+
+/* Schema elements of the node tree at ni: how many, or write them. */
+static size_t encode_node(struct ps_pq_writer *w, struct ps_thrift_w *tw,
+			  size_t ni)
+{
+	const struct wnode *n = &w->nodes[ni];
+	size_t i, kid, count = 1;
+
+	if (n->kind == PS_PQ_LEAF) {
+		if (tw)
+			encode_leaf(tw, n->name, n->type, n->nullable);
+		return 1;
+	}
+	if (n->kind == PS_PQ_STRUCT) {
+		if (tw)
+			encode_group(tw, n->name, n->nullable, n->nchildren,
+				     -1, 0);
+	} else {
+		count++;
+		if (tw) {
+			encode_group(tw, n->name, n->nullable, 1,
+				     n->kind == PS_PQ_LIST ? CT_LIST : CT_MAP,
+				     n->kind == PS_PQ_LIST ? 3 : 2);
+			encode_group(tw, n->kind == PS_PQ_LIST ? "list" :
+				     "key_value", 2, n->nchildren, -1, 0);
+		}
+	}
+	for (i = 0, kid = ni + 1; i < n->nchildren; i++) {
+		count += encode_node(w, tw, kid);
+		kid += w->nodes[kid].size;
+	}
+	return count;
+}
+
+static void encode_schema(struct ps_pq_writer *w, struct ps_thrift_w *tw)
+{
+	size_t i, n = 0;
+
+	if (!w->nodes) {
+		ps_thrift_list(tw, 2, PS_THRIFT_STRUCT, w->ncols + 1);
+		ps_thrift_begin(tw, 0);
+		ps_thrift_string(tw, 4, "schema");
+		ps_thrift_i32(tw, 5, (int32_t)w->ncols);
+		ps_thrift_end(tw);
+		for (i = 0; i < w->ncols; i++)
+			encode_leaf(tw, w->cols[i].name, w->cols[i].type,
+				    w->cols[i].nullable);
+		return;
+	}
+	for (i = 0; i < w->nnodes; i += w->nodes[i].size)
+		n += encode_node(w, NULL, i);
+	ps_thrift_list(tw, 2, PS_THRIFT_STRUCT, n + 1);
+	ps_thrift_begin(tw, 0);
+	ps_thrift_string(tw, 4, "schema");
+	ps_thrift_i32(tw, 5, (int32_t)w->ntop);
+	ps_thrift_end(tw);
+	for (i = 0; i < w->nnodes; i += w->nodes[i].size)
+		encode_node(w, tw, i);
 }
 
 int ps_pq_close(struct ps_pq_writer *w, struct ps_error *e)
@@ -1094,7 +1655,7 @@ int ps_pq_close(struct ps_pq_writer *w, struct ps_error *e)
 
 void ps_pq_abort(struct ps_pq_writer *w)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!w)
 		return;
@@ -1104,6 +1665,10 @@ void ps_pq_abort(struct ps_pq_writer *w)
 		struct wcol *c = &w->cols[i];
 
 		free(c->name);
+		for (j = 0; j < c->npath; j++)
+			free(c->path[j]);
+		free(c->path);
+		free(c->reps);
 		free(c->defs);
 		free(c->idx);
 		ps_buf_release(&c->plain);
@@ -1114,6 +1679,9 @@ void ps_pq_abort(struct ps_pq_writer *w)
 		free(c->doff);
 		free(c->ht);
 	}
+	for (i = 0; i < w->nnodes; i++)
+		free(w->nodes[i].name);
+	free(w->nodes);
 	for (i = 0; i < w->nrgs; i++)
 		ps_buf_release(&w->rgs[i]);
 	for (i = 0; i < w->nkv; i++) {

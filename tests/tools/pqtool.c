@@ -5,6 +5,11 @@
  *          [--level N] [--no-dict] [--row-group-bytes N] [--page-bytes N]
  *          [--dict-max-bytes N]
  *          [--kv KEY=VALUE]...      NDJSON rows on stdin
+ *   pqtool write-nested OUT.parquet --schema SPEC [--codec C]
+ *                                   NDJSON rows on stdin, nested schema:
+ *          SPEC = field,...   field = name:type[?]
+ *          type = int32|...|struct<field,...>|list<type[?]>|map<type[?]>
+ *          (map keys are strings)
  *   pqtool dump FILE                rows as NDJSON on stdout
  *   pqtool meta FILE                schema, row groups, statistics as JSON
  *   pqtool synth OUT N [--codec C]  N synthetic 14-column event rows,
@@ -473,6 +478,174 @@ fail:
 	return e.code ? e.code : PS_EX_SOFTWARE;
 }
 
+struct nspec {
+	struct ps_pq_node *v;
+	size_t n, cap;
+	const char *why;
+};
+
+static size_t nspec_add(struct nspec *ns)
+{
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 16;
+		ns->v = ps_xrealloc(ns->v, ns->cap * sizeof(*ns->v));
+	}
+	memset(&ns->v[ns->n], 0, sizeof(ns->v[0]));
+	return ns->n++;
+}
+
+static int parse_field(struct nspec *ns, char **pp);
+
+/* Parse a type at *pp into node i; 0 or -1. */
+static int parse_type(struct nspec *ns, size_t i, char **pp)
+{
+	char *p = *pp;
+	size_t len = strcspn(p, "<,>?");
+	size_t k;
+
+	if (p[len] == '<') {
+		if (len == 6 && !strncmp(p, "struct", 6)) {
+			ns->v[i].kind = PS_PQ_STRUCT;
+			p += 7;
+			for (;;) {
+				ns->v[i].nchildren++;
+				if (parse_field(ns, &p))
+					return -1;
+				if (*p == ',') {
+					p++;
+					continue;
+				}
+				break;
+			}
+		} else if ((len == 4 && !strncmp(p, "list", 4)) ||
+			   (len == 3 && !strncmp(p, "map", 3))) {
+			int map = len == 3;
+
+			ns->v[i].kind = map ? PS_PQ_MAP : PS_PQ_LIST;
+			p += len + 1;
+			if (map) {
+				k = nspec_add(ns);
+				ns->v[k].name = "key";
+				ns->v[k].type = PS_PQ_STRING;
+			}
+			k = nspec_add(ns);
+			ns->v[k].name = map ? "value" : "element";
+			if (parse_type(ns, k, &p))
+				return -1;
+			if (*p == '?') {
+				ns->v[k].nullable = 1;
+				p++;
+			}
+		} else {
+			ns->why = "unknown group type";
+			return -1;
+		}
+		if (*p != '>') {
+			ns->why = "'>' expected";
+			return -1;
+		}
+		*pp = p + 1;
+		return 0;
+	}
+	{
+		char save = p[len];
+
+		p[len] = '\0';
+		ns->v[i].kind = PS_PQ_LEAF;
+		if (ps_pq_type_parse(p, &ns->v[i].type)) {
+			ns->why = "unknown type";
+			return -1;
+		}
+		p[len] = save;
+	}
+	*pp = p + len;
+	return 0;
+}
+
+static int parse_field(struct nspec *ns, char **pp)
+{
+	char *p = *pp, *colon = strchr(p, ':');
+	size_t i = nspec_add(ns);
+
+	if (!colon) {
+		ns->why = "':' expected";
+		return -1;
+	}
+	*colon = '\0';
+	ns->v[i].name = p;
+	p = colon + 1;
+	if (parse_type(ns, i, &p))
+		return -1;
+	if (*p == '?') {
+		ns->v[i].nullable = 1;
+		p++;
+	}
+	*pp = p;
+	return 0;
+}
+
+static int cmd_write_nested(int argc, char **argv)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+	struct nspec ns = { 0 };
+	struct ps_pq_writer *w;
+	struct ps_ndjson *rd;
+	struct ps_line line;
+	char *spec = NULL, *p;
+	int a, rc;
+
+	for (a = 3; a + 1 < argc; a += 2) {
+		if (!strcmp(argv[a], "--schema"))
+			spec = argv[a + 1];
+		else if (!strcmp(argv[a], "--codec") &&
+			 !ps_pq_codec_parse(argv[a + 1], &o.codec))
+			continue;
+		else
+			return usage();
+	}
+	if (argc < 3 || a != argc || !spec)
+		return usage();
+	spec = p = ps_xstrdup(spec);
+	for (;;) {
+		if (parse_field(&ns, &p)) {
+			fprintf(stderr, "pqtool: schema: %s at '%s'\n", ns.why,
+				p);
+			free(spec);
+			free(ns.v);
+			return PS_EX_USAGE;
+		}
+		if (*p != ',')
+			break;
+		p++;
+	}
+	w = ps_pq_open_nested(argv[2], ns.v, ns.n, &o, &e);
+	if (!w)
+		goto fail;
+	rd = ps_ndjson_new_fd(0, 0);
+	while ((rc = ps_ndjson_next(rd, &line, &e)) == 1) {
+		if (ps_pq_write_json(w, line.data, line.len, &e)) {
+			rc = -1;
+			break;
+		}
+	}
+	ps_ndjson_free(rd);
+	if (rc < 0) {
+		ps_pq_abort(w);
+		goto fail;
+	}
+	if (ps_pq_close(w, &e))
+		goto fail;
+	free(spec);
+	free(ns.v);
+	return 0;
+fail:
+	fprintf(stderr, "pqtool: %s\n", e.msg);
+	free(spec);
+	free(ns.v);
+	return e.code ? e.code : PS_EX_SOFTWARE;
+}
+
 static int cmd_read(const char *path, int meta)
 {
 	struct ps_error e = { 0 };
@@ -615,6 +788,8 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], "write-nested"))
+		return cmd_write_nested(argc, argv);
 	if (!strcmp(argv[1], "write"))
 		return cmd_write(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "dump"))
