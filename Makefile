@@ -176,7 +176,11 @@ clean:
 PQTOOL = $(B)/tests/pqtool
 $(PQTOOL): $(B)/tests/tools/pqtool.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
-check-interop bench: $(PQTOOL)
+# deltatool: a test-only front end to lib/delta (tests/interop, bench).
+DELTATOOL = $(B)/tests/deltatool
+$(DELTATOOL): $(B)/tests/tools/deltatool.o $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+check-interop bench: $(PQTOOL) $(DELTATOOL)
 
 # libFuzzer target for the silver parser (clang).  `make check-fuzz` runs
 # it once over the nasty-input corpus and the seeds, as CI does.

@@ -5,14 +5,28 @@
 # ps-dash tests (the Prometheus parser for /metrics).
 # Prints the venv's python path on stdout; progress goes to stderr.
 #   scripts/pyenv.sh            -> /home/u/.cache/pulsestream/venv/bin/python
+#   scripts/pyenv.sh delta      -> .../venv-delta/bin/python: deltalake
+#       (delta-rs) and DuckDB with its Delta extension (duckdb-ext-delta,
+#       which pins duckdb==1.4.4 and loads offline), in a venv of their own
+#       so that the pin does not hold back the other one's duckdb
 # PS_CACHE overrides the cache directory (default ~/.cache/pulsestream).
 set -eu
 cache=${PS_CACHE:-${HOME:-/tmp}/.cache/pulsestream}
-venv=$cache/venv
+case ${1:-} in
+delta)
+	venv=$cache/venv-delta
+	pkgs="pyarrow>=15 deltalake>=1.0 duckdb-ext-delta"
+	mods="pyarrow, deltalake, duckdb, duckdb_ext"
+	;;
+*)
+	venv=$cache/venv
+	pkgs="pyarrow>=15 duckdb>=1.0 hl7>=0.4.5 hl7apy>=1.3.5 fhir.resources>=8 prometheus-client>=0.20"
+	mods="pyarrow, duckdb, hl7, hl7apy, fhir.resources, prometheus_client"
+	;;
+esac
 py=$venv/bin/python
-pkgs="pyarrow>=15 duckdb>=1.0 hl7>=0.4.5 hl7apy>=1.3.5 fhir.resources>=8 prometheus-client>=0.20"
 
-if [ -x "$py" ] && "$py" -c 'import pyarrow, duckdb, hl7, hl7apy, fhir.resources, prometheus_client' >/dev/null 2>&1; then
+if [ -x "$py" ] && "$py" -c "import $mods" >/dev/null 2>&1; then
 	echo "$py"
 	exit 0
 fi
@@ -35,5 +49,5 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 	echo "pyenv: pip install $pkgs failed" >&2
 	exit 1
 }
-"$py" -c 'import pyarrow, duckdb, hl7, hl7apy, fhir.resources, prometheus_client' >&2
+"$py" -c "import $mods" >&2
 echo "$py"
