@@ -131,7 +131,10 @@ t = pa.table({"i64": pa.array(range(100), type=pa.int64())})
 pq.write_table(t, d + "/delta.parquet", use_dictionary=False, compression="none",
                column_encoding={"i64": "DELTA_BINARY_PACKED"})
 pq.write_table(t, d + "/snappy.parquet", compression="snappy")
-pq.write_table(pa.table({"l": [[1, 2], [3]]}), d + "/nested.parquet")
+import decimal
+pq.write_table(pa.table({"d": pa.array([decimal.Decimal("1.25")],
+                                        type=pa.decimal128(5, 2))}),
+               d + "/decimal.parquet", compression="none")
 pq.write_table(pa.table({"x": pa.array([1, 2], type=pa.int64())}).cast(
     pa.schema([("x", pa.timestamp("ns"))])), d + "/int96.parquet",
     use_deprecated_int96_timestamps=True)
@@ -148,7 +151,7 @@ while IFS='|' read -r name want; do
 done <<'CASES'
 delta|unsupported encoding DELTA_BINARY_PACKED
 snappy|unsupported codec snappy
-nested|unsupported schema
+decimal|unsupported column type
 int96|unsupported column type INT96
 CASES
 
