@@ -596,8 +596,11 @@ static int list_log(const char *dir, struct listing *l, struct ps_error *e)
 	}
 	closedir(d);
 	free(ld);
-	qsort(l->commits, l->ncommits, sizeof(int64_t), cmp_i64);
-	qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t), cmp_i64);
+	if (l->ncommits)
+		qsort(l->commits, l->ncommits, sizeof(int64_t), cmp_i64);
+	if (l->ncheckpoints)
+		qsort(l->checkpoints, l->ncheckpoints, sizeof(int64_t),
+		      cmp_i64);
 	return 0;
 }
 
@@ -655,9 +658,12 @@ static void finish_files(struct replay *r, struct ps_delta_snapshot *s)
 			file_release(&fe->f);
 		memset(&fe->f, 0, sizeof(fe->f));
 	}
-	qsort(s->files, s->nfiles, sizeof(*s->files), cmp_file);
-	qsort(s->removed, s->nremoved, sizeof(*s->removed), cmp_file);
-	qsort(s->txns, s->ntxns, sizeof(*s->txns), cmp_txn);
+	if (s->nfiles)
+		qsort(s->files, s->nfiles, sizeof(*s->files), cmp_file);
+	if (s->nremoved)
+		qsort(s->removed, s->nremoved, sizeof(*s->removed), cmp_file);
+	if (s->ntxns)
+		qsort(s->txns, s->ntxns, sizeof(*s->txns), cmp_txn);
 }
 
 int ps_delta_snapshot_load(const char *dir, int64_t version,

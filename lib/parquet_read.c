@@ -451,8 +451,10 @@ static int build_node(struct ps_pq_reader *r, const struct selem *el,
 		nd->annot = A_LIST;
 	nd->nchildren = (size_t)s->nchildren;
 	for (i = 0; i < nd->nchildren; i++) {
-		if (*pos >= n)
+		if (*pos >= n) {
+			free(full);
 			return BAD(e, "bad schema (children missing)");
+		}
 		if (build_node(r, el, n, pos, nd->dl, nd->rl, depth + 1, full,
 			       e)) {
 			free(full);
