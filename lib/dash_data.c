@@ -479,6 +479,11 @@ static int load_genders(const char *lake, struct imap *pm, struct names *g,
 				*key = patient_keys[k];
 		cg = ps_pq_reader_find(r, "gender");
 		cc = ps_pq_reader_find(r, "is_current");
+		{
+			const int sel[3] = { ck, cg, cc };
+
+			ps_pq_reader_select(r, sel, 3);
+		}
 		while (ck >= 0 && cg >= 0 && (more = ps_pq_next(r, e)) == 1) {
 			const struct ps_pq_value *kv = ps_pq_value(r, (size_t)ck),
 						 *gv = ps_pq_value(r, (size_t)cg),
@@ -694,6 +699,7 @@ static int load_fact(struct ps_dash_model *m, const char *lake,
 			ps_pq_reader_free(r);
 			continue;
 		}
+		ps_pq_reader_select(r, col, F_N);
 		m->has_fact = 1;
 		while ((k = ps_pq_next(r, e)) == 1) {
 			const struct ps_pq_value *c[F_N];

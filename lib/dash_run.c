@@ -43,7 +43,35 @@ static char *dup_printf(const char *a, const char *b, const char *c)
 	return p;
 }
 
-/* Write the page; when serving, publish it and tell the clients. */
+/* Publish the model's documents to the server and tell the clients. */
+static void publish(struct run *r, const struct ps_dash_model *m,
+		    struct ps_buf *b)
+{
+	char id[32];
+
+	ps_buf_reset(b);
+	ps_dash_html(m, 1, b);
+	ps_httpd_set(r->httpd, "/", "text/html; charset=utf-8", b->data,
+		     b->len);
+	ps_httpd_set(r->httpd, "/index.html", "text/html; charset=utf-8",
+		     b->data, b->len);
+	ps_buf_reset(b);
+	ps_dash_json(m, b);
+	ps_httpd_set(r->httpd, "/api/kpis.json", "application/json", b->data,
+		     b->len);
+	ps_buf_reset(b);
+	ps_dash_metrics(m, b);
+	ps_httpd_set(r->httpd, "/metrics",
+		     "text/plain; version=0.0.4; charset=utf-8", b->data,
+		     b->len);
+	snprintf(id, sizeof(id), "%lld", m->seq);
+	ps_httpd_publish(r->httpd, id, "commit", id);
+}
+
+/*
+ * Build the model; when serving, publish it first (clients should not
+ * wait for the disk); then write the page (and the alert journal).
+ */
 static int render(struct run *r, struct ps_error *e)
 {
 	const struct ps_dash_opts *o = r->o;
@@ -60,6 +88,9 @@ static int render(struct run *r, struct ps_error *e)
 	if (r->journal.n)
 		ps_dash_model_set_alerts(&m, &r->journal);
 	m.seq = ++r->seq;
+	if (r->httpd)
+		publish(r, &m, &b);
+	ps_buf_reset(&b);
 	ps_dash_html(&m, 0, &b);
 	dir = ps_xstrdup(r->out_path);
 	slash = strrchr(dir, '/');
@@ -77,27 +108,6 @@ static int render(struct run *r, struct ps_error *e)
 		if (ps_dash_journal_save(&r->journal, r->journal_path, e) < 0)
 			goto out;
 		r->journal_dirty = 0;
-	}
-	if (r->httpd) {
-		char id[32];
-
-		ps_buf_reset(&b);
-		ps_dash_html(&m, 1, &b);
-		ps_httpd_set(r->httpd, "/", "text/html; charset=utf-8",
-			     b.data, b.len);
-		ps_httpd_set(r->httpd, "/index.html",
-			     "text/html; charset=utf-8", b.data, b.len);
-		ps_buf_reset(&b);
-		ps_dash_json(&m, &b);
-		ps_httpd_set(r->httpd, "/api/kpis.json",
-			     "application/json", b.data, b.len);
-		ps_buf_reset(&b);
-		ps_dash_metrics(&m, &b);
-		ps_httpd_set(r->httpd, "/metrics",
-			     "text/plain; version=0.0.4; charset=utf-8",
-			     b.data, b.len);
-		snprintf(id, sizeof(id), "%lld", m.seq);
-		ps_httpd_publish(r->httpd, id, "commit", id);
 	}
 	ps_log(PS_DEBUG, "dashboard written", PS_S("path", r->out_path),
 	       PS_I("update", m.seq), PS_D("seconds", ps_mono() - t0));
@@ -156,8 +166,8 @@ static int parse_serve(const char *s, char *addr, size_t alen, int *port,
 
 /*
  * Follow: pass input through, feed alert lines to the journal, and render
- * when a burst of lines ends (gold flushes after each commit) or every
- * 2 s while lines keep coming.  Also renders on gold commits seen in the
+ * when a burst of lines ends (10 ms without input: gold flushes after each
+ * commit) or every 2 s while lines keep coming.  Also renders on gold commits seen in the
  * lake while serving.  Stops at the end of input or on a signal.
  */
 static int loop(struct run *r, int in_fd, struct ps_error *e)
@@ -170,7 +180,7 @@ static int loop(struct run *r, int in_fd, struct ps_error *e)
 
 	while (!*stop) {
 		struct pollfd p = { in_fd, POLLIN, 0 };
-		int timeout = pending ? 50 : r->httpd ? 100 : -1, k;
+		int timeout = pending ? 10 : r->httpd ? 100 : -1, k;
 
 		k = eof ? poll(NULL, 0, timeout) : poll(&p, 1, timeout);
 		if (k < 0 && errno != EINTR) {

@@ -327,6 +327,14 @@ int ps_pq_reader_stats(const struct ps_pq_reader *r, size_t rg, size_t col,
 		       struct ps_pq_stats *st);
 
 /*
+ * Decode only the n columns listed in cols (indexes; entries < 0 or out
+ * of range are ignored) from the next row on: the others read as null
+ * and cost nothing.  cols NULL: every column.  Call it before the first
+ * ps_pq_next.  Cannot fail.
+ */
+void ps_pq_reader_select(struct ps_pq_reader *r, const int *cols, size_t n);
+
+/*
  * Advance to the next row (the first call gives the first row).  Returns
  * 1 when a row is available, 0 at the end, or -1 with e filled (65) when
  * a page cannot be decoded.

@@ -114,6 +114,7 @@ struct ps_pq_reader {
 	int started, have_row;
 	struct citer *it;
 	struct ps_pq_value *cur;
+	unsigned char *skip;	/* per column: not decoded (NULL: none) */
 };
 
 #define BAD(e, ...) ps_error_set((e), PS_EX_DATAERR, "parquet: " __VA_ARGS__)
@@ -801,6 +802,7 @@ void ps_pq_reader_free(struct ps_pq_reader *r)
 		citer_release(&r->it[i]);
 	free(r->it);
 	free(r->cur);
+	free(r->skip);
 	free(r->kv);
 	free(r->cols);
 	free(r->rg_rows);
@@ -1480,6 +1482,10 @@ int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 	for (j = 0; j < r->ncols; j++) {
 		struct citer *it = &r->it[j];
 
+		if (r->skip && r->skip[j]) {
+			r->cur[j].is_null = 1;
+			continue;
+		}
 		if (it->pos >= it->nvals &&
 		    next_page(r, j, r->rg_rows[r->rg] - r->row, e)) {
 			r->rg = r->nrg;	/* stop here */
@@ -1527,6 +1533,21 @@ int ps_pq_next(struct ps_pq_reader *r, struct ps_error *e)
 	r->row++;
 	r->have_row = 1;
 	return 1;
+}
+
+void ps_pq_reader_select(struct ps_pq_reader *r, const int *cols, size_t n)
+{
+	size_t i;
+
+	free(r->skip);
+	r->skip = NULL;
+	if (!cols)
+		return;
+	r->skip = ps_xmalloc(r->ncols ? r->ncols : 1);
+	memset(r->skip, 1, r->ncols);
+	for (i = 0; i < n; i++)
+		if (cols[i] >= 0 && (size_t)cols[i] < r->ncols)
+			r->skip[cols[i]] = 0;
 }
 
 const struct ps_pq_value *ps_pq_value(const struct ps_pq_reader *r,

@@ -441,6 +441,48 @@ Test(parquet, many_row_groups_and_pages)
 	round_trip(PS_PQ_UNCOMPRESSED, 1, 777, 3000, 100, 20);
 }
 
+/* Selected columns read as written, over many groups and pages; the
+ * others read as null. */
+Test(parquet, select_decodes_only_some_columns)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+	struct ps_pq_reader *r;
+	struct ps_pq_value v;
+	const int sel[] = { 9, 2, -1, 99 };	/* string_n, double */
+	uint64_t i = 0;
+	size_t c;
+	int rc;
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("s.parquet");
+	o.row_group_bytes = 4000;
+	o.page_bytes = 64;
+	write_all(p, &o, 2000);
+	r = ps_pq_reader_open(p, &e);
+	cr_assert_not_null(r, "%s", e.msg);
+	ps_pq_reader_select(r, sel, 4);
+	while ((rc = ps_pq_next(r, &e)) == 1) {
+		for (c = 0; c < 2 * NTYPES; c++) {
+			if (c == 9 || c == 2) {
+				gen(all_types[c / 2], (int)(c % 2), i + c, &v);
+				cr_assert(same(ps_pq_value(r, c), &v),
+					  "row %llu col %zu",
+					  (unsigned long long)i, c);
+			} else {
+				cr_assert(ps_pq_value(r, c)->is_null);
+			}
+		}
+		i++;
+	}
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert_eq(i, 2000);
+	ps_pq_reader_free(r);
+	free(p);
+	rm_tmp();
+}
+
 Test(parquet, one_row_and_zero_rows)
 {
 	round_trip(PS_PQ_GZIP, 0, 1, 0, 0, 1);
