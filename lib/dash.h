@@ -183,13 +183,22 @@ struct ps_dash_model {
  * Build the model of lake (stream) as of now (microseconds).  Alerts come
  * from the levels ps-gold saved at its last commit (values from the KPI
  * tables; since when is unknown): ps_dash_model_set_alerts replaces them
- * with the transitions seen on ps-gold's output.  Missing tables,
+ * with the transitions seen on ps-gold's output.  cache (may be NULL)
+ * keeps what committed quarantine and silver files hold between calls, so
+ * that a file is read once.  Missing tables,
  * columns or files give an empty part of the model, not an error.
  * Returns 0, or -1 with e filled (65 a gold file is corrupt, 74 a read
  * error); m must then still be released.
  */
+struct ps_dash_cache;
 int ps_dash_load(struct ps_dash_model *m, const char *lake,
-		 const char *stream, int64_t now, struct ps_error *e);
+		 const char *stream, int64_t now, struct ps_dash_cache *cache,
+		 struct ps_error *e);
+
+/* An empty cache for ps_dash_load, and its release (NULL: no-op).  Cannot
+ * fail. */
+struct ps_dash_cache *ps_dash_cache_new(void);
+void ps_dash_cache_free(struct ps_dash_cache *c);
 
 /* Free everything m holds; m becomes zeroed.  Cannot fail. */
 void ps_dash_model_release(struct ps_dash_model *m);

@@ -817,18 +817,77 @@ static int cmp_count(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Count the reasons of one quarantine file (gzip NDJSON). */
-static int quarantine_file(struct ps_dash_model *m, const char *path,
-			   struct ps_error *e)
+/*
+ * What one quarantine or silver file holds, kept between loads: committed
+ * files never change, so a file whose inode, size and mtime are the same
+ * is not read again (a long --follow would otherwise reread every file of
+ * the lake at every gold commit).
+ */
+struct fsum {
+	char *path;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	long long rows, flagged;
+	struct ps_dash_count *reasons;
+	size_t nreasons;
+};
+
+struct fsums {
+	struct fsum *f;
+	size_t n;
+};
+
+struct ps_dash_cache {
+	struct fsums quarantine, silver;
+};
+
+struct ps_dash_cache *ps_dash_cache_new(void)
 {
-	gzFile gz = gzopen(path, "rb");
+	return ps_xcalloc(1, sizeof(struct ps_dash_cache));
+}
+
+static void fsum_release(struct fsum *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nreasons; i++)
+		free(f->reasons[i].name);
+	free(f->reasons);
+	free(f->path);
+}
+
+static void fsums_release(struct fsums *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		fsum_release(&a->f[i]);
+	free(a->f);
+	a->f = NULL;
+	a->n = 0;
+}
+
+void ps_dash_cache_free(struct ps_dash_cache *c)
+{
+	if (!c)
+		return;
+	fsums_release(&c->quarantine);
+	fsums_release(&c->silver);
+	free(c);
+}
+
+/* Count the records and reasons of one quarantine file (gzip NDJSON). */
+static int quarantine_file(struct fsum *f, struct ps_error *e)
+{
+	gzFile gz = gzopen(f->path, "rb");
 	struct ps_buf line = PS_BUF_INIT;
 	char buf[65536];
 	int k;
 
 	if (!gz)
 		return ps_error_errno(e, PS_EX_IOERR, errno, "cannot open %s",
-				      path);
+				      f->path);
 	for (;;) {
 		char *nl;
 		size_t off = 0;
@@ -838,7 +897,7 @@ static int quarantine_file(struct ps_dash_model *m, const char *path,
 			gzclose(gz);
 			ps_buf_release(&line);
 			return ps_error_set(e, PS_EX_IOERR, "%s: gzip read "
-					    "error", path);
+					    "error", f->path);
 		}
 		if (k == 0 && !line.len)
 			break;
@@ -853,14 +912,14 @@ static int quarantine_file(struct ps_dash_model *m, const char *path,
 			size_t i;
 
 			if (v)
-				m->quarantined++;
+				f->rows++;
 			if (rs && YAJL_IS_ARRAY(rs))
 				for (i = 0; i < rs->u.array.len; i++) {
 					yajl_val s = rs->u.array.values[i];
 
 					if (YAJL_IS_STRING(s))
-						count_add(&m->quarantine,
-							  &m->nquarantine,
+						count_add(&f->reasons,
+							  &f->nreasons,
 							  s->u.string,
 							  strlen(s->u.string),
 							  1);
@@ -879,58 +938,126 @@ static int quarantine_file(struct ps_dash_model *m, const char *path,
 	return 0;
 }
 
-static int load_quality(struct ps_dash_model *m, const char *lake,
-			const char *stream, struct ps_error *e)
+/* Rows kept and flagged in one silver file, from its footer only. */
+static int silver_file(struct fsum *f, struct ps_error *e)
 {
-	char **files, *dir;
+	struct ps_pq_reader *r = ps_pq_reader_open(f->path, e);
+	int cf;
+	size_t g;
+
+	if (!r)
+		return -1;
+	f->rows = ps_pq_reader_nrows(r);
+	cf = ps_pq_reader_find(r, "flags");
+	for (g = 0; cf >= 0 && g < ps_pq_reader_nrow_groups(r); g++) {
+		struct ps_pq_stats st;
+
+		if (!ps_pq_reader_stats(r, g, (size_t)cf, &st) &&
+		    st.has_null_count)
+			f->flagged += st.num_values - st.null_count;
+	}
+	ps_pq_reader_free(r);
+	return 0;
+}
+
+static int cmp_fsum(const void *a, const void *b)
+{
+	return strcmp(((const struct fsum *)a)->path,
+		      ((const struct fsum *)b)->path);
+}
+
+/*
+ * Summaries of the files under dir ending with suffix, reusing those of
+ * old (sorted by path) that did not change; old is replaced.  A file that
+ * went away in between is skipped.
+ */
+static int summarize(const char *dir, const char *suffix, struct fsums *old,
+		     int (*read_fn)(struct fsum *, struct ps_error *),
+		     struct ps_error *e)
+{
+	struct fsums nw = { NULL, 0 };
+	char **files;
 	size_t n, i;
 	int rc = 0;
 
-	dir = pathf("%s/quarantine/%s", lake, stream);
-	if (list_files(dir, ".ndjson.gz", &files, &n, e) < 0) {
-		free(dir);
+	if (list_files(dir, suffix, &files, &n, e) < 0)
 		return -1;
+	nw.f = ps_xcalloc(n + 1, sizeof(*nw.f));
+	for (i = 0; i < n && !rc; i++) {
+		struct fsum key, *hit, *f = &nw.f[nw.n];
+		struct stat st;
+
+		if (stat(files[i], &st) < 0)
+			continue;
+		key.path = files[i];
+		hit = old->n ? bsearch(&key, old->f, old->n, sizeof(*old->f),
+				       cmp_fsum) : NULL;
+		if (hit && hit->ino == st.st_ino && hit->size == st.st_size &&
+		    hit->mtime.tv_sec == st.st_mtim.tv_sec &&
+		    hit->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+			*f = *hit;	/* the counts move over */
+			f->path = files[i];
+			hit->reasons = NULL;
+			hit->nreasons = 0;
+		} else {
+			memset(f, 0, sizeof(*f));
+			f->path = files[i];
+			f->ino = st.st_ino;
+			f->size = st.st_size;
+			f->mtime = st.st_mtim;
+			if (read_fn(f, e) < 0) {
+				rc = -1;
+				fsum_release(f);
+				files[i] = NULL;
+				break;
+			}
+		}
+		files[i] = NULL;
+		nw.n++;
 	}
-	free(dir);
-	for (i = 0; i < n && !rc; i++)
-		rc = quarantine_file(m, files[i], e);
-	m->has_quality = n > 0;
 	ps_dash_free_strs(files, n);
-	if (rc < 0)
-		return -1;
+	fsums_release(old);
+	*old = nw;
+	return rc;
+}
+
+static int load_quality(struct ps_dash_model *m, const char *lake,
+			const char *stream, struct ps_dash_cache *cache,
+			struct ps_error *e)
+{
+	struct ps_dash_cache local = { { NULL, 0 }, { NULL, 0 } };
+	struct ps_dash_cache *c = cache ? cache : &local;
+	char *dir;
+	size_t i, j;
+	int rc;
+
+	dir = pathf("%s/quarantine/%s", lake, stream);
+	rc = summarize(dir, ".ndjson.gz", &c->quarantine, quarantine_file, e);
+	free(dir);
+	if (!rc) {
+		dir = pathf("%s/silver/%s", lake, stream);
+		rc = summarize(dir, ".parquet", &c->silver, silver_file, e);
+		free(dir);
+	}
+	for (i = 0; !rc && i < c->quarantine.n; i++) {
+		const struct fsum *f = &c->quarantine.f[i];
+
+		m->quarantined += f->rows;
+		for (j = 0; j < f->nreasons; j++)
+			count_add(&m->quarantine, &m->nquarantine,
+				  f->reasons[j].name,
+				  strlen(f->reasons[j].name), f->reasons[j].n);
+	}
+	for (i = 0; !rc && i < c->silver.n; i++) {
+		m->kept += c->silver.f[i].rows;
+		m->flagged += c->silver.f[i].flagged;
+	}
+	m->has_quality = c->quarantine.n || c->silver.n;
 	if (m->nquarantine)
 		qsort(m->quarantine, m->nquarantine, sizeof(*m->quarantine),
 		      cmp_count);
-
-	/* silver: rows kept and flagged, from the footers only */
-	dir = pathf("%s/silver/%s", lake, stream);
-	if (list_files(dir, ".parquet", &files, &n, e) < 0) {
-		free(dir);
-		return -1;
-	}
-	free(dir);
-	for (i = 0; i < n; i++) {
-		struct ps_pq_reader *r = ps_pq_reader_open(files[i], e);
-		int cf;
-		size_t g;
-
-		if (!r) {
-			rc = -1;
-			break;
-		}
-		m->has_quality = 1;
-		m->kept += ps_pq_reader_nrows(r);
-		cf = ps_pq_reader_find(r, "flags");
-		for (g = 0; cf >= 0 && g < ps_pq_reader_nrow_groups(r); g++) {
-			struct ps_pq_stats st;
-
-			if (!ps_pq_reader_stats(r, g, (size_t)cf, &st) &&
-			    st.has_null_count)
-				m->flagged += st.num_values - st.null_count;
-		}
-		ps_pq_reader_free(r);
-	}
-	ps_dash_free_strs(files, n);
+	fsums_release(&local.quarantine);
+	fsums_release(&local.silver);
 	return rc;
 }
 
@@ -1090,7 +1217,8 @@ static int load_gold_alerts(struct ps_dash_model *m, const char *lake,
 /* ------------------------------------------------------------------ */
 
 int ps_dash_load(struct ps_dash_model *m, const char *lake,
-		 const char *stream, int64_t now, struct ps_error *e)
+		 const char *stream, int64_t now, struct ps_dash_cache *cache,
+		 struct ps_error *e)
 {
 	size_t i, j;
 
@@ -1115,7 +1243,7 @@ int ps_dash_load(struct ps_dash_model *m, const char *lake,
 		}
 	}
 	if (load_fact(m, lake, e) < 0 ||
-	    load_quality(m, lake, stream, e) < 0 ||
+	    load_quality(m, lake, stream, cache, e) < 0 ||
 	    load_stages(m, lake, stream, e) < 0 ||
 	    load_gold_alerts(m, lake, stream, e) < 0)
 		return -1;

@@ -32,6 +32,7 @@ struct run {
 	ps_dash_write_fn out;
 	void *out_ctx;
 	struct stat gold_st;	/* the gold checkpoint when last rendered */
+	struct ps_dash_cache *cache;
 };
 
 static char *dup_printf(const char *a, const char *b, const char *c)
@@ -83,7 +84,7 @@ static int render(struct run *r, struct ps_error *e)
 
 	if (ps_dash_load(&m, o->lake, o->stream,
 			 o->now != PS_DASH_NOW_WALL ? o->now : ps_time_now(),
-			 e) < 0)
+			 r->cache, e) < 0)
 		goto out;
 	if (r->journal.n)
 		ps_dash_model_set_alerts(&m, &r->journal);
@@ -283,6 +284,7 @@ int ps_dash_run(const struct ps_dash_opts *o, int in_fd,
 	r.journal_path = dup_printf(state, ".alerts.ndjson", "");
 	free(state);
 	r.gold_cp = ps_checkpoint_path(o->lake, "ps-gold", o->stream);
+	r.cache = ps_dash_cache_new();
 	if (ps_dash_journal_load(&r.journal, r.journal_path, e) < 0)
 		goto out;
 	if (o->follow || o->serve) {
@@ -328,6 +330,7 @@ int ps_dash_run(const struct ps_dash_opts *o, int in_fd,
 out:
 	ps_httpd_stop(r.httpd);
 	ps_dash_journal_release(&r.journal);
+	ps_dash_cache_free(r.cache);
 	free(r.out_path);
 	free(r.journal_path);
 	free(r.gold_cp);

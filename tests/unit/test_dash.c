@@ -93,7 +93,7 @@ Test(dash, empty_lake_gives_no_data, .init = mklake, .fini = rmlake)
 	struct ps_buf b = PS_BUF_INIT;
 	size_t i;
 
-	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, &e), 0, "%s",
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0, "%s",
 		     e.msg);
 	for (i = 0; i < PS_DASH_NTABLES; i++)
 		cr_assert(!m.t[i].present);
@@ -133,7 +133,7 @@ Test(dash, columns_by_name_and_missing, .init = mklake, .fini = rmlake)
 	ps_table_set_i(&t, r, 3, 7);
 	write_table(&t, "kpi_occupancy");
 	ps_table_release(&t);
-	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, &e), 0, "%s",
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0, "%s",
 		     e.msg);
 	o = &m.t[PS_DASH_OCCUPANCY];
 	cr_assert(o->present);
@@ -177,7 +177,7 @@ Test(dash, hourly_trends_from_the_fact, .init = mklake, .fini = rmlake)
 	ps_table_set_i(&t, r, 2, now - 3 * H / 2);
 	write_table(&t, "fact_patient_flow/admission_date=1970-04-11");
 	ps_table_release(&t);
-	cr_assert_eq(ps_dash_load(&m, lake, "admissions", now, &e), 0, "%s",
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", now, NULL, &e), 0, "%s",
 		     e.msg);
 	cr_assert(m.has_fact);
 	cr_assert_eq(m.encounters, 2);
@@ -192,6 +192,40 @@ Test(dash, hourly_trends_from_the_fact, .init = mklake, .fini = rmlake)
 	cr_assert_eq(m.census_hour[PS_DASH_HOURS - 11], 1);	/* -10 h */
 	cr_assert_eq(m.census_hour[PS_DASH_HOURS - 12], 0);	/* -11 h */
 	ps_dash_model_release(&m);
+}
+
+/* Quarantine files are read once; a new one is added to the counts. */
+Test(dash, quarantine_counts_with_a_cache, .init = mklake, .fini = rmlake)
+{
+	struct ps_dash_cache *c = ps_dash_cache_new();
+	struct ps_dash_model m;
+	struct ps_error e = { 0, "" };
+	char cmd[512];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s/quarantine/admissions/"
+			 "date=2025-01-0%d && printf '%s\\n%s\\n' | gzip "
+			 ">%s/quarantine/admissions/date=2025-01-0%d/part-%d"
+			 ".ndjson.gz", lake, i + 1,
+			 "{\"reasons\":[\"wrong_type\",\"missing_field\"]}",
+			 "{\"reasons\":[\"wrong_type\"]}", lake, i + 1, i);
+		cr_assert_eq(system(cmd), 0);
+		cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, c, &e), 0,
+			     "%s", e.msg);
+		cr_assert_eq(m.quarantined, 2 * (i + 1));
+		cr_assert_eq(m.nquarantine, 2);
+		cr_assert_str_eq(m.quarantine[0].name, "wrong_type");
+		cr_assert_eq(m.quarantine[0].n, 2 * (i + 1));
+		cr_assert_eq(m.quarantine[1].n, i + 1);
+		ps_dash_model_release(&m);
+	}
+	/* again, nothing new: the same from the cache */
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, c, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(m.quarantined, 4);
+	ps_dash_model_release(&m);
+	ps_dash_cache_free(c);
 }
 
 /* ------------------------------------------------------------------ */
