@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "bronze.h"
+#include "bronze_replay.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "gzpool.h"
@@ -254,6 +255,23 @@ int ps_bronze_list(const char *lake, const char *stream,
 	return 0;
 }
 
+int ps_bronze_list_quarantine(const char *lake, const char *stream,
+			      struct ps_bronze_files *out,
+			      struct ps_error *e)
+{
+	char *root = stream_dir(lake, "quarantine", stream);
+	int rc = list_root(root, QUARANTINE_PREFIX, out, e);
+
+	free(root);
+	if (rc < 0) {
+		ps_bronze_files_release(out);
+		return -1;
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_file);
+	return 0;
+}
+
 void ps_bronze_files_release(struct ps_bronze_files *fs)
 {
 	size_t i;
@@ -453,6 +471,15 @@ struct run {
 	struct ps_checkpoint *accepted;		/* + the open batch */
 	char *bronze_root, *quarantine_root;
 	struct ps_buf stdin_source;
+	/*
+	 * Which stdin source plain lines belong to: chosen at start, or
+	 * (runs without --source or --continue on a lake that holds
+	 * earlier stdin runs) at the first plain line, by content.  Lines at
+	 * or below verify_cp must be the landed ones (replay).
+	 */
+	int stdin_pending;
+	long long verify_cp;
+	struct ps_replay *replay;
 	struct ps_buf out;			/* envelopes to emit */
 	struct ps_buf scratch;
 	struct part *parts;
@@ -878,9 +905,177 @@ static void run_release(struct run *r)
 	free(r->bronze_root);
 	free(r->quarantine_root);
 	ps_buf_release(&r->stdin_source);
+	ps_replay_free(r->replay);
 	ps_buf_release(&r->out);
 	ps_buf_release(&r->scratch);
 	ps_buf_release(&r->qbuf);
+}
+
+/*
+ * A last line without its newline is a whole record when it is valid
+ * JSON (a file whose last line lacks the newline); otherwise it is taken
+ * for the fragment of a writer killed mid-line.
+ */
+static int whole_record(const struct ps_line *line)
+{
+	yajl_val v;
+
+	if (line->too_long)
+		return 0;
+	v = ps_json_parse(line->data, line->len, NULL, 0);
+	yajl_tree_free(v);
+	return v != NULL;
+}
+
+/*
+ * A fragment is not landed: landing it would commit its position, and
+ * the restart that replays the whole line would then skip the real
+ * record.  Replayed again complete, it lands at this position.
+ */
+static void held_back(struct run *r, const struct ps_line *line,
+		      long long pos)
+{
+	long long acc = ps_checkpoint_get(r->accepted, r->stdin_source.data,
+					  r->stdin_source.len);
+
+	if (!r->stdin_pending && pos <= acc) {
+		r->c[C_SKIPPED].value++;
+		return;
+	}
+	ps_log(PS_WARN, "last line cut short (no newline, not JSON): not "
+	       "landed; a writer killed mid-line? it lands when the input "
+	       "is replayed whole", PS_I("line", line->lineno),
+	       PS_I("position", pos), PS_I("bytes", line->full_len));
+}
+
+/* The error for a line that is not what the source landed at pos. */
+static int not_a_replay(struct run *r, const struct ps_line *line,
+			long long pos, struct ps_error *e)
+{
+	return ps_error_set(e, PS_EX_DATAERR, "input is not a replay of %s: "
+			    "line %lld differs from the record landed at "
+			    "position %lld; nothing of it was landed (run "
+			    "again with --continue to append it after "
+			    "position %lld, or --source NAME to land it as a "
+			    "new source)", r->stdin_source.data,
+			    line->lineno, pos, r->verify_cp);
+}
+
+static int verify_replay(struct run *r, long long pos,
+			 const struct ps_line *line, struct ps_error *e)
+{
+	int m;
+
+	if (!r->replay) {
+		r->replay = ps_replay_open(r->o->lake, r->o->stream,
+					   r->stdin_source.data,
+					   r->stdin_source.len, e);
+		if (!r->replay)
+			return -1;
+	}
+	m = ps_replay_match(r->replay, pos, line, e);
+	if (m < 0)
+		return -1;
+	return m ? 0 : not_a_replay(r, line, pos, e);
+}
+
+/*
+ * stdin:NAME and stdin:NAME.N (N >= 2): the sources of earlier runs.
+ * Returns N (1 for stdin:NAME), or 0 for another source.
+ */
+static long long stdin_run(const char *base, const char *s, size_t n)
+{
+	size_t bl = strlen(base);
+	long long k = 0;
+	size_t i;
+
+	if (n < bl || memcmp(s, base, bl))
+		return 0;
+	if (n == bl)
+		return 1;
+	if (s[bl] != '.' || n == bl + 1 || s[bl + 1] == '0' || n > bl + 10)
+		return 0;
+	for (i = bl + 1; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		k = k * 10 + (s[i] - '0');
+	}
+	return k >= 2 ? k : 0;
+}
+
+/* Does the lake hold an earlier run of the stdin source? */
+static int has_stdin_runs(const struct run *r)
+{
+	size_t i, n = ps_checkpoint_count(r->committed);
+	const char *s;
+	size_t sl;
+	long long cp;
+
+	for (i = 0; i < n; i++) {
+		ps_checkpoint_entry(r->committed, i, &s, &sl, &cp);
+		if (stdin_run(r->stdin_source.data, s, sl))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The first plain line of a run without --source or --continue on a lake
+ * that holds earlier stdin runs: the input continues the run whose first
+ * landed record is this line (a restart, a replay, or the same input
+ * grown), else it is new data: a new source stdin:NAME.N.
+ */
+static int choose_stdin_source(struct run *r, long long pos,
+			       const struct ps_line *line, struct ps_error *e)
+{
+	size_t i, n = ps_checkpoint_count(r->committed);
+	char *base = ps_xstrdup(r->stdin_source.data);
+	long long best = 0, maxrun = 0;
+	const char *s;
+	size_t sl;
+	long long cp, k;
+	int m = 0;
+
+	for (i = 0; i < n && m >= 0; i++) {
+		struct ps_replay *rp;
+
+		ps_checkpoint_entry(r->committed, i, &s, &sl, &cp);
+		k = stdin_run(base, s, sl);
+		if (k > maxrun)
+			maxrun = k;
+		if (!k || best)
+			continue;
+		rp = ps_replay_open(r->o->lake, r->o->stream, s, sl, e);
+		if (!rp) {
+			m = -1;
+			break;
+		}
+		m = ps_replay_first(rp) == pos ?
+		    ps_replay_match(rp, pos, line, e) : 0;
+		if (m <= 0) {
+			ps_replay_free(rp);
+			continue;
+		}
+		r->replay = rp;
+		r->verify_cp = cp;
+		best = k;
+		ps_buf_reset(&r->stdin_source);
+		ps_buf_add(&r->stdin_source, s, sl);
+	}
+	free(base);
+	if (m < 0)
+		return -1;
+	r->stdin_pending = 0;
+	if (best) {
+		ps_log(PS_INFO, "input starts like an earlier run: a replay",
+		       PS_S("source", r->stdin_source.data),
+		       PS_I("landed_up_to", r->verify_cp));
+		return 0;
+	}
+	ps_buf_addf(&r->stdin_source, ".%lld", maxrun + 1);
+	ps_log(PS_INFO, "input is not a replay of an earlier run: a new "
+	       "source", PS_S("source", r->stdin_source.data));
+	return 0;
 }
 
 static int handle_line(struct run *r, struct ps_envelope_parser *ep,
@@ -910,11 +1105,26 @@ static int handle_line(struct run *r, struct ps_envelope_parser *ep,
 		reason = "bad_envelope";
 	}
 	pos = base + line->lineno - 1;
+	if (line->unterminated && !whole_record(line)) {
+		held_back(r, line, pos);
+		return 0;
+	}
+	if (r->stdin_pending && choose_stdin_source(r, pos, line, e) < 0)
+		return -1;
 	acc = ps_checkpoint_get(r->accepted, r->stdin_source.data,
 				r->stdin_source.len);
 	if (pos <= acc) {
+		if (pos <= r->verify_cp && verify_replay(r, pos, line, e) < 0)
+			return -1;
 		r->c[C_SKIPPED].value++;
 		return 0;
+	}
+	if (r->replay) {
+		ps_log(PS_INFO, "input replays what is landed; new lines "
+		       "from here", PS_S("source", r->stdin_source.data),
+		       PS_I("line", line->lineno));
+		ps_replay_free(r->replay);
+		r->replay = NULL;
 	}
 	if (line->too_long) {
 		char d[64];
@@ -968,8 +1178,13 @@ int ps_bronze_run(const struct ps_bronze_opts *o, int in_fd,
 		goto out;
 	cp = ps_checkpoint_get(r.committed, r.stdin_source.data,
 			       r.stdin_source.len);
-	if (o->continue_mode)
+	r.verify_cp = cp;
+	if (o->continue_mode) {
 		base = cp + 1;
+		r.verify_cp = -1;
+	} else if (!o->source_name) {
+		r.stdin_pending = has_stdin_runs(&r);
+	}
 	ps_log(PS_INFO, "starting", PS_S("stream", o->stream),
 	       PS_S("stdin_source", r.stdin_source.data),
 	       PS_I("stdin_checkpoint", cp),

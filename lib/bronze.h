@@ -129,6 +129,15 @@ struct ps_bronze_files {
 int ps_bronze_list(const char *lake, const char *stream,
 		   struct ps_bronze_files *out, struct ps_error *e);
 
+/*
+ * The same for bronze's own quarantine files of stream
+ * (LAKE/quarantine/STREAM/date=.../part-bronze-SAFE-FIRST-LAST...; SAFE
+ * without the "bronze-"), sorted by SAFE then FIRST.
+ */
+int ps_bronze_list_quarantine(const char *lake, const char *stream,
+			      struct ps_bronze_files *out,
+			      struct ps_error *e);
+
 /* Free the list and reset it to PS_BRONZE_FILES_INIT. */
 void ps_bronze_files_release(struct ps_bronze_files *fs);
 

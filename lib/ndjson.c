@@ -123,6 +123,7 @@ static void emit(struct ps_ndjson *r, struct ps_line *line, size_t s,
 {
 	const char *p = r->buf + s;
 
+	line->unterminated = consumed == n;
 	r->lineno++;
 	r->offset += consumed;
 	if (n && p[n - 1] == '\r')
@@ -141,7 +142,8 @@ static void emit(struct ps_ndjson *r, struct ps_line *line, size_t s,
 
 /*
  * Skip to just past the next newline; full counts the skipped bytes and
- * *last is the last byte of the line (to strip a CR).
+ * *last is the last byte of the line (to strip a CR).  Returns 1 past a
+ * newline, 0 at the end of input, -1 on a read error.
  */
 static int skip_rest(struct ps_ndjson *r, unsigned long long *full,
 		     char *last, struct ps_error *e)
@@ -158,7 +160,7 @@ static int skip_rest(struct ps_ndjson *r, unsigned long long *full,
 			*full += k;
 			r->offset += k + 1;
 			r->start += k + 1;
-			return 0;
+			return 1;
 		}
 		if (r->end > r->start)
 			*last = r->buf[r->end - 1];
@@ -208,6 +210,7 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 			unsigned long long full = avail;
 			size_t bom = 0;
 			char last = r->buf[avail - 1];
+			int nl_seen;
 
 			if (r->first && !memcmp(r->buf, "\xef\xbb\xbf", 3))
 				bom = 3;
@@ -218,7 +221,8 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 			r->first = 0;
 			r->offset += avail;
 			r->start = r->end = 0;
-			if (skip_rest(r, &full, &last, e) < 0)
+			nl_seen = skip_rest(r, &full, &last, e);
+			if (nl_seen < 0)
 				return -1;
 			/* Strip BOM and CR as emit() does. */
 			full -= bom + (last == '\r');
@@ -227,6 +231,7 @@ int ps_ndjson_next(struct ps_ndjson *r, struct ps_line *line,
 			line->len = r->max;
 			line->full_len = (size_t)full;
 			line->too_long = 1;
+			line->unterminated = !nl_seen;
 			return 1;
 		}
 		if (r->eof) {

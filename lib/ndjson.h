@@ -3,7 +3,9 @@
  *
  * Lines end at '\n'.  A '\r' before the '\n' (or before end of input) is
  * stripped, and so is a UTF-8 byte order mark at the start of the first
- * line.  A last line without a newline is returned like any other.  Lines
+ * line.  A last line without a newline is returned like any other, with
+ * unterminated set (whether it is a whole record or the fragment of a
+ * writer killed mid-line is the caller's decision).  Lines
  * may contain NUL bytes: always use line.len.  A line longer than the cap
  * is returned once as a bad record (too_long set, data holding its first
  * cap bytes, full_len its real length) and the reader resynchronises at
@@ -50,6 +52,8 @@ struct ps_line {
 	size_t full_len;	/* real length; > len only when too_long */
 	long long lineno;	/* 1-based */
 	int too_long;
+	int unterminated;	/* the last line, cut by the end of input
+				   before its newline */
 };
 
 struct ps_ndjson;

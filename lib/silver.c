@@ -1489,7 +1489,6 @@ static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 	struct in_ctx c = { fd, s, 0 };
 	struct ps_ndjson *r = ps_ndjson_new(poll_read, &c, PS_LINE_MAX);
 	struct ps_line ln;
-	unsigned long long off;
 	int rc = 0, n;
 
 	ps_ndjson_set_interrupt(r, &c.wake);
@@ -1498,7 +1497,6 @@ static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 
 		if (s->out_gone)
 			break;
-		off = ps_ndjson_offset(r);
 		n = ps_ndjson_next(r, &ln, &re);
 		if (n == 0)
 			break;
@@ -1517,8 +1515,7 @@ static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 			}
 			continue;
 		}
-		if (process_line(s, &ln, ps_ndjson_offset(r) - off > ln.len,
-				 e) < 0) {
+		if (process_line(s, &ln, !ln.unterminated, e) < 0) {
 			rc = -1;
 			break;
 		}

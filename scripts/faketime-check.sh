@@ -9,8 +9,10 @@
 # cnd_timedwait with CLOCK_REALTIME deadlines that libfaketime does not
 # intercept, so under a clock a year ahead every client would wait a year.
 # None of their expected outputs holds a date.  The suites that start a
-# service (Kafka, Azurite, Key Vault: Java and Node under LD_PRELOAD) and
-# fresh_machine.sh (a build) are left out too.
+# service or fetch a package (Kafka, Azurite, Key Vault, the Python venv,
+# puppeteer: Java, Node, Chromium and pip under LD_PRELOAD, TLS
+# certificates checked against the moved clock) and fresh_machine.sh (a
+# build) are left out too.
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: $0 'YYYY-MM-DD HH:MM:SS' [--skip SUITE]..." >&2; exit 64; }
@@ -47,7 +49,7 @@ for t in tests/e2e/*.sh; do
 	n=$(basename "$t" .sh)
 	case "$skip" in *" $n "*) continue ;; esac
 	# a suite that starts a service
-	grep -qE 'scripts/(kafka|azurite|lowkey-vault|keyvault)|kafka_lib\.inc' "$t" && continue
+	grep -qE 'scripts/(kafka|azurite|lowkey-vault|keyvault|pyenv|puppeteer)|kafka_lib\.inc' "$t" && continue
 	echo "== faketime $when: $t"
 	ft "$t" || failed="$failed $t"
 done

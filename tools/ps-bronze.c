@@ -28,7 +28,7 @@ enum {
 
 static const struct ps_option options[] = {
 	{ "source", OPT_SOURCE, "NAME",
-	  "stdin source id stdin:NAME (default: the stream)" },
+	  "stdin source stdin:NAME (default: STREAM, STREAM.N for new data)" },
 	{ "continue", OPT_CONTINUE, NULL,
 	  "input is new data: number it after the checkpoint" },
 	{ "flush-interval", OPT_FLUSH_INTERVAL, "SECONDS",
@@ -53,9 +53,10 @@ static const struct ps_tool tool = {
 	"Land events or envelopes from stdin in LAKE/bronze, exactly once.",
 	options, PS_CLI_LAKE | PS_CLI_STREAM,
 	"Envelopes of each commit are written to stdout after the commit.\n"
-	"Plain lines of stdin get source stdin:NAME and position = line "
-	"number - 1;\nlines at or below the checkpoint are skipped (a "
-	"replay), unless --continue.",
+	"Plain lines get source stdin:NAME and position = line number - 1. "
+	"An input that\nreplays an earlier run skips what is landed "
+	"(checked line by line); new data\nis a new source "
+	"stdin:STREAM.N; an input that is neither exits 65.",
 };
 
 struct args {

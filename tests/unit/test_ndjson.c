@@ -454,3 +454,44 @@ Test(ndjson, buffer_grows_to_the_cap_only_when_needed)
 		     mallinfo2().uordblks - base);
 	ps_ndjson_free(r);
 }
+
+/* The unterminated flag of each line of p, as a string of 0/1. */
+static void cut_flags(const char *p, size_t n, size_t k, size_t max,
+		      char *out)
+{
+	struct src s = { p, n, 0, k, 0, 0, 0 };
+	struct ps_ndjson *r = ps_ndjson_new(src_read, &s, max);
+	struct ps_line l;
+	struct ps_error e = { 0, "" };
+
+	while (ps_ndjson_next(r, &l, &e) == 1)
+		*out++ = l.unterminated ? '1' : '0';
+	*out = '\0';
+	ps_ndjson_free(r);
+}
+
+/* Only a last line cut by the end of input, short or over the cap. */
+Test(ndjson, unterminated_marks_only_a_cut_last_line)
+{
+	static const struct {
+		const char *in;
+		size_t max;
+		const char *want;
+	} c[] = {
+		{ "a\nb", 8, "01" }, { "a\nb\n", 8, "00" }, { "a\n\n", 8, "00" },
+		{ "x\r", 8, "1" }, { "x\r\n", 8, "0" },
+		{ "\xef\xbb\xbf{}", 8, "1" },
+		{ "0123456789abcdef\nxy", 16, "01" },
+		{ "0123456789abcdefgh\n", 16, "0" },
+		{ "0123456789abcdefgh", 16, "1" },
+	};
+	char got[8];
+	size_t i, k;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		for (k = 1; k <= strlen(c[i].in) + 1; k++) {
+			cut_flags(c[i].in, strlen(c[i].in), k, c[i].max, got);
+			cr_expect_str_eq(got, c[i].want, "case %zu chunk %zu",
+					 i, k);
+		}
+}
