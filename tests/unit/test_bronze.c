@@ -323,7 +323,7 @@ Test(bronze, lands_plain_lines_with_positions, .init = mklake,
 			"00000000000000000000-00000000000000000003.ndjson.gz");
 
 	o.threads = 0;
-	cr_assert_eq(run_text("{\"a\":1}\n\n{\"a\":2}\r\nraw \xff bytes",
+	cr_assert_eq(run_text("{\"a\":1}\n\n{\"a\":2}\r\nraw \xff bytes\n",
 			      &o, &out, &e), 0, "%s", e.msg);
 	cr_assert_eq(access(f, F_OK), 0, "missing %s", f);
 	lake_dump(&dump);
@@ -341,6 +341,35 @@ Test(bronze, lands_plain_lines_with_positions, .init = mklake,
 	ps_buf_release(&out);
 	ps_buf_release(&dump);
 	free(f);
+}
+
+/*
+ * A last line without its newline lands when it is JSON (a file without
+ * the final newline), not when it is the fragment of a killed writer:
+ * its position stays free for the restart that replays the whole line.
+ */
+Test(bronze, cut_last_line_is_not_landed, .init = mklake, .fini = rmlake)
+{
+	struct ps_bronze_opts o = PS_BRONZE_OPTS_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_buf out = PS_BUF_INIT, dump = PS_BUF_INIT;
+
+	o.threads = 0;
+	cr_assert_eq(run_text("{\"a\":1}\n{\"a\":2}", &o, &out, &e), 0);
+	cr_assert_eq(run_text("{\"a\":1}\n{\"a\":2}\n{\"a\":3,\"b", &o, &out,
+			      &e), 0);
+	lake_dump(&dump);
+	cr_assert_str_eq(dump.data, "stdin:adm 0 {\"a\":1}\n"
+			 "stdin:adm 1 {\"a\":2}\n");
+	cr_assert_eq(run_text("{\"a\":1}\n{\"a\":2}\n{\"a\":3,\"b\":4}\n", &o,
+			      &out, &e), 0, "%s", e.msg);
+	ps_buf_reset(&dump);
+	lake_dump(&dump);
+	cr_assert_str_eq(dump.data, "stdin:adm 0 {\"a\":1}\n"
+			 "stdin:adm 1 {\"a\":2}\n"
+			 "stdin:adm 2 {\"a\":3,\"b\":4}\n");
+	ps_buf_release(&out);
+	ps_buf_release(&dump);
 }
 
 Test(bronze, replay_skips_and_continue_appends, .init = mklake,
