@@ -23,6 +23,14 @@ abuse=$?
 check 'hostile clients: every one refused, the server kept serving' \
 	'[ $abuse -eq 0 ]'
 
+check 'without --follow: a gold commit (its checkpoint replaced) is pushed within 2 s' '
+	curl -sN -m 3 -H "Last-Event-ID: 1" "${URL}events" >sse.out &
+	sleep 0.5
+	ck=lake/_state/ps-gold/admissions.json
+	cp $ck $ck.tmp && mv $ck.tmp $ck
+	wait
+	grep -q "^id: 2\$" sse.out && ! grep -q "^id: 1\$" sse.out'
+
 check '/api/kpis.json is JSON with the occupancy table' '
 	curl -sf "${URL}api/kpis.json" |
 	jq -e ".tables.kpi_occupancy | length > 10"'
