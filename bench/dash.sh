@@ -7,11 +7,12 @@
 # views).  (2) --serve with 200 concurrent SSE clients on loopback while
 # ps-gold commits every second (realistic events, paced): push latency from
 # each gold commit to every client, p50 and p99 (target p99 < 250 ms), and
-# the server's RSS.
+# the server's RSS.  BENCH_DASH_SSE_ONLY=1 runs only (2).
 . "$(dirname "$0")/lib.sh"
 PY=$("$TOP/scripts/pyenv.sh") || { echo "bench: no Python venv" >&2; exit 1; }
 L=$BENCH_TMP/dash
 T=2031-01-01T00:00:00Z
+if [ "${BENCH_DASH_SSE_ONLY:-}" != 1 ]; then
 echo "== ps-dash ($N encounters)"
 ps-simulate --count "$N" --seed 1 --dirty none 2>/dev/null >"$BENCH_TMP/dash-ev.ndjson"
 NOW=$(tail -n 1 "$BENCH_TMP/dash-ev.ndjson" | jq -r .admission_time)
@@ -59,6 +60,7 @@ measure "anchor: DuckDB, the same aggregates" "$enc" \
 	"'$PY' '$BENCH_TMP/dash_duckdb.py' '$L' '$NOW'"
 echo "ps-dash vs DuckDB: $(ratio "$dash" "$RATE") (page written in $page_secs s, $(wc -c <"$BENCH_TMP/page.html") bytes)"
 rm -rf "$L"
+fi
 
 # (2) SSE push latency, 200 clients, gold committing every second.
 M=${BENCH_SSE_EVENTS:-50000}
