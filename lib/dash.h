@@ -164,6 +164,7 @@ struct ps_dash_model {
 	struct ps_dash_count *quarantine;	/* by reason, sorted */
 	size_t nquarantine;
 	long long quarantined, kept, flagged, records_in;
+	long long late;			/* see PS_DASH_LATE */
 	struct ps_dash_count *flags;		/* silver flags, sorted */
 	size_t nflags;
 
@@ -175,6 +176,10 @@ struct ps_dash_model {
 
 	long long seq;			/* update number (SSE id) */
 };
+
+/* A kept record is a late event when its event time is more than this
+ * (microseconds) older than an event its source delivered before it. */
+#define PS_DASH_LATE (5LL * 60 * 1000000)
 
 /* Minimum samples for a median or p90 (HEALTHCARE.md). */
 #define PS_DASH_MIN_SAMPLES 20

@@ -123,6 +123,8 @@ void ps_dash_json(const struct ps_dash_model *m, struct ps_buf *b)
 	ps_buf_add_i64(b, m->kept);
 	ps_buf_adds(b, ",\"flagged\":");
 	ps_buf_add_i64(b, m->flagged);
+	ps_buf_adds(b, ",\"late\":");
+	ps_buf_add_i64(b, m->late);
 	ps_buf_adds(b, ",\"quarantined\":");
 	ps_buf_add_i64(b, m->quarantined);
 	ps_buf_adds(b, ",\"quarantined_by_rule\":");
@@ -246,14 +248,15 @@ void ps_dash_metrics(const struct ps_dash_model *m, struct ps_buf *b)
 		value(b, (double)(m->now - m->stages[i].commit_time) / 1e6);
 	}
 	family(b, "pulsestream_silver_records", "gauge",
-	       "Records of silver by outcome (in, kept, flagged, quarantined).");
+	       "Records of silver by outcome (in, kept, flagged, late, "
+	       "quarantined).");
 	{
-		static const char *const k[4] = { "in", "kept", "flagged",
-						   "quarantined" };
-		const long long v[4] = { m->records_in, m->kept, m->flagged,
-					 m->quarantined };
+		static const char *const k[5] = { "in", "kept", "flagged",
+						   "late", "quarantined" };
+		const long long v[5] = { m->records_in, m->kept, m->flagged,
+					 m->late, m->quarantined };
 
-		for (i = 0; i < 4; i++) {
+		for (i = 0; i < 5; i++) {
 			ps_buf_adds(b, "pulsestream_silver_records{");
 			label(b, "outcome", k[i], 0);
 			ps_buf_addc(b, '}');

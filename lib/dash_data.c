@@ -831,6 +831,11 @@ struct fsum {
 	long long rows, flagged;
 	struct ps_dash_count *reasons;
 	size_t nreasons;
+	/* silver: its source, and (position, event_time) of rows with an
+	 * event_time, for late arrivals */
+	char *source;
+	int64_t *pos, *et;
+	size_t nev;
 };
 
 struct fsums {
@@ -855,6 +860,9 @@ static void fsum_release(struct fsum *f)
 		free(f->reasons[i].name);
 	free(f->reasons);
 	free(f->path);
+	free(f->source);
+	free(f->pos);
+	free(f->et);
 }
 
 static void fsums_release(struct fsums *a)
@@ -938,11 +946,13 @@ static int quarantine_file(struct fsum *f, struct ps_error *e)
 	return 0;
 }
 
-/* Rows kept and flagged in one silver file, from its footer only. */
+/* Rows kept and flagged in one silver file (from the footer), and the
+ * position and event time of each row that has one. */
 static int silver_file(struct fsum *f, struct ps_error *e)
 {
 	struct ps_pq_reader *r = ps_pq_reader_open(f->path, e);
-	int cf;
+	const char *src;
+	int cf, sel[2], k;
 	size_t g;
 
 	if (!r)
@@ -956,8 +966,86 @@ static int silver_file(struct fsum *f, struct ps_error *e)
 		    st.has_null_count)
 			f->flagged += st.num_values - st.null_count;
 	}
+	src = ps_pq_reader_kv_get(r, "pulsestream.source");
+	sel[0] = ps_pq_reader_find(r, "position");
+	sel[1] = ps_pq_reader_find(r, "event_time");
+	if (!src || sel[0] < 0 || sel[1] < 0) {
+		ps_pq_reader_free(r);
+		return 0;
+	}
+	f->source = ps_xstrdup(src);
+	f->pos = ps_xmalloc((size_t)f->rows * sizeof(*f->pos) + 1);
+	f->et = ps_xmalloc((size_t)f->rows * sizeof(*f->et) + 1);
+	ps_pq_reader_select(r, sel, 2);
+	while ((k = ps_pq_next(r, e)) == 1 && f->nev < (size_t)f->rows) {
+		const struct ps_pq_value *p = ps_pq_value(r, (size_t)sel[0]),
+					 *t = ps_pq_value(r, (size_t)sel[1]);
+
+		if (p->is_null || t->is_null)
+			continue;
+		f->pos[f->nev] = p->v.i;
+		f->et[f->nev++] = t->v.i;
+	}
 	ps_pq_reader_free(r);
-	return 0;
+	return k < 0 ? -1 : 0;
+}
+
+struct arrival {
+	int64_t pos, et;
+};
+
+static int cmp_arrival(const void *a, const void *b)
+{
+	const struct arrival *x = a, *y = b;
+
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * Late events: kept records whose event time is more than PS_DASH_LATE
+ * older than an event their source delivered before them (by position).
+ * Each source's rows are gathered from its files and put in order.
+ */
+static long long count_late(const struct fsums *sv)
+{
+	long long late = 0;
+	size_t i, j, n;
+	unsigned char *done = ps_xcalloc(sv->n + 1, 1);
+
+	for (i = 0; i < sv->n; i++) {
+		struct arrival *a;
+		int64_t max = INT64_MIN;
+
+		if (done[i] || !sv->f[i].source)
+			continue;
+		for (j = i, n = 0; j < sv->n; j++)
+			if (sv->f[j].source &&
+			    !strcmp(sv->f[j].source, sv->f[i].source))
+				n += sv->f[j].nev;
+		a = ps_xmalloc((n + 1) * sizeof(*a));
+		for (j = i, n = 0; j < sv->n; j++) {
+			size_t k;
+
+			if (!sv->f[j].source ||
+			    strcmp(sv->f[j].source, sv->f[i].source))
+				continue;
+			done[j] = 1;
+			for (k = 0; k < sv->f[j].nev; k++) {
+				a[n].pos = sv->f[j].pos[k];
+				a[n++].et = sv->f[j].et[k];
+			}
+		}
+		qsort(a, n, sizeof(*a), cmp_arrival);
+		for (j = 0; j < n; j++) {
+			if (max != INT64_MIN && a[j].et < max - PS_DASH_LATE)
+				late++;
+			if (a[j].et > max)
+				max = a[j].et;
+		}
+		free(a);
+	}
+	free(done);
+	return late;
 }
 
 static int cmp_fsum(const void *a, const void *b)
@@ -999,6 +1087,8 @@ static int summarize(const char *dir, const char *suffix, struct fsums *old,
 			f->path = files[i];
 			hit->reasons = NULL;
 			hit->nreasons = 0;
+			hit->source = NULL;
+			hit->pos = hit->et = NULL;
 		} else {
 			memset(f, 0, sizeof(*f));
 			f->path = files[i];
@@ -1052,6 +1142,8 @@ static int load_quality(struct ps_dash_model *m, const char *lake,
 		m->kept += c->silver.f[i].rows;
 		m->flagged += c->silver.f[i].flagged;
 	}
+	if (!rc)
+		m->late = count_late(&c->silver);
 	m->has_quality = c->quarantine.n || c->silver.n;
 	if (m->nquarantine)
 		qsort(m->quarantine, m->nquarantine, sizeof(*m->quarantine),

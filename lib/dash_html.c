@@ -918,6 +918,9 @@ static void quality(struct ps_buf *b, const struct ps_dash_model *m)
 	cell(b, "td", "quality", "silver", "kept", (double)m->kept, 0);
 	ps_buf_adds(b, "</tr>\n<tr><th scope=\"row\">Kept with a flag</th>");
 	cell(b, "td", "quality", "silver", "flagged", (double)m->flagged, 0);
+	ps_buf_adds(b, "</tr>\n<tr><th scope=\"row\">Late events (over 5 min "
+		    "older than one delivered before)</th>");
+	cell(b, "td", "quality", "silver", "late", (double)m->late, 0);
 	ps_buf_adds(b, "</tr>\n<tr><th scope=\"row\">Quarantined</th>");
 	cell(b, "td", "quality", "silver", "quarantined",
 	     (double)m->quarantined, 0);
@@ -940,8 +943,7 @@ static void quality(struct ps_buf *b, const struct ps_dash_model *m)
 		svg_hbars(b, "Records quarantined by rule", "records", cats,
 			  m->nquarantine, names, 1, v, 0);
 		ps_buf_adds(b, "<figcaption>Quarantined by rule (a record "
-			    "may break several; late events are "
-			    "future_admission)</figcaption></figure>");
+			    "may break several)</figcaption></figure>");
 		ps_buf_adds(b, "<details><summary>Numbers</summary><table>"
 			    "<tbody>");
 		for (i = 0; i < m->nquarantine; i++) {

@@ -20,7 +20,7 @@ cd "$TMPD" || exit 1
 # Realistic events with some dirt, landed in bronze and silver; silver's
 # clean records feed gold in two halves.
 ps-simulate -q -m realistic --seed 9 --count 6000 --warmup 3 --dirty none \
-	--dirty invalid_age=1%,missing_field=1%,duplicate=1% >ev.ndjson
+	--dirty invalid_age=1%,missing_field=1%,duplicate=1%,late=1% >ev.ndjson
 NOW=$(tail -n 1 ev.ndjson | jq -r .event_time)
 ps-bronze -L lake -q <ev.ndjson | ps-silver -L lake -q >clean.ndjson
 n=$(wc -l <clean.ndjson)

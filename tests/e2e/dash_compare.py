@@ -119,6 +119,15 @@ if sqldir:
         expected[f"fact|{dep}|discharges"] = ln
         expected[f"fact|{dep}|los_median"] = lm if ln >= 20 else None
         expected[f"fact|{dep}|los_p90"] = lp if ln >= 20 else None
+    kept, flagged, late = con.execute("""
+        SELECT count(*), count(flags), count(*) FILTER (WHERE event_time < m - INTERVAL 5 MINUTE)
+        FROM (SELECT flags, event_time, max(event_time) OVER (PARTITION BY source ORDER BY position
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) m FROM silver)""").fetchall()[0]
+    expected["quality|silver|kept"] = kept
+    expected["quality|silver|flagged"] = flagged
+    expected["quality|silver|late"] = late
+    cp = json.load(open("_state/ps-silver/admissions.json"))
+    expected["quality|silver|records_in"] = sum(v["position"] + 1 for v in cp["sources"].values())
 os.chdir(cwd)
 
 reasons = {}
@@ -134,9 +143,11 @@ for f in glob.glob(os.path.join(lake, "quarantine", "*", "*", "*.ndjson.gz")):
 for r, n in reasons.items():
     expected[f"quarantine|{r}|records"] = n
 expected["quality|silver|quarantined"] = nquar
+if "quality|silver|records_in" in expected:
+    expected["quality|silver|duplicates"] = (expected["quality|silver|records_in"] -
+                                             expected["quality|silver|kept"] - nquar)
 
-SKIP = ("tile|network|waiting_for_bed", "tile|network|alerts_",
-        "quality|silver|")
+SKIP = ("tile|network|waiting_for_bed", "tile|network|alerts_")
 bad = checked = 0
 for k, text in sorted(values.items()):
     if k not in expected:
