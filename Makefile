@@ -202,3 +202,16 @@ check-fuzz: fuzz
 		$(B)/fuzz/new tests/fuzz/corpus
 .PHONY: check-fuzz
 -include $(FUZZ_OBJ:.o=.d)
+
+# Test builds of the lake writers: lib/stage.c compiled with -DPS_TEST_HOOKS
+# (the PS_TEST_STOP pause points of lib/stage.h), linked ahead of the
+# library.  tests/e2e/lake_interleave.sh runs them; bin/ never has the hook.
+TEST_TOOLS = $(B)/test-bin/ps-bronze $(B)/test-bin/ps-silver $(B)/test-bin/ps-gold
+$(B)/test/stage.o: lib/stage.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPS_TEST_HOOKS -MMD -MP -c -o $@ $<
+$(B)/test-bin/%: $(B)/tools/%.o $(B)/test/stage.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/test/stage.o $(LIBA) $(LIBS)
+check-e2e: $(TEST_TOOLS)
+-include $(B)/test/stage.d

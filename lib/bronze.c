@@ -1,5 +1,4 @@
 /* bronze.c - see bronze.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -15,446 +14,21 @@
 #include "fsutil.h"
 #include "gzpool.h"
 #include "json.h"
+#include "lake.h"
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
 #include "pstime.h"
+#include "stage.h"
 #include "banned.h"
 
-#define POS_DIGITS 20
-#define SUFFIX ".ndjson.gz"
-#define QUARANTINE_PREFIX "bronze-"
 #define QUARANTINE_KEEP 4096	/* bytes of an over-long line kept */
-#define READER_CHUNK (256 * 1024)
-
-/* ---- file names ---- */
-
-static int safe_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-}
-
-static int all_safe(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!safe_char((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
-static int all_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-void ps_bronze_safe_source(struct ps_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-	int k;
-
-	if (n <= 120 && n > 6 && !memcmp(s, "stdin:", 6) &&
-	    all_safe(s + 6, n - 6)) {
-		ps_buf_adds(b, "stdin_");
-		ps_buf_add(b, s + 6, n - 6);
-		return;
-	}
-	if (n <= 120 && n > 6 && !memcmp(s, "kafka:", 6)) {
-		const char *slash = memrchr(s + 6, '/', n - 6);
-
-		if (slash && all_safe(s + 6, (size_t)(slash - s - 6)) &&
-		    all_digits(slash + 1, (size_t)(s + n - slash - 1))) {
-			ps_buf_adds(b, "kafka_");
-			ps_buf_add(b, s + 6, (size_t)(slash - s - 6));
-			ps_buf_addc(b, '_');
-			ps_buf_add(b, slash + 1, (size_t)(s + n - slash - 1));
-			return;
-		}
-	}
-	for (i = 0; i < n && i < 64; i++)
-		ps_buf_addc(b, safe_char((unsigned char)s[i]) ? s[i] : '_');
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	ps_buf_addc(b, '~');
-	for (k = 60; k >= 0; k -= 4)
-		ps_buf_addc(b, hex[(h >> k) & 15]);
-}
-
-static int parse_pos(const char *s, long long *out)
-{
-	long long v = 0;
-	int i;
-
-	for (i = 0; i < POS_DIGITS; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int ps_bronze_parse_name(const char *name, const char **safe,
-			 size_t *safe_len, long long *first, long long *last)
-{
-	size_t n = strlen(name), sl = sizeof(SUFFIX) - 1;
-	/* part- SAFE - FIRST - LAST .ndjson.gz */
-	size_t tail = 1 + POS_DIGITS + 1 + POS_DIGITS + sl;
-	const char *p;
-
-	if (n < 5 + 1 + tail || memcmp(name, "part-", 5) ||
-	    memcmp(name + n - sl, SUFFIX, sl))
-		return -1;
-	p = name + n - tail;
-	if (p[0] != '-' || p[1 + POS_DIGITS] != '-' ||
-	    parse_pos(p + 1, first) < 0 ||
-	    parse_pos(p + 2 + POS_DIGITS, last) < 0 || *first > *last)
-		return -1;
-	*safe = name + 5;
-	*safe_len = (size_t)(p - (name + 5));
-	return 0;
-}
-
-static void add_name(struct ps_buf *b, const char *prefix, const char *safe,
-		     size_t safe_len, long long first, long long last)
-{
-	ps_buf_adds(b, "part-");
-	ps_buf_adds(b, prefix);
-	ps_buf_add(b, safe, safe_len);
-	ps_buf_addf(b, "-%020lld-%020lld" SUFFIX, first, last);
-}
-
-/* ---- listing ---- */
-
-static int is_date_dir(const char *name)
-{
-	return strlen(name) == 15 && !memcmp(name, "date=", 5) &&
-	       name[9] == '-' && name[12] == '-';
-}
-
-static int cmp_file(const void *a, const void *b)
-{
-	const struct ps_bronze_file *x = a, *y = b;
-	int c = strcmp(x->safe_source, y->safe_source);
-
-	if (c)
-		return c;
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	return strcmp(x->date, y->date);
-}
-
-/*
- * List root/date=DATE/part-PREFIX... into out (prefix stripped from the
- * source part).  A missing root is an empty list.
- */
-static int list_root(const char *root, const char *prefix,
-		     struct ps_bronze_files *out, struct ps_error *e)
-{
-	DIR *d = opendir(root), *dd;
-	struct dirent *de, *fe;
-	size_t cap = out->n, pl = strlen(prefix);
-
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return ps_error_errno(e, PS_EX_IOERR, errno,
-				      "cannot read directory %s", root);
-	}
-	while ((de = readdir(d))) {
-		char *dir;
-
-		if (!is_date_dir(de->d_name))
-			continue;
-		dir = ps_path_join(root, de->d_name);
-		dd = opendir(dir);
-		if (!dd) {
-			int err = errno;
-
-			closedir(d);
-			ps_error_errno(e, PS_EX_IOERR, err,
-				       "cannot read directory %s", dir);
-			free(dir);
-			return -1;
-		}
-		while ((fe = readdir(dd))) {
-			const char *safe;
-			size_t sl;
-			long long first, last;
-			struct ps_bronze_file *f;
-
-			if (fe->d_name[0] == '.' ||
-			    ps_bronze_parse_name(fe->d_name, &safe, &sl,
-						 &first, &last) < 0)
-				continue;
-			if (sl <= pl || memcmp(safe, prefix, pl))
-				continue;
-			if (out->n == cap) {
-				cap = cap ? cap * 2 : 64;
-				out->v = ps_xrealloc(out->v,
-						     cap * sizeof(*out->v));
-			}
-			f = &out->v[out->n++];
-			f->path = ps_path_join(dir, fe->d_name);
-			memcpy(f->date, de->d_name + 5, 10);
-			f->date[10] = '\0';
-			f->safe_source = ps_xmemdup(safe + pl, sl - pl);
-			f->first = first;
-			f->last = last;
-		}
-		closedir(dd);
-		free(dir);
-	}
-	closedir(d);
-	return 0;
-}
-
-static char *stream_dir(const char *lake, const char *area,
-			const char *stream)
-{
-	struct ps_buf b = PS_BUF_INIT;
-	size_t n = strlen(lake);
-
-	ps_buf_adds(&b, lake);
-	if (n && lake[n - 1] != '/')
-		ps_buf_addc(&b, '/');
-	ps_buf_addf(&b, "%s/%s", area, stream);
-	return ps_buf_detach(&b, NULL);
-}
-
-int ps_bronze_list(const char *lake, const char *stream,
-		   struct ps_bronze_files *out, struct ps_error *e)
-{
-	char *root = stream_dir(lake, "bronze", stream);
-	int rc = list_root(root, "", out, e);
-
-	free(root);
-	if (rc < 0) {
-		ps_bronze_files_release(out);
-		return -1;
-	}
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_file);
-	return 0;
-}
-
-int ps_bronze_list_quarantine(const char *lake, const char *stream,
-			      struct ps_bronze_files *out,
-			      struct ps_error *e)
-{
-	char *root = stream_dir(lake, "quarantine", stream);
-	int rc = list_root(root, QUARANTINE_PREFIX, out, e);
-
-	free(root);
-	if (rc < 0) {
-		ps_bronze_files_release(out);
-		return -1;
-	}
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_file);
-	return 0;
-}
-
-void ps_bronze_files_release(struct ps_bronze_files *fs)
-{
-	size_t i;
-
-	for (i = 0; i < fs->n; i++) {
-		free(fs->v[i].path);
-		free(fs->v[i].safe_source);
-	}
-	free(fs->v);
-	fs->v = NULL;
-	fs->n = 0;
-}
-
-/* ---- reader ---- */
-
-struct ps_bronze_reader {
-	gzFile gz;
-	char *path;
-	struct ps_ndjson *nd;
-	struct ps_envelope_parser *ep;
-	int gzerr;
-};
-
-static ssize_t gz_read(void *ctx, void *buf, size_t n)
-{
-	struct ps_bronze_reader *r = ctx;
-	int k;
-
-	if (n > READER_CHUNK)
-		n = READER_CHUNK;
-	k = gzread(r->gz, buf, (unsigned)n);
-	if (k == 0) {
-		int ze = Z_OK;
-
-		/* A truncated stream ends like a file: ask zlib. */
-		gzerror(r->gz, &ze);
-		if (ze != Z_OK)
-			k = -1;
-	}
-	if (k < 0) {
-		r->gzerr = 1;
-		errno = EIO;
-		return -1;
-	}
-	return k;
-}
-
-struct ps_bronze_reader *ps_bronze_reader_open(const char *path,
-					       struct ps_error *e)
-{
-	struct ps_bronze_reader *r;
-	gzFile gz = gzopen(path, "rb");
-
-	if (!gz) {
-		ps_error_errno(e, PS_EX_NOINPUT, errno ? errno : ENOMEM,
-			       "cannot open %s", path);
-		return NULL;
-	}
-	gzbuffer(gz, 128 * 1024);
-	r = ps_xcalloc(1, sizeof(*r));
-	r->gz = gz;
-	r->path = ps_xstrdup(path);
-	r->nd = ps_ndjson_new(gz_read, r, PS_LINE_MAX);
-	r->ep = ps_envelope_parser_new();
-	return r;
-}
-
-int ps_bronze_reader_next(struct ps_bronze_reader *r,
-			  struct ps_envelope *env, struct ps_error *e)
-{
-	struct ps_line line;
-	struct ps_error pe = { 0, "" };
-	int rc;
-
-	for (;;) {
-		rc = ps_ndjson_next(r->nd, &line, &pe);
-		if (rc < 0) {
-			int ze = 0;
-			const char *zmsg = gzerror(r->gz, &ze);
-
-			if (r->gzerr)
-				return ps_error_set(e, PS_EX_IOERR,
-						    "%s: damaged gzip data: %s",
-						    r->path, zmsg);
-			return ps_error_set(e, PS_EX_IOERR, "%s: %s", r->path,
-					    pe.msg);
-		}
-		if (rc == 0)
-			return 0;
-		if (line.len || line.too_long)
-			break;
-	}
-	/* A committed file that does not hold envelopes is damaged: 74. */
-	if (line.too_long)
-		return ps_error_set(e, PS_EX_IOERR,
-				    "%s:%lld: line longer than %zu bytes",
-				    r->path, line.lineno, PS_LINE_MAX);
-	if (ps_envelope_parse(r->ep, line.data, line.len, env, &pe) < 0)
-		return ps_error_set(e, PS_EX_IOERR, "%s:%lld: %s", r->path,
-				    line.lineno, pe.msg);
-	return 1;
-}
-
-void ps_bronze_reader_close(struct ps_bronze_reader *r)
-{
-	if (!r)
-		return;
-	gzclose(r->gz);
-	ps_ndjson_free(r->nd);
-	ps_envelope_parser_free(r->ep);
-	free(r->path);
-	free(r);
-}
-
-/* ---- checkpoint from file names ---- */
-
-/* For each source (runs of equal safe_source), the file with the max last. */
-static int merge_names(struct ps_bronze_files *fs, struct ps_checkpoint *cp,
-		       struct ps_error *e)
-{
-	size_t i = 0;
-
-	if (fs->n)
-		qsort(fs->v, fs->n, sizeof(*fs->v), cmp_file);
-	while (i < fs->n) {
-		size_t j = i, best = i;
-		struct ps_bronze_reader *r;
-		struct ps_envelope env;
-		int rc;
-
-		while (j < fs->n &&
-		       !strcmp(fs->v[j].safe_source, fs->v[i].safe_source)) {
-			if (fs->v[j].last > fs->v[best].last)
-				best = j;
-			j++;
-		}
-		r = ps_bronze_reader_open(fs->v[best].path, e);
-		if (!r) {
-			if (e)
-				e->code = PS_EX_IOERR;
-			return -1;
-		}
-		rc = ps_bronze_reader_next(r, &env, e);
-		if (rc == 0)
-			ps_error_set(e, PS_EX_IOERR, "%s: no envelope",
-				     fs->v[best].path);
-		if (rc > 0)
-			ps_checkpoint_set(cp, env.source, env.source_len,
-					  fs->v[best].last);
-		ps_bronze_reader_close(r);
-		if (rc <= 0)
-			return -1;
-		i = j;
-	}
-	return 0;
-}
-
-int ps_bronze_checkpoint(const char *lake, const char *stream,
-			 struct ps_checkpoint *cp, struct ps_error *e)
-{
-	struct ps_bronze_files fs = PS_BRONZE_FILES_INIT;
-	char *qroot = stream_dir(lake, "quarantine", stream);
-	int rc = ps_bronze_list(lake, stream, &fs, e);
-
-	if (rc == 0)
-		rc = merge_names(&fs, cp, e);
-	ps_bronze_files_release(&fs);
-	if (rc == 0) {
-		rc = list_root(qroot, QUARANTINE_PREFIX, &fs, e);
-		if (rc == 0)
-			rc = merge_names(&fs, cp, e);
-		ps_bronze_files_release(&fs);
-	}
-	free(qroot);
-	return rc;
-}
 
 /* ---- the landing loop ---- */
 
 struct part {
 	char *source;
 	size_t source_len;
-	struct ps_buf safe;
 	long long first, last;
 	struct ps_gzpool_file *gz;
 };
@@ -467,7 +41,8 @@ enum {
 struct run {
 	const struct ps_bronze_opts *o;
 	struct ps_gzpool *pool;
-	struct ps_checkpoint *committed;	/* what is durable */
+	struct ps_stage *stage;			/* lock, commits */
+	struct ps_checkpoint *committed;	/* what is durable (stage's) */
 	struct ps_checkpoint *accepted;		/* + the open batch */
 	char *bronze_root, *quarantine_root;
 	struct ps_buf stdin_source;
@@ -540,23 +115,6 @@ static ssize_t timed_read(void *ctx, void *buf, size_t n)
 	}
 }
 
-static void add_pos(struct ps_buf *b, long long v)
-{
-	char tmp[32];
-	int k = snprintf(tmp, sizeof(tmp), "%020lld", v);
-
-	ps_buf_add(b, tmp, (size_t)k);
-}
-
-static void path_in_date(struct ps_buf *b, const char *root,
-			 const char *date)
-{
-	ps_buf_adds(b, root);
-	ps_buf_adds(b, "/date=");
-	ps_buf_add(b, date, 10);
-	ps_buf_addc(b, '/');
-}
-
 /* The ingest time bronze gives a plain line (or a quarantined one). */
 static int64_t assigned_ingest_time(const struct run *r)
 {
@@ -622,19 +180,13 @@ static struct part *get_part(struct run *r, const char *src, size_t n,
 	}
 	p = &r->parts[r->nparts];
 	memset(p, 0, sizeof(*p));
-	ps_bronze_safe_source(&p->safe, src, n);
-	path_in_date(&path, r->bronze_root, r->batch_date);
-	ps_buf_adds(&path, "part-");
-	ps_buf_add(&path, p->safe.data, p->safe.len);
-	ps_buf_addc(&path, '-');
-	add_pos(&path, pos);
-	ps_buf_adds(&path, "-open" SUFFIX);
+	/* Named for its first position until the last one is known. */
+	ps_lake_part_path(&path, PS_LAKE_BRONZE, r->bronze_root,
+			  r->batch_date, src, n, pos, pos, -1);
 	p->gz = ps_gzpool_open(r->pool, path.data, e);
 	ps_buf_release(&path);
-	if (!p->gz) {
-		ps_buf_release(&p->safe);
+	if (!p->gz)
 		return NULL;
-	}
 	p->source = ps_xmemdup(src, n);
 	p->source_len = n;
 	p->first = p->last = pos;
@@ -649,7 +201,6 @@ static void free_parts(struct run *r)
 	for (i = 0; i < r->nparts; i++) {
 		ps_gzpool_abort(r->parts[i].gz);
 		free(r->parts[i].source);
-		ps_buf_release(&r->parts[i].safe);
 	}
 	r->nparts = 0;
 	r->last_part = 0;
@@ -731,6 +282,46 @@ static int quarantine(struct run *r, const struct ps_line *line,
 	return 0;
 }
 
+/* Step 4 of the commit (lib/stage.h): the envelopes go downstream. */
+static int emit(void *ctx, struct ps_error *e)
+{
+	struct run *r = ctx;
+	int er;
+
+	if (!r->o->emit || !r->out.len || r->gone)
+		return 0;
+	er = r->o->emit(r->o->emit_ctx, r->out.data, r->out.len);
+	if (er > 0) {
+		r->gone = 1;
+		ps_log(PS_INFO, "output reader went away, stopping");
+	} else if (er < 0) {
+		return ps_error_errno(e, PS_EX_IOERR, errno,
+				      "cannot write envelopes");
+	}
+	return 0;
+}
+
+/* The quarantine file of the open batch, in place. */
+static int commit_quarantine(struct run *r, struct ps_error *e)
+{
+	struct ps_buf path = PS_BUF_INIT;
+	struct ps_gzpool_file *q;
+	int rc = -1;
+
+	ps_lake_part_path(&path, PS_LAKE_BRONZE_QUARANTINE, r->quarantine_root,
+			  r->batch_date, r->stdin_source.data,
+			  r->stdin_source.len, r->qfirst, r->qlast, -1);
+	q = ps_gzpool_open(r->pool, path.data, e);
+	if (q && ps_gzpool_write(q, r->qbuf.data, r->qbuf.len, e) < 0)
+		ps_gzpool_abort(q);
+	else if (q && ps_gzpool_commit(q, NULL, e) == 0)
+		rc = 0;
+	if (rc == 0)
+		ps_stage_add_file(r->stage, path.data);
+	ps_buf_release(&path);
+	return rc;
+}
+
 static int commit(struct run *r, struct ps_error *e)
 {
 	struct ps_buf path = PS_BUF_INIT;
@@ -743,52 +334,32 @@ static int commit(struct run *r, struct ps_error *e)
 		struct part *p = &r->parts[i];
 
 		ps_buf_reset(&path);
-		path_in_date(&path, r->bronze_root, r->batch_date);
-		add_name(&path, "", p->safe.data, p->safe.len, p->first,
-			 p->last);
+		ps_lake_part_path(&path, PS_LAKE_BRONZE, r->bronze_root,
+				  r->batch_date, p->source, p->source_len,
+				  p->first, p->last, -1);
 		rc = ps_gzpool_commit(p->gz, path.data, e);
 		p->gz = NULL;
-		if (rc == 0)
+		if (rc == 0) {
+			ps_stage_add_file(r->stage, path.data);
+			ps_stage_set_position(r->stage, p->source,
+					      p->source_len, p->last);
 			r->c[C_FILES].value++;
-	}
-	if (rc == 0 && r->qbuf.len) {
-		struct ps_gzpool_file *q;
-		struct ps_buf safe = PS_BUF_INIT;
-
-		ps_bronze_safe_source(&safe, r->stdin_source.data,
-				      r->stdin_source.len);
-		ps_buf_reset(&path);
-		path_in_date(&path, r->quarantine_root, r->batch_date);
-		add_name(&path, QUARANTINE_PREFIX, safe.data, safe.len,
-			 r->qfirst, r->qlast);
-		ps_buf_release(&safe);
-		q = ps_gzpool_open(r->pool, path.data, e);
-		if (!q)
-			rc = -1;
-		else if (ps_gzpool_write(q, r->qbuf.data, r->qbuf.len, e) < 0) {
-			ps_gzpool_abort(q);
-			rc = -1;
-		} else {
-			rc = ps_gzpool_commit(q, NULL, e);
 		}
 	}
-	if (rc == 0) {
-		/* Make the date directories themselves durable. */
-		rc = ps_fsync_dir(r->bronze_root, e);
-	}
-	if (rc == 0) {
-		for (i = 0; i < r->nparts; i++)
-			ps_checkpoint_set(r->committed, r->parts[i].source,
-					  r->parts[i].source_len,
-					  r->parts[i].last);
-		if (r->qbuf.len)
-			ps_checkpoint_set(r->committed, r->stdin_source.data,
-					  r->stdin_source.len, r->qlast);
-		rc = ps_checkpoint_save(r->committed, r->o->lake,
-					PS_BRONZE_TOOL, r->o->stream, e);
+	ps_buf_release(&path);
+	if (rc == 0 && r->qbuf.len) {
+		rc = commit_quarantine(r, e);
+		ps_stage_set_position(r->stage, r->stdin_source.data,
+				      r->stdin_source.len, r->qlast);
 	}
 	free_parts(r);
-	ps_buf_release(&path);
+	if (rc < 0) {
+		ps_stage_abort(r->stage);
+		return -1;
+	}
+	rc = ps_stage_commit(r->stage, NULL, emit, r, e);
+	r->committed = ps_stage_positions(r->stage);
+	ps_buf_reset(&r->out);
 	if (rc < 0)
 		return -1;
 	r->c[C_COMMITS].value++;
@@ -796,97 +367,31 @@ static int commit(struct run *r, struct ps_error *e)
 	       PS_S("date", r->batch_date));
 	r->batch_records = 0;
 	ps_buf_reset(&r->qbuf);
-	if (r->o->emit && r->out.len && !r->gone) {
-		int er = r->o->emit(r->o->emit_ctx, r->out.data, r->out.len);
-
-		if (er > 0) {
-			r->gone = 1;
-			ps_log(PS_INFO, "output reader went away, stopping");
-		} else if (er < 0) {
-			int err = errno;
-
-			ps_buf_reset(&r->out);
-			return ps_error_errno(e, PS_EX_IOERR, err,
-					      "cannot write envelopes");
-		}
-	}
-	ps_buf_reset(&r->out);
 	/* Do not let a huge batch keep its memory. */
 	if (r->out.cap > 2 * (size_t)r->o->flush_bytes + (8u << 20))
 		ps_buf_release(&r->out);
 	return 0;
 }
 
-/* Remove dir's entries starting with prefix and containing ".tmp-". */
-static void remove_temps(const char *dir, const char *prefix)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t pl = strlen(prefix);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (!strncmp(de->d_name, prefix, pl) &&
-		    strstr(de->d_name, ".tmp-")) {
-			char *p = ps_path_join(dir, de->d_name);
-
-			if (unlink(p) == 0)
-				ps_log(PS_INFO, "removed stale temporary file",
-				       PS_S("path", p));
-			free(p);
-		}
-	}
-	closedir(d);
-}
-
-static void remove_temps_in_dates(const char *root, const char *prefix)
-{
-	DIR *d = opendir(root);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (is_date_dir(de->d_name)) {
-			char *p = ps_path_join(root, de->d_name);
-
-			remove_temps(p, prefix);
-			free(p);
-		}
-	}
-	closedir(d);
-}
-
 static int startup(struct run *r, struct ps_error *e)
 {
+	static const enum ps_lake_table tables[] = {
+		PS_LAKE_BRONZE, PS_LAKE_BRONZE_QUARANTINE
+	};
 	const struct ps_bronze_opts *o = r->o;
-	struct ps_buf b = PS_BUF_INIT;
-	char *state;
+	struct ps_stage_opts so = { o->lake, PS_BRONZE_TOOL, o->stream,
+				    o->lock_wait, tables, 2 };
 
-	r->bronze_root = stream_dir(o->lake, "bronze", o->stream);
-	r->quarantine_root = stream_dir(o->lake, "quarantine", o->stream);
+	r->bronze_root = ps_lake_dir(o->lake, PS_LAKE_BRONZE, o->stream);
+	r->quarantine_root = ps_lake_dir(o->lake, PS_LAKE_BRONZE_QUARANTINE,
+					 o->stream);
 	if (ps_mkdir_p(r->bronze_root, 0755, e) < 0)
 		return -1;
-	state = ps_checkpoint_path(o->lake, PS_BRONZE_TOOL, o->stream);
-	*strrchr(state, '/') = '\0';
-	if (ps_mkdir_p(state, 0755, e) < 0) {
-		free(state);
+	r->stage = ps_stage_open(&so, e);
+	if (!r->stage)
 		return -1;
-	}
-	ps_buf_addf(&b, ".%s.json.tmp-", o->stream);
-	remove_temps(state, b.data);
-	ps_buf_release(&b);
-	free(state);
-	remove_temps_in_dates(r->bronze_root, ".");
-	remove_temps_in_dates(r->quarantine_root, ".part-" QUARANTINE_PREFIX);
-
-	r->committed = ps_checkpoint_new();
+	r->committed = ps_stage_positions(r->stage);
 	r->accepted = ps_checkpoint_new();
-	if (ps_checkpoint_load(r->committed, o->lake, PS_BRONZE_TOOL,
-			       o->stream, e) < 0 ||
-	    ps_bronze_checkpoint(o->lake, o->stream, r->committed, e) < 0)
-		return -1;
 	ps_checkpoint_merge(r->accepted, r->committed);
 	ps_buf_adds(&r->stdin_source, "stdin:");
 	ps_buf_adds(&r->stdin_source,
@@ -900,7 +405,7 @@ static void run_release(struct run *r)
 	free_parts(r);
 	free(r->parts);
 	ps_gzpool_free(r->pool);
-	ps_checkpoint_free(r->committed);
+	ps_stage_close(r->stage);
 	ps_checkpoint_free(r->accepted);
 	free(r->bronze_root);
 	free(r->quarantine_root);
@@ -1240,26 +745,4 @@ out:
 	ps_envelope_parser_free(ep);
 	run_release(&r);
 	return rc;
-}
-
-long long ps_bronze_safe_checkpoint(const struct ps_checkpoint *cp,
-				    const char *safe, size_t len)
-{
-	struct ps_buf b = PS_BUF_INIT;
-	size_t i, n = ps_checkpoint_count(cp);
-	long long best = -1;
-
-	for (i = 0; i < n; i++) {
-		const char *s;
-		size_t sl;
-		long long pos;
-
-		ps_checkpoint_entry(cp, i, &s, &sl, &pos);
-		ps_buf_reset(&b);
-		ps_bronze_safe_source(&b, s, sl);
-		if (b.len == len && !memcmp(b.data, safe, len) && pos > best)
-			best = pos;
-	}
-	ps_buf_release(&b);
-	return best;
 }

@@ -2,16 +2,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bronze.h"
 #include "bronze_replay.h"
 #include "buf.h"
+#include "lake.h"
 #include "banned.h"
 
 /* One kind of file (bronze or quarantine) of the source, read forward. */
 struct stream {
-	struct ps_bronze_files fs;
+	struct ps_lake_parts fs;
 	size_t next;			/* next file to open */
-	struct ps_bronze_reader *r;
+	struct ps_lake_reader *r;
 	int have;			/* a current record */
 	long long pos;
 	struct ps_buf payload;
@@ -24,16 +24,16 @@ struct ps_replay {
 };
 
 /* Keep only the files whose name holds the source's safe form. */
-static void keep_source(struct ps_bronze_files *fs, const char *safe)
+static void keep_source(struct ps_lake_parts *fs, const char *safe)
 {
 	size_t i, k = 0;
 
 	for (i = 0; i < fs->n; i++) {
-		if (!strcmp(fs->v[i].safe_source, safe)) {
+		if (!strcmp(fs->v[i].safe, safe)) {
 			fs->v[k++] = fs->v[i];
 		} else {
 			free(fs->v[i].path);
-			free(fs->v[i].safe_source);
+			free(fs->v[i].safe);
 		}
 	}
 	fs->n = k;
@@ -52,18 +52,18 @@ static int advance(struct ps_replay *rp, struct stream *st,
 				st->have = 0;
 				return 0;
 			}
-			st->r = ps_bronze_reader_open(
+			st->r = ps_lake_reader_open(
 				st->fs.v[st->next++].path, e);
 			if (!st->r) {
 				e->code = PS_EX_IOERR;
 				return -1;
 			}
 		}
-		rc = ps_bronze_reader_next(st->r, &env, e);
+		rc = ps_lake_reader_next(st->r, &env, e);
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
-			ps_bronze_reader_close(st->r);
+			ps_lake_reader_close(st->r);
 			st->r = NULL;
 			continue;
 		}
@@ -89,9 +89,10 @@ struct ps_replay *ps_replay_open(const char *lake, const char *stream,
 
 	rp->source = ps_xmemdup(source, len);
 	rp->source_len = len;
-	ps_bronze_safe_source(&safe, source, len);
-	if (ps_bronze_list(lake, stream, &rp->s[0].fs, e) < 0 ||
-	    ps_bronze_list_quarantine(lake, stream, &rp->s[1].fs, e) < 0)
+	ps_lake_safe_source(&safe, source, len);
+	if (ps_lake_list(lake, PS_LAKE_BRONZE, stream, &rp->s[0].fs, e) < 0 ||
+	    ps_lake_list(lake, PS_LAKE_BRONZE_QUARANTINE, stream,
+			 &rp->s[1].fs, e) < 0)
 		goto fail;
 	for (i = 0; i < 2; i++) {
 		keep_source(&rp->s[i].fs, safe.data);
@@ -148,8 +149,8 @@ void ps_replay_free(struct ps_replay *rp)
 	if (!rp)
 		return;
 	for (i = 0; i < 2; i++) {
-		ps_bronze_reader_close(rp->s[i].r);
-		ps_bronze_files_release(&rp->s[i].fs);
+		ps_lake_reader_close(rp->s[i].r);
+		ps_lake_parts_release(&rp->s[i].fs);
 		ps_buf_release(&rp->s[i].payload);
 	}
 	free(rp->source);

@@ -23,11 +23,14 @@ static int stdout_epipe;
 enum {
 	OPT_LOG_FORMAT = 0x1000,
 	OPT_STREAM,
+	OPT_LOCK_WAIT,
 };
 
 static const struct ps_option common_opts[] = {
 	{ "lake", 'L', "DIR", "lake directory (default: $PS_LAKE)" },
 	{ "stream", OPT_STREAM, "NAME", "stream name (default: admissions)" },
+	{ "lock-wait", OPT_LOCK_WAIT, "SEC", "wait up to SEC seconds while "
+	  "another process writes the stream, then exit 75 (default 30)" },
 	{ "log-format", OPT_LOG_FORMAT, "FMT", "logs as logfmt (default) or json" },
 	{ "verbose", 'v', NULL, "more log detail (repeatable)" },
 	{ "quiet", 'q', NULL, "errors only" },
@@ -42,6 +45,8 @@ static int common_enabled(const struct ps_tool *t, const struct ps_option *o)
 		return t->common & PS_CLI_LAKE;
 	if (o->key == OPT_STREAM)
 		return t->common & PS_CLI_STREAM;
+	if (o->key == OPT_LOCK_WAIT)
+		return t->common & PS_CLI_LOCK;
 	return 1;
 }
 
@@ -151,6 +156,7 @@ int ps_cli_parse(const struct ps_tool *t, int argc, char **argv,
 	if (c->lake && !*c->lake)
 		c->lake = NULL;
 	c->stream = "admissions";
+	c->lock_wait = 30;
 	for (o = t->options; o && o->name; o++)
 		n++;
 	lo = ps_xcalloc(n + sizeof(common_opts) / sizeof(common_opts[0]) + 1,
@@ -190,6 +196,15 @@ int ps_cli_parse(const struct ps_tool *t, int argc, char **argv,
 		case OPT_STREAM:
 			c->stream = optarg;
 			break;
+		case OPT_LOCK_WAIT: {
+			const char *why = NULL;
+
+			if (ps_parse_double(optarg, 0, 86400, &c->lock_wait,
+					    &why) < 0)
+				rc = ps_cli_misuse(t, "--lock-wait: %s: '%s'",
+						   why, optarg);
+			break;
+		}
 		case OPT_LOG_FORMAT:
 			if (ps_log_parse_format(optarg, &lf) < 0)
 				rc = ps_cli_misuse(t, "--log-format: expected "

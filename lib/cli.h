@@ -31,6 +31,7 @@ struct ps_option {
 enum {
 	PS_CLI_LAKE = 1 << 0,	/* -L/--lake DIR (PS_LAKE) */
 	PS_CLI_STREAM = 1 << 1,	/* --stream NAME */
+	PS_CLI_LOCK = 1 << 2,	/* --lock-wait SEC (writers of the lake) */
 };
 
 struct ps_tool {
@@ -48,6 +49,7 @@ struct ps_common {
 	int verbosity;		/* -q: -1, default 0, -v: 1, -vv: 2 */
 	const char *lake;	/* -L, else $PS_LAKE, else NULL */
 	const char *stream;	/* --stream, default "admissions" */
+	double lock_wait;	/* --lock-wait, default 30 (lib/lake.h) */
 };
 
 /*

@@ -256,11 +256,13 @@ struct ps_gold_opts {
 	int strict;			/* bad record: 65 */
 	long long min_samples;		/* of a reported percentile */
 	const char *pseudonymize;	/* key, "secret:NAME", or NULL */
+	double lock_wait;		/* seconds to wait for another
+					   writer of the stream */
 };
 
 #define PS_GOLD_OPTS_INIT { NULL, "admissions", 1, 1, NULL, NULL, \
 	PS_GOLD_NULL, 24LL * 3600 * 1000000, 1000000, 10.0, PS_PQ_ZSTD, \
-	0, 0, 0, PS_GOLD_MIN_SAMPLES, NULL }
+	0, 0, 0, PS_GOLD_MIN_SAMPLES, NULL, 30.0 }
 
 /*
  * Run the stage: load state, optionally catch up from LAKE/silver, then
@@ -268,7 +270,8 @@ struct ps_gold_opts {
  * committing every commit_records records or commit_interval seconds
  * and at the end.  Returns 0, or -1 with e filled: 65 bad record under
  * strict, 66 departments or thresholds file unreadable, 73/74 a file
- * cannot be written (the state stays at the last commit), 78 bad
+ * cannot be written (the state stays at the last commit), 75 another
+ * ps-gold writes the stream (after waiting lock_wait seconds), 78 bad
  * configuration or state file.
  */
 int ps_gold_run(const struct ps_gold_opts *o, int in_fd,

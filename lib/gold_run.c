@@ -9,18 +9,19 @@
 #include <unistd.h>
 
 #include "alerts.h"
-#include "bronze.h"
 #include "checkpoint.h"
 #include "clean.h"
 #include "cli.h"
 #include "crypto.h"
 #include "fsutil.h"
 #include "gold.h"
+#include "lake.h"
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
 #include "pstime.h"
 #include "secret.h"
+#include "stage.h"
 #include "banned.h"
 
 enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
@@ -29,6 +30,7 @@ enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
 struct run {
 	const struct ps_gold_opts *o;
 	struct ps_gold *g;
+	struct ps_stage *stage;		/* lock, commits */
 	struct ps_checkpoint *cp;	/* positions applied */
 	struct ps_alerts alerts;
 	ps_gold_write_fn out;
@@ -179,6 +181,78 @@ static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 	return rc < 0 ? -1 : 0;
 }
 
+/* What a commit's steps (lib/stage.h) work on. */
+struct commit_ctx {
+	struct run *r;
+	struct ps_table *t;
+	size_t nt;
+	struct ps_buf lines;	/* alert transitions */
+	int64_t hour;
+};
+
+/* Step 2: alert levels, then the snapshot (with the positions). */
+static int save_state(void *ctx, struct ps_error *e)
+{
+	struct commit_ctx *c = ctx;
+	struct run *r = c->r;
+	struct ps_buf ast = PS_BUF_INIT, pos = PS_BUF_INIT;
+	char *p;
+	int rc;
+
+	ps_alerts_save_state(&r->alerts, &ast);
+	p = pathf("%s/%s.alerts", r->state_dir, r->o->stream);
+	rc = ps_write_file_atomic(p, ast.data ? ast.data : "", ast.len, 0644,
+				  e);
+	free(p);
+	if (rc == 0) {
+		ps_checkpoint_format(r->cp, &pos);
+		p = pathf("%s/%s.snap", r->state_dir, r->o->stream);
+		rc = ps_gold_snapshot_save(r->g, pos.data, pos.len, p, e);
+		free(p);
+	}
+	ps_buf_release(&ast);
+	ps_buf_release(&pos);
+	return rc;
+}
+
+/* Step 4: KPI rows, then alert transitions. */
+static int emit_kpis(void *ctx, struct ps_error *e)
+{
+	struct commit_ctx *c = ctx;
+	struct run *r = c->r;
+	size_t i, j;
+
+	if (!r->o->no_kpi_output) {
+		struct ps_buf kb = PS_BUF_INIT;
+
+		for (i = 0; i < c->nt; i++) {
+			struct ps_table *t = &c->t[i];
+			long hc = ps_table_col(t, "hour");
+			int inflow = !strcmp(t->name, "kpi_inflow");
+
+			if (strncmp(t->name, "kpi_", 4))
+				continue;
+			for (j = 0; j < t->nrows; j++) {
+				double hv;
+
+				/* kpi_inflow: the current hour only */
+				if (inflow && (ps_table_num(t, j, hc, &hv) < 0 ||
+					       (int64_t)hv != c->hour))
+					continue;
+				ps_table_row_json(t, j, &kb);
+			}
+		}
+		i = emit(r, kb.data, kb.len) < 0;
+		ps_buf_release(&kb);
+		if (i)
+			return ps_error_set(e, PS_EX_IOERR,
+					    "write error on output");
+	}
+	if (emit(r, c->lines.data, c->lines.len) < 0 || emit(r, NULL, 0) < 0)
+		return ps_error_set(e, PS_EX_IOERR, "write error on output");
+	return 0;
+}
+
 /* Commit everything applied so far (see gold.h for the order). */
 static int commit(struct run *r, struct ps_error *e)
 {
@@ -186,46 +260,34 @@ static int commit(struct run *r, struct ps_error *e)
 	int64_t now = o->now != PS_GOLD_NULL ? o->now : ps_time_now();
 	struct ps_table t[PS_GOLD_MAX_TABLES];
 	struct part_ctx pc = { r, ps_fsgroup_new(), e };
-	struct ps_buf lines = PS_BUF_INIT, pos = PS_BUF_INIT,
-		      ast = PS_BUF_INIT;
-	size_t nt = 0, nd = 0, i, j;
+	struct commit_ctx cc = { r, t, 0, PS_BUF_INIT, 0 };
+	size_t nd = 0, i, n;
 	double t0 = ps_mono();
 	unsigned long long b0 = ps_fs_bytes_written(), f0 = ps_fs_fsyncs();
 	int32_t *days = ps_gold_take_dirty(r->g, &nd);
-	int64_t hour = now / (3600LL * PS_USEC_PER_SEC) *
-		       (3600LL * PS_USEC_PER_SEC);
-	char *p;
 	int rc = -1;
 
+	cc.hour = now / (3600LL * PS_USEC_PER_SEC) * (3600LL * PS_USEC_PER_SEC);
 	if (ps_gold_fact_each(r->g, days, nd, now, write_part, &pc) < 0)
 		goto out;
-	ps_gold_tables(r->g, now, o->window, t, &nt);
-	for (i = 0; i < nt; i++)
+	ps_gold_tables(r->g, now, o->window, t, &cc.nt);
+	for (i = 0; i < cc.nt; i++)
 		if (write_table(r, &t[i], pc.g, e) < 0)
 			goto out;
 	if (ps_fsgroup_commit(pc.g, e) < 0)
 		goto out;
 	if (!o->no_alerts)
-		eval_alerts(r, t, nt, now, &lines);
+		eval_alerts(r, t, cc.nt, now, &cc.lines);
+	n = ps_checkpoint_count(r->cp);
+	for (i = 0; i < n; i++) {
+		const char *src;
+		size_t len;
+		long long pos;
 
-	/* the commit point: alert levels, then the snapshot */
-	ps_alerts_save_state(&r->alerts, &ast);
-	p = pathf("%s/%s.alerts", r->state_dir, o->stream);
-	if (ps_write_file_atomic(p, ast.data ? ast.data : "", ast.len, 0644,
-				 e) < 0) {
-		free(p);
-		goto out;
+		ps_checkpoint_entry(r->cp, i, &src, &len, &pos);
+		ps_stage_set_position(r->stage, src, len, pos);
 	}
-	free(p);
-	ps_checkpoint_format(r->cp, &pos);
-	p = pathf("%s/%s.snap", r->state_dir, o->stream);
-	if (ps_gold_snapshot_save(r->g, pos.data, pos.len, p, e) < 0) {
-		free(p);
-		goto out;
-	}
-	free(p);
-	if (ps_checkpoint_save(r->cp, o->lake, PS_GOLD_TOOL, o->stream,
-			       e) < 0)
+	if (ps_stage_commit(r->stage, save_state, emit_kpis, &cc, e) < 0)
 		goto out;
 	r->c[C_COMMITS].value++;
 	r->committed_once = 1;
@@ -236,48 +298,13 @@ static int commit(struct run *r, struct ps_error *e)
 	       PS_I("us", (r->last_commit - t0) * 1e6),
 	       PS_I("bytes", ps_fs_bytes_written() - b0),
 	       PS_I("fsyncs", ps_fs_fsyncs() - f0));
-
-	/* after the commit: KPI rows, then alert transitions */
-	if (!o->no_kpi_output) {
-		struct ps_buf kb = PS_BUF_INIT;
-
-		for (i = 0; i < nt; i++) {
-			long hc = ps_table_col(&t[i], "hour");
-			int inflow = !strcmp(t[i].name, "kpi_inflow");
-
-			if (strncmp(t[i].name, "kpi_", 4))
-				continue;
-			for (j = 0; j < t[i].nrows; j++) {
-				double hv;
-
-				/* kpi_inflow: the current hour only */
-				if (inflow && (ps_table_num(&t[i], j, hc,
-							    &hv) < 0 ||
-					       (int64_t)hv != hour))
-					continue;
-				ps_table_row_json(&t[i], j, &kb);
-			}
-		}
-		if (emit(r, kb.data, kb.len) < 0) {
-			ps_buf_release(&kb);
-			ps_error_set(e, PS_EX_IOERR, "write error on output");
-			goto out;
-		}
-		ps_buf_release(&kb);
-	}
-	if (emit(r, lines.data, lines.len) < 0 || emit(r, NULL, 0) < 0) {
-		ps_error_set(e, PS_EX_IOERR, "write error on output");
-		goto out;
-	}
 	rc = 0;
 out:
 	ps_fsgroup_free(pc.g);
-	for (i = 0; i < nt; i++)
+	for (i = 0; i < cc.nt; i++)
 		ps_table_release(&t[i]);
 	free(days);
-	ps_buf_release(&lines);
-	ps_buf_release(&pos);
-	ps_buf_release(&ast);
+	ps_buf_release(&cc.lines);
 	return rc;
 }
 
@@ -363,81 +390,6 @@ static int due(const struct run *r)
 /* ------------------------------------------------------------------ */
 /* Catch-up from silver Parquet                                        */
 /* ------------------------------------------------------------------ */
-
-static void list_parquet(const char *dir, char ***v, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		char *p;
-
-		if (de->d_name[0] == '.')
-			continue;
-		p = ps_path_join(dir, de->d_name);
-		if (l > 8 && !strcmp(de->d_name + l - 8, ".parquet")) {
-			*v = ps_xrealloc(*v, (*n + 1) * sizeof(**v));
-			(*v)[(*n)++] = p;
-			continue;
-		}
-		if (!strncmp(de->d_name, "admission_date=", 15))
-			list_parquet(p, v, n);
-		free(p);
-	}
-	closedir(d);
-}
-
-/*
- * The file-name-safe source (lib/bronze.h) and the last position a silver
- * file name carries: part-SAFE-FIRST-LAST[-rRUN].parquet.  Returns 0, or
- * -1 when the name has another form (the file is then read).
- */
-static int name_range(const char *path, struct ps_buf *src, long long *first,
-		      long long *last)
-{
-	const char *b = strrchr(path, '/'), *s, *e, *q;
-	long long v = 0;
-	int digits = 0;
-
-	b = b ? b + 1 : path;
-	if (strncmp(b, "part-", 5))
-		return -1;
-	s = b + 5;
-	e = strstr(s, ".parquet");
-	if (!e)
-		return -1;
-	/* an optional -rRUN suffix */
-	q = e;
-	while (q > s && q[-1] >= '0' && q[-1] <= '9')
-		q--;
-	if (q < e && q - s >= 2 && q[-1] == 'r' && q[-2] == '-')
-		e = q - 2;
-	/* LAST: the digits before e; FIRST before that */
-	q = e;
-	while (q > s && q[-1] >= '0' && q[-1] <= '9')
-		q--;
-	if (q == e || q <= s || q[-1] != '-' || e - q > 20)
-		return -1;
-	for (; digits < e - q; digits++) {
-		if (v > 100000000000000000LL)
-			return -1;
-		v = v * 10 + (q[digits] - '0');
-	}
-	q--;
-	while (q > s && q[-1] >= '0' && q[-1] <= '9')
-		q--;
-	if (q <= s || q[-1] != '-')
-		return -1;
-	*first = strtoll(q, NULL, 10);
-	ps_buf_reset(src);
-	ps_buf_add(src, s, (size_t)(q - 1 - s));
-	*last = v;
-	return 0;
-}
-
 
 static const char *pq_str(const struct ps_pq_reader *rd, int col,
 			  size_t *len)
@@ -565,83 +517,48 @@ static int apply_held(struct run *r, struct held *h, size_t n,
 	return 0;
 }
 
-struct sfile {
-	char *path;
-	char *safe;		/* NULL: name of another form */
-	long long first, last;
-};
-
-static int cmp_sfile(const void *a, const void *b)
+static int same_batch(const struct ps_lake_part *x,
+		      const struct ps_lake_part *y)
 {
-	const struct sfile *x = a, *y = b;
-	int c;
-
-	if (!x->safe || !y->safe)
-		return x->safe ? -1 : y->safe ? 1 : strcmp(x->path, y->path);
-	if ((c = strcmp(x->safe, y->safe)))
-		return c;
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	if (x->last != y->last)
-		return x->last < y->last ? -1 : 1;
-	return strcmp(x->path, y->path);
+	return !strcmp(x->safe, y->safe) && x->first == y->first &&
+	       x->last == y->last && x->run == y->run;
 }
 
-static int same_batch(const struct sfile *x, const struct sfile *y)
-{
-	return x->safe && y->safe && !strcmp(x->safe, y->safe) &&
-	       x->first == y->first && x->last == y->last;
-}
-
+/*
+ * Apply the silver files that silver's commit point covers (lib/lake.h),
+ * one batch at a time: a batch still being committed is not read, its
+ * records come later, on stdin or in the next catch-up.
+ */
 static int catch_up(struct run *r, struct ps_error *e)
 {
-	char *dir = pathf("%s/silver/%s", r->o->lake, r->o->stream);
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
 	struct ps_checkpoint *cp0 = ps_checkpoint_new();
-	struct ps_buf src = PS_BUF_INIT, sb = PS_BUF_INIT;
+	struct ps_buf sb = PS_BUF_INIT;
 	struct held *h = NULL;
-	size_t nh = 0, caph = 0;
-	char **files = NULL;
-	struct sfile *sf;
-	size_t n = 0, i, read = 0;
-	int rc = 0;
+	size_t nh = 0, caph = 0, i, read = 0;
+	int rc;
 
 	ps_checkpoint_merge(cp0, r->cp);
-	list_parquet(dir, &files, &n);
-	sf = ps_xcalloc(n ? n : 1, sizeof(*sf));
-	for (i = 0; i < n; i++) {
-		long long last, first;
+	rc = ps_lake_visible(r->o->lake, PS_LAKE_SILVER, r->o->stream, &fs,
+			     e);
+	for (i = 0; i < fs.n && rc == 0 && !ps_stop_requested; i++) {
+		const struct ps_lake_part *f = &fs.v[i];
 
-		sf[i].path = files[i];
-		if (name_range(files[i], &src, &first, &last) == 0) {
-			sf[i].safe = ps_xmemdup(src.data, src.len);
-			sf[i].first = first;
-			sf[i].last = last;
-		}
-	}
-	qsort(sf, n, sizeof(*sf), cmp_sfile);
-	for (i = 0; i < n && rc == 0 && !ps_stop_requested; i++) {
-		if (sf[i].safe &&
-		    sf[i].last <= ps_bronze_safe_checkpoint(cp0, sf[i].safe,
-							    strlen(sf[i].safe)))
+		if (f->run < 0 &&
+		    f->last <= ps_lake_safe_position(cp0, f->safe,
+						     strlen(f->safe)))
 			continue;
 		read++;
-		rc = read_file_rows(sf[i].path, &h, &nh, &caph, &sb, e);
-		if (rc == 0 && (i + 1 == n || !same_batch(&sf[i], &sf[i + 1]))) {
+		rc = read_file_rows(f->path, &h, &nh, &caph, &sb, e);
+		if (rc == 0 && (i + 1 == fs.n || !same_batch(f, f + 1))) {
 			rc = apply_held(r, h, nh, &sb, cp0, e);
 			nh = 0;
 			ps_buf_reset(&sb);
 		}
 	}
-	ps_log(PS_INFO, "catch-up", PS_I("files", n), PS_I("read", read));
-	for (i = 0; i < n; i++) {
-		free(sf[i].path);
-		free(sf[i].safe);
-	}
-	free(sf);
-	free(files);
+	ps_log(PS_INFO, "catch-up", PS_I("files", fs.n), PS_I("read", read));
+	ps_lake_parts_release(&fs);
 	free(h);
-	free(dir);
-	ps_buf_release(&src);
 	ps_buf_release(&sb);
 	ps_checkpoint_free(cp0);
 	return rc;
@@ -781,6 +698,8 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 		"commits", "alerts",
 	};
 	struct ps_departments ds = PS_DEPARTMENTS_INIT;
+	struct ps_stage_opts so = { o->lake, PS_GOLD_TOOL, o->stream,
+				    o->lock_wait, NULL, 0 };
 	struct run r;
 	int rc = -1, i;
 
@@ -811,11 +730,10 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	r.cp = ps_checkpoint_new();
 	r.gold_dir = pathf("%s/gold", o->lake);
 	r.state_dir = pathf("%s/_state/%s", o->lake, PS_GOLD_TOOL);
-	if (ps_mkdir_p(r.state_dir, 0755, e) < 0 ||
-	    ps_mkdir_p(r.gold_dir, 0755, e) < 0)
+	r.stage = ps_stage_open(&so, e);
+	if (!r.stage || ps_mkdir_p(r.gold_dir, 0755, e) < 0)
 		goto done;
 	clean_temps(r.gold_dir);
-	ps_remove_stale_temps(r.state_dir);
 	if (load_state(&r, e) < 0)
 		goto done;
 	ps_log(PS_INFO, "state loaded",
@@ -838,6 +756,7 @@ done:
 	}
 	ps_gold_free(r.g);
 	ps_secret_free(r.pkey);
+	ps_stage_close(r.stage);
 	ps_checkpoint_free(r.cp);
 	ps_alerts_release(&r.alerts);
 	ps_departments_release(&ds);

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <librdkafka/rdkafka.h>
 
-#include "bronze.h"
 #include "buf.h"
 #include "checkpoint.h"
 #include "cli.h"
@@ -13,6 +12,7 @@
 #include "fsutil.h"
 #include "crypto.h"
 #include "kafka.h"
+#include "lake.h"
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
@@ -915,11 +915,10 @@ static void on_assign(struct client *cl, rd_kafka_topic_partition_list_t *l)
 	struct ps_error ce = { 0, "" };
 
 	if (o->lake) {
-		/* What bronze committed: its checkpoint file and file names. */
+		/* What bronze committed (lib/lake.h). */
 		cp = ps_checkpoint_new();
-		if (ps_checkpoint_load(cp, o->lake, PS_BRONZE_TOOL, o->stream,
-				       &ce) < 0 ||
-		    ps_bronze_checkpoint(o->lake, o->stream, cp, &ce) < 0) {
+		if (ps_lake_committed(o->lake, PS_LAKE_BRONZE, o->stream, cp,
+				      &ce) < 0) {
 			fail(cl, ce.code ? ce.code : PS_EX_SOFTWARE,
 			     "bronze checkpoint", ce.msg);
 			ps_checkpoint_free(cp);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "base64.h"
-#include "bronze.h"
 #include "checkpoint.h"
 #include "clean.h"
 #include "cli.h"
@@ -20,12 +19,14 @@
 #include "fsutil.h"
 #include "gzpool.h"
 #include "json.h"
+#include "lake.h"
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
 #include "pstime.h"
 #include "rand.h"
 #include "silver.h"
+#include "stage.h"
 #include "banned.h"
 
 /* ------------------------------------------------------------------ */
@@ -419,7 +420,7 @@ struct silver {
 	struct batch bt[2];
 	struct batch *cur;	/* being filled by producer_main */
 	struct batch *fly;	/* being committed by commit_loop */
-	struct ps_checkpoint *cp_commit;	/* commit_loop's copy */
+	struct ps_stage *stage;	/* lock, commits (commit_loop's) */
 	struct ps_buf dedup_img;	/* window as of the batch in flight */
 	int in_fd;
 	int prod_rc;		/* the producer's result */
@@ -443,21 +444,15 @@ static void rule_count(struct silver *s, enum ps_rule r)
 	s->counters[K_RULES + r].value++;
 }
 
-/* The file name of a batch part: part-SAFE-FIRST-LAST[-rRUN]EXT. */
+/* The path of a batch part of table t (lib/lake.h) for date. */
 static char *part_name(struct silver *s, const struct bsrc *bs,
-		       const char *dir, const char *sub, const char *ext)
+		       enum ps_lake_table t, const char *date)
 {
 	struct ps_buf b = PS_BUF_INIT;
 
-	ps_buf_adds(&b, dir);
-	ps_buf_addc(&b, '/');
-	ps_buf_adds(&b, sub);
-	ps_buf_adds(&b, "/part-");
-	ps_bronze_safe_source(&b, bs->id.data, bs->id.len);
-	ps_buf_addf(&b, "-%020lld-%020lld", bs->first, bs->last);
-	if (bs->plain)
-		ps_buf_addf(&b, "-r%lld", s->run_id);
-	ps_buf_adds(&b, ext);
+	ps_lake_part_path(&b, t, t == PS_LAKE_SILVER ? s->silver_dir :
+			  s->quar_dir, date, bs->id.data, bs->id.len,
+			  bs->first, bs->last, bs->plain ? s->run_id : -1);
 	return ps_buf_detach(&b, NULL);
 }
 
@@ -568,7 +563,7 @@ static int write_partition(struct silver *s, const struct batch *bt,
 {
 	struct ps_pq_options po = PS_PQ_OPTIONS_INIT;
 	struct ps_pq_writer *w;
-	char date[11], sub[32], num[24];
+	char date[11], num[24];
 	const struct row *r0 = &bt->rows[idx[0]];
 	const struct bsrc *bs = &bt->src[r0->src];
 	char *src;
@@ -576,8 +571,7 @@ static int write_partition(struct silver *s, const struct batch *bt,
 	int k;
 
 	ps_date_format(r0->admission_time, date);
-	snprintf(sub, sizeof(sub), "admission_date=%s", date);
-	*pathp = part_name(s, bs, s->silver_dir, sub, ".parquet");
+	*pathp = part_name(s, bs, PS_LAKE_SILVER, date);
 	po.codec = s->o->codec;
 	po.row_group_bytes = 16u << 20;
 	po.level = 1;		/* fast; silver files are few and small */
@@ -732,21 +726,69 @@ static void batch_reset(struct batch *bt)
 	ps_buf_reset(&bt->arena);
 }
 
+/* What a commit's steps (lib/stage.h) work on. */
+struct commit_ctx {
+	struct silver *s;
+	struct batch *bt;
+};
+
+/* Step 2: the dedup window as of the batch. */
+static int save_dedup(void *ctx, struct ps_error *e)
+{
+	struct silver *s = ((struct commit_ctx *)ctx)->s;
+
+	return ps_write_file_atomic(s->dedup_path, s->dedup_img.data,
+				    s->dedup_img.len, 0644, e);
+}
+
+/* Step 4: the kept records on the output. */
+static int emit_rows(void *ctx, struct ps_error *e)
+{
+	struct silver *s = ((struct commit_ctx *)ctx)->s;
+	struct batch *bt = ((struct commit_ctx *)ctx)->bt;
+	size_t i;
+
+	(void)e;
+	if (s->o->no_output || s->out_gone || !bt->nrows)
+		return 0;
+	ps_buf_reset(&s->json);
+	for (i = 0; i < bt->nrows; i++) {
+		row_json(bt, &bt->rows[i], &s->json);
+		ps_buf_addc(&s->json, '\n');
+		if (s->json.len >= 64 * 1024 || i + 1 == bt->nrows) {
+			if (s->out(s->out_ctx, s->json.data,
+				   s->json.len) != 0) {
+				s->out_gone = 1;
+				return 0;
+			}
+			ps_buf_reset(&s->json);
+		}
+	}
+	if (s->out(s->out_ctx, NULL, 0) != 0)
+		s->out_gone = 1;
+	return 0;
+}
+
 /*
- * Commit the batch (silver.h, steps 1-4).  On failure, the files of the
- * batch already renamed into place are removed again and the checkpoint
- * is left as it was.
+ * Commit the batch (silver.h, steps 1-4, in the order of lib/stage.h).
+ * On failure, the files of the batch already in place are removed again
+ * and the checkpoint is left as it was.
  */
 static int commit_batch(struct silver *s, struct batch *bt,
 			struct ps_error *e)
 {
+	struct commit_ctx cc = { s, bt };
 	char **paths = NULL;
 	size_t *idx = NULL, npaths = 0, i, j;
-	int rc = -1, k, save = 0;
+	int rc = -1, k;
 	struct ps_fsgroup *g = NULL;
 
-	if (s->o->dry_run)
-		goto emit;
+	if (s->o->dry_run) {
+		s->counters[K_BATCHES].value++;
+		emit_rows(&cc, e);
+		batch_reset(bt);
+		return 0;
+	}
 	g = ps_fsgroup_new();
 	paths = ps_xcalloc(bt->nrows + (size_t)bt->nsrc + 1, sizeof(char *));
 	if (bt->nrows) {
@@ -766,18 +808,19 @@ static int commit_batch(struct silver *s, struct batch *bt,
 		}
 		if (ps_fsgroup_commit(g, e) < 0)
 			goto fail;
+		for (i = 0; i < npaths; i++)
+			ps_stage_add_file(s->stage, paths[i]);
 	}
 	for (k = 0; k < bt->nsrc; k++) {
 		const struct bsrc *bs = &bt->src[k];
 		struct ps_gzpool_file *f;
-		char date[11], sub[32];
+		char date[11];
 
 		if (!bs->nquar)
 			continue;
 		ps_date_format(bs->q_ingest, date);
-		snprintf(sub, sizeof(sub), "date=%s", date);
-		paths[npaths++] = part_name(s, bs, s->quar_dir, sub,
-					    ".ndjson.gz");
+		paths[npaths++] = part_name(s, bs, PS_LAKE_SILVER_QUARANTINE,
+					    date);
 		f = ps_gzpool_open(s->gz, paths[npaths - 1], e);
 		if (!f)
 			goto fail;
@@ -787,47 +830,23 @@ static int commit_batch(struct silver *s, struct batch *bt,
 		}
 		if (ps_gzpool_commit(f, NULL, e) < 0)
 			goto fail;
+		ps_stage_add_file(s->stage, paths[npaths - 1]);
 		s->counters[K_FILES].value++;
 	}
-	if (ps_write_file_atomic(s->dedup_path, s->dedup_img.data,
-				 s->dedup_img.len, 0644, e) < 0)
-		goto fail;
 	for (k = 0; k < bt->nsrc; k++)
-		if (!bt->src[k].plain && bt->src[k].nrec) {
-			ps_checkpoint_set(s->cp_commit, bt->src[k].id.data,
-					  bt->src[k].id.len, bt->src[k].last);
-			save = 1;
-		}
-	if (save) {
-		if (ps_checkpoint_save(s->cp_commit, s->o->lake, PS_SILVER_TOOL,
-				       s->o->stream, e) < 0)
-			goto fail;
-	}
-emit:
+		if (!bt->src[k].plain && bt->src[k].nrec)
+			ps_stage_set_position(s->stage, bt->src[k].id.data,
+					      bt->src[k].id.len,
+					      bt->src[k].last);
+	if (ps_stage_commit(s->stage, save_dedup, emit_rows, &cc, e) < 0)
+		goto fail;
 	s->counters[K_BATCHES].value++;
-	if (!s->o->no_output && !s->out_gone && bt->nrows) {
-		ps_buf_reset(&s->json);
-		for (i = 0; i < bt->nrows; i++) {
-			row_json(bt, &bt->rows[i], &s->json);
-			ps_buf_addc(&s->json, '\n');
-			if (s->json.len >= 64 * 1024 ||
-			    i + 1 == bt->nrows) {
-				if (s->out(s->out_ctx, s->json.data,
-					   s->json.len) != 0) {
-					s->out_gone = 1;
-					break;
-				}
-				ps_buf_reset(&s->json);
-			}
-		}
-		if (!s->out_gone && s->out(s->out_ctx, NULL, 0) != 0)
-			s->out_gone = 1;
-	}
 	batch_reset(bt);
 	rc = 0;
 	goto done;
 fail:
 	/* Nothing of a failed batch stays visible. */
+	ps_stage_abort(s->stage);
 	for (i = 0; i < npaths; i++)
 		if (paths[i])
 			unlink(paths[i]);
@@ -1344,99 +1363,6 @@ static int process_line(struct silver *s, const struct ps_line *ln,
 }
 
 /* ------------------------------------------------------------------ */
-/* Start-up: incomplete batches                                        */
-/* ------------------------------------------------------------------ */
-
-/*
- * Parse part-SAFE-FIRST-LAST[-rRUN].EXT.  Returns 1 for a batch of an
- * envelope source (fills safe/first/last), 0 for anything else.
- */
-static int parse_part(const char *name, const char *ext, const char **safe,
-		      size_t *safe_len, long long *last)
-{
-	size_t n = strlen(name), el = strlen(ext);
-	const char *end, *p, *dash2, *dash1;
-	char *x;
-
-	if (n <= 5 + el || strncmp(name, "part-", 5) ||
-	    strcmp(name + n - el, ext))
-		return 0;
-	end = name + n - el;
-	for (p = end; p > name && p[-1] != '-'; p--)
-		;
-	dash2 = p - 1;
-	if (dash2 <= name + 5 || *p == 'r')
-		return 0;	/* a plain-input run: not checkpointed */
-	*last = strtoll(p, &x, 10);
-	if (x != end)
-		return 0;
-	for (p = dash2; p > name && p[-1] != '-'; p--)
-		;
-	dash1 = p - 1;
-	if (dash1 <= name + 5)
-		return 0;
-	strtoll(p, &x, 10);
-	if (x != dash2)
-		return 0;
-	*safe = name + 5;
-	*safe_len = (size_t)(dash1 - (name + 5));
-	return 1;
-}
-
-
-/* Remove temporaries and parts beyond the checkpoint under dir/<sub>/. */
-static int clean_dir(struct silver *s, const char *dir, const char *ext,
-		     struct ps_error *e)
-{
-	DIR *d = opendir(dir), *d2;
-	struct dirent *de, *de2;
-
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return ps_error_errno(e, PS_EX_IOERR, errno, "%s", dir);
-	}
-	while ((de = readdir(d))) {
-		char *sub;
-
-		if (de->d_name[0] == '.')
-			continue;
-		sub = ps_path_join(dir, de->d_name);
-		ps_remove_stale_temps(sub);
-		d2 = opendir(sub);
-		while (d2 && (de2 = readdir(d2))) {
-			const char *safe;
-			size_t sl;
-			long long last;
-
-			if (!parse_part(de2->d_name, ext, &safe, &sl, &last))
-				continue;
-			if (last > ps_bronze_safe_checkpoint(s->cp, safe, sl)) {
-				char *f = ps_path_join(sub, de2->d_name);
-
-				ps_log(PS_WARN, "removing an incomplete batch",
-				       PS_S("file", f));
-				if (unlink(f) < 0 && errno != ENOENT) {
-					ps_error_errno(e, PS_EX_IOERR, errno,
-						       "cannot remove %s", f);
-					free(f);
-					closedir(d2);
-					free(sub);
-					closedir(d);
-					return -1;
-				}
-				free(f);
-			}
-		}
-		if (d2)
-			closedir(d2);
-		free(sub);
-	}
-	closedir(d);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* Input                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -1526,37 +1452,38 @@ static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 
 static int catch_up(struct silver *s, struct ps_error *e)
 {
-	struct ps_bronze_files fs = PS_BRONZE_FILES_INIT;
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
 	size_t i;
 	int rc = 0;
 
-	if (ps_bronze_list(s->o->lake, s->o->stream, &fs, e) < 0)
+	if (ps_lake_visible(s->o->lake, PS_LAKE_BRONZE, s->o->stream, &fs,
+			    e) < 0)
 		return -1;
 	for (i = 0; i < fs.n && !rc && !ps_stop_requested && !s->out_gone;
 	     i++) {
-		struct ps_bronze_file *f = &fs.v[i];
-		struct ps_bronze_reader *br;
+		struct ps_lake_part *f = &fs.v[i];
+		struct ps_lake_reader *br;
 		struct ps_envelope env;
 		int n;
 
-		if (f->last <= ps_bronze_safe_checkpoint(s->cp, f->safe_source,
-						strlen(f->safe_source)))
+		if (f->last <= ps_lake_safe_position(s->cp, f->safe,
+						     strlen(f->safe)))
 			continue;
-		br = ps_bronze_reader_open(f->path, e);
+		br = ps_lake_reader_open(f->path, e);
 		if (!br) {
 			rc = -1;
 			break;
 		}
-		while ((n = ps_bronze_reader_next(br, &env, e)) > 0)
+		while ((n = ps_lake_reader_next(br, &env, e)) > 0)
 			if (process_envelope(s, &env, e) < 0) {
 				n = -1;
 				break;
 			}
-		ps_bronze_reader_close(br);
+		ps_lake_reader_close(br);
 		if (n < 0)
 			rc = -1;
 	}
-	ps_bronze_files_release(&fs);
+	ps_lake_parts_release(&fs);
 	return rc;
 }
 
@@ -1601,7 +1528,7 @@ static void silver_release(struct silver *s)
 
 	ps_departments_release(&s->ds);
 	ps_checkpoint_free(s->cp);
-	ps_checkpoint_free(s->cp_commit);
+	ps_stage_close(s->stage);
 	ps_dedup_free(s->dd);
 	ps_event_parser_free(s->ep);
 	ps_envelope_parser_free(s->envp);
@@ -1644,7 +1571,6 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 	s->ep = ps_event_parser_new();
 	s->envp = ps_envelope_parser_new();
 	s->cp = ps_checkpoint_new();
-	s->cp_commit = ps_checkpoint_new();
 	s->dd = ps_dedup_new(o->dedup_window);
 	s->cur = &s->bt[0];
 	s->fly = &s->bt[1];
@@ -1658,13 +1584,27 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 					    "(-L DIR or PS_LAKE)");
 		return 0;
 	}
-	if (ps_checkpoint_load(s->cp, o->lake, PS_SILVER_TOOL, o->stream,
-			       e) < 0)
-		return -1;
-	ps_buf_addf(&b, "%s/silver/%s", o->lake, o->stream);
-	s->silver_dir = ps_buf_detach(&b, NULL);
-	ps_buf_addf(&b, "%s/quarantine/%s", o->lake, o->stream);
-	s->quar_dir = ps_buf_detach(&b, NULL);
+	if (o->dry_run) {
+		/* Writes nothing: no lock, what is committed is enough. */
+		if (ps_lake_committed(o->lake, PS_LAKE_SILVER, o->stream,
+				      s->cp, e) < 0)
+			return -1;
+	} else {
+		static const enum ps_lake_table tables[] = {
+			PS_LAKE_SILVER, PS_LAKE_SILVER_QUARANTINE
+		};
+		struct ps_stage_opts so = { o->lake, PS_SILVER_TOOL,
+					    o->stream, o->lock_wait, tables,
+					    2 };
+
+		s->stage = ps_stage_open(&so, e);
+		if (!s->stage)
+			return -1;
+		ps_checkpoint_merge(s->cp, ps_stage_positions(s->stage));
+	}
+	s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER, o->stream);
+	s->quar_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER_QUARANTINE,
+				  o->stream);
 	ps_buf_addf(&b, "%s/_state/%s/%s.dedup", o->lake, PS_SILVER_TOOL,
 		    o->stream);
 	s->dedup_path = ps_buf_detach(&b, NULL);
@@ -1673,12 +1613,8 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 	if (dropped)
 		ps_log(PS_WARN, "dropped dedup keys of an uncommitted batch",
 		       PS_I("keys", dropped));
-	ps_checkpoint_merge(s->cp_commit, s->cp);
 	if (o->dry_run)
 		return 0;
-	if (clean_dir(s, s->silver_dir, ".parquet", e) < 0 ||
-	    clean_dir(s, s->quar_dir, ".ndjson.gz", e) < 0)
-		return -1;
 	s->gz = ps_gzpool_new(0, 6, e);
 	if (!s->gz)
 		return -1;

@@ -21,14 +21,15 @@
  *   3. the checkpoint, LAKE/_state/ps-silver/STREAM.json: the commit point;
  *   4. the kept records on the output, one JSON object per line.
  *
- * SRC is the source id made safe for file names by ps_bronze_safe_source
- * (lib/bronze.h), and FIRST-LAST the range of that source in the batch
- * (20 digits, zero-padded): all files of a source in a batch carry the
- * same range.  On start, every part file whose range lies
- * beyond the checkpoint of its source is an incomplete batch (the process
- * died between renames) and is removed before anything is read; its
- * records are then processed again.  Dedup entries beyond the checkpoint
- * are dropped from the loaded window for the same reason.
+ * (names and what readers see: lib/lake.h; the order of the steps:
+ * lib/stage.h).  SRC is the source id made safe for file names by
+ * ps_lake_safe_source, and FIRST-LAST the range of that source in the
+ * batch (20 digits, zero-padded): all files of a source in a batch carry
+ * the same range.  On start (lib/stage.h), every part file whose range
+ * lies beyond the checkpoint of its source is an incomplete batch (the
+ * process died between renames) and is removed before anything is read;
+ * its records are then processed again.  Dedup entries beyond the
+ * checkpoint are dropped from the loaded window for the same reason.
  *
  * Plain event lines on stdin (no envelope) get the source "stdin:STREAM"
  * and their line number minus one as position, are never skipped by the
@@ -81,11 +82,12 @@ struct ps_silver_opts {
 	int64_t now;		/* reference time, PS_TIME_NONE: ingest */
 	long long dedup_window;	/* ids remembered */
 	size_t max_record;	/* bytes of one payload */
+	double lock_wait;	/* seconds to wait for another writer */
 };
 
 #define PS_SILVER_OPTS_INIT { NULL, "admissions", 1, 1, 0, 0, 0, -1, \
 	3600LL * 1000000, NULL, NULL, 1.0, 50000, PS_PQ_ZSTD, INT64_MIN, \
-	200000, 1024 * 1024 }
+	200000, 1024 * 1024, 30.0 }
 
 /*
  * Run the stage: optionally catch up from LAKE/bronze, then read lines
@@ -95,7 +97,9 @@ struct ps_silver_opts {
  * Returns 0, or -1 with e filled: 65 under --strict / --max-errors (what
  * came before the bad record is committed), 66 departments file unreadable,
  * 73/74 when a file cannot be created or written (nothing of the failed
- * batch stays visible, the checkpoint is not advanced), 78 bad state file.
+ * batch stays visible, the checkpoint is not advanced), 75 another
+ * ps-silver writes the stream (after waiting lock_wait seconds), 78 bad
+ * state file.
  */
 int ps_silver_run(const struct ps_silver_opts *o, int in_fd,
 		  ps_silver_write_fn out, void *out_ctx, struct ps_error *e);

@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "fsutil.h"
 #include "json.h"
+#include "lake.h"
 #include "log.h"
 #include "ndjson.h"
 #include "pstime.h"
@@ -910,6 +911,40 @@ static void not_attempted(struct round *r, struct file *f)
 	report_fail(r, f, &e);
 }
 
+/*
+ * Leave out the part files of commits not finished (lib/lake.h, what a
+ * reader sees): they are uploaded by a later run, once committed.
+ */
+static int drop_uncommitted(struct round *r, struct ps_error *e)
+{
+	struct ps_lake_view *v = ps_lake_view_new(r->o->lake);
+	size_t i, k = 0;
+	int rc = 0;
+
+	for (i = 0; i < r->fs.n; i++) {
+		struct file *f = &r->fs.v[i];
+		int vis = rc < 0 ? 1 : ps_lake_view_visible(v, f->rel, e);
+
+		if (vis < 0)
+			rc = -1;
+		if (vis) {
+			r->fs.v[k++] = *f;
+			continue;
+		}
+		ps_log(PS_INFO, "not committed yet: left for a later run",
+		       PS_S("file", f->rel));
+		free(f->rel);
+		free(f->abs);
+		free(f->blob);
+		free(f->bmd5);
+		if (f->fd >= 0)
+			close(f->fd);
+	}
+	r->fs.n = k;
+	ps_lake_view_free(v);
+	return rc;
+}
+
 static int gather(struct round *r, struct ps_error *e)
 {
 	const struct ps_upload_opts *o = r->o;
@@ -984,7 +1019,7 @@ static int one_round(struct round *r, struct ps_error *e)
 	r->halt = 0;
 	for (i = 0; i < r->s->n; i++)
 		r->s->v[i].seen = 0;
-	if (gather(r, e))
+	if (gather(r, e) || drop_uncommitted(r, e))
 		return -1;
 	if (r->fs.n > 1)
 		qsort(r->fs.v, r->fs.n, sizeof(*r->fs.v), file_cmp);

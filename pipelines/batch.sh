@@ -23,6 +23,10 @@
 # Exit status: 0, or the status of the first stage that failed, passed
 # through unchanged (75: try again later; 78: fix the configuration).
 # Two runs never overlap: a run that finds the lake locked exits 75.
+# A stage whose stream another process is writing (a live
+# pipelines/realtime.sh: each stage holds a lock per stream under
+# LAKE/_state/, see pulsestream(7)) is busy, not failed: it is skipped (the
+# live writer keeps it current) and the run goes on with the next stage.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "${PS_BIN:-}" ]; then
@@ -61,6 +65,12 @@ stage() { # stage NAME ARGS...: run it when installed; stop on failure
 	shift
 	if ! command -v "$name" >/dev/null 2>&1; then
 		log "$name is not installed: skipped"
+		return 0
+	fi
+	lockf=$lake/_state/$name/.admissions.lock
+	if command -v flock >/dev/null 2>&1 && [ -f "$lockf" ] &&
+	   ! flock -n "$lockf" true 2>/dev/null; then
+		log "$name is busy (PID $(cat "$lockf") writes the stream): skipped"
 		return 0
 	fi
 	log "running $name $*"

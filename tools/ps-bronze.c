@@ -51,7 +51,7 @@ static const struct ps_option options[] = {
 static const struct ps_tool tool = {
 	"ps-bronze", "[OPTIONS] -L LAKE",
 	"Land events or envelopes from stdin in LAKE/bronze, exactly once.",
-	options, PS_CLI_LAKE | PS_CLI_STREAM,
+	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK,
 	"Envelopes of each commit are written to stdout after the commit.\n"
 	"Plain lines get source stdin:NAME and position = line number - 1. "
 	"An input that\nreplays an earlier run skips what is landed "
@@ -171,6 +171,7 @@ int main(int argc, char **argv)
 				     "PS_LAKE");
 	a.o.lake = c.lake;
 	a.o.stream = c.stream;
+	a.o.lock_wait = c.lock_wait;
 	if (!a.quiet_output)
 		a.o.emit = emit_stdout;
 	rc = ps_bronze_run(&a.o, STDIN_FILENO, &e) ? e.code : 0;

@@ -54,7 +54,7 @@ static struct ps_tool tool = {
 	"ps-gold", "[OPTIONS]",
 	"Maintain the gold star schema and KPI tables from clean records; "
 	"print KPI snapshots and alerts.",
-	options, PS_CLI_LAKE | PS_CLI_STREAM, NULL,
+	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK, NULL,
 };
 
 static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
@@ -152,6 +152,7 @@ int main(int argc, char **argv)
 				     "PS_LAKE");
 	o.lake = c.lake;
 	o.stream = c.stream;
+	o.lock_wait = c.lock_wait;
 	rc = ps_gold_run(&o, 0, ps_stdout_out, NULL, &e) < 0 ? e.code : 0;
 	if (rc)
 		ps_log(PS_ERROR, e.msg, PS_S("exit", ps_exit_name(rc)));

@@ -60,7 +60,7 @@ static struct ps_tool tool = {
 	"ps-silver", "[OPTIONS]\n--dump PATH...",
 	"Parse, validate, quarantine, deduplicate and write raw events as "
 	"silver Parquet.",
-	options, PS_CLI_LAKE | PS_CLI_STREAM, NULL,
+	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK, NULL,
 };
 
 struct args {
@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 		goto out;
 	a.o.lake = c.lake;
 	a.o.stream = c.stream;
+	a.o.lock_wait = c.lock_wait;
 	if (a.dump) {
 		if (argi >= argc) {
 			rc = ps_cli_misuse(&tool, "--dump needs at least one "

@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "fsutil.h"
 #include "gzpool.h"
+#include "lake.h"
 #include "pstime.h"
 #include "banned.h"
 
@@ -52,114 +53,6 @@ static void gunzip(const char *path, struct ps_buf *out)
 		ps_buf_add(out, tmp, (size_t)n);
 	cr_assert_eq(n, 0, "gzread failed on %s", path);
 	cr_assert_eq(gzclose(g), Z_OK);
-}
-
-/* ---- names ---- */
-
-static void check_safe(const char *src, const char *want)
-{
-	struct ps_buf b = PS_BUF_INIT;
-
-	ps_bronze_safe_source(&b, src, strlen(src));
-	cr_assert_str_eq(b.data, want, "source %s", src);
-	ps_buf_release(&b);
-}
-
-Test(bronze, safe_source_readable_forms)
-{
-	check_safe("kafka:admissions/3", "kafka_admissions_3");
-	check_safe("kafka:patient_flow.v1/12", "kafka_patient_flow.v1_12");
-	check_safe("stdin:admissions", "stdin_admissions");
-	check_safe("stdin:ward-7", "stdin_ward-7");
-}
-
-Test(bronze, safe_source_hashes_other_forms)
-{
-	struct ps_buf a = PS_BUF_INIT, b = PS_BUF_INIT;
-
-	ps_bronze_safe_source(&a, "kafka:a/b", 9);
-	cr_assert(strchr(a.data, '~'), "%s", a.data);
-	cr_assert(!strncmp(a.data, "kafka_a_b~", 10), "%s", a.data);
-	cr_assert_eq(a.len, 9 + 1 + 16);
-	ps_bronze_safe_source(&b, "kafka/a:b", 9);
-	cr_assert_str_neq(a.data, b.data);
-	ps_buf_release(&a);
-	ps_buf_release(&b);
-	/* "stdin:" with an empty name is not a plain form either. */
-	ps_buf_reset(&a);
-	ps_bronze_safe_source(&a, "stdin:", 6);
-	cr_assert(!strncmp(a.data, "stdin_~", 7), "%s", a.data);
-	cr_assert_eq(a.len, 6 + 1 + 16);
-	ps_buf_release(&a);
-}
-
-Test(bronze, safe_source_is_injective_on_tricky_ids)
-{
-	static const char *ids[] = {
-		"kafka:a_1/2", "kafka:a/12", "kafka:a/1_2", "kafka:a_12/1",
-		"stdin:a_1", "stdin:a/1", "stdin:a:1", "stdin_a_1",
-		"kafka:a/b/1", "kafka:a_b/1", "x", "X", "stdin:kafka_a",
-		"kafka:stdin/1", "stdin:a~1", NULL
-	};
-	struct ps_buf b[16];
-	int i, j;
-
-	for (i = 0; ids[i]; i++) {
-		b[i] = (struct ps_buf)PS_BUF_INIT;
-		ps_bronze_safe_source(&b[i], ids[i], strlen(ids[i]));
-		for (j = 0; j < i; j++)
-			cr_assert_str_neq(b[i].data, b[j].data, "%s vs %s",
-					  ids[i], ids[j]);
-	}
-	for (j = 0; j < i; j++)
-		ps_buf_release(&b[j]);
-}
-
-Test(bronze, long_source_is_cut_and_hashed)
-{
-	struct ps_buf b = PS_BUF_INIT, id = PS_BUF_INIT;
-	int i;
-
-	ps_buf_adds(&id, "stdin:");
-	for (i = 0; i < 300; i++)
-		ps_buf_addc(&id, 'a');
-	ps_bronze_safe_source(&b, id.data, id.len);
-	cr_assert_eq(b.len, 64 + 17);
-	ps_buf_release(&b);
-	ps_buf_release(&id);
-}
-
-Test(bronze, parse_name)
-{
-	const char *safe;
-	size_t sl;
-	long long f, l;
-
-	cr_assert_eq(ps_bronze_parse_name(
-		"part-kafka_a-b_3-00000000000000000005-00000000000000000010"
-		".ndjson.gz", &safe, &sl, &f, &l), 0);
-	cr_assert_eq(sl, 11);
-	cr_assert(!memcmp(safe, "kafka_a-b_3", sl));
-	cr_assert_eq(f, 5);
-	cr_assert_eq(l, 10);
-	cr_assert_eq(ps_bronze_parse_name(
-		"part--00000000000000000005-00000000000000000010.ndjson.gz",
-		&safe, &sl, &f, &l), -1);
-	cr_assert_eq(ps_bronze_parse_name(
-		"part-x-00000000000000000011-00000000000000000010.ndjson.gz",
-		&safe, &sl, &f, &l), -1);
-	cr_assert_eq(ps_bronze_parse_name(
-		"part-x-0000000000000000001-00000000000000000010.ndjson.gz",
-		&safe, &sl, &f, &l), -1);
-	cr_assert_eq(ps_bronze_parse_name(
-		"part-x-00000000000000000001-00000000000000000010.ndjson",
-		&safe, &sl, &f, &l), -1);
-	cr_assert_eq(ps_bronze_parse_name(
-		"part-x-00000000000000000001-0000000000000000001x.ndjson.gz",
-		&safe, &sl, &f, &l), -1);
-	cr_assert_eq(ps_bronze_parse_name(
-		"x-00000000000000000001-00000000000000000010.ndjson.gz",
-		&safe, &sl, &f, &l), -1);
 }
 
 /* ---- gzpool ---- */
@@ -282,21 +175,21 @@ static int run_text(const char *text, struct ps_bronze_opts *o,
 /* All envelopes in the lake as "source position payload\n" lines. */
 static void lake_dump(struct ps_buf *b)
 {
-	struct ps_bronze_files fs = PS_BRONZE_FILES_INIT;
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
 	struct ps_error e = { 0, "" };
 	size_t i;
 
 	ps_buf_reset(b);
-	cr_assert_eq(ps_bronze_list(lake, "adm", &fs, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_lake_list(lake, PS_LAKE_BRONZE, "adm", &fs, &e), 0, "%s", e.msg);
 	for (i = 0; i < fs.n; i++) {
-		struct ps_bronze_reader *r =
-			ps_bronze_reader_open(fs.v[i].path, &e);
+		struct ps_lake_reader *r =
+			ps_lake_reader_open(fs.v[i].path, &e);
 		struct ps_envelope env;
 		long long first = -1, last = -1;
 		int rc;
 
 		cr_assert_not_null(r, "%s", e.msg);
-		while ((rc = ps_bronze_reader_next(r, &env, &e)) == 1) {
+		while ((rc = ps_lake_reader_next(r, &env, &e)) == 1) {
 			if (first < 0)
 				first = env.position;
 			last = env.position;
@@ -308,9 +201,9 @@ static void lake_dump(struct ps_buf *b)
 		cr_assert_eq(rc, 0, "%s", e.msg);
 		cr_assert_eq(first, fs.v[i].first, "%s", fs.v[i].path);
 		cr_assert_eq(last, fs.v[i].last, "%s", fs.v[i].path);
-		ps_bronze_reader_close(r);
+		ps_lake_reader_close(r);
 	}
-	ps_bronze_files_release(&fs);
+	ps_lake_parts_release(&fs);
 }
 
 Test(bronze, lands_plain_lines_with_positions, .init = mklake,
@@ -422,7 +315,7 @@ Test(bronze, envelopes_keep_source_and_position, .init = mklake,
 	lake_dump(&dump);
 	cr_assert_str_eq(dump.data, "kafka:t/0 5 y\nkafka:t/1 10 x\n"
 			 "kafka:t/1 12 z\n");
-	cr_assert_eq(ps_bronze_checkpoint(lake, "adm", cp, &e), 0, "%s",
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_BRONZE, "adm", cp, &e), 0, "%s",
 		     e.msg);
 	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/1", 9), 12);
 	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 5);
@@ -483,7 +376,7 @@ Test(bronze, long_lines_and_bad_envelopes_go_to_quarantine,
 	cr_assert(strstr(q.data, "\"reason\":\"bad_envelope\""));
 	cr_assert(strstr(q.data, "\"position\":2"));
 	/* Quarantine names count for the checkpoint too. */
-	cr_assert_eq(ps_bronze_checkpoint(lake, "adm", cp, &e), 0, "%s",
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_BRONZE, "adm", cp, &e), 0, "%s",
 		     e.msg);
 	cr_assert_eq(ps_checkpoint_get(cp, "stdin:adm", 9), 3);
 	ps_checkpoint_free(cp);
@@ -496,7 +389,7 @@ Test(bronze, long_lines_and_bad_envelopes_go_to_quarantine,
 Test(bronze, reader_reports_damaged_files, .init = mklake, .fini = rmlake)
 {
 	struct ps_error e = { 0, "" };
-	struct ps_bronze_reader *r;
+	struct ps_lake_reader *r;
 	struct ps_envelope env;
 	struct ps_buf b = PS_BUF_INIT;
 	char *p = lpath("bad.gz");
@@ -512,14 +405,14 @@ Test(bronze, reader_reports_damaged_files, .init = mklake, .fini = rmlake)
 	cr_assert_eq(ps_read_file(p, &b, 1 << 30, &e), 0);
 	/* Cut the file in half. */
 	cr_assert_eq(ps_write_file_atomic(p, b.data, b.len / 2, 0644, &e), 0);
-	r = ps_bronze_reader_open(p, &e);
+	r = ps_lake_reader_open(p, &e);
 	cr_assert_not_null(r);
-	while ((rc = ps_bronze_reader_next(r, &env, &e)) == 1)
+	while ((rc = ps_lake_reader_next(r, &env, &e)) == 1)
 		;
 	cr_assert_eq(rc, -1);
 	cr_assert_eq(e.code, 74, "%d %s", e.code, e.msg);
-	ps_bronze_reader_close(r);
-	cr_assert_null(ps_bronze_reader_open("/nonexistent/x.gz", &e));
+	ps_lake_reader_close(r);
+	cr_assert_null(ps_lake_reader_open("/nonexistent/x.gz", &e));
 	cr_assert_eq(e.code, 66);
 	ps_buf_release(&b);
 	free(p);

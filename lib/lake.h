@@ -1,0 +1,254 @@
+/*
+ * lake.h - the lake: where each table lives, how its part files are
+ * named, which of them a reader may see, and one writer per (stage,
+ * stream).  Stages meet only here (DESIGN.md, "Exactly once, with pipes").
+ *
+ * Tables (LAKE is the lake directory, STREAM the stream):
+ *
+ *   PS_LAKE_BRONZE             bronze/STREAM/date=D/part-SAFE-F-L.ndjson.gz
+ *   PS_LAKE_BRONZE_QUARANTINE  quarantine/STREAM/date=D/
+ *                                 part-bronze-SAFE-F-L.ndjson.gz
+ *   PS_LAKE_SILVER             silver/STREAM/admission_date=D/
+ *                                 part-SAFE-F-L[-rRUN].parquet
+ *   PS_LAKE_SILVER_QUARANTINE  quarantine/STREAM/date=D/
+ *                                 part-SAFE-F-L[-rRUN].ndjson.gz
+ *
+ * SAFE is the source id made safe for file names (ps_lake_safe_source),
+ * F and L the first and last position of that source the file holds (20
+ * digits, zero-padded), RUN the run id of a silver run over plain input
+ * (positions without a checkpoint).  The quarantine area is shared: the
+ * "bronze-" prefix tells bronze's files from silver's, and no SAFE starts
+ * with "bronze-".  Names starting with '.' are never data (temporary files
+ * and locks).
+ *
+ * Visibility.  A writer commits a batch in one order (lib/stage.h): files
+ * under their final names, its private state, then its commit point.  A
+ * reader sees only what the commit point covers:
+ *
+ *   bronze      one file holds one source of one commit and is complete
+ *               once renamed: a renamed file is committed (bronze's restart
+ *               takes the highest of its checkpoint and the file names);
+ *   silver      a batch spans many files (one per admission date, one
+ *               quarantine file per source) renamed one after the other:
+ *               a file is visible when the silver checkpoint of its source
+ *               is at or past L (files of plain-input runs, which have no
+ *               checkpoint, once renamed).  A file beyond the checkpoint
+ *               belongs to a batch still being committed, or to one whose
+ *               writer died: the next silver run removes it.
+ *
+ * The commit point is read before the directory is listed, so every file
+ * a listing keeps is complete.
+ *
+ * Locks.  Each (stage, stream) has one writer at a time: ps_lake_lock
+ * takes flock(2) on LAKE/_state/TOOL/.STREAM.lock and writes the holder's
+ * PID into it.  The kernel drops the lock when the holder exits, however
+ * it dies, so there is nothing to clean up after a crash.
+ */
+#ifndef PS_LAKE_H
+#define PS_LAKE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "checkpoint.h"
+#include "envelope.h"
+#include "error.h"
+
+enum ps_lake_table {
+	PS_LAKE_BRONZE,
+	PS_LAKE_BRONZE_QUARANTINE,
+	PS_LAKE_SILVER,
+	PS_LAKE_SILVER_QUARANTINE,
+};
+
+#define PS_LAKE_BRONZE_TOOL "ps-bronze"
+#define PS_LAKE_SILVER_TOOL "ps-silver"
+#define PS_LAKE_GOLD_TOOL "ps-gold"
+
+/* ---- layout ---- */
+
+/*
+ * The directory of table t for stream: LAKE/AREA/STREAM (caller frees).
+ * Cannot fail.
+ */
+char *ps_lake_dir(const char *lake, enum ps_lake_table t, const char *stream);
+
+/* The tool whose commit point covers table t ("ps-bronze", ...). */
+const char *ps_lake_writer(enum ps_lake_table t);
+
+/* ---- part-file names ---- */
+
+/*
+ * Append the file-name-safe form of source (len bytes) to b, injectively:
+ *
+ *   stdin:NAME            -> stdin_NAME       (NAME of [A-Za-z0-9_.-])
+ *   kafka:TOPIC/PARTITION -> kafka_TOPIC_PARTITION
+ *                            (TOPIC of [A-Za-z0-9_.-], PARTITION digits)
+ *   anything else, or     -> the id with every byte outside [A-Za-z0-9_.-]
+ *   longer than 120 bytes    replaced by '_' (and the '-' of a leading
+ *                            "bronze-" too), cut to 64 bytes, then '~' and
+ *                            16 hex digits of the id's FNV-1a 64-bit hash
+ *
+ * (the two plain forms never contain '~').  Cannot fail.
+ */
+void ps_lake_safe_source(struct ps_buf *b, const char *source, size_t len);
+
+/* A part file: its name parsed, and where it is. */
+struct ps_lake_part {
+	char *path;		/* LAKE/AREA/STREAM/KEY=VALUE/part-... */
+	char partition[11];	/* VALUE of the partition directory */
+	char *safe;		/* SAFE */
+	long long first, last;	/* F, L */
+	long long run;		/* RUN, or -1 */
+};
+
+struct ps_lake_parts {
+	struct ps_lake_part *v;
+	size_t n;
+};
+
+#define PS_LAKE_PARTS_INIT { NULL, 0 }
+
+/*
+ * Append the path of a part file of table t to b: DIR/KEY=VALUE/part-...,
+ * DIR from ps_lake_dir, VALUE the partition (a YYYY-MM-DD date, 10
+ * bytes), source the exact source id (made safe here), run -1 for none.
+ * Cannot fail.
+ */
+void ps_lake_part_path(struct ps_buf *b, enum ps_lake_table t,
+		       const char *dir, const char *partition,
+		       const char *source, size_t len, long long first,
+		       long long last, long long run);
+
+/*
+ * Parse a file name (no directory) of table t.  Returns 0 and fills *safe
+ * / *safe_len (pointing into name), *first, *last and *run (-1 when the
+ * name has none), or -1 when the name is not a part file of t (another
+ * table's, a temporary, anything else).
+ */
+int ps_lake_part_parse(enum ps_lake_table t, const char *name,
+		       const char **safe, size_t *safe_len, long long *first,
+		       long long *last, long long *run);
+
+/* ---- listing and visibility ---- */
+
+/*
+ * List every part file of table t under its final name, committed or not
+ * (for the writer's own recovery), sorted by SAFE, then F, then the
+ * partition.  A missing directory is an empty list.  Returns 0, or -1
+ * with e filled (74) when a directory cannot be read.  Release with
+ * ps_lake_parts_release.
+ */
+int ps_lake_list(const char *lake, enum ps_lake_table t, const char *stream,
+		 struct ps_lake_parts *out, struct ps_error *e);
+
+/*
+ * Like ps_lake_list, keeping only the files a reader may see (see above):
+ * what the writer's commit point covers.  Returns 0, or -1 with e filled
+ * (74 unreadable directory, 78 bad checkpoint file).
+ */
+int ps_lake_visible(const char *lake, enum ps_lake_table t,
+		    const char *stream, struct ps_lake_parts *out,
+		    struct ps_error *e);
+
+/*
+ * 1 when cp, the positions committed by the writer of table t, covers
+ * file f (f is visible to readers), else 0.  Cannot fail.
+ */
+int ps_lake_covered(enum ps_lake_table t, const struct ps_lake_part *f,
+		    const struct ps_checkpoint *cp);
+
+/* Free the list and reset it to PS_LAKE_PARTS_INIT. */
+void ps_lake_parts_release(struct ps_lake_parts *ps);
+
+/*
+ * Merge into cp the positions the writer of table t committed, per exact
+ * source id: bronze (both of its tables) from its checkpoint file and
+ * from the file names of its two tables (the exact id read from the first
+ * envelope of each source's last file); silver from its checkpoint.
+ * Returns 0, or -1 with e filled (74 unreadable directory or file, or a
+ * damaged bronze file: one whose first line is not an envelope; 78 bad
+ * checkpoint file).
+ */
+int ps_lake_committed(const char *lake, enum ps_lake_table t,
+		      const char *stream, struct ps_checkpoint *cp,
+		      struct ps_error *e);
+
+/*
+ * The position cp holds for the source whose safe form is safe (len
+ * bytes), or -1 when there is none.  For readers that know a source only
+ * from a file name.  Cannot fail.
+ */
+long long ps_lake_safe_position(const struct ps_checkpoint *cp,
+				const char *safe, size_t len);
+
+/*
+ * A reader's view of the whole lake, for tools that walk it (ps-upload):
+ * which lake-relative paths it may see.  Positions are loaded on first
+ * use per (table, stream) and kept, so list the files first, then ask: a
+ * file covered then is complete.
+ */
+struct ps_lake_view;
+
+/* A view of lake (copied).  Cannot fail. */
+struct ps_lake_view *ps_lake_view_new(const char *lake);
+
+/* Free the view; NULL is a no-op. */
+void ps_lake_view_free(struct ps_lake_view *v);
+
+/*
+ * 1 when a reader may see the file rel (a path relative to the lake): any
+ * file that is not a part file of a table (gold tables, markers...), or a
+ * part file its writer's commit point covers; 0 for a part file of a
+ * commit not finished; -1 with e filled when the commit point cannot be
+ * read (74, 78).
+ */
+int ps_lake_view_visible(struct ps_lake_view *v, const char *rel,
+			 struct ps_error *e);
+
+/* ---- envelope files (bronze and quarantine) ---- */
+
+struct ps_lake_reader;
+
+/*
+ * Open a gzip NDJSON file of envelopes.  Returns the reader, or NULL with
+ * e filled (66) when the file cannot be opened.
+ */
+struct ps_lake_reader *ps_lake_reader_open(const char *path,
+					   struct ps_error *e);
+
+/*
+ * The next envelope: returns 1 and fills *env (valid until the next
+ * call), 0 at the end of the file, or -1 with e filled (74): a read
+ * error, a damaged gzip stream, or a line that is not an envelope or is
+ * longer than PS_LINE_MAX (a damaged file; the message names the file and
+ * line).
+ */
+int ps_lake_reader_next(struct ps_lake_reader *r, struct ps_envelope *env,
+			struct ps_error *e);
+
+/* Close the reader; NULL is a no-op. */
+void ps_lake_reader_close(struct ps_lake_reader *r);
+
+/* ---- one writer per (stage, stream) ---- */
+
+struct ps_lake_lock;
+
+/*
+ * Become the only writer of tool's tables for stream: take an exclusive
+ * flock on LAKE/_state/TOOL/.STREAM.lock (created, with its directory,
+ * when missing) and write this process's PID into it.  When another
+ * process holds it, try again until wait seconds have passed (0: once);
+ * a stop request (SIGINT/SIGTERM) ends the wait early.  Returns the lock,
+ * or NULL with e filled: 75 when it is still held (the message names the
+ * holder's PID), 73 when the file cannot be created.  The descriptor is
+ * close-on-exec.
+ */
+struct ps_lake_lock *ps_lake_lock(const char *lake, const char *tool,
+				  const char *stream, double wait,
+				  struct ps_error *e);
+
+/* Release the lock (the file stays); NULL is a no-op. */
+void ps_lake_unlock(struct ps_lake_lock *l);
+
+#endif

@@ -1,0 +1,460 @@
+/*
+ * test_lake.c - the lake protocol (lib/lake.h) and the commit sequence
+ * (lib/stage.h): names, listing, visibility, locks, recovery.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "checkpoint.h"
+#include "fsutil.h"
+#include "lake.h"
+#include "stage.h"
+#include "banned.h"
+
+static char lake[64];
+
+static void mklake(void)
+{
+	snprintf(lake, sizeof(lake), "/tmp/test_lake.XXXXXX");
+	cr_assert_not_null(mkdtemp(lake));
+}
+
+static void rmlake(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lake);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *lpath(const char *rel)
+{
+	return ps_path_join(lake, rel);
+}
+
+static void touch(const char *rel)
+{
+	char *p = lpath(rel);
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_write_file_atomic(p, "x", 1, 0644, &e), 0, "%s",
+		     e.msg);
+	free(p);
+}
+
+static int exists(const char *rel)
+{
+	char *p = lpath(rel);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+/* ---- names ---- */
+
+static void check_safe(const char *src, const char *want)
+{
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_lake_safe_source(&b, src, strlen(src));
+	cr_assert_str_eq(b.data, want, "source %s", src);
+	ps_buf_release(&b);
+}
+
+Test(lake, safe_source_readable_forms)
+{
+	check_safe("kafka:admissions/3", "kafka_admissions_3");
+	check_safe("kafka:patient_flow.v1/12", "kafka_patient_flow.v1_12");
+	check_safe("stdin:admissions", "stdin_admissions");
+	check_safe("stdin:ward-7", "stdin_ward-7");
+}
+
+Test(lake, safe_source_hashes_other_forms)
+{
+	struct ps_buf a = PS_BUF_INIT, b = PS_BUF_INIT;
+
+	ps_lake_safe_source(&a, "kafka:a/b", 9);
+	cr_assert(strchr(a.data, '~'), "%s", a.data);
+	cr_assert(!strncmp(a.data, "kafka_a_b~", 10), "%s", a.data);
+	cr_assert_eq(a.len, 9 + 1 + 16);
+	ps_lake_safe_source(&b, "kafka/a:b", 9);
+	cr_assert_str_neq(a.data, b.data);
+	ps_buf_release(&a);
+	ps_buf_release(&b);
+	/* "stdin:" with an empty name is not a plain form either. */
+	ps_buf_reset(&a);
+	ps_lake_safe_source(&a, "stdin:", 6);
+	cr_assert(!strncmp(a.data, "stdin_~", 7), "%s", a.data);
+	cr_assert_eq(a.len, 6 + 1 + 16);
+	ps_buf_release(&a);
+}
+
+Test(lake, safe_source_is_injective_on_tricky_ids)
+{
+	static const char *ids[] = {
+		"kafka:a_1/2", "kafka:a/12", "kafka:a/1_2", "kafka:a_12/1",
+		"stdin:a_1", "stdin:a/1", "stdin:a:1", "stdin_a_1",
+		"kafka:a/b/1", "kafka:a_b/1", "x", "X", "stdin:kafka_a",
+		"kafka:stdin/1", "stdin:a~1", NULL
+	};
+	struct ps_buf b[16];
+	int i, j;
+
+	for (i = 0; ids[i]; i++) {
+		b[i] = (struct ps_buf)PS_BUF_INIT;
+		ps_lake_safe_source(&b[i], ids[i], strlen(ids[i]));
+		for (j = 0; j < i; j++)
+			cr_assert_str_neq(b[i].data, b[j].data, "%s vs %s",
+					  ids[i], ids[j]);
+	}
+	for (j = 0; j < i; j++)
+		ps_buf_release(&b[j]);
+}
+
+Test(lake, long_source_is_cut_and_hashed)
+{
+	struct ps_buf b = PS_BUF_INIT, id = PS_BUF_INIT;
+	int i;
+
+	ps_buf_adds(&id, "stdin:");
+	for (i = 0; i < 300; i++)
+		ps_buf_addc(&id, 'a');
+	ps_lake_safe_source(&b, id.data, id.len);
+	cr_assert_eq(b.len, 64 + 17);
+	ps_buf_release(&b);
+	ps_buf_release(&id);
+}
+
+Test(lake, safe_source_never_takes_the_bronze_prefix)
+{
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_lake_safe_source(&b, "bronze-x/y", 10);
+	cr_assert(!strncmp(b.data, "bronze_x_y~", 11), "%s", b.data);
+	ps_buf_release(&b);
+}
+
+#define P20(n) #n
+
+static int parse(enum ps_lake_table t, const char *name, const char *want,
+		 long long first, long long last, long long run)
+{
+	const char *safe;
+	size_t sl;
+	long long f, l, r;
+
+	if (ps_lake_part_parse(t, name, &safe, &sl, &f, &l, &r) < 0)
+		return -1;
+	cr_assert_eq(sl, strlen(want), "%s", name);
+	cr_assert(!memcmp(safe, want, sl), "%s", name);
+	cr_assert_eq(f, first, "%s", name);
+	cr_assert_eq(l, last, "%s", name);
+	cr_assert_eq(r, run, "%s", name);
+	return 0;
+}
+
+#define R "-00000000000000000005-00000000000000000010"
+
+Test(lake, part_names_parse_per_table)
+{
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "part-kafka_a-b_3" R ".ndjson.gz",
+			   "kafka_a-b_3", 5, 10, -1), 0);
+	cr_assert_eq(parse(PS_LAKE_BRONZE_QUARANTINE,
+			   "part-bronze-stdin_a" R ".ndjson.gz", "stdin_a", 5,
+			   10, -1), 0);
+	/* The shared quarantine area: bronze's files are not silver's. */
+	cr_assert_eq(parse(PS_LAKE_SILVER_QUARANTINE,
+			   "part-bronze-stdin_a" R ".ndjson.gz", "", 0, 0,
+			   -1), -1);
+	cr_assert_eq(parse(PS_LAKE_SILVER_QUARANTINE,
+			   "part-stdin_a" R ".ndjson.gz", "stdin_a", 5, 10,
+			   -1), 0);
+	cr_assert_eq(parse(PS_LAKE_BRONZE_QUARANTINE,
+			   "part-stdin_a" R ".ndjson.gz", "", 0, 0, -1), -1);
+	cr_assert_eq(parse(PS_LAKE_SILVER, "part-stdin_a" R "-r42.parquet",
+			   "stdin_a", 5, 10, 42), 0);
+	cr_assert_eq(parse(PS_LAKE_SILVER, "part-kafka_t_0" R ".parquet",
+			   "kafka_t_0", 5, 10, -1), 0);
+	/* runs only where a table has them */
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "part-x" R "-r42.ndjson.gz", "",
+			   0, 0, -1), -1);
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "part-" R ".ndjson.gz", "", 0, 0,
+			   -1), -1);
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "part-x-00000000000000000011-"
+			   "00000000000000000010.ndjson.gz", "", 0, 0, -1),
+		     -1);
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "part-x-0000000000000000001-"
+			   "00000000000000000010.ndjson.gz", "", 0, 0, -1),
+		     -1);
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "part-x" R ".ndjson", "", 0, 0,
+			   -1), -1);
+	cr_assert_eq(parse(PS_LAKE_BRONZE, "x" R ".ndjson.gz", "", 0, 0, -1),
+		     -1);
+	cr_assert_eq(parse(PS_LAKE_SILVER, "part-0.parquet", "", 0, 0, -1),
+		     -1);
+}
+
+Test(lake, part_path_is_what_the_parser_reads)
+{
+	static const enum ps_lake_table ts[] = {
+		PS_LAKE_BRONZE, PS_LAKE_BRONZE_QUARANTINE, PS_LAKE_SILVER,
+		PS_LAKE_SILVER_QUARANTINE
+	};
+	static const char *srcs[] = {
+		"kafka:admissions/3", "stdin:x", "weird id/with:stuff",
+		"bronze-x"
+	};
+	size_t i, k;
+
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < 4; k++) {
+			struct ps_buf b = PS_BUF_INIT, safe = PS_BUF_INIT;
+			long long run = ts[i] == PS_LAKE_SILVER ? 7 : -1;
+			const char *name;
+
+			ps_lake_part_path(&b, ts[i], "/l/a/s", "2026-11-30",
+					  srcs[k], strlen(srcs[k]), 3, 99,
+					  run);
+			ps_lake_safe_source(&safe, srcs[k], strlen(srcs[k]));
+			name = strrchr(b.data, '/') + 1;
+			cr_assert_eq(parse(ts[i], name, safe.data, 3, 99,
+					   run), 0, "%s", b.data);
+			cr_assert(strstr(b.data, "date=2026-11-30/"), "%s",
+				  b.data);
+			ps_buf_release(&b);
+			ps_buf_release(&safe);
+		}
+}
+
+static void save_cp(const char *tool, const char *src, long long pos)
+{
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_error e = { 0, "" };
+
+	ps_checkpoint_set(cp, src, strlen(src), pos);
+	cr_assert_eq(ps_checkpoint_save(cp, lake, tool, "adm", &e), 0, "%s",
+		     e.msg);
+	ps_checkpoint_free(cp);
+}
+
+#define SD "silver/adm/admission_date=2026-11-30/"
+#define QD "quarantine/adm/date=2026-11-30/"
+#define B1 "-00000000000000000000-00000000000000000009"
+#define B2 "-00000000000000000010-00000000000000000019"
+
+Test(lake, readers_see_only_what_the_commit_point_covers, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
+	struct ps_error e = { 0, "" };
+
+	touch(SD "part-kafka_t_0" B1 ".parquet");
+	touch(SD "part-kafka_t_0" B2 ".parquet");	/* being committed */
+	touch(SD "part-stdin_adm-00000000000000000000-00000000000000000003"
+	      "-r5.parquet");				/* plain run */
+	touch(SD ".part-kafka_t_0" B2 ".parquet.tmp-1");
+	save_cp("ps-silver", "kafka:t/0", 9);
+	cr_assert_eq(ps_lake_list(lake, PS_LAKE_SILVER, "adm", &fs, &e), 0);
+	cr_assert_eq(fs.n, 3);
+	ps_lake_parts_release(&fs);
+	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
+		     0);
+	cr_assert_eq(fs.n, 2);
+	cr_assert_eq(fs.v[0].last, 9);
+	cr_assert_str_eq(fs.v[0].partition, "2026-11-30");
+	cr_assert_eq(fs.v[1].run, 5);
+	ps_lake_parts_release(&fs);
+	save_cp("ps-silver", "kafka:t/0", 19);
+	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
+		     0);
+	cr_assert_eq(fs.n, 3);
+	ps_lake_parts_release(&fs);
+}
+
+Test(lake, a_view_of_the_whole_lake, .init = mklake, .fini = rmlake)
+{
+	struct ps_lake_view *v = ps_lake_view_new(lake);
+	struct ps_error e = { 0, "" };
+
+	save_cp("ps-silver", "kafka:t/0", 9);
+	cr_assert_eq(ps_lake_view_visible(v, SD "part-kafka_t_0" B1
+					  ".parquet", &e), 1);
+	cr_assert_eq(ps_lake_view_visible(v, SD "part-kafka_t_0" B2
+					  ".parquet", &e), 0);
+	cr_assert_eq(ps_lake_view_visible(v, QD "part-kafka_t_0" B2
+					  ".ndjson.gz", &e), 0);
+	cr_assert_eq(ps_lake_view_visible(v, QD "part-bronze-stdin_adm" B2
+					  ".ndjson.gz", &e), 1);
+	cr_assert_eq(ps_lake_view_visible(v, "silver/other/admission_date="
+					  "2026-11-30/part-kafka_t_0" B1
+					  ".parquet", &e), 0);
+	cr_assert_eq(ps_lake_view_visible(v, "gold/dim_patient/part-0.parquet",
+					  &e), 1);
+	cr_assert_eq(ps_lake_view_visible(v, "bronze/adm/date=2026-11-30/"
+					  "part-kafka_t_0" B2 ".ndjson.gz",
+					  &e), 1);
+	ps_lake_view_free(v);
+}
+
+static const enum ps_lake_table silver_tables[] = {
+	PS_LAKE_SILVER, PS_LAKE_SILVER_QUARANTINE
+};
+
+Test(stage, open_removes_its_own_unfinished_commit_only, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_stage_opts o = { NULL, "ps-silver", "adm", 0,
+				   silver_tables, 2 };
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st;
+
+	o.lake = lake;
+	touch(SD "part-kafka_t_0" B1 ".parquet");
+	touch(SD "part-kafka_t_0" B2 ".parquet");
+	touch(QD "part-kafka_t_0" B2 ".ndjson.gz");
+	/* bronze's quarantine, whose source silver has no checkpoint for */
+	touch(QD "part-bronze-stdin_adm" B1 ".ndjson.gz");
+	touch(QD ".part-bronze-stdin_adm" B2 ".ndjson.gz.tmp-1");
+	touch(QD ".part-kafka_t_0" B2 ".ndjson.gz.tmp-1");
+	save_cp("ps-silver", "kafka:t/0", 9);
+	st = ps_stage_open(&o, &e);
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert(exists(SD "part-kafka_t_0" B1 ".parquet"));
+	cr_assert(!exists(SD "part-kafka_t_0" B2 ".parquet"));
+	cr_assert(!exists(QD "part-kafka_t_0" B2 ".ndjson.gz"));
+	cr_assert(exists(QD "part-bronze-stdin_adm" B1 ".ndjson.gz"),
+		  "silver removed bronze's quarantine");
+	cr_assert(exists(QD ".part-bronze-stdin_adm" B2 ".ndjson.gz.tmp-1"),
+		  "silver removed bronze's temporary");
+	cr_assert(!exists(QD ".part-kafka_t_0" B2 ".ndjson.gz.tmp-1"));
+	cr_assert_eq(ps_checkpoint_get(ps_stage_positions(st), "kafka:t/0",
+				       9), 9);
+	ps_stage_close(st);
+}
+
+static int emitted;
+
+static int emit_check(void *ctx, struct ps_error *e)
+{
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+
+	(void)ctx;
+	/* The commit point is written before anything is emitted. */
+	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-silver", "adm", e), 0);
+	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 19);
+	ps_checkpoint_free(cp);
+	emitted++;
+	return 0;
+}
+
+static int state_fails(void *ctx, struct ps_error *e)
+{
+	(void)ctx;
+	return ps_error_set(e, 74, "disk full");
+}
+
+Test(stage, commit_order_and_failure, .init = mklake, .fini = rmlake)
+{
+	struct ps_stage_opts o = { NULL, "ps-silver", "adm", 0,
+				   silver_tables, 2 };
+	struct ps_error e = { 0, "" };
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_stage *st;
+	char *f1 = lpath(SD "part-kafka_t_0" B2 ".parquet");
+
+	o.lake = lake;
+	st = ps_stage_open(&o, &e);
+	cr_assert_not_null(st, "%s", e.msg);
+	/* a failed commit: its file is removed, the positions stay */
+	touch(SD "part-kafka_t_0" B2 ".parquet");
+	ps_stage_add_file(st, f1);
+	ps_stage_set_position(st, "kafka:t/0", 9, 19);
+	cr_assert_eq(ps_stage_commit(st, state_fails, emit_check, NULL, &e),
+		     -1);
+	cr_assert_eq(e.code, 74);
+	cr_assert(!exists(SD "part-kafka_t_0" B2 ".parquet"));
+	cr_assert_eq(ps_checkpoint_get(ps_stage_positions(st), "kafka:t/0",
+				       9), -1);
+	cr_assert_eq(emitted, 0);
+	/* then a good one */
+	touch(SD "part-kafka_t_0" B2 ".parquet");
+	ps_stage_add_file(st, f1);
+	ps_stage_set_position(st, "kafka:t/0", 9, 19);
+	cr_assert_eq(ps_stage_commit(st, NULL, emit_check, NULL, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(emitted, 1);
+	cr_assert(exists(SD "part-kafka_t_0" B2 ".parquet"));
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "adm", cp, &e),
+		     0);
+	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 19);
+	ps_stage_close(st);
+	ps_checkpoint_free(cp);
+	free(f1);
+}
+
+Test(lake, one_writer_per_stage_and_stream, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_lake_lock *l, *o;
+	int fds[2], status;
+	pid_t pid;
+	char c;
+
+	l = ps_lake_lock(lake, "ps-silver", "adm", 0, &e);
+	cr_assert_not_null(l, "%s", e.msg);
+	/* another stream, another stage: independent */
+	o = ps_lake_lock(lake, "ps-silver", "other", 0, &e);
+	cr_assert_not_null(o, "%s", e.msg);
+	ps_lake_unlock(o);
+	o = ps_lake_lock(lake, "ps-gold", "adm", 0, &e);
+	cr_assert_not_null(o, "%s", e.msg);
+	ps_lake_unlock(o);
+	/* another process: 75, naming this one */
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct ps_lake_lock *x;
+		char want[64];
+
+		x = ps_lake_lock(lake, "ps-silver", "adm", 0.2, &e);
+		snprintf(want, sizeof(want), "(PID %ld)", (long)getppid());
+		_exit(x ? 1 : e.code != 75 ? 2 : !strstr(e.msg, want) ? 3 :
+		      0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child: %d",
+		     WEXITSTATUS(status));
+	ps_lake_unlock(l);
+	/* a waiting writer gets the lock once the holder is gone */
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct ps_lake_lock *x;
+
+		close(fds[0]);
+		x = ps_lake_lock(lake, "ps-silver", "adm", 0, &e);
+		if (write(fds[1], "x", 1) != 1 || !x)
+			_exit(1);
+		usleep(300 * 1000);
+		_exit(0);	/* the kernel drops the lock */
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], &c, 1), 1);
+	l = ps_lake_lock(lake, "ps-silver", "adm", 30, &e);
+	cr_assert_not_null(l, "%s", e.msg);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(WEXITSTATUS(status), 0);
+	ps_lake_unlock(l);
+	close(fds[0]);
+}
