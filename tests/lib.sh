@@ -26,6 +26,18 @@ check() {
 	fi
 }
 
+# gold_snapshot LAKE FILE: every gold table of LAKE as sorted NDJSON in
+# FILE ("== path" before each table), their paths in FILE.files; fails
+# when there is no table.
+gold_snapshot() {
+	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
+	for f in $(cat "$2.files"); do
+		echo "== $f"
+		ps-silver --dump "$1/gold/$f" | sort
+	done >"$2"
+	[ -s "$2.files" ]
+}
+
 done_testing() {
 	echo "$(basename "$0"): $_pass passed, $_fail failed"
 	[ "$_fail" -eq 0 ]

@@ -9,16 +9,6 @@ T=2026-06-01T00:00:00Z		# ingest time of every envelope (after the last event)
 NOW=2026-03-01T12:00:00Z	# the gold clock
 cd "$TMPD" || exit 1
 
-# Every gold table as sorted NDJSON, one file per table directory.
-snapshot() {
-	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
-	for f in $(cat "$2.files"); do
-		echo "== $f"
-		ps-silver --dump "$1/gold/$f" | sort
-	done >"$2"
-	[ -s "$2.files" ]
-}
-
 ps-simulate -m realistic --count "$N" --seed 11 --start 2026-01-01T00:00:00Z >ev.ndjson 2>/dev/null
 ps-bronze -L A --ingest-time $T <ev.ndjson 2>/dev/null |
 	ps-silver -L A >clean.ndjson 2>/dev/null
@@ -29,7 +19,7 @@ check 'silver produced clean records with lifecycle events' '
 
 check 'one batch run builds every table' '
 	ps-gold -L B --now $NOW <clean.ndjson >b.kpi 2>b.err &&
-	snapshot B b.snap &&
+	gold_snapshot B b.snap &&
 	grep -q "dim_patient/part-0.parquet" b.snap.files &&
 	grep -q "fact_patient_flow/admission_date=" b.snap.files &&
 	grep -q "kpi_occupancy/part-0.parquet" b.snap.files'
@@ -41,17 +31,17 @@ check 'ten incremental runs give the same tables as one run' '
 	for c in chunk.*; do
 		ps-gold -L I --now $NOW <$c >/dev/null 2>>i.err || exit 1
 	done &&
-	snapshot I i.snap && cmp b.snap i.snap'
+	gold_snapshot I i.snap && cmp b.snap i.snap'
 
 check 'feeding the same input again changes nothing' '
 	ps-gold -L B --now $NOW <clean.ndjson >/dev/null 2>again.err &&
 	grep -q "skipped=$(wc -l <clean.ndjson | tr -d " ") " again.err &&
 	grep -q "commits=0" again.err &&
-	snapshot B b2.snap && cmp b.snap b2.snap'
+	gold_snapshot B b2.snap && cmp b.snap b2.snap'
 
 check 'a catch-up over committed silver changes nothing' '
 	ps-gold -L B --now $NOW --catch-up >/dev/null 2>cu.err &&
-	snapshot B b3.snap && cmp b.snap b3.snap'
+	gold_snapshot B b3.snap && cmp b.snap b3.snap'
 
 check 'SIGKILL of ps-gold mid-stream, then a restart, equals a clean run' '
 	mkfifo fifo &&
@@ -74,6 +64,6 @@ check 'SIGKILL of ps-gold mid-stream, then a restart, equals a clean run' '
 		ps-silver -L C 2>/dev/null |
 		ps-gold -L C --now $NOW >/dev/null 2>c2.err &&
 	grep -q "catch-up" c2.err &&
-	snapshot C c.snap && cmp b.snap c.snap'
+	gold_snapshot C c.snap && cmp b.snap c.snap'
 
 done_testing

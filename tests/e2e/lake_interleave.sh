@@ -16,14 +16,6 @@ for t in ps-bronze ps-silver ps-gold; do
 	[ -x "$TB/$t" ] || { echo "FAIL - $TB/$t missing (make $TB/$t)"; exit 1; }
 done
 
-snapshot() {
-	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
-	for f in $(cat "$2.files"); do
-		echo "== $f"
-		ps-silver --dump "$1/gold/$f" | sort
-	done >"$2"
-	[ -s "$2.files" ]
-}
 
 silver_rows() {
 	ps-silver --dump "$1/silver/admissions" | sort
@@ -49,7 +41,7 @@ ps-simulate -m realistic --count 12000 --seed 9 \
 ps-bronze -L R <env.ndjson 2>/dev/null | ps-silver -L R 2>/dev/null |
 	ps-gold -L R --now $NOW >/dev/null 2>&1
 silver_rows R >ref.rows
-snapshot R ref.snap
+gold_snapshot R ref.snap
 
 # bronze -> silver: silver catches up while bronze is inside a commit.
 for point in file:3 file:4 state:2 commit:2 emit:2; do
@@ -96,7 +88,7 @@ for point in file:3 file:25 state:2 commit:2; do
 		[ $(wc -l <up.silver) -lt $( (cd L && find silver -name "part-*.parquet") | wc -l) ] &&
 		kill -CONT $sp && wait $sp &&
 		ps-gold -L L --now $NOW --catch-up >/dev/null 2>g2.err &&
-		snapshot L l.snap && cmp ref.snap l.snap'
+		gold_snapshot L l.snap && cmp ref.snap l.snap'
 done
 
 # Single stages killed (SIGKILL, not the whole pipeline) at random moments;
@@ -115,7 +107,7 @@ for victim in bronze silver gold silver gold bronze; do
 		ps-bronze -L K <env.ndjson 2>/dev/null | ps-silver -L K 2>/dev/null |
 			ps-gold -L K --now $NOW >/dev/null 2>&1 &&
 		silver_rows K >k.rows && cmp ref.rows k.rows &&
-		snapshot K k.snap && cmp ref.snap k.snap'
+		gold_snapshot K k.snap && cmp ref.snap k.snap'
 done
 
 done_testing

@@ -12,16 +12,6 @@ T=2026-06-01T00:00:00Z		# ingest time of every envelope
 NOW=2026-03-01T12:00:00Z	# the gold clock
 cd "$TMPD" || exit 1
 
-# Every gold table as sorted NDJSON.
-snapshot() {
-	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
-	for f in $(cat "$2.files"); do
-		echo "== $f"
-		ps-silver --dump "$1/gold/$f" | sort
-	done >"$2"
-	[ -s "$2.files" ]
-}
-
 # The (source, position) of every silver row, sorted.
 silver_keys() {
 	ps-silver --dump "$1/silver/admissions" |
@@ -42,7 +32,7 @@ ps-simulate -m realistic --count 20000 --seed 3 \
 	--start 2026-01-01T00:00:00Z >ev.ndjson 2>/dev/null
 ps-bronze -L R --ingest-time $T <ev.ndjson 2>/dev/null |
 	ps-silver -L R 2>/dev/null | ps-gold -L R --now $NOW >/dev/null 2>&1
-snapshot R ref.snap
+gold_snapshot R ref.snap
 silver_keys R >ref.keys
 
 # --- item 3: two writers of one stream ---------------------------------
@@ -95,7 +85,7 @@ wait $gpid
 check 'live silver and gold next to the catch-ups: no row doubled, equal to one run' '
 	silver_keys W >w.keys && [ -z "$(uniq -d w.keys)" ] &&
 	cmp ref.keys w.keys &&
-	snapshot W w.snap && cmp ref.snap w.snap'
+	gold_snapshot W w.snap && cmp ref.snap w.snap'
 
 # --- item 1: silver and bronze share the quarantine area ---------------
 
@@ -129,6 +119,6 @@ check 'ps-gold started in the middle of a silver commit skips nothing' '
 	ps-gold -L M --now $NOW --catch-up >/dev/null 2>g1.err &&
 	ps-silver -L M --catch-up -n 2>s.err &&
 	ps-gold -L M --now $NOW --catch-up >/dev/null 2>g2.err &&
-	snapshot M m.snap && cmp ref.snap m.snap'
+	gold_snapshot M m.snap && cmp ref.snap m.snap'
 
 done_testing
