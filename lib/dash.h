@@ -209,7 +209,9 @@ void ps_dash_cache_free(struct ps_dash_cache *c);
 void ps_dash_model_release(struct ps_dash_model *m);
 
 /*
- * The visible data files of gold table name (LAKE/gold/NAME), sorted, as
+ * The data files of gold table name (LAKE/gold/NAME) a reader may see: the
+ * active files of its Delta log when it has one (lib/delta.h), else its
+ * Parquet files (hidden and "_" entries skipped).  Sorted, as
  * malloc'd paths in *files (ps_dash_free_strs).  *n is 0 for a
  * missing table.  Returns 0, or -1 with e filled (74).
  */

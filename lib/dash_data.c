@@ -17,6 +17,7 @@
 
 #include "checkpoint.h"
 #include "dash.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "json.h"
 #include "kpi.h"
@@ -125,13 +126,28 @@ static int walk(const char *dir, const char *suffix, struct list *l,
 	return 0;
 }
 
+/*
+ * The files of the table at dir a reader may see, sorted: for a Delta
+ * table (dir/_delta_log), the active files of its latest snapshot
+ * (lib/delta.h); else the files under dir ending with suffix.
+ */
 static int list_files(const char *dir, const char *suffix, char ***files,
 		      size_t *n, struct ps_error *e)
 {
 	struct list l = { NULL, 0, 0 };
+	struct ps_delta_snapshot snap = PS_DELTA_SNAPSHOT_INIT;
 	size_t i;
 
-	if (walk(dir, suffix, &l, 0, e) < 0) {
+	if (ps_delta_snapshot_load(dir, -1, &snap, e) < 0)
+		return -1;
+	if (snap.version >= 0) {
+		l.p = ps_xcalloc(snap.nfiles + 1, sizeof(*l.p));
+		for (i = 0; i < snap.nfiles; i++)
+			if (ends_with(snap.files[i].path, suffix))
+				l.p[l.n++] = pathf("%s/%s", dir,
+						   snap.files[i].path);
+		ps_delta_snapshot_release(&snap);
+	} else if (walk(dir, suffix, &l, 0, e) < 0) {
 		for (i = 0; i < l.n; i++)
 			free(l.p[i]);
 		free(l.p);

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "dash.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "httpd.h"
 #include "kpi.h"
@@ -148,6 +149,68 @@ Test(dash, columns_by_name_and_missing, .init = mklake, .fini = rmlake)
 	cr_assert_not_null(strstr(b.data, "data-k=\"kpi_occupancy|ICU|3|"
 				  "beds\">\xe2\x80\x93<"));
 	ps_buf_release(&b);
+	ps_dash_model_release(&m);
+}
+
+/* A Delta table: only the files its log says are active are read (a
+ * replaced file and a stray one are not). */
+Test(dash, delta_table_active_files_only, .init = mklake, .fini = rmlake)
+{
+	static const struct ps_pq_column cols[] = {
+		{ "department", PS_PQ_STRING, 0, 0 },
+		{ "hospital_id", PS_PQ_INT32, 0, 0 },
+		{ "census", PS_PQ_INT64, 0, 0 },
+	};
+	struct ps_error e = { 0, "" };
+	struct ps_delta_snapshot snap = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_commit *c;
+	struct ps_dash_model m;
+	char dir[512], path[600];
+	const char *names[3] = { "a.parquet", "b.parquet", "stray.parquet" };
+	int64_t v;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/gold/kpi_occupancy", lake);
+	cr_assert_eq(ps_mkdir_p(dir, 0755, &e), 0, "%s", e.msg);
+	for (i = 0; i < 3; i++) {
+		struct ps_table t;
+		struct ps_pq_value *r;
+
+		ps_table_init(&t, "kpi_occupancy", cols, 3);
+		r = ps_table_add_row(&t);
+		ps_table_set_s(&t, r, 0, "ICU", 3);
+		ps_table_set_i(&t, r, 1, 1);
+		ps_table_set_i(&t, r, 2, 7 + i);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		cr_assert_eq(ps_table_write_parquet(&t, path, PS_PQ_ZSTD, &e),
+			     0, "%s", e.msg);
+		ps_table_release(&t);
+	}
+	c = ps_delta_commit_new("CREATE TABLE", -1);
+	cr_assert_eq(ps_delta_commit_create(c, NULL, cols, 3, NULL, 0, 0, &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(ps_delta_commit_add_file(c, dir, "a.parquet", NULL, NULL,
+					      0, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_delta_commit_write(dir, c, 1000, 0, &v, &e), 0, "%s",
+		     e.msg);
+	ps_delta_commit_free(c);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &snap, &e), 0, "%s",
+		     e.msg);
+	c = ps_delta_commit_new("WRITE", snap.version);
+	cr_assert_eq(ps_delta_commit_add_file(c, dir, "b.parquet", NULL, NULL,
+					      0, 1, &e), 0, "%s", e.msg);
+	ps_delta_commit_remove(c, &snap.files[0], 2000, 1);
+	cr_assert_eq(ps_delta_commit_write(dir, c, 2000, 0, &v, &e), 0, "%s",
+		     e.msg);
+	ps_delta_commit_free(c);
+	ps_delta_snapshot_release(&snap);
+
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.t[PS_DASH_OCCUPANCY].nrows, 1);
+	cr_assert_float_eq(ps_dash_num(&m.t[PS_DASH_OCCUPANCY], 0,
+				       ps_dash_col(&m.t[PS_DASH_OCCUPANCY],
+						   "census")), 8, 1e-9);
 	ps_dash_model_release(&m);
 }
 
