@@ -75,16 +75,23 @@ struct index {
 	size_t nslots;		/* power of two */
 };
 
-static uint64_t hash_bytes(const char *p, size_t n)
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+/* FNV-1a 64 state h after n more bytes p. */
+static uint64_t fnv_add(uint64_t h, const char *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		h ^= (unsigned char)p[i];
 		h *= 0x100000001b3ULL;
 	}
-	return ps_mix64(h);
+	return h;
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	return ps_mix64(fnv_add(FNV_INIT, p, n));
 }
 
 int64_t ps_gold_sk(const char *p, size_t len)
@@ -498,25 +505,27 @@ static uint32_t version_start_at(const struct patient *p, int64_t t)
 
 /* The surrogate key of the version of patient key pk starting at from:
  * ps_gold_sk of patient_id, 0x1f, from in microseconds (decimal). */
+/* ps_gold_sk of patient_id, 0x1f, from in decimal ("%lld"), without
+ * building that string: the FNV state runs over the three parts. */
 static int64_t version_sk(const struct key *pk, int64_t from)
 {
-	char b[512];
-	struct ps_buf x = PS_BUF_INIT;
-	int n = snprintf(b, sizeof(b), "%lld", (long long)from);
-	int64_t sk;
+	char t[24];
+	size_t n = 0;
+	uint64_t u = from < 0 ? 0u - (uint64_t)from : (uint64_t)from;
+	uint64_t h = fnv_add(FNV_INIT, pk->p, pk->len);
 
-	if (pk->len + 1 + (size_t)n <= sizeof(b) - 1) {
-		memmove(b + pk->len + 1, b, (size_t)n);
-		memcpy(b, pk->p, pk->len);
-		b[pk->len] = '\x1f';
-		return ps_gold_sk(b, pk->len + 1 + (size_t)n);
+	h = fnv_add(h, "\x1f", 1);
+	if (from < 0)
+		h = fnv_add(h, "-", 1);
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n) {
+		n--;
+		h = fnv_add(h, &t[n], 1);
 	}
-	ps_buf_add(&x, pk->p, pk->len);
-	ps_buf_addc(&x, '\x1f');
-	ps_buf_add(&x, b, (size_t)n);
-	sk = ps_gold_sk(x.data, x.len);
-	ps_buf_release(&x);
-	return sk;
+	return (int64_t)(ps_mix64(h) & INT64_MAX);
 }
 
 int64_t ps_gold_version_sk(const char *patient_id, int64_t from)
@@ -795,16 +804,26 @@ void ps_gold_rec_init(struct ps_gold_rec *r)
 
 /* The column of key p, or -1: length and first byte filter before the
  * compare (this runs for every key of every record). */
-static int field_of(const char *p, size_t n)
+static int field_is(size_t i, const char *p, size_t n)
 {
-	size_t i;
+	return ps_gold_fields[i].len == n &&
+	       ps_gold_fields[i].name[0] == p[0] &&
+	       !memcmp(ps_gold_fields[i].name, p, n);
+}
 
-	for (i = 0; i < PS_CLEAN_NCOLS; i++)
-		if (ps_gold_fields[i].len == n &&
-		    ps_gold_fields[i].name[0] == p[0] &&
-		    !memcmp(ps_gold_fields[i].name, p, n))
-			return ps_gold_fields[i].kind ? (int)i : -1;
-	return -1;
+/* The field named p, trying *next first (silver writes the columns in
+ * schema order, so the name is nearly always the one after the last). */
+static int field_of(const char *p, size_t n, size_t *next)
+{
+	size_t i = *next;
+
+	if (i >= PS_CLEAN_NCOLS || !field_is(i, p, n))
+		for (i = 0; i < PS_CLEAN_NCOLS && !field_is(i, p, n); i++)
+			;
+	if (i == PS_CLEAN_NCOLS)
+		return -1;
+	*next = i + 1;
+	return ps_gold_fields[i].kind ? (int)i : -1;
 }
 
 static const char *ws(const char *p, const char *e)
@@ -882,6 +901,7 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 		  struct ps_buf *sc, char *why, size_t whylen)
 {
 	const char *p = line, *e = line + len;
+	size_t next = 0;
 
 	ps_gold_rec_init(r);
 	ps_buf_reset(sc);
@@ -911,7 +931,7 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 		p = ws(p, e);
 		if (p >= e)
 			goto bad;
-		f = field_of(k.p, k.len);
+		f = field_of(k.p, k.len, &next);
 		v = p;
 		if (*p == '"') {
 			p++;
@@ -1278,6 +1298,19 @@ static long day_slot(const struct enc *e, const int32_t *days, size_t n)
 	return lo < n && days[lo] == d ? (long)lo : -1;
 }
 
+/* day_slot through the table slot[day - lo] of span days when there is
+ * one. */
+static long enc_slot(const struct enc *e, const int32_t *days, size_t n,
+		     const int32_t *slot, int32_t lo, size_t span)
+{
+	int64_t d;
+
+	if (!slot)
+		return day_slot(e, days, n);
+	d = (int64_t)day_of(e->admission) - lo;
+	return d >= 0 && (uint64_t)d < span ? (long)slot[d] : -1;
+}
+
 struct sk_ix {
 	int64_t sk;
 	uint32_t i;
@@ -1318,12 +1351,23 @@ int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 		      int64_t now, ps_gold_part_fn fn, void *ctx)
 {
 	size_t *start = ps_xcalloc(n + 1, sizeof(*start)), *fill, i, tot;
+	size_t span = 0;
+	int32_t *slot = NULL, lo = 0;
 	struct sk_ix *ix;
 	int rc = 0;
 
+	/* the slot of each day of the span, when that table is small */
+	if (n && (int64_t)days[n - 1] - days[0] < 4 * 1024 * 1024) {
+		lo = days[0];
+		span = (size_t)(days[n - 1] - lo) + 1;
+		slot = ps_xmalloc(span * sizeof(*slot));
+		memset(slot, 0xff, span * sizeof(*slot));
+		for (i = 0; i < n; i++)
+			slot[days[i] - lo] = (int32_t)i;
+	}
 	/* bucket the encounters of the n days: one counting sort */
 	for (i = 0; i < g->eidx.n; i++) {
-		long s = day_slot(&g->enc[i], days, n);
+		long s = enc_slot(&g->enc[i], days, n, slot, lo, span);
 
 		if (s >= 0)
 			start[s + 1]++;
@@ -1336,12 +1380,13 @@ int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 	if (n)
 		memcpy(fill, start, n * sizeof(*fill));
 	for (i = 0; i < g->eidx.n; i++) {
-		long s = day_slot(&g->enc[i], days, n);
+		long s = enc_slot(&g->enc[i], days, n, slot, lo, span);
 
 		if (s >= 0)
 			ix[fill[s]++].i = (uint32_t)i;
 	}
 	free(fill);
+	free(slot);
 	for (i = 0; i < n && !rc; i++) {
 		struct ps_table t;
 

@@ -590,3 +590,19 @@ Test(gold, lost_discharges_become_stale_not_census)
 	cr_assert_str_eq(find_col(o, 0, "waiting", &f.v), "1");
 	fx_done(&f);
 }
+
+Test(gold, version_sk_is_the_key_of_id_unit_separator_decimal_time)
+{
+	static const int64_t t[] = { 0, 7, -1, 1767225600000000LL,
+				     -86400000000LL, INT64_MAX, INT64_MIN };
+	char b[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int n = snprintf(b, sizeof(b), "P-42\x1f%lld", (long long)t[i]);
+
+		cr_assert_eq(ps_gold_version_sk("P-42", t[i]),
+			     ps_gold_sk(b, (size_t)n), "time %lld",
+			     (long long)t[i]);
+	}
+}
