@@ -333,6 +333,38 @@ void ps_fsgroup_free(struct ps_fsgroup *g)
 	free(g);
 }
 
+int ps_append_durable(const char *path, const void *p, size_t n,
+		      mode_t mode, struct ps_error *e)
+{
+	struct ps_afile f = PS_AFILE_INIT;
+	int created = access(path, F_OK) < 0, rc = 0;
+	char *dir;
+
+	f.path = ps_xstrdup(path);
+	f.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode);
+	if (f.fd < 0) {
+		rc = ps_error_errno(e, PS_EX_CANTCREAT, errno,
+				    "cannot open %s", path);
+		free(f.path);
+		return rc;
+	}
+	rc = ps_afile_write(&f, p, n, e);
+	atomic_fetch_add(&fsyncs, 1);
+	if (rc == 0 && fdatasync(f.fd) < 0)
+		rc = ps_error_errno(e, PS_EX_IOERR, errno, "cannot sync %s",
+				    path);
+	if (close(f.fd) < 0 && rc == 0)
+		rc = ps_error_errno(e, PS_EX_IOERR, errno, "cannot close %s",
+				    path);
+	if (rc == 0 && created) {
+		dir = dir_of(path);
+		rc = ps_fsync_dir(dir, e);
+		free(dir);
+	}
+	free(f.path);
+	return rc;
+}
+
 int ps_write_file_atomic(const char *path, const void *p, size_t n,
 			 mode_t mode, struct ps_error *e)
 {

@@ -110,6 +110,16 @@ int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e);
 /* Abort the files still in g and free it.  NULL is a no-op. */
 void ps_fsgroup_free(struct ps_fsgroup *g);
 
+/*
+ * Append n bytes to path (created with mode when missing) with one
+ * write, then fdatasync (and fsync the directory when the file was
+ * created): when it returns 0 the bytes are durable.  A crash during the
+ * call may leave a prefix of them at the end of the file: the format must
+ * tell (lib/statelog.h).  Returns 0, or -1 with e filled (73, 74).
+ */
+int ps_append_durable(const char *path, const void *p, size_t n,
+		      mode_t mode, struct ps_error *e);
+
 /* Write a whole file atomically (open + write + commit). */
 int ps_write_file_atomic(const char *path, const void *p, size_t n,
 			 mode_t mode, struct ps_error *e);

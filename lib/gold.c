@@ -231,6 +231,52 @@ struct enc {
 	int64_t ingest, last_event;
 };
 
+/* A set of item indices: a bitmap for membership, a list for order. */
+struct touched {
+	uint64_t *bits;
+	size_t nwords;
+	uint32_t *list;
+	size_t n, cap;
+};
+
+static void touch(struct touched *t, size_t i)
+{
+	if (i / 64 >= t->nwords) {
+		size_t nw = t->nwords ? t->nwords : 16;
+
+		while (nw <= i / 64)
+			nw *= 2;
+		t->bits = ps_xrealloc(t->bits, nw * sizeof(*t->bits));
+		memset(t->bits + t->nwords, 0,
+		       (nw - t->nwords) * sizeof(*t->bits));
+		t->nwords = nw;
+	}
+	if (t->bits[i / 64] >> (i % 64) & 1)
+		return;
+	t->bits[i / 64] |= 1ULL << (i % 64);
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->list = ps_xrealloc(t->list, t->cap * sizeof(*t->list));
+	}
+	t->list[t->n++] = (uint32_t)i;
+}
+
+static void touched_clear(struct touched *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		t->bits[t->list[i] / 64] = 0;
+	t->n = 0;
+}
+
+static void touched_free(struct touched *t)
+{
+	free(t->bits);
+	free(t->list);
+	memset(t, 0, sizeof(*t));
+}
+
 struct ps_gold {
 	const struct ps_departments *ds;
 	struct arena arena;
@@ -242,6 +288,11 @@ struct ps_gold {
 	int32_t *dirty;			/* admission days changed */
 	size_t ndirty, dirtycap;
 	long long min_samples;		/* of a reported percentile */
+	/* what changed since the last ps_gold_delta or ps_gold_mark_clean:
+	 * entries at or past these counts are new, tpat/tenc list the
+	 * older ones touched */
+	size_t lsym, ldep, lpat, lenc;
+	struct touched tpat, tenc;
 };
 
 struct ps_gold *ps_gold_new(const struct ps_departments *ds)
@@ -267,6 +318,8 @@ void ps_gold_free(struct ps_gold *g)
 	free(g->dep);
 	free(g->enc);
 	free(g->dirty);
+	touched_free(&g->tpat);
+	touched_free(&g->tenc);
 	index_free(&g->syms);
 	index_free(&g->pidx);
 	index_free(&g->didx);
@@ -768,6 +821,11 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 			if (g->enc[pp->encs[k]].patient == (int32_t)pi)
 				mark_dirty(g, g->enc[pp->encs[k]].admission);
 	}
+	/* for the state log: whatever the record did to them */
+	if (pi < g->lpat)
+		touch(&g->tpat, pi);
+	if (ei < g->lenc)
+		touch(&g->tenc, ei);
 	return changed;
 }
 
@@ -2465,6 +2523,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	for (i = 0; i < (int32_t)g->eidx.n; i++)
 		pat_add_enc(&g->pat[g->enc[i].patient], i);
 	g->ndirty = 0;
+	ps_gold_mark_clean(g);
 	return 0;
 }
 
@@ -2489,4 +2548,223 @@ int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
 	g->dirty = NULL;
 	g->ndirty = g->dirtycap = 0;
 	return d;
+}
+
+/* ------------------------------------------------------------------ */
+/* State deltas (the state log, gold_run.c)                            */
+/* ------------------------------------------------------------------ */
+
+#define DELTA_MAGIC "PSGDELTA1\n"
+
+void ps_gold_mark_clean(struct ps_gold *g)
+{
+	g->lsym = g->syms.n;
+	g->ldep = g->didx.n;
+	g->lpat = g->pidx.n;
+	g->lenc = g->eidx.n;
+	touched_clear(&g->tpat);
+	touched_clear(&g->tenc);
+}
+
+static void delta_pat(const struct ps_gold *g, size_t i, struct ps_buf *b)
+{
+	const struct patient *p = &g->pat[i];
+	uint32_t j;
+
+	put32(b, (int32_t)i);
+	if (i >= g->lpat)
+		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
+	put32(b, p->age);
+	put64(b, p->age_t);
+	put32(b, (int32_t)p->n);
+	for (j = 0; j < p->n; j++) {
+		put64(b, p->o[j].t);
+		put32(b, (int32_t)p->o[j].gender);
+		put32(b, (int32_t)p->o[j].band);
+	}
+}
+
+static void delta_enc(const struct ps_gold *g, size_t i, struct ps_buf *b)
+{
+	put32(b, (int32_t)i);
+	if (i >= g->lenc)
+		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
+	ps_buf_add(b, &g->enc[i], sizeof(g->enc[i]));
+}
+
+void ps_gold_delta(struct ps_gold *g, const char *pos, size_t poslen,
+		   struct ps_buf *b)
+{
+	size_t i;
+
+	ps_buf_adds(b, DELTA_MAGIC);
+	putstr(b, pos, poslen);
+	put32(b, (int32_t)g->lsym);
+	put32(b, (int32_t)(g->syms.n - g->lsym));
+	for (i = g->lsym; i < g->syms.n; i++)
+		putstr(b, g->syms.keys[i].p, g->syms.keys[i].len);
+	put32(b, (int32_t)g->ldep);
+	put32(b, (int32_t)(g->didx.n - g->ldep));
+	for (i = g->ldep; i < g->didx.n; i++) {
+		put32(b, (int32_t)g->dep[i].name);
+		put32(b, g->dep[i].hospital);
+	}
+	put32(b, (int32_t)g->lpat);
+	put32(b, (int32_t)(g->tpat.n + g->pidx.n - g->lpat));
+	for (i = 0; i < g->tpat.n; i++)
+		delta_pat(g, g->tpat.list[i], b);
+	for (i = g->lpat; i < g->pidx.n; i++)
+		delta_pat(g, i, b);
+	put32(b, (int32_t)g->lenc);
+	put32(b, (int32_t)(g->tenc.n + g->eidx.n - g->lenc));
+	for (i = 0; i < g->tenc.n; i++)
+		delta_enc(g, g->tenc.list[i], b);
+	for (i = g->lenc; i < g->eidx.n; i++)
+		delta_enc(g, i, b);
+	ps_gold_mark_clean(g);
+}
+
+/* Read the item index of a delta entry and its key when it is new:
+ * returns the index, or -1 when it is neither existing nor the next. */
+static long delta_item(struct rd *r, struct index *x, struct arena *a)
+{
+	int32_t i = get32(r);
+	int added;
+
+	if (r->bad || i < 0 || (size_t)i > x->n)
+		return -1;
+	if ((size_t)i == x->n) {
+		size_t l;
+		const char *s = getstr(r, &l);
+
+		if (r->bad || index_get(x, a, s, l, &added) != (size_t)i ||
+		    !added)
+			return -1;
+	}
+	return i;
+}
+
+int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
+			const char **pos, size_t *poslen, struct ps_error *e)
+{
+	struct rd r = { p, p + n, 0 };
+	int32_t start, cnt, i, j;
+	int added;
+
+	if (n < strlen(DELTA_MAGIC) ||
+	    memcmp(p, DELTA_MAGIC, strlen(DELTA_MAGIC)))
+		return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state "
+				    "delta");
+	r.p += strlen(DELTA_MAGIC);
+	*pos = getstr(&r, poslen);
+	start = get32(&r);
+	cnt = get32(&r);
+	if (start != (int32_t)g->syms.n)
+		r.bad = 1;
+	for (i = 0; i < cnt && !r.bad; i++) {
+		size_t l;
+		const char *s = getstr(&r, &l);
+
+		index_get(&g->syms, &g->arena, s, l, &added);
+		if (!added)
+			r.bad = 1;
+	}
+	start = get32(&r);
+	cnt = get32(&r);
+	if (start != (int32_t)g->didx.n)
+		r.bad = 1;
+	for (i = 0; i < cnt && !r.bad; i++) {
+		int32_t name = get32(&r), hosp = get32(&r);
+		size_t l;
+		const char *s;
+
+		if (name < 0 || (size_t)name >= g->syms.n) {
+			r.bad = 1;
+			break;
+		}
+		s = symstr(g, (uint32_t)name, &l);
+		if (dept_get(g, s, l, hosp) != (size_t)(start + i))
+			r.bad = 1;
+	}
+	if (get32(&r) != (int32_t)g->pidx.n)
+		r.bad = 1;	/* made from another state */
+	cnt = get32(&r);
+	for (i = 0; i < cnt && !r.bad; i++) {
+		size_t before = g->pidx.n;
+		long pi = delta_item(&r, &g->pidx, &g->arena);
+		struct patient *pt;
+		int32_t nv;
+
+		if (pi < 0) {
+			r.bad = 1;
+			break;
+		}
+		if (g->pidx.n > g->patcap) {
+			g->patcap = g->pidx.cap;
+			g->pat = ps_xrealloc(g->pat,
+					     g->patcap * sizeof(*g->pat));
+		}
+		pt = &g->pat[pi];
+		if (g->pidx.n > before)
+			memset(pt, 0, sizeof(*pt));
+		pt->age = get32(&r);
+		pt->age_t = get64(&r);
+		nv = get32(&r);
+		if (nv < 1 || nv > (int32_t)((r.e - r.p) / 16)) {
+			r.bad = 1;
+			break;
+		}
+		if ((uint32_t)nv > pt->cap) {
+			pt->o = ps_xrealloc(pt->o, (size_t)nv * sizeof(*pt->o));
+			pt->cap = (uint32_t)nv;
+		}
+		pt->n = (uint32_t)nv;
+		for (j = 0; j < nv; j++) {
+			pt->o[j].t = get64(&r);
+			pt->o[j].gender = (uint32_t)get32(&r);
+			pt->o[j].band = (uint32_t)get32(&r);
+			if (pt->o[j].gender >= g->syms.n ||
+			    pt->o[j].band >= g->syms.n ||
+			    (j && pt->o[j].t <= pt->o[j - 1].t))
+				r.bad = 1;
+		}
+	}
+	if (get32(&r) != (int32_t)g->eidx.n)
+		r.bad = 1;
+	cnt = get32(&r);
+	for (i = 0; i < cnt && !r.bad; i++) {
+		long ei = delta_item(&r, &g->eidx, &g->arena);
+
+		if (ei < 0) {
+			r.bad = 1;
+			break;
+		}
+		if (g->eidx.n > g->enccap) {
+			g->enccap = g->eidx.cap;
+			g->enc = ps_xrealloc(g->enc,
+					     g->enccap * sizeof(*g->enc));
+		}
+		get(&r, &g->enc[ei], sizeof(g->enc[ei]));
+		if (g->enc[ei].patient < 0 ||
+		    (size_t)g->enc[ei].patient >= g->pidx.n ||
+		    g->enc[ei].dept < 0 ||
+		    (size_t)g->enc[ei].dept >= g->didx.n)
+			r.bad = 1;
+	}
+	if (r.bad || r.p != r.e)
+		return ps_error_set(e, PS_EX_CONFIG, "ps-gold state log "
+				    "record is corrupt");
+	ps_gold_mark_clean(g);
+	return 0;
+}
+
+void ps_gold_relink(struct ps_gold *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->pidx.n; i++)
+		g->pat[i].nenc = 0;
+	for (i = 0; i < g->eidx.n; i++)
+		pat_add_enc(&g->pat[g->enc[i].patient], (int32_t)i);
+	g->ndirty = 0;
 }

@@ -10,15 +10,19 @@
  *      LAKE/gold/fact_patient_flow/admission_date=D/part-0.parquet, then
  *      dim_patient, dim_department and every kpi_* table
  *      (LAKE/gold/T/part-0.parquet), each replaced by an atomic rename;
- *   2. the state snapshot LAKE/_state/ps-gold/STREAM.snap (atomic), which
- *      holds the positions applied per source: the commit point;
+ *   2. the state and the positions applied per source: a record of what
+ *      changed appended to the state log LAKE/_state/ps-gold/STREAM.log
+ *      (lib/statelog.h), or, when the log has grown to the size of the
+ *      snapshot LAKE/_state/ps-gold/STREAM.snap, a new snapshot (atomic)
+ *      and a new log naming it: the commit point;
  *   3. the checkpoint LAKE/_state/ps-gold/STREAM.json (lib/checkpoint.h),
  *      the same positions for other tools;
  *   4. the KPI rows and alert transitions on the output.
  *
- * On start the snapshot is loaded; records at or below the position of
- * their source are skipped.  Upserts are idempotent, so records applied
- * again after a crash between 1 and 2 change nothing.
+ * On start the snapshot and the log records after it are loaded; records
+ * at or below the position of their source are skipped.  Upserts are
+ * idempotent, so records applied again after a crash between 1 and 2
+ * change nothing.
  *
  * Surrogate keys are deterministic hashes (FNV-1a 64 then splitmix64, top
  * bit cleared): patient_sk of each dim_patient row (patient_id and the
@@ -227,6 +231,32 @@ int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
  * with e filled (78: not a snapshot, truncated). */
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		    const char **pos, size_t *poslen, struct ps_error *e);
+
+/*
+ * The state log (gold_run.c): a commit appends what changed since the
+ * last delta or snapshot instead of rewriting the whole state.
+ * ps_gold_delta appends to b the new symbols, departments, patients and
+ * encounters and the full records of the older patients and encounters
+ * that records touched since then, with the positions text pos; the
+ * state is then clean.  Cannot fail.
+ */
+void ps_gold_delta(struct ps_gold *g, const char *pos, size_t poslen,
+		   struct ps_buf *b);
+
+/* Nothing is pending for the next delta (after a snapshot is saved). */
+void ps_gold_mark_clean(struct ps_gold *g);
+
+/*
+ * Apply one delta of ps_gold_delta to a state restored to the point it
+ * was made from; *pos and *poslen get its positions (pointing into p).
+ * Returns 0, or -1 with e filled (78) when it does not fit the state or
+ * is corrupt.  Call ps_gold_relink after the last one.
+ */
+int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
+			const char **pos, size_t *poslen, struct ps_error *e);
+
+/* Rebuild what is derived from the restored state (after deltas). */
+void ps_gold_relink(struct ps_gold *g);
 
 /* ------------------------------------------------------------------ */
 /* The stage                                                           */

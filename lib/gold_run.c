@@ -22,6 +22,7 @@
 #include "pstime.h"
 #include "secret.h"
 #include "stage.h"
+#include "statelog.h"
 #include "banned.h"
 
 enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
@@ -42,6 +43,11 @@ struct run {
 	int committed_once;
 	int in_fd;
 	int commit_failed;
+	/* the state: snapshot STREAM.snap plus the deltas in STREAM.log */
+	size_t snap_bytes, log_bytes;
+	size_t state_bytes;	/* written by the last save_state */
+	int log_ok;		/* STREAM.log extends STREAM.snap */
+	struct ps_buf logbuf;	/* the log read at start */
 	struct ps_error cerr;
 	struct ps_counter c[C_NCOUNTERS];
 	struct ps_progress prog;
@@ -181,6 +187,68 @@ static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 	return rc < 0 ? -1 : 0;
 }
 
+#define LOG_HEADER "PSGOLDLOG1\n"
+
+/* The log's first record: the identity of the snapshot it extends. */
+static void log_header(const struct ps_statelog_id *id, struct ps_buf *b)
+{
+	ps_buf_adds(b, LOG_HEADER);
+	ps_buf_addf(b, "%08x %llu\n", (unsigned)id->crc,
+		    (unsigned long long)id->size);
+}
+
+/*
+ * Save the state: append what changed to STREAM.log, or, when the log
+ * would outgrow the snapshot (or extends none), write a new snapshot and
+ * start a new log naming it.  A crash between the two leaves a log whose
+ * header names the old snapshot: it is then ignored, the new snapshot
+ * holding everything.  So each commit writes bytes in proportion to what
+ * changed, plus a snapshot every time the changes add up to its size.
+ */
+static int save_gold_state(struct run *r, const struct ps_buf *pos,
+			   struct ps_error *e)
+{
+	char *snap = pathf("%s/%s.snap", r->state_dir, r->o->stream);
+	char *log = pathf("%s/%s.log", r->state_dir, r->o->stream);
+	struct ps_buf d = PS_BUF_INIT, h = PS_BUF_INIT;
+	struct ps_statelog_id id;
+	int rc = -1;
+
+	if (r->log_ok) {
+		ps_gold_delta(r->g, pos->data, pos->len, &d);
+		if (r->log_bytes + d.len + PS_STATELOG_OVERHEAD <=
+		    r->snap_bytes) {
+			if (ps_statelog_append(log, d.data, d.len, e) < 0)
+				goto out;
+			r->log_bytes += d.len + PS_STATELOG_OVERHEAD;
+			r->state_bytes = d.len + PS_STATELOG_OVERHEAD;
+			rc = 0;
+			goto out;
+		}
+	}
+	r->log_ok = 0;
+	if (ps_gold_snapshot_save(r->g, pos->data, pos->len, snap, e) < 0 ||
+	    ps_statelog_file_id(snap, &id, e) < 0)
+		goto out;
+	ps_gold_mark_clean(r->g);
+	r->snap_bytes = (size_t)id.size;
+	log_header(&id, &h);
+	ps_buf_reset(&d);
+	ps_statelog_frame(h.data, h.len, &d);	/* a new log, atomically */
+	if (ps_write_file_atomic(log, d.data, d.len, 0644, e) < 0)
+		goto out;
+	r->log_bytes = d.len;
+	r->state_bytes = r->snap_bytes + d.len;
+	r->log_ok = 1;
+	rc = 0;
+out:
+	ps_buf_release(&d);
+	ps_buf_release(&h);
+	free(snap);
+	free(log);
+	return rc;
+}
+
 /* What a commit's steps (lib/stage.h) work on. */
 struct commit_ctx {
 	struct run *r;
@@ -206,9 +274,7 @@ static int save_state(void *ctx, struct ps_error *e)
 	free(p);
 	if (rc == 0) {
 		ps_checkpoint_format(r->cp, &pos);
-		p = pathf("%s/%s.snap", r->state_dir, r->o->stream);
-		rc = ps_gold_snapshot_save(r->g, pos.data, pos.len, p, e);
-		free(p);
+		rc = save_gold_state(r, &pos, e);
 	}
 	ps_buf_release(&ast);
 	ps_buf_release(&pos);
@@ -297,7 +363,8 @@ static int commit(struct run *r, struct ps_error *e)
 	       PS_I("encounters", ps_gold_nencounters(r->g)),
 	       PS_I("us", (r->last_commit - t0) * 1e6),
 	       PS_I("bytes", ps_fs_bytes_written() - b0),
-	       PS_I("fsyncs", ps_fs_fsyncs() - f0));
+	       PS_I("fsyncs", ps_fs_fsyncs() - f0),
+	       PS_I("state_bytes", r->state_bytes));
 	rc = 0;
 out:
 	ps_fsgroup_free(pc.g);
@@ -653,6 +720,53 @@ static int read_stdin(struct run *r, struct ps_error *e)
 
 /* ------------------------------------------------------------------ */
 
+struct log_ctx {
+	struct run *r;
+	struct ps_statelog_id snap;
+	size_t n;		/* records read */
+	int skip;		/* the log extends another snapshot */
+	const char *pos;	/* the positions of the last state applied */
+	size_t poslen;
+};
+
+static int log_record(void *ctx, const char *p, size_t n, struct ps_error *e)
+{
+	struct log_ctx *c = ctx;
+	struct ps_buf h = PS_BUF_INIT;
+
+	if (c->n++ == 0) {
+		log_header(&c->snap, &h);
+		c->skip = n != h.len || memcmp(p, h.data, n);
+		ps_buf_release(&h);
+		if (c->skip)
+			ps_log(PS_INFO, "state log extends an older snapshot, "
+			       "ignored");
+		return 0;
+	}
+	if (c->skip)
+		return 0;
+	return ps_gold_apply_delta(c->r->g, p, n, &c->pos, &c->poslen, e);
+}
+
+/* Apply STREAM.log over the restored snapshot (the log stays in
+ * r->logbuf: the positions point into it). */
+static int load_log(struct run *r, struct log_ctx *c, struct ps_error *e)
+{
+	char *p = pathf("%s/%s.log", r->state_dir, r->o->stream);
+	int rc = ps_statelog_read(p, &r->logbuf, log_record, c,
+				  &r->log_bytes, e);
+
+	free(p);
+	if (rc < 0)
+		return -1;
+	r->log_ok = rc == 0 && c->n > 0 && !c->skip;
+	if (c->n > 1 && !c->skip)
+		ps_gold_relink(r->g);
+	ps_log(PS_DEBUG, "state log", PS_I("records", c->n),
+	       PS_I("bytes", r->log_bytes), PS_I("used", r->log_ok));
+	return 0;
+}
+
 static int load_state(struct run *r, struct ps_error *e)
 {
 	struct ps_buf b = PS_BUF_INIT;
@@ -676,6 +790,15 @@ static int load_state(struct run *r, struct ps_error *e)
 	}
 	rc = ps_gold_restore(r->g, b.data, b.len, &pos, &poslen, e);
 	r->committed_once = rc == 0;
+	if (rc == 0) {
+		struct log_ctx lc = { r, { 0, 0 }, 0, 0, pos, poslen };
+
+		ps_statelog_mem_id(b.data, b.len, &lc.snap);
+		r->snap_bytes = b.len;
+		rc = load_log(r, &lc, e);
+		pos = lc.pos;
+		poslen = lc.poslen;
+	}
 	if (rc == 0 && poslen)
 		rc = ps_checkpoint_parse(r->cp, pos, poslen, e);
 	if (rc == 0) {
@@ -755,6 +878,7 @@ done:
 		       PS_I("departments", ps_gold_ndepartments(r.g)));
 	}
 	ps_gold_free(r.g);
+	ps_buf_release(&r.logbuf);
 	ps_secret_free(r.pkey);
 	ps_stage_close(r.stage);
 	ps_checkpoint_free(r.cp);

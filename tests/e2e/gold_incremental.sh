@@ -29,9 +29,14 @@ check 'ten incremental runs give the same tables as one run' '
 	split -l $(( (lines + 9) / 10 )) -a 2 clean.ndjson chunk. &&
 	[ $(ls chunk.* | wc -l) -eq 10 ] &&
 	for c in chunk.*; do
-		ps-gold -L I --now $NOW <$c >/dev/null 2>>i.err || exit 1
+		ps-gold -v -L I --now $NOW <$c >/dev/null 2>>i.err || exit 1
 	done &&
 	gold_snapshot I i.snap && cmp b.snap i.snap'
+
+check 'later runs load the snapshot plus the state log of the earlier ones' '
+	grep "msg=\"state log\"" i.err | grep -q "records=[2-9].* used=1" &&
+	[ $(stat -c %s I/_state/ps-gold/admissions.log) -lt \
+	  $(stat -c %s I/_state/ps-gold/admissions.snap) ]'
 
 check 'feeding the same input again changes nothing' '
 	ps-gold -L B --now $NOW <clean.ndjson >/dev/null 2>again.err &&
@@ -42,6 +47,12 @@ check 'feeding the same input again changes nothing' '
 check 'a catch-up over committed silver changes nothing' '
 	ps-gold -L B --now $NOW --catch-up >/dev/null 2>cu.err &&
 	gold_snapshot B b3.snap && cmp b.snap b3.snap'
+
+check 'a state log that extends another snapshot is ignored' '
+	cp I/_state/ps-gold/admissions.log B/_state/ps-gold/admissions.log &&
+	ps-gold -v -L B --now $NOW --catch-up >/dev/null 2>stale.err &&
+	grep -q "extends an older snapshot, ignored" stale.err &&
+	snapshot B b4.snap && cmp b.snap b4.snap'
 
 check 'SIGKILL of ps-gold mid-stream, then a restart, equals a clean run' '
 	mkfifo fifo &&

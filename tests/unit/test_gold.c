@@ -606,3 +606,99 @@ Test(gold, version_sk_is_the_key_of_id_unit_separator_decimal_time)
 			     (long long)t[i]);
 	}
 }
+
+/* Record k of a small ward: patient P<k % 7>, encounter e<k % 11>. */
+static void ward(struct ps_gold *g, int k)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "{\"encounter_id\":\"e%d\","
+		 "\"event_type\":\"UPDATE\",\"event_time\":"
+		 "\"2026-01-%02dT%02d:00:00Z\",\"patient_id\":\"P%d\","
+		 "\"gender\":\"%s\",\"age\":%d,\"department\":\"%s\","
+		 "\"hospital_id\":%d,\"bed_id\":%d,"
+		 "\"admission_time\":\"2026-01-%02dT00:00:00Z\"}",
+		 k % 11, 1 + k % 28, k % 24, k % 7, k % 5 ? "Male" : "Female",
+		 30 + k % 3, k % 4 ? "ICU" : "Surgery", 1 + k % 2, k,
+		 1 + k % 9);
+	cr_assert_geq(feed(g, line), 0);
+}
+
+static void assert_same_state(struct ps_gold *a, struct ps_gold *b)
+{
+	struct ps_buf sa = PS_BUF_INIT, sb = PS_BUF_INIT;
+
+	ps_gold_snapshot(a, "{}", 2, &sa);
+	ps_gold_snapshot(b, "{}", 2, &sb);
+	cr_assert_eq(sa.len, sb.len);
+	cr_assert_eq(memcmp(sa.data, sb.data, sa.len), 0);
+	ps_buf_release(&sa);
+	ps_buf_release(&sb);
+}
+
+Test(gold, snapshot_plus_deltas_restores_the_same_state)
+{
+	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
+	struct ps_buf s0 = PS_BUF_INIT, d1 = PS_BUF_INIT, d2 = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	const char *pos;
+	size_t poslen;
+	int k;
+
+	for (k = 0; k < 20; k++)
+		ward(a, k);
+	ps_gold_snapshot(a, "{\"s\":0}", 7, &s0);
+	ps_gold_mark_clean(a);
+	for (; k < 45; k++)		/* old and new patients, encounters */
+		ward(a, k * 3);
+	ps_gold_delta(a, "{\"s\":1}", 7, &d1);
+	for (; k < 60; k++)
+		ward(a, k * 5 + 1);
+	ps_gold_delta(a, "{\"s\":2}", 7, &d2);
+	cr_assert_lt(d2.len, s0.len + d1.len, "a delta holds the change");
+
+	cr_assert_eq(ps_gold_restore(b, s0.data, s0.len, &pos, &poslen, &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(ps_gold_apply_delta(b, d1.data, d1.len, &pos, &poslen,
+					 &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_gold_apply_delta(b, d2.data, d2.len, &pos, &poslen,
+					 &e), 0, "%s", e.msg);
+	ps_gold_relink(b);
+	cr_assert_eq(poslen, 7);
+	cr_assert_eq(memcmp(pos, "{\"s\":2}", 7), 0);
+	assert_same_state(a, b);
+
+	/* both go on alike, and their next deltas agree */
+	for (; k < 80; k++) {
+		ward(a, k * 7);
+		ward(b, k * 7);
+	}
+	assert_same_state(a, b);
+	ps_buf_reset(&d1);
+	ps_buf_reset(&d2);
+	ps_gold_delta(a, "{}", 2, &d1);
+	ps_gold_delta(b, "{}", 2, &d2);
+	cr_assert_eq(d1.len, d2.len);
+
+	/* a delta out of order does not fit */
+	ps_gold_free(b);
+	b = ps_gold_new(NULL);
+	ps_buf_reset(&d1);
+	ps_gold_delta(a, "{}", 2, &d1);	/* nothing new: fits anything */
+	cr_assert_eq(ps_gold_restore(b, s0.data, s0.len, &pos, &poslen, &e),
+		     0);
+	ps_buf_reset(&d1);
+	obs(a, "new-encounter", "2026-02-01T00:00:00Z", "Male", 50);
+	ps_gold_delta(a, "{}", 2, &d1);	/* made from a's state */
+	obs(b, "other", "2026-02-01T00:00:00Z", "Male", 50); /* b differs */
+	cr_assert_eq(ps_gold_apply_delta(b, d1.data, d1.len, &pos, &poslen,
+					 &e), -1);
+	cr_assert_eq(e.code, 78);
+	cr_assert_eq(ps_gold_apply_delta(b, d2.data, d2.len / 2, &pos,
+					 &poslen, &e), -1);
+	ps_buf_release(&s0);
+	ps_buf_release(&d1);
+	ps_buf_release(&d2);
+	ps_gold_free(a);
+	ps_gold_free(b);
+}
