@@ -2282,6 +2282,20 @@ static void putstr(struct ps_buf *b, const char *p, size_t n)
 	ps_buf_add(b, p, n);
 }
 
+static void put_pat(struct ps_buf *b, const struct patient *p)
+{
+	uint32_t j;
+
+	put32(b, p->age);
+	put64(b, p->age_t);
+	put32(b, (int32_t)p->n);
+	for (j = 0; j < p->n; j++) {
+		put64(b, p->o[j].t);
+		put32(b, (int32_t)p->o[j].gender);
+		put32(b, (int32_t)p->o[j].band);
+	}
+}
+
 /* Where a snapshot goes: b, flushed to f (when not NULL) in pieces. */
 struct snapw {
 	struct ps_buf *b;
@@ -2305,7 +2319,7 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 		      size_t poslen, struct snapw *w)
 {
 	struct ps_buf *b = w->b;
-	size_t i, j;
+	size_t i;
 
 	ps_buf_adds(b, SNAP_MAGIC);
 	putstr(b, pos, poslen);
@@ -2322,14 +2336,7 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 		const struct patient *p = &g->pat[i];
 
 		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
-		put32(b, p->age);
-		put64(b, p->age_t);
-		put32(b, (int32_t)p->n);
-		for (j = 0; j < p->n; j++) {
-			put64(b, p->o[j].t);
-			put32(b, (int32_t)p->o[j].gender);
-			put32(b, (int32_t)p->o[j].band);
-		}
+		put_pat(b, p);
 		snap_flush(w, SNAP_CHUNK);
 	}
 	put32(b, (int32_t)g->eidx.n);
@@ -2416,11 +2423,106 @@ static const char *getstr(struct rd *r, size_t *n)
 	return p;
 }
 
+/* Read cnt symbols, each new, appended in order. */
+static void get_syms(struct rd *r, struct ps_gold *g, int32_t cnt)
+{
+	int32_t i;
+	int added;
+
+	for (i = 0; i < cnt && !r->bad; i++) {
+		size_t l;
+		const char *s = getstr(r, &l);
+
+		index_get(&g->syms, &g->arena, s, l, &added);
+		if (!added)
+			r->bad = 1;
+	}
+}
+
+/* Read cnt departments, each new, appended in order. */
+static void get_depts(struct rd *r, struct ps_gold *g, int32_t cnt)
+{
+	int32_t i;
+
+	for (i = 0; i < cnt && !r->bad; i++) {
+		int32_t name = get32(r), hosp = get32(r);
+		size_t l, at = g->didx.n;
+		const char *s;
+
+		if (name < 0 || (size_t)name >= g->syms.n) {
+			r->bad = 1;
+			break;
+		}
+		s = symstr(g, (uint32_t)name, &l);
+		if (dept_get(g, s, l, hosp) != at)
+			r->bad = 1;
+	}
+}
+
+/* Room for patient pi (just added to pidx when fresh: then zeroed). */
+static struct patient *pat_slot(struct ps_gold *g, size_t pi, int fresh)
+{
+	if (g->pidx.n > g->patcap) {
+		g->patcap = g->pidx.cap;
+		g->pat = ps_xrealloc(g->pat, g->patcap * sizeof(*g->pat));
+	}
+	if (fresh)
+		memset(&g->pat[pi], 0, sizeof(g->pat[pi]));
+	return &g->pat[pi];
+}
+
+/* The record of put_pat into pt (its observations replaced). */
+static void get_pat(struct rd *r, const struct ps_gold *g,
+		    struct patient *pt)
+{
+	int32_t nv, j;
+
+	pt->age = get32(r);
+	pt->age_t = get64(r);
+	nv = get32(r);
+	if (r->bad || nv < 1 || nv > (int32_t)((r->e - r->p) / 16)) {
+		r->bad = 1;
+		return;
+	}
+	if ((uint32_t)nv > pt->cap) {
+		pt->o = ps_xrealloc(pt->o, (size_t)nv * sizeof(*pt->o));
+		pt->cap = (uint32_t)nv;
+	}
+	pt->n = (uint32_t)nv;
+	for (j = 0; j < nv; j++) {
+		pt->o[j].t = get64(r);
+		pt->o[j].gender = (uint32_t)get32(r);
+		pt->o[j].band = (uint32_t)get32(r);
+		if (pt->o[j].gender >= g->syms.n ||
+		    pt->o[j].band >= g->syms.n ||
+		    (j && pt->o[j].t <= pt->o[j - 1].t))
+			r->bad = 1;
+	}
+}
+
+/* Encounter ei's record (ei already in eidx). */
+static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
+{
+	struct enc *x;
+
+	if (g->eidx.n > g->enccap) {
+		g->enccap = g->eidx.cap;
+		g->enc = ps_xrealloc(g->enc, g->enccap * sizeof(*g->enc));
+	}
+	x = &g->enc[ei];
+	get(r, x, sizeof(*x));
+	if ((x->disposition != NUL32 &&
+	     (x->disposition < 0 || (size_t)x->disposition >= g->syms.n)) ||
+	    x->patient < 0 || (size_t)x->patient >= g->pidx.n ||
+	    x->dept < 0 || (size_t)x->dept >= g->didx.n)
+		r->bad = 1;
+}
+
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		    const char **pos, size_t *poslen, struct ps_error *e)
 {
 	struct rd r = { p, p + n, 0 };
-	int32_t cnt, i, j, nsym;
+	int32_t cnt, i;
 	int added;
 
 	if (n < strlen(SNAP_MAGIC) + strlen(SNAP_END) ||
@@ -2431,66 +2533,19 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	r.p += strlen(SNAP_MAGIC);
 	r.e -= strlen(SNAP_END);
 	*pos = getstr(&r, poslen);
-	nsym = get32(&r);
-	for (i = 0; i < nsym && !r.bad; i++) {
-		size_t l;
-		const char *s = getstr(&r, &l);
-
-		index_get(&g->syms, &g->arena, s, l, &added);
-		if (!added)
-			r.bad = 1;
-	}
-	cnt = get32(&r);
-	for (i = 0; i < cnt && !r.bad; i++) {
-		int32_t name = get32(&r), hosp = get32(&r);
-		size_t l;
-		const char *s;
-
-		if (name < 0 || name >= nsym) {
-			r.bad = 1;
-			break;
-		}
-		s = symstr(g, (uint32_t)name, &l);
-		if (dept_get(g, s, l, hosp) != (size_t)i)
-			r.bad = 1;
-	}
+	get_syms(&r, g, get32(&r));
+	get_depts(&r, g, get32(&r));
 	cnt = get32(&r);
 	for (i = 0; i < cnt && !r.bad; i++) {
 		size_t l, pi;
 		const char *s = getstr(&r, &l);
-		struct patient *pt;
-		int32_t nv;
 
 		pi = index_get(&g->pidx, &g->arena, s, l, &added);
 		if (!added) {
 			r.bad = 1;
 			break;
 		}
-		if (g->pidx.n > g->patcap) {
-			g->patcap = g->pidx.cap;
-			g->pat = ps_xrealloc(g->pat,
-					     g->patcap * sizeof(*g->pat));
-		}
-		pt = &g->pat[pi];
-		memset(pt, 0, sizeof(*pt));
-		pt->age = get32(&r);
-		pt->age_t = get64(&r);
-		nv = get32(&r);
-		if (nv < 1 || nv > (int32_t)((r.e - r.p) / 16)) {
-			r.bad = 1;
-			break;
-		}
-		pt->o = ps_xmalloc((size_t)nv * sizeof(*pt->o));
-		pt->n = pt->cap = (uint32_t)nv;
-		for (j = 0; j < nv; j++) {
-			pt->o[j].t = get64(&r);
-			pt->o[j].gender = (uint32_t)get32(&r);
-			pt->o[j].band = (uint32_t)get32(&r);
-			if (pt->o[j].gender >= (uint32_t)nsym ||
-			    pt->o[j].band >= (uint32_t)nsym ||
-			    (j && pt->o[j].t <= pt->o[j - 1].t))
-				r.bad = 1;
-		}
+		get_pat(&r, g, pat_slot(g, pi, 1));
 	}
 	cnt = get32(&r);
 	for (i = 0; i < cnt && !r.bad; i++) {
@@ -2502,20 +2557,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 			r.bad = 1;
 			break;
 		}
-		if (g->eidx.n > g->enccap) {
-			g->enccap = g->eidx.cap;
-			g->enc = ps_xrealloc(g->enc,
-					     g->enccap * sizeof(*g->enc));
-		}
-		get(&r, &g->enc[ei], sizeof(g->enc[ei]));
-		if ((g->enc[ei].disposition != NUL32 &&
-		     (g->enc[ei].disposition < 0 ||
-		      g->enc[ei].disposition >= nsym)) ||
-		    g->enc[ei].patient < 0 ||
-		    (size_t)g->enc[ei].patient >= g->pidx.n ||
-		    g->enc[ei].dept < 0 ||
-		    (size_t)g->enc[ei].dept >= g->didx.n)
-			r.bad = 1;
+		get_enc(&r, g, ei);
 	}
 	if (r.bad || r.p != r.e)
 		return ps_error_set(e, PS_EX_CONFIG, "ps-gold state snapshot "
@@ -2568,20 +2610,10 @@ void ps_gold_mark_clean(struct ps_gold *g)
 
 static void delta_pat(const struct ps_gold *g, size_t i, struct ps_buf *b)
 {
-	const struct patient *p = &g->pat[i];
-	uint32_t j;
-
 	put32(b, (int32_t)i);
 	if (i >= g->lpat)
 		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
-	put32(b, p->age);
-	put64(b, p->age_t);
-	put32(b, (int32_t)p->n);
-	for (j = 0; j < p->n; j++) {
-		put64(b, p->o[j].t);
-		put32(b, (int32_t)p->o[j].gender);
-		put32(b, (int32_t)p->o[j].band);
-	}
+	put_pat(b, &g->pat[i]);
 }
 
 static void delta_enc(const struct ps_gold *g, size_t i, struct ps_buf *b)
@@ -2648,8 +2680,7 @@ int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 			const char **pos, size_t *poslen, struct ps_error *e)
 {
 	struct rd r = { p, p + n, 0 };
-	int32_t start, cnt, i, j;
-	int added;
+	int32_t cnt, i;
 
 	if (n < strlen(DELTA_MAGIC) ||
 	    memcmp(p, DELTA_MAGIC, strlen(DELTA_MAGIC)))
@@ -2657,77 +2688,25 @@ int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 				    "delta");
 	r.p += strlen(DELTA_MAGIC);
 	*pos = getstr(&r, poslen);
-	start = get32(&r);
-	cnt = get32(&r);
-	if (start != (int32_t)g->syms.n)
+	/* each part starts at the count it was made from */
+	if (get32(&r) != (int32_t)g->syms.n)
 		r.bad = 1;
-	for (i = 0; i < cnt && !r.bad; i++) {
-		size_t l;
-		const char *s = getstr(&r, &l);
-
-		index_get(&g->syms, &g->arena, s, l, &added);
-		if (!added)
-			r.bad = 1;
-	}
-	start = get32(&r);
-	cnt = get32(&r);
-	if (start != (int32_t)g->didx.n)
+	get_syms(&r, g, get32(&r));
+	if (get32(&r) != (int32_t)g->didx.n)
 		r.bad = 1;
-	for (i = 0; i < cnt && !r.bad; i++) {
-		int32_t name = get32(&r), hosp = get32(&r);
-		size_t l;
-		const char *s;
-
-		if (name < 0 || (size_t)name >= g->syms.n) {
-			r.bad = 1;
-			break;
-		}
-		s = symstr(g, (uint32_t)name, &l);
-		if (dept_get(g, s, l, hosp) != (size_t)(start + i))
-			r.bad = 1;
-	}
+	get_depts(&r, g, get32(&r));
 	if (get32(&r) != (int32_t)g->pidx.n)
-		r.bad = 1;	/* made from another state */
+		r.bad = 1;
 	cnt = get32(&r);
 	for (i = 0; i < cnt && !r.bad; i++) {
 		size_t before = g->pidx.n;
 		long pi = delta_item(&r, &g->pidx, &g->arena);
-		struct patient *pt;
-		int32_t nv;
 
-		if (pi < 0) {
+		if (pi < 0)
 			r.bad = 1;
-			break;
-		}
-		if (g->pidx.n > g->patcap) {
-			g->patcap = g->pidx.cap;
-			g->pat = ps_xrealloc(g->pat,
-					     g->patcap * sizeof(*g->pat));
-		}
-		pt = &g->pat[pi];
-		if (g->pidx.n > before)
-			memset(pt, 0, sizeof(*pt));
-		pt->age = get32(&r);
-		pt->age_t = get64(&r);
-		nv = get32(&r);
-		if (nv < 1 || nv > (int32_t)((r.e - r.p) / 16)) {
-			r.bad = 1;
-			break;
-		}
-		if ((uint32_t)nv > pt->cap) {
-			pt->o = ps_xrealloc(pt->o, (size_t)nv * sizeof(*pt->o));
-			pt->cap = (uint32_t)nv;
-		}
-		pt->n = (uint32_t)nv;
-		for (j = 0; j < nv; j++) {
-			pt->o[j].t = get64(&r);
-			pt->o[j].gender = (uint32_t)get32(&r);
-			pt->o[j].band = (uint32_t)get32(&r);
-			if (pt->o[j].gender >= g->syms.n ||
-			    pt->o[j].band >= g->syms.n ||
-			    (j && pt->o[j].t <= pt->o[j - 1].t))
-				r.bad = 1;
-		}
+		else
+			get_pat(&r, g, pat_slot(g, (size_t)pi,
+						g->pidx.n > before));
 	}
 	if (get32(&r) != (int32_t)g->eidx.n)
 		r.bad = 1;
@@ -2735,21 +2714,10 @@ int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 	for (i = 0; i < cnt && !r.bad; i++) {
 		long ei = delta_item(&r, &g->eidx, &g->arena);
 
-		if (ei < 0) {
+		if (ei < 0)
 			r.bad = 1;
-			break;
-		}
-		if (g->eidx.n > g->enccap) {
-			g->enccap = g->eidx.cap;
-			g->enc = ps_xrealloc(g->enc,
-					     g->enccap * sizeof(*g->enc));
-		}
-		get(&r, &g->enc[ei], sizeof(g->enc[ei]));
-		if (g->enc[ei].patient < 0 ||
-		    (size_t)g->enc[ei].patient >= g->pidx.n ||
-		    g->enc[ei].dept < 0 ||
-		    (size_t)g->enc[ei].dept >= g->didx.n)
-			r.bad = 1;
+		else
+			get_enc(&r, g, (size_t)ei);
 	}
 	if (r.bad || r.p != r.e)
 		return ps_error_set(e, PS_EX_CONFIG, "ps-gold state log "
