@@ -52,7 +52,7 @@ check 'a state log that extends another snapshot is ignored' '
 	cp I/_state/ps-gold/admissions.log B/_state/ps-gold/admissions.log &&
 	ps-gold -v -L B --now $NOW --catch-up >/dev/null 2>stale.err &&
 	grep -q "extends an older snapshot, ignored" stale.err &&
-	snapshot B b4.snap && cmp b.snap b4.snap'
+	gold_snapshot B b4.snap && cmp b.snap b4.snap'
 
 check 'SIGKILL of ps-gold mid-stream, then a restart, equals a clean run' '
 	mkfifo fifo &&
