@@ -1,0 +1,105 @@
+#!/bin/sh
+# ps-gold (#13): every gold table -- dimensions with their validity
+# intervals, facts, KPIs -- is a function of the set of clean records:
+# random chunkings into runs and random shuffles give the tables of one
+# batch run; with the wall clock ps-gold commits while idle and a series
+# that stops being reported resolves; --pseudonymize keeps identifiers out
+# of gold.  Real chain: ps-simulate | ps-bronze | ps-silver, then ps-gold.
+. "$(dirname "$0")/../lib.sh"
+N=${GOLD_KPI_EVENTS:-20000}
+T=2026-06-01T00:00:00Z
+NOW=2026-01-12T09:30:00Z
+cd "$TMPD" || exit 1
+
+# Every gold table as sorted NDJSON, one file per table directory.
+snapshot() {
+	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
+	for f in $(cat "$2.files"); do
+		echo "== $f"
+		ps-silver --dump "$1/gold/$f" | sort
+	done >"$2"
+	[ -s "$2.files" ]
+}
+
+ps-simulate -m realistic --count "$N" --seed 21 --start 2026-01-01T00:00:00Z \
+	--dirty none --dirty late=2%,duplicate=1%,discharge_before_admission=1% 2>/dev/null |
+	ps-bronze -L S --ingest-time $T 2>/dev/null |
+	ps-silver -L S >clean.ndjson 2>/dev/null
+# the same records without their source positions (plain records: no
+# checkpoint skips them, so any order is applied)
+jq -c 'del(.source, .position)' clean.ndjson >plain.ndjson
+
+check 'one batch run of the records, with and without positions' '
+	ps-gold -L B --now $NOW <clean.ndjson >/dev/null 2>b.err &&
+	ps-gold -L P --now $NOW <plain.ndjson >/dev/null 2>p.err &&
+	snapshot B b.snap && snapshot P p.snap && cmp b.snap p.snap &&
+	grep -q "kpi_ed/part-0.parquet" b.snap.files'
+
+check 'three random chunkings into runs equal the batch run' '
+	lines=$(wc -l <clean.ndjson) &&
+	for trial in 1 2 3; do
+		rm -rf C c.* && at=1 && k=0 &&
+		while [ $at -le $lines ]; do
+			len=$(python3 -c "import random; random.seed($trial * 100 + $k); print(random.randint(1, $lines // 3))")
+			sed -n "${at},$((at + len - 1))p" clean.ndjson >c.$k
+			at=$((at + len)); k=$((k + 1))
+		done
+		for c in $(ls c.* | sort -t. -k2 -n); do
+			ps-gold -L C --now $NOW --commit-records 997 <$c >/dev/null 2>>c.err || exit 1
+		done
+		snapshot C c.snap && cmp b.snap c.snap || { echo "trial $trial ($k runs)"; exit 1; }
+	done'
+
+check 'three random shuffles, split into runs, equal the batch run' '
+	for trial in 1 2 3; do
+		rm -rf R r.* &&
+		python3 -c "
+import random, sys
+lines = open(\"plain.ndjson\").readlines()
+random.seed($trial)
+random.shuffle(lines)
+sys.stdout.writelines(lines)" >shuffled.ndjson &&
+		split -l $((N / 3)) shuffled.ndjson r. &&
+		for c in r.*; do
+			ps-gold -L R --now $NOW --commit-records 1999 <$c >/dev/null 2>>r.err || exit 1
+		done &&
+		snapshot R r.snap && cmp p.snap r.snap || { echo "trial $trial"; exit 1; }
+	done'
+
+check 'with the wall clock, ps-gold commits while its input is idle' '
+	{ head -n 200 clean.ndjson; sleep 3.5; } |
+		ps-gold -L W --commit-interval 1 >w.kpi 2>w.err &&
+	c=$(sed -n "s/.*msg=\"done\".* commits=\([0-9]*\).*/\1/p" w.err) &&
+	[ "$c" -ge 3 ] &&
+	[ $(jq -r "select(.kpi == \"occupancy\") | .as_of" w.kpi | sort -u | wc -l) -ge 3 ]'
+
+check 'a series that stops being reported resolves' '
+	# one emergency visit that boarded an hour and left a second ago; with
+	# a 3-second window its boarding p90 is reported, then no longer
+	now=$(date -u +%s) &&
+	ts() { date -u -d "@$((now - $1))" +%Y-%m-%dT%H:%M:%SZ; } &&
+	printf "{\"metric\":\"boarding_p90_minutes\",\"warn\":30}\n" >th.ndjson &&
+	printf "{\"encounter_id\":\"E1\",\"event_type\":\"DISCHARGE\",\"event_time\":\"%s\",\"patient_id\":\"P1\",\"gender\":\"Male\",\"age\":40,\"department\":\"Emergency\",\"hospital_id\":1,\"bed_id\":2,\"arrival_time\":\"%s\",\"admission_time\":\"%s\",\"seen_time\":\"%s\",\"decision_time\":\"%s\",\"discharge_time\":\"%s\",\"disposition\":\"ADMITTED\"}\n" \
+		"$(ts 1)" "$(ts 7200)" "$(ts 7200)" "$(ts 6000)" "$(ts 3600)" "$(ts 1)" >ed.ndjson &&
+	{ cat ed.ndjson; sleep 5; } | ps-gold -L X --window 3s --min-samples 1 \
+		--commit-interval 1 --thresholds th.ndjson >x.kpi 2>/dev/null &&
+	grep -q "\"alert\":\"boarding_p90_minutes\",\"state\":\"firing\"" x.kpi &&
+	grep -q "\"alert\":\"boarding_p90_minutes\",\"state\":\"resolved\".*\"value\":null,\"reason\":\"not reported\"" x.kpi || {
+		grep alert x.kpi; exit 1; }'
+
+check '--pseudonymize: keyed hashes, stable across runs, no raw ids, 90+' '
+	export PS_SECRET_GOLD_KEY=0123456789abcdef-demo-key &&
+	ps-gold -L Y1 --now $NOW --pseudonymize secret:gold-key <clean.ndjson >/dev/null 2>y.err &&
+	ps-gold -L Y2 --now $NOW --pseudonymize secret:gold-key <clean.ndjson >/dev/null 2>>y.err &&
+	snapshot Y1 y1.snap && snapshot Y2 y2.snap && cmp y1.snap y2.snap &&
+	id=$(jq -r .patient_id clean.ndjson | head -n 1) &&
+	enc=$(jq -r .encounter_id clean.ndjson | head -n 1) &&
+	! grep -q -- "$id" y1.snap && ! grep -q -- "$enc" y1.snap &&
+	! grep -rq -- "$id" Y1/_state &&
+	! grep -q "0123456789abcdef-demo-key" y.err y1.snap &&
+	[ $(ps-silver --dump Y1/gold/dim_patient | jq -r .patient_id | grep -cv "^[0-9a-f]\{64\}$") -eq 0 ] &&
+	[ $(ps-silver --dump Y1/gold/dim_patient | jq -c "select(.age != null and .age > 89)" | wc -l) -eq 0 ] &&
+	[ $(ps-silver --dump Y1/gold/dim_patient | jq -c "select(.age_band == \"90+\")" | wc -l) -gt 0 ] &&
+	! ps-gold -L Y3 --pseudonymize plainkey </dev/null 2>/dev/null'
+
+done_testing
