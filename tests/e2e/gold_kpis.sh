@@ -11,16 +11,6 @@ T=2026-06-01T00:00:00Z
 NOW=2026-01-12T09:30:00Z
 cd "$TMPD" || exit 1
 
-# Every gold table as sorted NDJSON, one file per table directory.
-snapshot() {
-	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
-	for f in $(cat "$2.files"); do
-		echo "== $f"
-		ps-silver --dump "$1/gold/$f" | sort
-	done >"$2"
-	[ -s "$2.files" ]
-}
-
 ps-simulate -m realistic --count "$N" --seed 21 --start 2026-01-01T00:00:00Z \
 	--dirty none --dirty late=2%,duplicate=1%,discharge_before_admission=1% 2>/dev/null |
 	ps-bronze -L S --ingest-time $T 2>/dev/null |
@@ -32,7 +22,7 @@ jq -c 'del(.source, .position)' clean.ndjson >plain.ndjson
 check 'one batch run of the records, with and without positions' '
 	ps-gold -L B --now $NOW <clean.ndjson >/dev/null 2>b.err &&
 	ps-gold -L P --now $NOW <plain.ndjson >/dev/null 2>p.err &&
-	snapshot B b.snap && snapshot P p.snap && cmp b.snap p.snap &&
+	gold_snapshot B b.snap && gold_snapshot P p.snap && cmp b.snap p.snap &&
 	grep -q "kpi_ed/part-0.parquet" b.snap.files'
 
 check 'three random chunkings into runs equal the batch run' '
@@ -47,7 +37,7 @@ check 'three random chunkings into runs equal the batch run' '
 		for c in $(ls c.* | sort -t. -k2 -n); do
 			ps-gold -L C --now $NOW --commit-records 997 <$c >/dev/null 2>>c.err || exit 1
 		done
-		snapshot C c.snap && cmp b.snap c.snap || { echo "trial $trial ($k runs)"; exit 1; }
+		gold_snapshot C c.snap && cmp b.snap c.snap || { echo "trial $trial ($k runs)"; exit 1; }
 	done'
 
 check 'three random shuffles, split into runs, equal the batch run' '
@@ -63,7 +53,7 @@ sys.stdout.writelines(lines)" >shuffled.ndjson &&
 		for c in r.*; do
 			ps-gold -L R --now $NOW --commit-records 1999 <$c >/dev/null 2>>r.err || exit 1
 		done &&
-		snapshot R r.snap && cmp p.snap r.snap || { echo "trial $trial"; exit 1; }
+		gold_snapshot R r.snap && cmp p.snap r.snap || { echo "trial $trial"; exit 1; }
 	done'
 
 check 'with the wall clock, ps-gold commits while its input is idle' '
@@ -91,7 +81,7 @@ check '--pseudonymize: keyed hashes, stable across runs, no raw ids, 90+' '
 	export PS_SECRET_GOLD_KEY=0123456789abcdef-demo-key &&
 	ps-gold -L Y1 --now $NOW --pseudonymize secret:gold-key <clean.ndjson >/dev/null 2>y.err &&
 	ps-gold -L Y2 --now $NOW --pseudonymize secret:gold-key <clean.ndjson >/dev/null 2>>y.err &&
-	snapshot Y1 y1.snap && snapshot Y2 y2.snap && cmp y1.snap y2.snap &&
+	gold_snapshot Y1 y1.snap && gold_snapshot Y2 y2.snap && cmp y1.snap y2.snap &&
 	id=$(jq -r .patient_id clean.ndjson | head -n 1) &&
 	enc=$(jq -r .encounter_id clean.ndjson | head -n 1) &&
 	! grep -q -- "$id" y1.snap && ! grep -q -- "$enc" y1.snap &&
