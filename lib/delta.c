@@ -1617,3 +1617,336 @@ out:
 	ps_delta_snapshot_release(&s);
 	return rc ? -1 : 0;
 }
+
+/* ---- maintenance ---- */
+
+/* Same partition values (in order)? */
+static int same_partition(const struct ps_delta_file *a,
+			  const struct ps_delta_file *b)
+{
+	size_t i;
+
+	if (a->npv != b->npv)
+		return 0;
+	for (i = 0; i < a->npv; i++) {
+		if (strcmp(a->pv_keys[i], b->pv_keys[i]))
+			return 0;
+		if (!a->pv_vals[i] != !b->pv_vals[i] ||
+		    (a->pv_vals[i] && strcmp(a->pv_vals[i], b->pv_vals[i])))
+			return 0;
+	}
+	return 1;
+}
+
+/* Copy the current row of r into w (same schema).  0 or -1. */
+static int copy_row(struct ps_pq_reader *r, struct ps_pq_writer *w,
+		    size_t nc, struct ps_error *e)
+{
+	size_t c;
+
+	for (c = 0; c < nc; c++) {
+		const struct ps_pq_value *v = ps_pq_value(r, c);
+
+		if (!v || v->is_null) {
+			ps_pq_set_null(w, c);
+			continue;
+		}
+		switch (v->type) {
+		case PS_PQ_DOUBLE:
+			ps_pq_set_double(w, c, v->v.d);
+			break;
+		case PS_PQ_BOOL:
+			ps_pq_set_bool(w, c, v->v.b);
+			break;
+		case PS_PQ_STRING:
+			ps_pq_set_string(w, c, v->v.s.p, v->v.s.len);
+			break;
+		default:
+			ps_pq_set_int64(w, c, v->v.i);
+		}
+	}
+	return ps_pq_end_row(w, e);
+}
+
+static int same_schema(const struct ps_pq_reader *a,
+		       const struct ps_pq_reader *b)
+{
+	size_t i, n = ps_pq_reader_ncols(a);
+
+	if (n != ps_pq_reader_ncols(b))
+		return 0;
+	for (i = 0; i < n; i++) {
+		const struct ps_pq_column *x = ps_pq_reader_col(a, i);
+		const struct ps_pq_column *y = ps_pq_reader_col(b, i);
+
+		if (strcmp(x->name, y->name) || x->type != y->type ||
+		    x->nullable != y->nullable)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Rewrite files[0..n-1] (one partition) as dir/<new>, adding the actions
+ * to c.  Returns 0, 1 when the files' schemas differ (skipped), or -1.
+ */
+static int compact_group(const char *dir, struct ps_delta_file **files,
+			 size_t n, int64_t now_ms, struct ps_delta_commit *c,
+			 struct ps_delta_maint *m, struct ps_error *e)
+{
+	struct ps_pq_reader **rd = ps_xcalloc(n, sizeof(*rd));
+	struct ps_pq_column *cols = NULL;
+	struct ps_pq_writer *w = NULL;
+	struct ps_buf rel = PS_BUF_INIT;
+	char uuid[37], *full = NULL;
+	const char *slash;
+	size_t i, nc = 0;
+	int rc = -1, k;
+
+	for (i = 0; i < n; i++) {
+		char *p = ps_path_join(dir, files[i]->path);
+
+		rd[i] = ps_pq_reader_open(p, e);
+		free(p);
+		if (!rd[i]) {
+			/* a file we cannot decode (another writer's codec):
+			 * leave the partition as it is */
+			if (e->code == PS_EX_DATAERR)
+				rc = 1;
+			goto out;
+		}
+		if (i && !same_schema(rd[0], rd[i])) {
+			ps_error_set(e, PS_EX_DATAERR, "%s: another schema",
+				     files[i]->path);
+			rc = 1;
+			goto out;
+		}
+	}
+	nc = ps_pq_reader_ncols(rd[0]);
+	cols = ps_xcalloc(nc, sizeof(*cols));
+	for (i = 0; i < nc; i++)
+		cols[i] = *ps_pq_reader_col(rd[0], i);
+	make_uuid(uuid);
+	slash = strrchr(files[0]->path, '/');
+	if (slash)
+		ps_buf_add(&rel, files[0]->path,
+			   (size_t)(slash - files[0]->path) + 1);
+	ps_buf_addf(&rel, "part-compacted-%s.parquet", uuid);
+	full = ps_path_join(dir, rel.data);
+	if (!(w = ps_pq_open(full, cols, nc, NULL, e)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		while ((k = ps_pq_next(rd[i], e)) == 1)
+			if (copy_row(rd[i], w, nc, e))
+				goto out;
+		if (k < 0) {
+			if (e->code == PS_EX_DATAERR)
+				rc = 1;	/* undecodable: leave it */
+			goto out;
+		}
+	}
+	rc = ps_pq_close(w, e);
+	w = NULL;
+	if (rc)
+		goto out;
+	rc = ps_delta_commit_add_file(c, dir, rel.data,
+				      (const char *const *)files[0]->pv_keys,
+				      (const char *const *)files[0]->pv_vals,
+				      files[0]->npv, 0, e);
+	if (rc)
+		goto out;
+	for (i = 0; i < n; i++) {
+		ps_delta_commit_remove(c, files[i], now_ms, 0);
+		m->files_in++;
+		m->bytes_in += files[i]->size;
+	}
+	m->files_out++;
+	m->bytes_out += c->adds[c->nadds - 1].size;
+out:
+	ps_pq_abort(w);
+	for (i = 0; i < n; i++)
+		ps_pq_reader_free(rd[i]);
+	free(rd);
+	free(cols);
+	free(full);
+	ps_buf_release(&rel);
+	return rc;
+}
+
+int ps_delta_compact(const char *dir, int64_t small_bytes, int64_t now_ms,
+		     struct ps_delta_maint *m, struct ps_error *e)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_commit *c = NULL;
+	struct ps_delta_file **grp = NULL;
+	char *done = NULL;
+	size_t i, j, n;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->version = -1;
+	if (ps_delta_snapshot_load(dir, -1, &s, e))
+		return -1;
+	if (s.version < 0) {
+		ps_delta_snapshot_release(&s);
+		return ps_error_set(e, PS_EX_NOINPUT, "delta: %s: no table",
+				    dir);
+	}
+	if (s.min_writer > 2) {
+		ps_delta_snapshot_release(&s);
+		return BAD(e, "%s: unsupported protocol (writer version %d)",
+			   dir, s.min_writer);
+	}
+	c = ps_delta_commit_new("OPTIMIZE", s.version);
+	grp = ps_xcalloc(s.nfiles ? s.nfiles : 1, sizeof(*grp));
+	done = ps_xcalloc(s.nfiles ? s.nfiles : 1, 1);
+	for (i = 0; i < s.nfiles && rc >= 0; i++) {
+		if (done[i] || s.files[i].size >= small_bytes)
+			continue;
+		n = 0;
+		for (j = i; j < s.nfiles; j++) {
+			if (!done[j] && s.files[j].size < small_bytes &&
+			    same_partition(&s.files[i], &s.files[j])) {
+				grp[n++] = &s.files[j];
+				done[j] = 1;
+			}
+		}
+		if (n >= 2)
+			rc = compact_group(dir, grp, n, now_ms, c, m, e);
+		if (rc > 0) {
+			ps_log(PS_WARN, "delta compaction skipped a partition "
+			       "(files of other schemas or codecs)",
+			       PS_S("table", dir), PS_S("file", grp[0]->path),
+			       PS_S("why", e->msg));
+			rc = 0;
+		}
+	}
+	if (rc >= 0 && c->nadds &&
+	    ps_delta_commit_write(dir, c, now_ms,
+				  PS_DELTA_CHECKPOINT_INTERVAL, &m->version,
+				  e))
+		rc = -1;
+	ps_delta_commit_free(c);
+	ps_delta_snapshot_release(&s);
+	free(grp);
+	free(done);
+	return rc < 0 ? -1 : 0;
+}
+
+struct vacuum {
+	const char *root;
+	size_t rootlen;
+	struct ps_delta_snapshot *s;
+	int64_t cutoff_ms;
+	int dry_run;
+	struct ps_delta_maint *m;
+	struct ps_error *e;
+};
+
+static int referenced(const struct ps_delta_snapshot *s, const char *rel)
+{
+	size_t lo = 0, hi = s->nfiles;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->files[mid].path, rel);
+
+		if (!c)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* Walk path (relative part rel) deleting what vacuum may.  0 or -1. */
+static int vacuum_dir(struct vacuum *v, const char *path, int depth)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int rc = 0;
+
+	if (!d)
+		return ps_error_errno(v->e, PS_EX_IOERR, errno, "cannot list "
+				      "%s", path);
+	while (!rc && (de = readdir(d))) {
+		char *p;
+		struct stat st;
+
+		if (de->d_name[0] == '.' || de->d_name[0] == '_')
+			continue;	/* ., .., temporaries, _delta_log */
+		p = ps_path_join(path, de->d_name);
+		if (lstat(p, &st) < 0) {
+			free(p);
+			continue;	/* gone meanwhile */
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (depth < 16)
+				rc = vacuum_dir(v, p, depth + 1);
+		} else if (S_ISREG(st.st_mode) &&
+			   (int64_t)st.st_mtim.tv_sec * 1000 +
+			   st.st_mtim.tv_nsec / 1000000 < v->cutoff_ms &&
+			   !referenced(v->s, p + v->rootlen + 1)) {
+			if (v->dry_run || unlink(p) == 0 || errno == ENOENT) {
+				v->m->deleted++;
+				v->m->bytes_deleted += (int64_t)st.st_size;
+			} else {
+				rc = ps_error_errno(v->e, PS_EX_IOERR, errno,
+						    "cannot delete %s", p);
+			}
+		}
+		free(p);
+	}
+	closedir(d);
+	return rc;
+}
+
+int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
+		    int dry_run, struct ps_delta_maint *m,
+		    struct ps_error *e)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct vacuum v;
+	size_t i;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->version = -1;
+	if (retention_ms < 0)
+		return ps_error_set(e, PS_EX_USAGE, "delta: negative "
+				    "retention");
+	if (ps_delta_snapshot_load(dir, -1, &s, e))
+		return -1;
+	if (s.version < 0) {
+		ps_delta_snapshot_release(&s);
+		return ps_error_set(e, PS_EX_NOINPUT, "delta: %s: no table",
+				    dir);
+	}
+	/* A file removed within the retention stays even when its own
+	 * mtime is old: readers of the versions before may still use it. */
+	v.cutoff_ms = now_ms - retention_ms;
+	for (i = 0; i < s.nremoved; i++) {
+		if (s.removed[i].mtime_ms >= v.cutoff_ms) {
+			struct ps_delta_file *f = &s.removed[i];
+
+			s.files = ps_xrealloc(s.files, (s.nfiles + 1) *
+					      sizeof(*s.files));
+			file_copy(&s.files[s.nfiles++], f);
+		}
+	}
+	if (s.nfiles)
+		qsort(s.files, s.nfiles, sizeof(*s.files), cmp_file);
+	v.root = dir;
+	v.rootlen = strlen(dir);
+	while (v.rootlen > 1 && dir[v.rootlen - 1] == '/')
+		v.rootlen--;
+	v.s = &s;
+	v.dry_run = dry_run;
+	v.m = m;
+	v.e = e;
+	rc = vacuum_dir(&v, dir, 0);
+	ps_delta_snapshot_release(&s);
+	return rc;
+}

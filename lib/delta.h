@@ -212,6 +212,48 @@ int ps_delta_commit_write(const char *dir, struct ps_delta_commit *c,
 int ps_delta_checkpoint(const char *dir, int64_t version, int64_t now_ms,
 			int64_t tombstone_retention_ms, struct ps_error *e);
 
+/* ------------------------------------------------------------------ */
+/* Maintenance (safe while writers append)                             */
+/* ------------------------------------------------------------------ */
+
+struct ps_delta_maint {
+	size_t files_in, files_out;	/* compact: files rewritten, made */
+	int64_t bytes_in, bytes_out;
+	int64_t version;		/* compact: version committed, or -1
+					   when there was nothing to do */
+	size_t deleted;			/* vacuum: files deleted */
+	int64_t bytes_deleted;
+};
+
+/*
+ * Compaction: in each partition, the active files smaller than small_bytes
+ * (when there are at least two) are rewritten as one file, committed as
+ * remove + add with dataChange=false in one version, so that readers and
+ * streaming consumers see the same rows.  A partition holding a file of
+ * another schema, or one lib/parquet cannot decode (another writer's
+ * codec), is left alone with a warning.  Concurrent appends are fine (the
+ * commit retries after them); a concurrent removal of one of the files
+ * fails with 75 and leaves the new file to vacuum.  Returns 0 with *m
+ * filled, or -1 with e filled.
+ */
+int ps_delta_compact(const char *dir, int64_t small_bytes, int64_t now_ms,
+		     struct ps_delta_maint *m, struct ps_error *e);
+
+/*
+ * Vacuum: delete the data files under dir that the latest version does not
+ * reference and that are older than retention_ms (by modification time):
+ * removed files whose removal is older than that, and files that a killed
+ * writer left uncommitted.  Files younger than the retention are kept, so
+ * a writer whose files are not committed yet is safe as long as it commits
+ * within the retention; so are readers of versions younger than it.
+ * _delta_log and names starting with '.' or '_' are never touched.  With
+ * dry_run nothing is deleted (m counts what would be).  Returns 0 or -1
+ * with e filled.
+ */
+int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
+		    int dry_run, struct ps_delta_maint *m,
+		    struct ps_error *e);
+
 /*
  * Append one action as a JSON line (with '\n') as the log holds it: used
  * by the commit writer and the checkpoint (which lays the same objects out

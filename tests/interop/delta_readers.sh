@@ -153,4 +153,43 @@ check 'eight concurrent writers of one table each commit once, no version lost' 
 	snapshots "$T" >"$TMPD/snaps" && "$py" "$chk" versions "$T" "$TMPD/snaps"
 '
 
+check 'compaction rewrites the small files (dataChange=false); readers see the same rows' '
+	"$py" "$chk" rows "$T" >"$TMPD/rows.before" &&
+	v=$("$dt" snapshot "$T" | sed "s/^{\"version\":\([0-9]*\),.*/\1/") &&
+	"$dt" compact "$T" 100000 --now $((now + 30000)) >"$TMPD/m.json" 2>"$TMPD/m.err" &&
+	# day=2026-01-01 holds deltalake files (snappy): left alone
+	grep -q "skipped a partition.*snappy" "$TMPD/m.err" &&
+	grep -q "\"files_out\":2,.*\"version\":$((v + 1))," "$TMPD/m.json" &&
+	! grep -q "\"dataChange\":true" "$T/_delta_log/$(printf %020d $((v + 1))).json" &&
+	"$py" "$chk" rows "$T" >"$TMPD/rows.after" &&
+	cmp "$TMPD/rows.before" "$TMPD/rows.after" &&
+	"$py" "$chk" duck "$T" $(cat "$TMPD/rows.after") &&
+	"$dt" snapshot "$T" | grep -q "\"w:8\":8" &&
+	snapshots "$T" >"$TMPD/snaps" && "$py" "$chk" versions "$T" "$TMPD/snaps"
+'
+
+check 'vacuum deletes unreferenced files only past the retention, readers unharmed' '
+	real=$(($(date +%s) * 1000)) &&
+	echo stray >"$T/day=2026-01-01/part-stray-old.parquet" &&
+	touch -d "2 days ago" "$T/day=2026-01-01/part-stray-old.parquet" &&
+	echo young >"$T/day=2026-01-01/part-stray-young.parquet" &&
+	echo tmp >"$T/day=2026-01-01/.part-x.parquet.tmp-1" &&
+	touch -d "2 days ago" "$T/day=2026-01-01/.part-x.parquet.tmp-1" &&
+	"$dt" vacuum "$T" 86400000 --now $real >"$TMPD/m.json" &&
+	grep -q "\"deleted\":1," "$TMPD/m.json" &&
+	test ! -e "$T/day=2026-01-01/part-stray-old.parquet" &&
+	test -e "$T/day=2026-01-01/part-stray-young.parquet" &&
+	test -e "$T/day=2026-01-01/.part-x.parquet.tmp-1" &&
+	test -e "$T/day=2026-01-02/part-1.parquet" &&
+	"$dt" vacuum "$T" 0 --now $((real + 60000)) --dry-run >"$TMPD/dry.json" &&
+	test -e "$T/day=2026-01-02/part-1.parquet" &&
+	"$dt" vacuum "$T" 0 --now $((real + 60000)) >"$TMPD/m.json" &&
+	cmp "$TMPD/dry.json" "$TMPD/m.json" &&
+	test ! -e "$T/day=2026-01-02/part-1.parquet" &&
+	test ! -e "$T/day=2026-01-01/part-stray-young.parquet" &&
+	"$py" "$chk" rows "$T" >"$TMPD/rows.vac" &&
+	cmp "$TMPD/rows.before" "$TMPD/rows.vac" &&
+	"$py" "$chk" duck "$T" $(cat "$TMPD/rows.vac")
+'
+
 done_testing

@@ -11,6 +11,9 @@
  *   deltatool snapshot DIR [--version N | --as-of MS]
  *                      the snapshot as one JSON object
  *   deltatool checkpoint DIR VERSION [--now MS]
+ *   deltatool compact DIR SMALL_BYTES [--now MS]
+ *   deltatool vacuum DIR RETENTION_MS [--now MS] [--dry-run]
+ *                      print {"files_in",...,"deleted","bytes_deleted"}
  *
  * Exit status: 0, or the lib/delta error code (75 for a conflict).
  */
@@ -34,7 +37,10 @@ static int usage(void)
 	      "[--remove PATH]... [--no-data-change] [--now MS] "
 	      "[--checkpoint-interval N] [--read-version V] [FILE...]\n"
 	      "       deltatool snapshot DIR [--version N | --as-of MS]\n"
-	      "       deltatool checkpoint DIR VERSION [--now MS]\n", stderr);
+	      "       deltatool checkpoint DIR VERSION [--now MS]\n"
+	      "       deltatool compact DIR SMALL_BYTES [--now MS]\n"
+	      "       deltatool vacuum DIR RETENTION_MS [--now MS] [--dry-run]\n",
+	      stderr);
 	return PS_EX_USAGE;
 }
 
@@ -276,6 +282,36 @@ static int cmd_snapshot(int argc, char **argv)
 	return fflush(stdout) ? PS_EX_IOERR : 0;
 }
 
+static int cmd_maint(int argc, char **argv, int vacuum)
+{
+	struct ps_delta_maint m;
+	struct ps_error e = { 0 };
+	int64_t now = ps_time_now() / 1000;
+	int a, dry = 0, rc;
+
+	if (argc < 4)
+		return usage();
+	for (a = 4; a < argc; a++) {
+		if (vacuum && !strcmp(argv[a], "--dry-run"))
+			dry = 1;
+		else if (a + 1 < argc && !strcmp(argv[a], "--now"))
+			now = num(argv[++a]);
+		else
+			return usage();
+	}
+	rc = vacuum ? ps_delta_vacuum(argv[2], num(argv[3]), now, dry, &m,
+				      &e) :
+		ps_delta_compact(argv[2], num(argv[3]), now, &m, &e);
+	if (rc)
+		return fail(&e);
+	printf("{\"files_in\":%zu,\"files_out\":%zu,\"bytes_in\":%lld,"
+	       "\"bytes_out\":%lld,\"version\":%lld,\"deleted\":%zu,"
+	       "\"bytes_deleted\":%lld}\n", m.files_in, m.files_out,
+	       (long long)m.bytes_in, (long long)m.bytes_out,
+	       (long long)m.version, m.deleted, (long long)m.bytes_deleted);
+	return fflush(stdout) ? PS_EX_IOERR : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ps_error e = { 0 };
@@ -289,6 +325,10 @@ int main(int argc, char **argv)
 		return cmd_append(argc, argv);
 	if (!strcmp(argv[1], "snapshot"))
 		return cmd_snapshot(argc, argv);
+	if (!strcmp(argv[1], "compact"))
+		return cmd_maint(argc, argv, 0);
+	if (!strcmp(argv[1], "vacuum"))
+		return cmd_maint(argc, argv, 1);
 	if (!strcmp(argv[1], "checkpoint") && (argc == 4 || argc == 6)) {
 		if (argc == 6 && !strcmp(argv[4], "--now"))
 			now = num(argv[5]);

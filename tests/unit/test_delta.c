@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -351,4 +353,71 @@ Test(delta, schema_string_is_spark_style)
 			 "{\"name\":\"day\",\"type\":\"date\",\"nullable\":"
 			 "false,\"metadata\":{}}]}");
 	ps_buf_release(&b);
+}
+
+Test(delta, compaction_and_vacuum, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_maint m;
+	struct ps_error e = { 0 };
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	char p[256], name[64];
+	int64_t rows = 0;
+	size_t k;
+	int i;
+
+	create();
+	snprintf(p, sizeof(p), "%s/day=2026-01-01", dir);
+	mkdir(p, 0755);
+	for (i = 1; i <= 4; i++) {
+		snprintf(name, sizeof(name), "day=2026-01-01/p%d.parquet", i);
+		data_file(name, i, i * 10);
+		cr_assert_eq(append(name, "s", i, i - 1, 1000 * i, &e), i,
+			     "%s", e.msg);
+	}
+	cr_assert_eq(ps_delta_compact(dir, 1 << 20, 5000, &m, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(m.files_in, 4);
+	cr_assert_eq(m.files_out, 1);
+	cr_assert_eq(m.version, 5);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.nfiles, 1);
+	cr_assert_eq(s.files[0].data_change, 0);
+	cr_assert(strstr(s.files[0].stats, "\"numRecords\":10,"), "%s",
+		  s.files[0].stats);
+	cr_assert_eq(ps_delta_txn_version(&s, "s"), 4);
+	cr_assert_eq(s.nremoved, 4);
+	for (k = 0; k < s.nremoved; k++)
+		cr_assert_eq(s.removed[k].data_change, 0);
+	rows = 0;
+	/* nothing more to compact: no commit */
+	cr_assert_eq(ps_delta_compact(dir, 1 << 20, 6000, &m, &e), 0);
+	cr_assert_eq(m.version, -1);
+	/* an old stray file (a killed writer's) goes, a young one stays;
+	 * removed files stay while their removal is within the retention */
+	snprintf(p, sizeof(p), "%s/day=2026-01-01/stray-old.parquet", dir);
+	cr_assert_eq(ps_write_file_atomic(p, "x", 1, 0644, &e), 0);
+	cr_assert_eq(utimensat(AT_FDCWD, p, old, 0), 0);
+	snprintf(p, sizeof(p), "%s/day=2026-01-01/stray-young.parquet", dir);
+	cr_assert_eq(ps_write_file_atomic(p, "y", 1, 0644, &e), 0);
+	cr_assert_eq(ps_delta_vacuum(dir, 3600 * 1000,
+				     (int64_t)time(NULL) * 1000, 0, &m, &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(m.deleted, 1);
+	snprintf(p, sizeof(p), "%s/day=2026-01-01/stray-old.parquet", dir);
+	cr_assert_neq(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/day=2026-01-01/stray-young.parquet", dir);
+	cr_assert_eq(access(p, F_OK), 0);
+	/* past every retention: the removed files and the young stray go,
+	 * the active file and the log stay */
+	cr_assert_eq(ps_delta_vacuum(dir, 0, (int64_t)time(NULL) * 1000 +
+				     60000, 0, &m, &e), 0, "%s", e.msg);
+	cr_assert_eq(m.deleted, 5);
+	snprintf(p, sizeof(p), "%s/%s", dir, s.files[0].path);
+	cr_assert_eq(access(p, F_OK), 0);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	for (k = 0; k < s.nfiles; k++)
+		rows += s.files[k].size > 0;
+	cr_assert_eq(rows, 1);
+	ps_delta_snapshot_release(&s);
 }
