@@ -280,7 +280,8 @@ void ps_dash_html_escape(struct ps_buf *b, const char *s, size_t n);
 /* The tool                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Output: 0, or -1 on a write error.  p NULL: flush. */
+/* Output: 0, 1 when the reader went away, -1 on a write error.  p NULL:
+ * flush.  (ps_stdout_out, lib/cli.h.) */
 typedef int (*ps_dash_write_fn)(void *ctx, const void *p, size_t n);
 
 struct ps_dash_opts {

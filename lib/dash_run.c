@@ -168,7 +168,9 @@ static int parse_serve(const char *s, char *addr, size_t alen, int *port,
 /*
  * Follow: pass input through, feed alert lines to the journal, and render
  * when a burst of lines ends (10 ms without input: gold flushes after each
- * commit) or every 2 s while lines keep coming.  Also renders on gold commits seen in the
+ * commit) or every 2 s while lines keep coming.  When the reader of the
+ * output goes away (out returns 1: `| head`), the page is written one
+ * last time and the loop ends quietly (lib/cli.h, ps_stdout_out).  Also renders on gold commits seen in the
  * lake while serving.  Stops at the end of input or on a signal.
  */
 static int loop(struct run *r, int in_fd, struct ps_error *e)
@@ -209,7 +211,12 @@ static int loop(struct run *r, int in_fd, struct ps_error *e)
 				pending = 1;
 				break;	/* gold is done: so are we */
 			}
-			if (r->out && r->out(r->out_ctx, buf, (size_t)n) < 0) {
+			if (r->out && (k = r->out(r->out_ctx, buf,
+						  (size_t)n)) != 0) {
+				if (k > 0) {	/* the reader went away */
+					pending = 1;
+					break;
+				}
 				rc = ps_error_set(e, PS_EX_IOERR,
 						  "write error on output");
 				break;
@@ -245,10 +252,12 @@ static int loop(struct run *r, int in_fd, struct ps_error *e)
 			pending |= gold_changed(r);
 		}
 		if (pending) {
-			if (r->out && r->out(r->out_ctx, NULL, 0) < 0) {
-				rc = ps_error_set(e, PS_EX_IOERR,
-						  "write error on output");
-				break;
+			if (r->out && (k = r->out(r->out_ctx, NULL, 0)) != 0) {
+				if (k < 0)
+					rc = ps_error_set(e, PS_EX_IOERR,
+							  "write error on "
+							  "output");
+				break;	/* > 0: the reader went away */
 			}
 			gold_changed(r);
 			if (render(r, e) < 0) {

@@ -64,14 +64,6 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 	return ps_error_set(e, 64, "unhandled option");
 }
 
-static int write_out(void *ctx, const void *p, size_t n)
-{
-	(void)ctx;
-	if (!p)
-		return ps_flush_stdout();
-	return ps_write_stdout(p, n);
-}
-
 int main(int argc, char **argv)
 {
 	struct ps_dash_opts o = PS_DASH_OPTS_INIT;
@@ -91,7 +83,7 @@ int main(int argc, char **argv)
 				     "PS_LAKE");
 	o.lake = c.lake;
 	o.stream = c.stream;
-	rc = ps_dash_run(&o, 0, write_out, NULL, &e) < 0 ? e.code : 0;
+	rc = ps_dash_run(&o, 0, ps_stdout_out, NULL, &e) < 0 ? e.code : 0;
 	if (rc)
 		ps_log(PS_ERROR, e.msg, PS_S("exit", ps_exit_name(rc)));
 	return ps_close_stdout(rc);
