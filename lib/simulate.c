@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pstime.h"
 #include "rand.h"
+#include "simfeed.h"
 #include "simulate.h"
 #include "banned.h"
 
@@ -304,34 +305,17 @@ static void release_due(struct sim *s, int64_t simt)
 		pop_held(s, simt);
 }
 
-static const char hexd[] = "0123456789abcdef";
 
-/* A UUID (version 4 layout) derived from x; ids are stable per seed. */
+/* A UUID (version 4 layout) derived from x, quoted; ids are stable per
+ * seed. */
 static void add_uuid(struct ps_buf *b, uint64_t x)
 {
-	uint64_t hi = ps_mix64(x), lo = ps_mix64(x ^ 0x5bd1e9955bd1e995ULL);
-	unsigned char u[16];
-	char *o;
-	int i;
+	char u[36];
 
-	for (i = 0; i < 8; i++) {
-		u[i] = (unsigned char)(hi >> (56 - 8 * i));
-		u[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
-	}
-	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-	ps_buf_grow(b, 38);
-	o = b->data + b->len;
-	*o++ = '"';
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*o++ = '-';
-		*o++ = hexd[u[i] >> 4];
-		*o++ = hexd[u[i] & 15];
-	}
-	*o++ = '"';
-	b->len = (size_t)(o - b->data);
-	b->data[b->len] = '\0';
+	simfeed_uuid(u, x);
+	ps_buf_addc(b, '"');
+	ps_buf_add(b, u, 36);
+	ps_buf_addc(b, '"');
 }
 
 static void add_time(struct ps_buf *b, int64_t t)
@@ -491,6 +475,42 @@ static void format_event(struct sim *s, const struct ev *v,
 	ps_buf_add(b, "}\n", 2);
 }
 
+/* The event as an HL7 v2 message or a FHIR Bundle (lib/simfeed.h). */
+static void format_feed(struct sim *s, const struct ev *v, unsigned dirty,
+			enum field missing)
+{
+	struct simfeed_ev f;
+
+	memset(&f, 0, sizeof(f));
+	f.discharge_event = v->type == EV_DISCHARGE;
+	f.event_id = v->event_id;
+	f.encounter_id = v->encounter_id;
+	f.patient_id = v->patient_id;
+	f.female = v->gender;
+	f.age = v->age;
+	f.hospital = v->hospital;
+	f.bed = v->bed;
+	f.triage = v->triage;
+	f.department = dirty & 1u << PS_DIRTY_UNKNOWN_DEPARTMENT ?
+		       unknown_departments[v->event_id & 3] :
+		       s->dep->d[v->dept].name;
+	f.event_time = v->event_time;
+	f.arrival = v->arrival;
+	f.admission = v->admission;
+	f.discharge = v->discharge;
+	f.omit = missing == F_PATIENT_ID ? SIMFEED_NO_PATIENT :
+		 missing == F_GENDER ? SIMFEED_NO_GENDER :
+		 missing == F_AGE ? SIMFEED_NO_AGE :
+		 missing == F_DEPARTMENT ? SIMFEED_NO_DEPARTMENT :
+		 missing == F_ADMISSION_TIME ? SIMFEED_NO_ADMISSION :
+		 missing == F_HOSPITAL_ID ? SIMFEED_NO_HOSPITAL : 0;
+	ps_buf_reset(&s->line);
+	if (s->o->format == PS_SIM_HL7)
+		simfeed_hl7(&s->line, &f);
+	else
+		simfeed_fhir(&s->line, &f);
+}
+
 /*
  * Emit one event, injecting dirty kinds.  now is the simulated clock the
  * event is produced at (used by future_admission and pacing).
@@ -538,7 +558,12 @@ static void emit(struct sim *s, struct ev v, int64_t now)
 		if (mistyped == missing)
 			mistyped = F_END;
 	}
-	format_event(s, &v, &dirty, missing, mistyped);
+	if (s->o->format != PS_SIM_JSON) {
+		format_feed(s, &v, dirty, missing);
+		dirty &= ~(1u << PS_DIRTY_MALFORMED_JSON);
+	} else {
+		format_event(s, &v, &dirty, missing, mistyped);
+	}
 	if (dirty & 1u << PS_DIRTY_MALFORMED_JSON && s->line.len > 4) {
 		/* Cut before the closing brace: never valid JSON. */
 		size_t keep = 1 + ps_rand_below(&s->dr,

@@ -43,11 +43,21 @@ enum ps_dirty_kind {
 	PS_DIRTY_NKINDS
 };
 
+/* What a line is: a JSON event, an HL7 v2 ADT message, a FHIR Bundle. */
+enum ps_sim_format {
+	PS_SIM_JSON = 0,
+	PS_SIM_HL7 = 1,
+	PS_SIM_FHIR = 2,
+};
+
 /* Receives output bytes; returns 0, or -1 to stop (e.g. write error). */
 typedef int (*ps_sim_write_fn)(void *ctx, const char *p, size_t n);
 
 struct ps_sim_opts {
 	enum ps_sim_model model;
+	enum ps_sim_format format;	/* hl7, fhir: lib/simfeed.h; the
+					   dirty kinds wrong_type and
+					   malformed_json apply to JSON */
 	long long count;	/* lines to write; < 0: no limit */
 	double rate;		/* lines per wall-clock second; 0: unpaced */
 	double speed;		/* simulated seconds per wall second; 0: off */

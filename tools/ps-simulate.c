@@ -15,7 +15,7 @@
 
 enum {
 	OPT_SPEED = 256, OPT_START, OPT_HOSPITALS, OPT_DEPARTMENTS, OPT_DIRTY,
-	OPT_PATIENTS, OPT_WARMUP,
+	OPT_PATIENTS, OPT_WARMUP, OPT_FORMAT,
 };
 
 static const struct ps_option options[] = {
@@ -35,6 +35,8 @@ static const struct ps_option options[] = {
 	  "(default 1000000)" },
 	{ "warmup", OPT_WARMUP, "DAYS", "realistic: days simulated before "
 	  "the start (default 14)" },
+	{ "format", OPT_FORMAT, "FMT", "json (default), hl7 (ADT messages) "
+	  "or fhir (Bundles)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -95,6 +97,17 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 	case OPT_PATIENTS:
 		return ps_opt_ll("--patients", arg, 1, 0xffffffffLL,
 				 &a->sim.patients, e);
+	case OPT_FORMAT:
+		if (!strcmp(arg, "json"))
+			a->sim.format = PS_SIM_JSON;
+		else if (!strcmp(arg, "hl7"))
+			a->sim.format = PS_SIM_HL7;
+		else if (!strcmp(arg, "fhir"))
+			a->sim.format = PS_SIM_FHIR;
+		else
+			return ps_error_set(e, 64, "--format: expected json, "
+					    "hl7 or fhir, not '%s'", arg);
+		return 0;
 	case OPT_WARMUP:
 		return ps_opt_double("--warmup", arg, 0, 3650,
 				     &a->sim.warmup_days, e);
