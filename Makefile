@@ -182,8 +182,9 @@ $(DELTATOOL): $(B)/tests/tools/deltatool.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 check-interop bench: $(PQTOOL) $(DELTATOOL)
 
-# libFuzzer target for the silver parser (clang).  `make check-fuzz` runs
-# it once over the nasty-input corpus and the seeds, as CI does.
+# libFuzzer targets for the silver parser and the HL7 parser (clang).
+# `make check-fuzz` runs them once over their seeds (and the nasty-input
+# corpus), then 20000 new inputs each, as CI does.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
 	      -fsanitize=fuzzer-no-link,address,undefined
@@ -192,14 +193,21 @@ $(B)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/fuzz/fuzz_silver: tests/fuzz/fuzz_silver.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) \
 		-lm -lpthread
-fuzz: $(B)/fuzz/fuzz_silver
+$(B)/fuzz/fuzz_hl7: tests/fuzz/fuzz_hl7.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) \
+		-lm -lpthread
+fuzz: $(B)/fuzz/fuzz_silver $(B)/fuzz/fuzz_hl7
 check-fuzz: fuzz
 	$(B)/fuzz/fuzz_silver -runs=0 tests/data/nasty tests/fuzz/corpus
 	@rm -rf $(B)/fuzz/new && mkdir -p $(B)/fuzz/new
 	$(B)/fuzz/fuzz_silver -runs=20000 -seed=1 -max_len=4096 \
 		$(B)/fuzz/new tests/fuzz/corpus
+	$(B)/fuzz/fuzz_hl7 -runs=0 tests/fuzz/corpus_hl7
+	@rm -rf $(B)/fuzz/new_hl7 && mkdir -p $(B)/fuzz/new_hl7
+	$(B)/fuzz/fuzz_hl7 -runs=20000 -seed=1 -max_len=4096 \
+		$(B)/fuzz/new_hl7 tests/fuzz/corpus_hl7
 .PHONY: check-fuzz
 -include $(FUZZ_OBJ:.o=.d)
 

@@ -45,6 +45,22 @@ const struct ps_rule_info ps_rules[PS_RULE_COUNT] = {
 	[PS_RULE_DISCHARGE_BEFORE_ADMISSION] = {
 		"discharge_before_admission", PS_SEV_QUARANTINE,
 		"discharge_time earlier than admission_time" },
+	[PS_RULE_UNPARSEABLE_MESSAGE] = { "unparseable_message",
+		PS_SEV_QUARANTINE,
+		"an HL7 v2 message or FHIR resource that cannot be read "
+		"(bad MSH, delimiters or segment, not a resource)" },
+	[PS_RULE_UNSUPPORTED_EVENT] = { "unsupported_event",
+		PS_SEV_QUARANTINE,
+		"a trigger event or FHIR resource without a rule in the "
+		"--map file" },
+	[PS_RULE_UNMAPPED_LOCATION] = { "unmapped_location",
+		PS_SEV_QUARANTINE,
+		"a point of care or facility without a department or "
+		"hospital rule in the --map file" },
+	[PS_RULE_BAD_MESSAGE_FIELD] = { "bad_message_field",
+		PS_SEV_QUARANTINE,
+		"an HL7 v2 / FHIR field that cannot be mapped: bad timestamp, "
+		"bed not a number (field named)" },
 	[PS_RULE_UNKNOWN_DEPARTMENT] = { "unknown_department", PS_SEV_FLAG,
 		"department not in the departments list (kept, "
 		"unknown_department true)" },
@@ -55,6 +71,9 @@ const struct ps_rule_info ps_rules[PS_RULE_COUNT] = {
 	[PS_RULE_DUPLICATE] = { "duplicate", PS_SEV_DROP,
 		"event_id (or content hash) seen in the same source within "
 		"the dedup window (dropped)" },
+	[PS_RULE_IGNORED_MESSAGE] = { "ignored_message", PS_SEV_DROP,
+		"an HL7 v2 / FHIR message the --map file maps to \"ignore\" "
+		"(pre-admissions), or a lone Patient (dropped)" },
 };
 
 const char *ps_rule_severity_name(enum ps_rule_severity s)
@@ -648,7 +667,7 @@ static const yajl_callbacks callbacks = {
 
 static const char *const event_types[] = {
 	"ARRIVAL", "ADMIT", "TRANSFER", "DISCHARGE", "UPDATE", "TRIAGE",
-	"SEEN", "DECISION", "LWBS",
+	"SEEN", "DECISION", "LWBS", "CANCEL_ADMIT", "CANCEL_DISCHARGE",
 };
 #define NTYPES (sizeof(event_types) / sizeof(event_types[0]))
 
@@ -714,7 +733,7 @@ static void finish(struct ps_event_parser *p, struct ps_event *ev)
 				PS_EF_EVENT_TYPE,
 				"event_type: not one of ARRIVAL TRIAGE SEEN "
 				"DECISION ADMIT TRANSFER DISCHARGE LWBS "
-				"UPDATE");
+				"UPDATE CANCEL_ADMIT CANCEL_DISCHARGE");
 	}
 	if (!ps_event_has(ev, PS_EF_BED_ID) &&
 	    !field_problem(ev, PS_EF_BED_ID) &&

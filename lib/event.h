@@ -42,11 +42,16 @@ enum ps_rule {
 	PS_RULE_AGE_OUT_OF_RANGE,
 	PS_RULE_ADMISSION_IN_FUTURE,
 	PS_RULE_DISCHARGE_BEFORE_ADMISSION,
+	PS_RULE_UNPARSEABLE_MESSAGE,	/* HL7 v2 / FHIR (lib/hl7map.h) */
+	PS_RULE_UNSUPPORTED_EVENT,
+	PS_RULE_UNMAPPED_LOCATION,
+	PS_RULE_BAD_MESSAGE_FIELD,
 	/* flag: the record is kept, the code goes into its flags column */
 	PS_RULE_UNKNOWN_DEPARTMENT,
 	PS_RULE_ARRIVAL_AFTER_ADMISSION,
 	/* drop: the record is counted and not written again */
 	PS_RULE_DUPLICATE,
+	PS_RULE_IGNORED_MESSAGE,
 	PS_RULE_COUNT
 };
 

@@ -798,6 +798,14 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 			e->disposition = ds;
 		}
 	}
+	/* CANCEL_DISCHARGE (HL7 A13) undoes the discharges before it; at
+	 * the same event time the discharge wins, in any arrival order */
+	if (r->event_type.len == 16 &&
+	    !memcmp(r->event_type.p, "CANCEL_DISCHARGE", 16) &&
+	    (e->t_dis == PS_GOLD_NULL || t > e->t_dis)) {
+		e->t_dis = t;
+		e->discharge = PS_GOLD_NULL;
+	}
 	if (e->last_event == PS_GOLD_NULL || t > e->last_event ||
 	    (t == e->last_event && r->ingest_time > e->ingest)) {
 		e->last_event = t;

@@ -39,7 +39,9 @@
  * (patient, department, hospital, admission time) comes from the record
  * with the latest event time (ties: the later record); arrival time, bed
  * and triage level each from the latest record that has a value (a null
- * never erases a value); the discharge time likewise.  So events
+ * never erases a value); the discharge time likewise, except that a
+ * CANCEL_DISCHARGE record (HL7 A13) erases the discharges of earlier
+ * event times (at equal times the discharge wins).  So events
  * may arrive in any order, and a DISCHARGE before its ADMIT creates the
  * row.
  *

@@ -39,9 +39,13 @@ int ps_hl7_parse(struct ps_hl7_msg *m, const char *p, size_t len,
 	m->p = p;
 	m->len = len;
 	m->nseg = 0;
-	if (len < 8 || memcmp(p, "MSH", 3)) {
+	if (len < 3 || memcmp(p, "MSH", 3)) {
 		snprintf(why, whylen, "not an HL7 v2 message: it does not "
 			 "start with MSH");
+		return -1;
+	}
+	if (len < 8) {
+		snprintf(why, whylen, "MSH: too short for MSH-1 and MSH-2");
 		return -1;
 	}
 	for (nenc = 0; 4 + nenc < len && p[4 + nenc] != p[3] &&

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "event.h"
 #include "feedrec.h"
 #include "hl7.h"
 #include "hl7map.h"
@@ -90,9 +91,11 @@ static const char *const builtin[] = {
 	"{\"map\":\"gender\",\"code\":\"unknown\",\"gender\":\"Unknown\"}",
 };
 
+/* The event types of lib/event.c, and "ignore". */
 static const char *const event_types[] = {
-	"ARRIVAL", "ADMIT", "TRANSFER", "DISCHARGE", "UPDATE",
-	"CANCEL_ADMIT", "CANCEL_DISCHARGE", "ignore",
+	"ARRIVAL", "TRIAGE", "SEEN", "DECISION", "ADMIT", "TRANSFER",
+	"DISCHARGE", "LWBS", "UPDATE", "CANCEL_ADMIT", "CANCEL_DISCHARGE",
+	"ignore",
 };
 
 /* Set (or replace) the rule with key a (and facility c) in ps. */
@@ -210,8 +213,8 @@ static int rule_line(void *ctx, const char *line, size_t n, char *why,
 				break;
 		if (i == sizeof(event_types) / sizeof(*event_types)) {
 			snprintf(why, whylen, "event: event_type \"%s\" is "
-				 "not one of ARRIVAL ADMIT TRANSFER DISCHARGE "
-				 "UPDATE CANCEL_ADMIT CANCEL_DISCHARGE ignore",
+				 "not an event type of pulsestream(7) nor "
+				 "ignore",
 				 b);
 			goto out;
 		}
@@ -778,4 +781,27 @@ enum ps_feed_status ps_feed_one(struct ps_feed *f, const char **p,
 	*p = f->one.data;
 	*n = f->one.len - 1;	/* without its '\n' */
 	return PS_FEED_OK;
+}
+
+int ps_feed_parse(struct ps_feed *f, struct ps_event_parser *ep,
+		  const char *p, size_t n, struct ps_event *ev)
+{
+	static const enum ps_rule rule[] = {
+		[PS_FEED_UNPARSEABLE] = PS_RULE_UNPARSEABLE_MESSAGE,
+		[PS_FEED_UNSUPPORTED] = PS_RULE_UNSUPPORTED_EVENT,
+		[PS_FEED_UNMAPPED] = PS_RULE_UNMAPPED_LOCATION,
+		[PS_FEED_BAD_FIELD] = PS_RULE_BAD_MESSAGE_FIELD,
+	};
+	char why[200];
+	enum ps_feed_status st = ps_feed_one(f, &p, &n, why, sizeof(why));
+
+	if (st == PS_FEED_OK || st == PS_FEED_NOT_FEED)
+		return ps_event_parse(ep, p, n, ev);
+	memset(ev, 0, sizeof(*ev));
+	if (st == PS_FEED_IGNORED) {
+		ps_event_add_problem(ev, PS_RULE_IGNORED_MESSAGE, -1, NULL);
+		return -1;
+	}
+	ps_event_add_problem(ev, rule[st], -1, "%s", why);
+	return 1;
 }

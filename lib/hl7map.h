@@ -113,4 +113,19 @@ enum ps_feed_status ps_feed_convert(struct ps_feed *f, const char *p,
 enum ps_feed_status ps_feed_one(struct ps_feed *f, const char **p,
 				size_t *n, char *why, size_t whylen);
 
+struct ps_event;
+struct ps_event_parser;
+
+/*
+ * For ps-silver: parse a payload into *ev.  An HL7 v2 message or a FHIR
+ * resource is converted first (ps_feed_one) and the event it gives is
+ * parsed; a conversion problem becomes the rule of its status
+ * (unparseable_message, unsupported_event, unmapped_location,
+ * bad_message_field); anything else is parsed as an event.  Returns what
+ * ps_event_parse returns (0, or 1 with problems in ev), or -1 for a
+ * message to drop (mapped to "ignore", a lone Patient).  Cannot fail.
+ */
+int ps_feed_parse(struct ps_feed *f, struct ps_event_parser *ep,
+		  const char *p, size_t n, struct ps_event *ev);
+
 #endif

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "envelope.h"
 #include "fsutil.h"
+#include "hl7map.h"
 #include "gzpool.h"
 #include "json.h"
 #include "lake.h"
@@ -408,6 +409,8 @@ struct silver {
 	struct ps_checkpoint *cp;
 	struct ps_dedup *dd;
 	struct ps_event_parser *ep;
+	struct ps_hl7map *map;		/* HL7 v2 / FHIR payloads */
+	struct ps_feed *feed;
 	struct ps_envelope_parser *envp;
 	struct ps_gzpool *gz;
 	char *silver_dir, *quar_dir, *dedup_path;
@@ -1236,9 +1239,10 @@ static int process(struct silver *s, const struct ps_envelope *env,
 				     s->o->max_record);
 		full_len = env->payload_len;
 		bad = 1;
+	} else if ((bad = ps_feed_parse(s->feed, s->ep, env->payload,
+					env->payload_len, ev)) < 0) {
+		rule_count(s, PS_RULE_IGNORED_MESSAGE);	/* dropped */
 	} else {
-		bad = ps_event_parse(s->ep, env->payload, env->payload_len,
-				     ev);
 		if (!bad) {
 			/* Per source: only there is the order the same on
 			 * every path (live, catch-up, after a crash). */
@@ -1253,7 +1257,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 					      s->o->max_future,
 					      s->ds.n ? &s->ds : NULL);
 	}
-	if (bad) {
+	if (bad > 0) {
 		if (bad_record_limit(s, env, ev, e) < 0) {
 			s->counters[K_RECORDS].value--;
 			if (commit(s, NULL) < 0 || commit_wait(s, NULL) < 0)
@@ -1265,7 +1269,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 		quarantine(s, bs, env, ev, env->payload,
 			   env->payload_len > s->o->max_record ?
 			   s->o->max_record : env->payload_len, full_len);
-	} else {
+	} else if (!bad) {
 		/* The row is built while the window's cache lines load. */
 		struct batch *bt = s->cur;
 		size_t arena_len = bt->arena.len;
@@ -1531,6 +1535,8 @@ static void silver_release(struct silver *s)
 	ps_stage_close(s->stage);
 	ps_dedup_free(s->dd);
 	ps_event_parser_free(s->ep);
+	ps_feed_free(s->feed);
+	ps_hl7map_free(s->map);
 	ps_envelope_parser_free(s->envp);
 	ps_gzpool_free(s->gz);
 	free(s->silver_dir);
@@ -1578,6 +1584,9 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 	pthread_cond_init(&s->cv, NULL);
 	if (ps_departments_load(&s->ds, o->departments, e) < 0)
 		return -1;
+	if (!(s->map = ps_hl7map_load(o->map, e)))
+		return -1;
+	s->feed = ps_feed_new(s->map, 0);
 	if (!o->lake) {
 		if (!o->dry_run || !o->read_stdin)
 			return ps_error_set(e, PS_EX_USAGE, "a lake is needed "

@@ -83,11 +83,13 @@ struct ps_silver_opts {
 	long long dedup_window;	/* ids remembered */
 	size_t max_record;	/* bytes of one payload */
 	double lock_wait;	/* seconds to wait for another writer */
+	const char *map;	/* HL7 v2 / FHIR mapping file (lib/hl7map.h),
+				   NULL: the built-in rules */
 };
 
 #define PS_SILVER_OPTS_INIT { NULL, "admissions", 1, 1, 0, 0, 0, -1, \
 	3600LL * 1000000, NULL, NULL, 1.0, 50000, PS_PQ_ZSTD, INT64_MIN, \
-	200000, 1024 * 1024, 30.0 }
+	200000, 1024 * 1024, 30.0, NULL }
 
 /*
  * Run the stage: optionally catch up from LAKE/bronze, then read lines

@@ -9,9 +9,9 @@ set -eu
 # build
 PKGS="gcc make pkg-config libyajl-dev zlib1g-dev libzstd-dev libisal-dev
 librdkafka-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev"
-# tests, docs, bench
+# tests, docs, bench (libclang-rt: the libFuzzer runtime of make check-fuzz)
 PKGS="$PKGS libcriterion-dev jq valgrind mandoc python3 python3-venv gzip zstd
-kcat clang curl procps time faketime"
+kcat clang libclang-rt-14-dev curl procps time faketime"
 # real services started by scripts/: Kafka and Lowkey Vault (Java, Maven),
 # Azurite (Node.js)
 PKGS="$PKGS default-jre-headless maven nodejs npm"

@@ -18,7 +18,7 @@ enum {
 	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DUMP, OPT_MAX_FUTURE,
 	OPT_DEPARTMENTS, OPT_STRICT, OPT_MAX_ERRORS, OPT_STATS_JSON,
 	OPT_FLUSH_INTERVAL, OPT_FLUSH_RECORDS, OPT_CODEC, OPT_DRY_RUN,
-	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD,
+	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD, OPT_MAP,
 };
 
 static const struct ps_option options[] = {
@@ -32,6 +32,8 @@ static const struct ps_option options[] = {
 	  "ingest time + DURATION are quarantined (default 1h)" },
 	{ "departments", OPT_DEPARTMENTS, "FILE", "known departments "
 	  "(NDJSON; default: the built-in table)" },
+	{ "map", OPT_MAP, "FILE", "HL7 v2 / FHIR mapping file (NDJSON, see "
+	  "ps-hl7(1); default: built-in rules)" },
 	{ "strict", OPT_STRICT, NULL, "the first quarantined record is "
 	  "fatal (exit 65)" },
 	{ "max-errors", OPT_MAX_ERRORS, "N", "exit 65 at the quarantined "
@@ -93,6 +95,9 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 				       e);
 	case OPT_DEPARTMENTS:
 		a->o.departments = arg;
+		return 0;
+	case OPT_MAP:
+		a->o.map = arg;
 		return 0;
 	case OPT_STRICT:
 		a->o.strict = 1;

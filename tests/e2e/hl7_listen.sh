@@ -8,7 +8,7 @@
 # for every message in the end), SIGTERM ends the listener with 0, and
 # silver and gold built from that lake equal those of a clean run.
 . "$(dirname "$0")/../lib.sh"
-N=${HL7_LISTEN_N:-4000}
+N=${HL7_LISTEN_N:-2000}
 CONNS=4
 py=$("$TOP/scripts/pyenv.sh") || { echo "FAIL: scripts/pyenv.sh" >&2; exit 1; }
 send=$TOP/tests/e2e/hl7_mllp_send.py
@@ -46,6 +46,7 @@ check 'SIGTERM: the listener commits and exits 0' "test $term_rc -eq 0"
 
 # The crash run: SIGKILL twice while the sender is busy.
 start "$TMPD/lake"
+: >"$TMPD/lake.acked"
 port=$(cat "$TMPD/lake.port")
 "$py" "$send" send "$TMPD/msgs" "$TMPD/lake.port" "$TMPD/lake.acked" \
 	"$CONNS" >"$TMPD/lake.sender" 2>&1 &
@@ -117,5 +118,5 @@ check 'silver: every message became a clean record' \
 check 'silver after the crashes equals the clean run' \
 	"cmp '$TMPD/clean.silver' '$TMPD/lake.silver'"
 check 'gold after the crashes equals the clean run' \
-	"cmp '$TMPD/clean.gold' '$TMPD/lake.gold'"
+	"test -s '$TMPD/clean.gold' && cmp '$TMPD/clean.gold' '$TMPD/lake.gold'"
 done_testing
