@@ -12,7 +12,11 @@
  * "active" (else all), by physicalType: bd -> bed, ro -> room, anything
  * else (wa, or none) -> point of care, each from location.identifier.value,
  * location.display or the id of the reference; the extension
- * PS_FHIR_TRIAGE_URL (valueInteger) -> triage_level.  The subject is
+ * extensions urn:pulsestream:fhir:triage-level (valueInteger) ->
+ * triage_level, urn:pulsestream:fhir:event-type (valueCode) -> the event
+ * type (instead of the status rule's), urn:pulsestream:fhir:seen-time and
+ * decision-time (valueDateTime); hospitalization.dischargeDisposition
+ * .coding[0].code -> disposition.  The subject is
  * found in the same Bundle (by fullUrl or Patient/id), in "contained"
  * (#id), or in the join cache: its identifier of type MR (the map's
  * patient_id_type, identifier.type.coding[].code) -> patient_id, gender,
@@ -30,6 +34,9 @@
 #include "banned.h"
 
 #define TRIAGE_URL "urn:pulsestream:fhir:triage-level"
+#define TYPE_URL "urn:pulsestream:fhir:event-type"
+#define SEEN_URL "urn:pulsestream:fhir:seen-time"
+#define DECISION_URL "urn:pulsestream:fhir:decision-time"
 #define CACHE_MAX 1000000
 
 /* ------------------------------------------------------------------ */
@@ -381,16 +388,36 @@ static enum ps_feed_status encounter(const struct ctx *x, yajl_val enc,
 		else
 			set(&r->s[FS_POC], v);
 	}
+	a = arr(obj(obj(enc, "hospitalization"), "dischargeDisposition"),
+		"coding");
+	if (alen(a))
+		set(&r->s[FS_DISPOSITION], str(aget(a, 0), "code"));
 	a = arr(enc, "extension");
 	for (i = 0; i < alen(a); i++) {
-		yajl_val t;
+		yajl_val t, x1 = aget(a, i);
+		const char *url = str(x1, "url"), *dt;
+		int64_t *tp = NULL;
 
-		if ((v = str(aget(a, i), "url")) && !strcmp(v, TRIAGE_URL) &&
-		    (t = ps_json_get(aget(a, i), "valueInteger")) &&
+		if (!url)
+			continue;
+		if (!strcmp(url, TRIAGE_URL) &&
+		    (t = ps_json_get(x1, "valueInteger")) &&
 		    YAJL_IS_INTEGER(t)) {
 			ps_buf_reset(&r->s[FS_TRIAGE]);
 			ps_buf_add_i64(&r->s[FS_TRIAGE],
 				       YAJL_GET_INTEGER(t));
+		} else if (!strcmp(url, TYPE_URL)) {
+			set(&r->s[FS_TYPE], str(x1, "valueCode"));
+		} else if (!strcmp(url, SEEN_URL)) {
+			tp = &r->t[FT_SEEN];
+		} else if (!strcmp(url, DECISION_URL)) {
+			tp = &r->t[FT_DECISION];
+		}
+		if (tp && (dt = str(x1, "valueDateTime")) &&
+		    fhir_time(dt, tp, &bad) < 0) {
+			snprintf(why, whylen, "Encounter.extension %s: %s",
+				 url, bad);
+			return PS_FEED_BAD_FIELD;
 		}
 	}
 	/* the patient */

@@ -17,19 +17,22 @@
 enum pf {
 	PF_EVENT_ID, PF_EVENT_TIME, PF_RECORDED_TIME, PF_PATIENT_ID,
 	PF_BIRTH, PF_SEX, PF_CLASS, PF_LOCATION, PF_SERVICE, PF_ENCOUNTER,
-	PF_ADMISSION, PF_DISCHARGE, PF_ARRIVAL, PF_TRIAGE, PF_COUNT
+	PF_ADMISSION, PF_DISCHARGE, PF_ARRIVAL, PF_TRIAGE, PF_SEEN,
+	PF_DECISION, PF_DISPOSITION, PF_TYPE, PF_COUNT
 };
 
 static const char *const pf_names[PF_COUNT] = {
 	"event_id", "event_time", "recorded_time", "patient_id",
 	"birth_date", "sex", "patient_class", "location",
 	"hospital_service", "encounter_id", "admission_time",
-	"discharge_time", "arrival_time", "triage_level",
+	"discharge_time", "arrival_time", "triage_level", "seen_time",
+	"decision_time", "disposition", "event_type",
 };
 
 static const char *const pf_default[PF_COUNT] = {
 	"MSH-10", "EVN-6", "EVN-2", "PID-3", "PID-7", "PID-8", "PV1-2",
-	"PV1-3", "PV1-10", "PV1-19", "PV1-44", "PV1-45", "", "",
+	"PV1-3", "PV1-10", "PV1-19", "PV1-44", "PV1-45", "", "", "", "",
+	"PV1-36", "",
 };
 
 struct pair {
@@ -450,6 +453,21 @@ enum ps_feed_status feedrec_event(const struct ps_hl7map *m,
 	type = ev->b;
 	if (!strcmp(type, "ignore"))
 		return PS_FEED_IGNORED;
+	if (s[FS_TYPE].len) {
+		/* the sender's own event type (a local field) */
+		size_t i;
+
+		for (i = 0; i + 1 < sizeof(event_types) / sizeof(*event_types);
+		     i++)
+			if (!strcmp(s[FS_TYPE].data, event_types[i]))
+				break;
+		if (i + 1 == sizeof(event_types) / sizeof(*event_types)) {
+			snprintf(why, whylen, "event type \"%.40s\" is not "
+				 "one of pulsestream(7)", s[FS_TYPE].data);
+			return PS_FEED_BAD_FIELD;
+		}
+		type = event_types[i];
+	}
 	/* location: department, hospital, bed */
 	if (m->depts.n) {
 		dp = pairs_find(&m->depts, s[FS_POC].data, s[FS_POC].len,
@@ -545,6 +563,11 @@ enum ps_feed_status feedrec_event(const struct ps_hl7map *m,
 		ps_json_key(out, &first, "triage_level");
 		ps_buf_add_i64(out, triage);
 	}
+	if (r->t[FT_SEEN] != PS_TIME_NONE)
+		put_time(out, &first, "seen_time", r->t[FT_SEEN]);
+	if (r->t[FT_DECISION] != PS_TIME_NONE)
+		put_time(out, &first, "decision_time", r->t[FT_DECISION]);
+	put_str(out, &first, "disposition", &s[FS_DISPOSITION]);
 	ps_json_key(out, &first, "source_format");
 	ps_buf_addc(out, '"');
 	ps_buf_adds(out, r->format);
@@ -709,6 +732,8 @@ static enum ps_feed_status hl7_convert(struct ps_feed *f, const char *p,
 	get_str(f, PF_SERVICE, 1, &r->s[FS_SERVICE]);
 	get_str(f, PF_ENCOUNTER, 1, &r->s[FS_ENCOUNTER]);
 	get_str(f, PF_TRIAGE, 1, &r->s[FS_TRIAGE]);
+	get_str(f, PF_DISPOSITION, 1, &r->s[FS_DISPOSITION]);
+	get_str(f, PF_TYPE, 1, &r->s[FS_TYPE]);
 	if (m->has_path[PF_LOCATION]) {
 		static const enum feed_str part[4] = {
 			FS_POC, FS_ROOM, FS_BED, FS_FACILITY };
@@ -726,7 +751,9 @@ static enum ps_feed_status hl7_convert(struct ps_feed *f, const char *p,
 	    get_time(f, PF_BIRTH, &r->t[FT_BIRTH], why, whylen) < 0 ||
 	    get_time(f, PF_ADMISSION, &r->t[FT_ADMISSION], why, whylen) < 0 ||
 	    get_time(f, PF_DISCHARGE, &r->t[FT_DISCHARGE], why, whylen) < 0 ||
-	    get_time(f, PF_ARRIVAL, &r->t[FT_ARRIVAL], why, whylen) < 0)
+	    get_time(f, PF_ARRIVAL, &r->t[FT_ARRIVAL], why, whylen) < 0 ||
+	    get_time(f, PF_SEEN, &r->t[FT_SEEN], why, whylen) < 0 ||
+	    get_time(f, PF_DECISION, &r->t[FT_DECISION], why, whylen) < 0)
 		return PS_FEED_BAD_FIELD;
 	if (r->t[FT_EVENT] == PS_TIME_NONE)
 		r->t[FT_EVENT] = rec_time;

@@ -25,7 +25,10 @@
  *        event_id event_time recorded_time patient_id birth_date sex
  *        patient_class location hospital_service encounter_id
  *        admission_time discharge_time arrival_time triage_level
- *        (an empty path: never read).
+ *        seen_time decision_time disposition event_type (an empty path:
+ *        never read).  event_type, when the message has it, replaces the
+ *        type of the trigger's rule (a local field for ED states that
+ *        share a trigger, such as TRIAGE and SEEN on A08).
  *   {"map":"setting","patient_id_type":"MR","default_offset":"+0000"}
  *        the PID-3 identifier type to use ("" takes the first
  *        repetition), the UTC offset of times written without one.
@@ -37,7 +40,8 @@
  * UPDATE, finished: DISCHARGE, cancelled/entered-in-error: CANCEL_ADMIT;
  * genders M F O U A N (and FHIR male female other unknown); the paths
  * MSH-10, EVN-6, EVN-2, PID-3, PID-7, PID-8, PV1-2, PV1-3, PV1-10,
- * PV1-19, PV1-44, PV1-45; patient_id_type MR; offset +0000.
+ * PV1-19, PV1-36 (disposition), PV1-44, PV1-45; patient_id_type MR;
+ * offset +0000.
  */
 #ifndef PS_HL7MAP_H
 #define PS_HL7MAP_H

@@ -99,9 +99,38 @@ static void fields(struct ps_buf *b, int *at, int to)
 		ps_buf_addc(b, '|');
 }
 
+/* The ADT trigger event of an event type. */
+static const char *trigger(const char *type)
+{
+	static const char *const map[][2] = {
+		{ "ARRIVAL", "A04" }, { "TRIAGE", "A08" }, { "SEEN", "A08" },
+		{ "DECISION", "A08" }, { "ADMIT", "A01" },
+		{ "TRANSFER", "A02" }, { "DISCHARGE", "A03" },
+		{ "LWBS", "A03" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (!strcmp(type, map[i][0]))
+			return map[i][1];
+	return "A08";
+}
+
+/* The Encounter.status of an event type. */
+static const char *fhir_status(const char *type)
+{
+	if (!strcmp(type, "ARRIVAL"))
+		return "arrived";
+	if (!strcmp(type, "TRIAGE"))
+		return "triaged";
+	if (!strcmp(type, "DISCHARGE") || !strcmp(type, "LWBS"))
+		return "finished";
+	return "in-progress";
+}
+
 void simfeed_hl7(struct ps_buf *b, const struct simfeed_ev *v)
 {
-	const char *trig = v->discharge_event ? "A03" : "A01";
+	const char *trig = trigger(v->type);
 	const char *code = poc_code(v->department);
 	int at;
 
@@ -149,18 +178,25 @@ void simfeed_hl7(struct ps_buf *b, const struct simfeed_ev *v)
 	fields(b, &at, 19);
 	uuid(b, v->encounter_id);
 	ps_buf_adds(b, "^^^PS^VN");
+	fields(b, &at, 36);
+	if (v->disposition)
+		ps_buf_adds(b, v->disposition);
 	fields(b, &at, 44);
 	if (!(v->omit & SIMFEED_NO_ADMISSION))
 		hl7_ts(b, v->admission);
 	ps_buf_addc(b, '|');
 	hl7_ts(b, v->discharge);
-	if (v->arrival != NONE || v->triage) {
-		ps_buf_adds(b, "\rZPS|");
-		hl7_ts(b, v->arrival);
-		ps_buf_addc(b, '|');
-		if (v->triage)
-			ps_buf_add_i64(b, v->triage);
-	}
+	ps_buf_adds(b, "\rZPS|");
+	hl7_ts(b, v->arrival);
+	ps_buf_addc(b, '|');
+	if (v->triage)
+		ps_buf_add_i64(b, v->triage);
+	ps_buf_addc(b, '|');
+	hl7_ts(b, v->seen);
+	ps_buf_addc(b, '|');
+	hl7_ts(b, v->decision);
+	ps_buf_addc(b, '|');
+	ps_buf_adds(b, v->type);
 	ps_buf_add(b, "\r\n", 2);
 }
 
@@ -214,9 +250,9 @@ void simfeed_fhir(struct ps_buf *b, const struct simfeed_ev *v)
 	}
 	ps_buf_adds(b, "},\"identifier\":[{\"value\":\"");
 	uuid(b, v->encounter_id);
-	ps_buf_adds(b, "\"}],\"status\":");
-	ps_buf_adds(b, v->discharge_event ? "\"finished\"" :
-		    "\"in-progress\"");
+	ps_buf_adds(b, "\"}],\"status\":\"");
+	ps_buf_adds(b, fhir_status(v->type));
+	ps_buf_addc(b, '"');
 	ps_buf_adds(b, ",\"class\":{\"system\":\"http://terminology.hl7.org/"
 		    "CodeSystem/v3-ActCode\",\"code\":");
 	ps_buf_adds(b, !strcmp(v->department, "Emergency") ? "\"EMER\"}" :
@@ -265,9 +301,32 @@ void simfeed_fhir(struct ps_buf *b, const struct simfeed_ev *v)
 		ps_buf_addf(b, ",\"serviceProvider\":{\"identifier\":{"
 			    "\"value\":\"HOSP%d\"},\"display\":\"Hospital %d\"}",
 			    v->hospital, v->hospital);
+	if (v->disposition) {
+		ps_buf_adds(b, ",\"hospitalization\":{\"dischargeDisposition\":"
+			    "{\"coding\":[{\"system\":\"urn:pulsestream:fhir:"
+			    "disposition\",\"code\":\"");
+		ps_buf_adds(b, v->disposition);
+		ps_buf_adds(b, "\"}]}}");
+	}
+	ps_buf_adds(b, ",\"extension\":[{\"url\":"
+		    "\"urn:pulsestream:fhir:event-type\",\"valueCode\":\"");
+	ps_buf_adds(b, v->type);
+	ps_buf_addc(b, '"');
+	ps_buf_addc(b, '}');
 	if (v->triage)
-		ps_buf_addf(b, ",\"extension\":[{\"url\":"
-			    "\"urn:pulsestream:fhir:triage-level\","
-			    "\"valueInteger\":%d}]", v->triage);
-	ps_buf_adds(b, "}}]}\n");
+		ps_buf_addf(b, ",{\"url\":\"urn:pulsestream:fhir:"
+			    "triage-level\",\"valueInteger\":%d}", v->triage);
+	if (v->seen != NONE) {
+		ps_buf_adds(b, ",{\"url\":\"urn:pulsestream:fhir:seen-time\","
+			    "\"valueDateTime\":");
+		json_time(b, v->seen);
+		ps_buf_addc(b, '}');
+	}
+	if (v->decision != NONE) {
+		ps_buf_adds(b, ",{\"url\":\"urn:pulsestream:fhir:"
+			    "decision-time\",\"valueDateTime\":");
+		json_time(b, v->decision);
+		ps_buf_addc(b, '}');
+	}
+	ps_buf_adds(b, "]}}]}\n");
 }

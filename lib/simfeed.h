@@ -3,7 +3,10 @@
  * hospital would send it, an HL7 v2.5 ADT message or a FHIR R4 Bundle
  * (ps-simulate --format hl7|fhir), with the codes of
  * examples/hl7/map.ndjson (points of care ED SURG ICU PEDS L&D ONC CARD,
- * facilities HOSP<n>, door time and triage level in ZPS-1 and ZPS-2).
+ * facilities HOSP<n>; the local segment ZPS holds the door time, triage
+ * level, seen and decision times and the ED tracking state (event_type),
+ * ZPS-1 to ZPS-5; PV1-36 the disposition).  Triggers: ARRIVAL A04, TRIAGE
+ * SEEN DECISION A08, ADMIT A01, TRANSFER A02, DISCHARGE and LWBS A03.
  */
 #ifndef PS_SIMFEED_H
 #define PS_SIMFEED_H
@@ -20,11 +23,13 @@ enum {
 };
 
 struct simfeed_ev {
-	int discharge_event;	/* A03 / finished, else A01 / in-progress */
+	const char *type;	/* the event_type: ARRIVAL ... LWBS */
+	const char *disposition;	/* HOME ..., or NULL */
 	uint64_t event_id, encounter_id, patient_id;
 	int female, age, hospital, bed, triage;	/* bed, triage: 0 none */
 	const char *department;
 	int64_t event_time, arrival, admission, discharge; /* INT64_MIN: none */
+	int64_t seen, decision;
 	unsigned omit;
 };
 

@@ -147,11 +147,20 @@ static const char *const ev_type_json[] = {
 	"\"LWBS\"",
 };
 
+/* The same, unquoted (lib/simfeed.h). */
+static const char *const ev_type_name[] = {
+	"ADMIT", "ADMIT", "DISCHARGE", "ARRIVAL", "TRIAGE", "SEEN", "DECISION",
+	"TRANSFER", "LWBS",
+};
+
 /* ED dispositions (the disposition field), 0: none. */
 enum { DISP_NONE = 0, DISP_HOME, DISP_ADMITTED, DISP_TRANSFERRED,
        DISP_LWBS };
 static const char *const disp_json[] = {
 	"null", "\"HOME\"", "\"ADMITTED\"", "\"TRANSFERRED\"", "\"LWBS\"",
+};
+static const char *const disp_name[] = {
+	NULL, "HOME", "ADMITTED", "TRANSFERRED", "LWBS",
 };
 
 struct ev {
@@ -482,7 +491,10 @@ static void format_feed(struct sim *s, const struct ev *v, unsigned dirty,
 	struct simfeed_ev f;
 
 	memset(&f, 0, sizeof(f));
-	f.discharge_event = v->type == EV_DISCHARGE;
+	f.type = ev_type_name[v->type];
+	f.disposition = disp_name[v->disposition];
+	f.seen = v->seen;
+	f.decision = v->decision;
 	f.event_id = v->event_id;
 	f.encounter_id = v->encounter_id;
 	f.patient_id = v->patient_id;
