@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "fsutil.h"
 #include "hl7.h"
+#include "lake.h"
 #include "log.h"
 #include "mllp.h"
 #include "pstime.h"
@@ -602,33 +603,33 @@ static int setup(struct listener *l, struct ps_error *e)
 static int startup(struct listener *l, struct ps_error *e)
 {
 	struct ps_checkpoint *cp = ps_checkpoint_new();
-	struct ps_bronze_files fs = PS_BRONZE_FILES_INIT;
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
 	struct ps_buf safe = PS_BUF_INIT;
 	struct ps_hl7_msg m = PS_HL7_MSG_INIT;
 	long long ck, nread = 0;
 	size_t i;
 	int rc = -1;
 
-	if (ps_checkpoint_load(cp, l->o->lake, PS_BRONZE_TOOL, l->o->stream,
-			       e) < 0 ||
-	    ps_bronze_checkpoint(l->o->lake, l->o->stream, cp, e) < 0 ||
-	    ps_bronze_list(l->o->lake, l->o->stream, &fs, e) < 0)
+	if (ps_lake_committed(l->o->lake, PS_LAKE_BRONZE, l->o->stream, cp,
+			      e) < 0 ||
+	    ps_lake_visible(l->o->lake, PS_LAKE_BRONZE, l->o->stream, &fs,
+			    e) < 0)
 		goto out;
 	ck = ps_checkpoint_get(cp, l->source.data, l->source.len);
 	l->next_pos = ck + 1;
 	l->committed = ck;
-	ps_bronze_safe_source(&safe, l->source.data, l->source.len);
+	ps_lake_safe_source(&safe, l->source.data, l->source.len);
 	for (i = 0; i < fs.n; i++) {
-		struct ps_bronze_reader *r;
+		struct ps_lake_reader *r;
 		struct ps_envelope env;
 		char why[8];
 		int k;
 
-		if (strcmp(fs.v[i].safe_source, safe.data) || fs.v[i].first > ck)
+		if (strcmp(fs.v[i].safe, safe.data) || fs.v[i].first > ck)
 			continue;
-		if (!(r = ps_bronze_reader_open(fs.v[i].path, e)))
+		if (!(r = ps_lake_reader_open(fs.v[i].path, e)))
 			goto out;
-		while ((k = ps_bronze_reader_next(r, &env, e)) > 0) {
+		while ((k = ps_lake_reader_next(r, &env, e)) > 0) {
 			uint64_t key;
 
 			if (env.source_len != l->source.len ||
@@ -641,7 +642,7 @@ static int startup(struct listener *l, struct ps_error *e)
 			ids_put(&l->ids, key, env.position);
 			nread++;
 		}
-		ps_bronze_reader_close(r);
+		ps_lake_reader_close(r);
 		if (k < 0)
 			goto out;
 	}
@@ -650,7 +651,7 @@ static int startup(struct listener *l, struct ps_error *e)
 	rc = 0;
 out:
 	ps_checkpoint_free(cp);
-	ps_bronze_files_release(&fs);
+	ps_lake_parts_release(&fs);
 	ps_buf_release(&safe);
 	ps_hl7_msg_release(&m);
 	return rc;
