@@ -90,6 +90,7 @@ enum ps_dash_table {
 	PS_DASH_TURNOVER,	/* kpi_bed_turnover */
 	PS_DASH_INFLOW,		/* kpi_inflow */
 	PS_DASH_DEPARTMENTS,	/* dim_department */
+	PS_DASH_ED,		/* kpi_ed */
 	PS_DASH_NTABLES
 };
 

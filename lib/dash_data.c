@@ -30,7 +30,7 @@
 const char *const ps_dash_table_names[PS_DASH_NTABLES] = {
 	"kpi_occupancy", "kpi_occupancy_hospital", "kpi_waiting", "kpi_los",
 	"kpi_volume", "kpi_demographics", "kpi_overstay", "kpi_bed_turnover",
-	"kpi_inflow", "dim_department",
+	"kpi_inflow", "dim_department", "kpi_ed",
 };
 
 static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -352,7 +352,8 @@ static void tiles(struct ps_buf *b, const struct ps_dash_model *m)
 	double census = NAN, beds = NAN, ed = NAN;
 	int cc = ps_dash_col(h, "census"), cb = ps_dash_col(h, "beds");
 	int od = ps_dash_col(o, "department"),
-	    oi = ps_dash_col(o, "inflow_last_hour");
+	    oi = ps_dash_col(o, "inflow_last_hour"),
+	    ow = ps_dash_col(o, "waiting");
 	long long crit = 0, warn = 0;
 	size_t i;
 
@@ -392,8 +393,19 @@ static void tiles(struct ps_buf *b, const struct ps_dash_model *m)
 
 	ps_buf_adds(b, "<div class=\"tile\"><h3>Waiting for a bed</h3>"
 		    "<p class=\"big\">");
-	cell(b, "span", "tile", "network", "waiting_for_bed",
-	     m->has_fact ? (double)m->waiting_for_bed : NAN, 0);
+	if (ow >= 0) {		/* gold counts them: kpi_occupancy.waiting */
+		double w = 0;
+
+		for (i = 0; i < o->nrows; i++) {
+			double x = ps_dash_num(o, i, ow);
+
+			w += isnan(x) ? 0 : x;
+		}
+		cell(b, "span", "tile", "network", "waiting_for_bed", w, 0);
+	} else {
+		cell(b, "span", "tile", "network", "waiting_for_bed",
+		     m->has_fact ? (double)m->waiting_for_bed : NAN, 0);
+	}
 	ps_buf_adds(b, "</p><p>patients arrived, not yet admitted</p></div>");
 
 	ps_buf_adds(b, "<div class=\"tile\"><h3>ED arrivals, last hour</h3>"
@@ -900,6 +912,65 @@ static void people(struct ps_buf *b, const struct ps_dash_model *m)
 		    "band)</figcaption></figure></div></section>\n");
 }
 
+/*
+ * A KPI table by department and hospital, every column shown by name (a
+ * column gold adds appears by itself).
+ */
+static void by_department(struct ps_buf *b, const struct ps_dash_tab *t)
+{
+	int cd = ps_dash_col(t, "department"), ch = ps_dash_col(t, "hospital_id");
+	size_t i, k;
+
+	if (!t->present || cd < 0 || ch < 0) {
+		no_data(b, t->name);
+		return;
+	}
+	ps_buf_adds(b, "<div class=\"wide\"><table><thead><tr><th scope="
+		    "\"col\">department</th><th scope=\"col\">hospital</th>");
+	for (k = 0; k < t->ncols; k++) {
+		if ((int)k == cd || (int)k == ch ||
+		    !strcmp(t->cols[k], "as_of") ||
+		    t->types[k] == PS_PQ_STRING)
+			continue;
+		ps_buf_adds(b, "<th scope=\"col\">");
+		esc(b, t->cols[k]);
+		ps_buf_adds(b, "</th>");
+	}
+	ps_buf_adds(b, "</tr></thead><tbody>");
+	for (i = 0; i < t->nrows; i++) {
+		char key[256];
+
+		snprintf(key, sizeof(key), "%s|%.0f", ps_dash_str(t, i, cd),
+			 ps_dash_num(t, i, ch));
+		ps_buf_adds(b, "<tr><th scope=\"row\">");
+		esc(b, ps_dash_str(t, i, cd));
+		ps_buf_addf(b, "</th><td>%.0f</td>", ps_dash_num(t, i, ch));
+		for (k = 0; k < t->ncols; k++) {
+			if ((int)k == cd || (int)k == ch ||
+			    !strcmp(t->cols[k], "as_of") ||
+			    t->types[k] == PS_PQ_STRING)
+				continue;
+			cell(b, "td", t->name, key, t->cols[k],
+			     ps_dash_num(t, i, (int)k),
+			     t->types[k] == PS_PQ_DOUBLE ? 1 : 0);
+		}
+		ps_buf_adds(b, "</tr>\n");
+	}
+	ps_buf_adds(b, "</tbody></table></div>");
+}
+
+static void emergency(struct ps_buf *b, const struct ps_dash_model *m)
+{
+	ps_buf_adds(b, "<section id=\"ed\"><h2>Emergency department</h2>"
+		    "<p class=\"note\">CMS and NHS measures over ps-gold's "
+		    "window (kpi_ed): door to room, ED length of stay of "
+		    "discharged (OP-18) and admitted patients, boarding, share "
+		    "within 4 h, over 12 h, left without being seen; minutes "
+		    "and percent.</p>");
+	by_department(b, &m->t[PS_DASH_ED]);
+	ps_buf_adds(b, "</section>\n");
+}
+
 static void quality(struct ps_buf *b, const struct ps_dash_model *m)
 {
 	size_t i;
@@ -1065,6 +1136,7 @@ static const char css[] =
 	"svg .grid{stroke:var(--line)}svg .ax{fill:var(--muted)}"
 	".note,.nodata{color:var(--muted)}.nodata{font-style:italic}"
 	"footer{margin-top:24px;color:var(--muted);font-size:12px}"
+	".wide{overflow-x:auto}"
 	"#live{font-size:12px}"
 	"@media print{body{max-width:none;font-size:11px}#live{display:none}"
 	"details{display:block}details>summary{display:none}"
@@ -1120,6 +1192,7 @@ void ps_dash_html(const struct ps_dash_model *m, int live, struct ps_buf *b)
 	grid(b, m);
 	alerts(b, m);
 	trends(b, m);
+	emergency(b, m);
 	people(b, m);
 	quality(b, m);
 	views(b, m);
