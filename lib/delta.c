@@ -763,6 +763,69 @@ int ps_delta_snapshot_load(const char *dir, int64_t version,
 	return 0;
 }
 
+int ps_delta_snapshot_update(const char *dir, struct ps_delta_snapshot *s,
+			     struct ps_error *e)
+{
+	struct replay r;
+	struct listing l;
+	int64_t v, ts = s->timestamp_ms;
+	size_t i;
+	int rc = 0;
+
+	if (s->version < 0)
+		return ps_delta_snapshot_load(dir, -1, s, e);
+	if (list_log(dir, &l, e)) {
+		ps_delta_snapshot_release(s);
+		return -1;
+	}
+	if (!l.ncommits || l.commits[l.ncommits - 1] <= s->version) {
+		listing_release(&l);
+		return 0;
+	}
+	/* The snapshot's files go back into a replay map. */
+	memset(&r, 0, sizeof(r));
+	r.s = s;
+	r.have_meta = r.have_protocol = 1;
+	for (i = 0; i < s->nfiles + s->nremoved; i++) {
+		int add = i < s->nfiles;
+		struct ps_delta_file *f = add ? &s->files[i] :
+			&s->removed[i - s->nfiles];
+		struct fentry *fe = lookup(&r, f->path);
+
+		free(fe->f.path);
+		fe->f = *f;
+		fe->state = add ? F_ADD : F_REMOVE;
+		memset(f, 0, sizeof(*f));
+	}
+	free(s->files);
+	free(s->removed);
+	s->files = s->removed = NULL;
+	s->nfiles = s->nremoved = 0;
+	for (v = s->version + 1, i = 0; !rc && v <= l.commits[l.ncommits - 1];
+	     v++) {
+		while (i < l.ncommits && l.commits[i] < v)
+			i++;
+		if (i >= l.ncommits || l.commits[i] != v) {
+			rc = BAD(e, "%s: version %lld is missing from the log",
+				 dir, (long long)v);
+			break;
+		}
+		rc = apply_commit(&r, dir, v, &ts, e);
+	}
+	if (rc) {
+		listing_release(&l);
+		replay_release(&r);
+		ps_delta_snapshot_release(s);
+		return -1;
+	}
+	finish_files(&r, s);
+	replay_release(&r);
+	s->version = l.commits[l.ncommits - 1];
+	s->timestamp_ms = ts;
+	listing_release(&l);
+	return 0;
+}
+
 void ps_delta_snapshot_release(struct ps_delta_snapshot *s)
 {
 	struct ps_delta_snapshot init = PS_DELTA_SNAPSHOT_INIT;

@@ -90,6 +90,16 @@ struct ps_delta_snapshot {
 int ps_delta_snapshot_load(const char *dir, int64_t version,
 			   struct ps_delta_snapshot *s, struct ps_error *e);
 
+/*
+ * Bring s (loaded by ps_delta_snapshot_load) up to the latest version by
+ * applying only the commits after s->version: what a long-running writer
+ * does before each commit instead of a full replay.  Returns 0 (s is
+ * unchanged when nothing was committed meanwhile), or -1 with e filled as
+ * ps_delta_snapshot_load; s is then released.
+ */
+int ps_delta_snapshot_update(const char *dir, struct ps_delta_snapshot *s,
+			     struct ps_error *e);
+
 /* Free what s holds and reset it to PS_DELTA_SNAPSHOT_INIT. */
 void ps_delta_snapshot_release(struct ps_delta_snapshot *s);
 

@@ -421,3 +421,61 @@ Test(delta, compaction_and_vacuum, .init = mkdir_tmp, .fini = rm_tmp)
 	cr_assert_eq(rows, 1);
 	ps_delta_snapshot_release(&s);
 }
+
+Test(delta, update_applies_only_the_new_commits, .init = mkdir_tmp,
+     .fini = rm_tmp)
+{
+	struct ps_delta_snapshot a = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_snapshot b = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_commit *c;
+	struct ps_error e = { 0 };
+	char p[256], name[64];
+	int64_t v;
+	size_t k;
+	int i;
+
+	create();
+	snprintf(p, sizeof(p), "%s/day=2026-01-01", dir);
+	mkdir(p, 0755);
+	for (i = 1; i <= 3; i++) {
+		snprintf(name, sizeof(name), "day=2026-01-01/u%d.parquet", i);
+		data_file(name, 1, i);
+		cr_assert_eq(append(name, "x", i, i - 1, 1000 * i, &e), i);
+	}
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_delta_snapshot_update(dir, &a, &e), 0);
+	cr_assert_eq(a.version, 3);
+	/* another writer: 9 appends (a checkpoint at 10), a removal */
+	for (i = 4; i <= 12; i++) {
+		snprintf(name, sizeof(name), "day=2026-01-01/u%d.parquet", i);
+		data_file(name, 1, i);
+		cr_assert_eq(append(name, i % 2 ? "x" : "y", i, i - 1,
+				    1000 * i, &e), i, "%s", e.msg);
+	}
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &b, &e), 0);
+	c = ps_delta_commit_new("DELETE", 12);
+	ps_delta_commit_remove(c, &b.files[0], 13000, 1);
+	cr_assert_eq(ps_delta_commit_write(dir, c, 13000, 10, &v, &e), 0);
+	ps_delta_commit_free(c);
+	cr_assert_eq(ps_delta_snapshot_update(dir, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &b, &e), 0);
+	cr_assert_eq(a.version, 13);
+	cr_assert_eq(a.timestamp_ms, 13000);
+	cr_assert_eq(a.nfiles, b.nfiles);
+	cr_assert_eq(a.nfiles, 11);
+	cr_assert_eq(a.nremoved, 1);
+	for (k = 0; k < a.nfiles; k++)
+		cr_assert_str_eq(a.files[k].path, b.files[k].path);
+	cr_assert_eq(ps_delta_txn_version(&a, "x"), 11);
+	cr_assert_eq(ps_delta_txn_version(&a, "y"), 12);
+	/* a gap in the log is an error, as for a full load */
+	cr_assert_eq(ps_delta_snapshot_load(dir, 11, &a, &e), 0);
+	foreign(14, "{\"txn\":{\"appId\":\"z\",\"version\":1}}\n");
+	snprintf(p, sizeof(p), "%s/_delta_log/%020d.json", dir, 12);
+	cr_assert_eq(unlink(p), 0);
+	cr_assert_eq(ps_delta_snapshot_update(dir, &a, &e), -1);
+	cr_assert(strstr(e.msg, "version 12 is missing"), "%s", e.msg);
+	cr_assert_eq(a.version, -1);
+	ps_delta_snapshot_release(&a);
+	ps_delta_snapshot_release(&b);
+}
