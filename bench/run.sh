@@ -7,7 +7,7 @@ BENCH_TMP=$(mktemp -d)
 export BENCH_TMP
 trap 'rm -rf "$BENCH_TMP"' EXIT
 rc=0
-for b in simulate bronze silver gold dash parquet delta ingest upload targets; do
+for b in simulate bronze silver gold dash parquet delta ingest upload hl7 targets; do
 	[ -x "$dir/$b.sh" ] || continue
 	"$dir/$b.sh" || { echo "bench: $b failed" >&2; rc=1; }
 	echo
