@@ -37,15 +37,19 @@ check 'file:// page: numbers equal the gold tables, no console error, no script 
 	$CMP lake static.json "$NOW" "" "$SQL"'
 
 # Live: gold reads the second half when the browser is ready (file go).
+# (Each wait is bounded, so nothing is left running when a check fails.)
 {
-	while [ ! -e go ]; do sleep 0.05; done
+	n=0
+	while [ ! -e go ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done
 	cat clean_b.ndjson
-	while [ ! -e stop ]; do sleep 0.1; done
+	n=0
+	while [ ! -e stop ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 } | ps-gold -L lake -q --no-catch-up --now "$NOW" --thresholds "$TH" \
 	--commit-interval 0.2 |
 	ps-dash -L lake --follow --now "$NOW" --serve 127.0.0.1:0 \
 		>live.out 2>dash.err &
-at_exit 'touch "$TMPD/stop"'
+dash_pid=$!
+at_exit "touch '$TMPD/stop'; kill $dash_pid 2>/dev/null"
 URL=$(dash_url dash.err)
 
 check 'served page updates in place within 2 s of the gold commit (SSE), numbers equal gold' '
@@ -59,8 +63,8 @@ check 'served page updates in place within 2 s of the gold commit (SSE), numbers
 
 touch stop
 check 'ps-dash ends with gold, lines passed through' '
-	i=0; while kill -0 $! 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	! kill -0 $! 2>/dev/null &&
+	i=0; while kill -0 $dash_pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	! kill -0 $dash_pid 2>/dev/null &&
 	grep -q "\"kpi\":\"occupancy\"" live.out'
 echo "update latency: $(jq .update_ms live.json 2>/dev/null) ms (go file to page updated)"
 done_testing
