@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "seal.h"
 #include "fsutil.h"
 #include "json.h"
 #include "banned.h"
@@ -252,7 +253,7 @@ int ps_checkpoint_load(struct ps_checkpoint *cp, const char *lake,
 {
 	char *path = ps_checkpoint_path(lake, tool, stream);
 	struct ps_buf b = PS_BUF_INIT;
-	int rc = ps_read_file(path, &b, MAX_FILE, e);
+	int rc = ps_seal_read(path, MAX_FILE, PS_SEAL_JSON, &b, e);
 
 	if (rc == 1) {
 		rc = 0;
@@ -264,7 +265,7 @@ int ps_checkpoint_load(struct ps_checkpoint *cp, const char *lake,
 			ps_error_set(e, PS_EX_CONFIG, "%s: %s", path, msg);
 		}
 		rc = -1;
-	} else if (rc < 0 && e) {
+	} else if (rc < 0 && e && e->code != PS_EX_CONFIG) {
 		e->code = PS_EX_IOERR;
 	}
 	ps_buf_release(&b);
@@ -281,7 +282,7 @@ int ps_checkpoint_save(const struct ps_checkpoint *cp, const char *lake,
 	int rc;
 
 	ps_checkpoint_format(cp, &b);
-	rc = ps_write_file_atomic(path, b.data, b.len, 0644, e);
+	rc = ps_seal_write(path, b.data, b.len, PS_SEAL_JSON, e);
 	ps_buf_release(&b);
 	free(path);
 	return rc;

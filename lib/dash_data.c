@@ -22,6 +22,7 @@
 #include "json.h"
 #include "kpi.h"
 #include "pstime.h"
+#include "seal.h"
 #include "banned.h"
 
 #define HOUR_US (3600LL * 1000000)
@@ -1269,7 +1270,7 @@ static int load_gold_alerts(struct ps_dash_model *m, const char *lake,
 	char *p = pathf("%s/_state/ps-gold/%s.alerts", lake, stream);
 	struct ps_buf b = PS_BUF_INIT;
 	const char *s, *end;
-	int rc = ps_read_file(p, &b, 16 << 20, e);
+	int rc = ps_seal_read(p, 16 << 20, PS_SEAL_BIN, &b, e);
 
 	free(p);
 	if (rc < 0)
@@ -1487,7 +1488,7 @@ int ps_dash_journal_load(struct ps_dash_journal *j, const char *path,
 {
 	struct ps_buf b = PS_BUF_INIT;
 	const char *s, *end;
-	int rc = ps_read_file(path, &b, 64 << 20, e);
+	int rc = ps_seal_read(path, 64 << 20, PS_SEAL_BIN, &b, e);
 
 	if (rc < 0)
 		return -1;
@@ -1541,7 +1542,7 @@ int ps_dash_journal_save(const struct ps_dash_journal *j, const char *path,
 		}
 		ps_buf_adds(&b, "}\n");
 	}
-	rc = ps_write_file_atomic(path, b.data ? b.data : "", b.len, 0644, e);
+	rc = ps_seal_write(path, b.data ? b.data : "", b.len, PS_SEAL_BIN, e);
 	ps_buf_release(&b);
 	return rc;
 }

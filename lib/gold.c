@@ -10,6 +10,7 @@
 #include "clean.h"
 #include "fsutil.h"
 #include "gold.h"
+#include "seal.h"
 #include "json.h"
 #include "pstime.h"
 #include "rand.h"
@@ -2310,6 +2311,7 @@ struct snapw {
 	struct ps_afile *f;
 	struct ps_error *e;
 	int failed;
+	uint32_t crc;		/* of what went to f (lib/seal) */
 };
 
 #define SNAP_CHUNK (1u << 20)
@@ -2318,6 +2320,7 @@ static void snap_flush(struct snapw *w, size_t min)
 {
 	if (!w->f || w->failed || w->b->len < min)
 		return;
+	w->crc = ps_seal_crc(w->crc, w->b->data, w->b->len);
 	if (ps_afile_write(w->f, w->b->data, w->b->len, w->e) < 0)
 		w->failed = 1;
 	ps_buf_reset(w->b);
@@ -2360,7 +2363,7 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 		      size_t poslen, struct ps_buf *b)
 {
-	struct snapw w = { b, NULL, NULL, 0 };
+	struct snapw w = { b, NULL, NULL, 0, 0 };
 
 	snap_emit(g, pos, poslen, &w);
 }
@@ -2370,12 +2373,15 @@ int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
 {
 	struct ps_afile f = PS_AFILE_INIT;
 	struct ps_buf b = PS_BUF_INIT;
-	struct snapw w = { &b, &f, e, 0 };
+	struct snapw w = { &b, &f, e, 0, 0 };
 
 	if (ps_afile_open(&f, path, 0644, e) < 0)
 		return -1;
 	ps_buf_grow(&b, SNAP_CHUNK + 4096);
 	snap_emit(g, pos, poslen, &w);
+	ps_seal_bin_trailer(&b, w.crc);	/* sealed: see lib/seal.h */
+	if (!w.failed && ps_afile_write(&f, b.data, b.len, e) < 0)
+		w.failed = 1;
 	ps_buf_release(&b);
 	if (w.failed) {
 		ps_afile_abort(&f);
@@ -2479,6 +2485,27 @@ static struct patient *pat_slot(struct ps_gold *g, size_t pi, int fresh)
 	return &g->pat[pi];
 }
 
+/* A time restored from a snapshot: absent, or inside lib/pstime's range. */
+static int snap_time_ok(int64_t t)
+{
+	return t == PS_GOLD_NULL || ps_time_in_range(t);
+}
+
+static int enc_times_ok(const struct enc *x)
+{
+	const int64_t t[] = {
+		x->t_adm, x->t_dis, x->t_arr, x->t_bed, x->t_tri, x->t_seen,
+		x->t_dec, x->t_disp, x->arrival, x->admission, x->discharge,
+		x->seen, x->decision, x->ingest, x->last_event,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!snap_time_ok(t[i]))
+			return 0;
+	return 1;
+}
+
 /* The record of put_pat into pt (its observations replaced). */
 static void get_pat(struct rd *r, const struct ps_gold *g,
 		    struct patient *pt)
@@ -2488,7 +2515,8 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 	pt->age = get32(r);
 	pt->age_t = get64(r);
 	nv = get32(r);
-	if (r->bad || nv < 1 || nv > (int32_t)((r->e - r->p) / 16)) {
+	if (r->bad || nv < 1 || nv > (int32_t)((r->e - r->p) / 16) ||
+	    !snap_time_ok(pt->age_t)) {
 		r->bad = 1;
 		return;
 	}
@@ -2503,6 +2531,7 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 		pt->o[j].band = (uint32_t)get32(r);
 		if (pt->o[j].gender >= g->syms.n ||
 		    pt->o[j].band >= g->syms.n ||
+		    !snap_time_ok(pt->o[j].t) ||
 		    (j && pt->o[j].t <= pt->o[j - 1].t))
 			r->bad = 1;
 	}
@@ -2522,7 +2551,7 @@ static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 	if ((x->disposition != NUL32 &&
 	     (x->disposition < 0 || (size_t)x->disposition >= g->syms.n)) ||
 	    x->patient < 0 || (size_t)x->patient >= g->pidx.n ||
-	    x->dept < 0 || (size_t)x->dept >= g->didx.n)
+	    x->dept < 0 || (size_t)x->dept >= g->didx.n || !enc_times_ok(x))
 		r->bad = 1;
 }
 

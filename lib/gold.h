@@ -223,14 +223,16 @@ void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 		      size_t poslen, struct ps_buf *b);
 /*
  * The same snapshot written to path atomically (lib/fsutil.h) in pieces
- * of about a megabyte, never whole in memory.  Returns 0, or -1 with e
- * filled (73/74; path is then untouched).
+ * of about a megabyte, never whole in memory, sealed (lib/seal.h,
+ * PS_SEAL_BIN: open it with ps_seal_open before ps_gold_restore).
+ * Returns 0, or -1 with e filled (73/74; path is then untouched).
  */
 int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
 			  size_t poslen, const char *path,
 			  struct ps_error *e);
 /* Returns 0 and the positions text in *pos (pointing into p), or -1
- * with e filled (78: not a snapshot, truncated). */
+ * with e filled (78: not a snapshot, truncated, or a value out of range:
+ * a time outside lib/pstime's range, a key that points nowhere). */
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		    const char **pos, size_t *poslen, struct ps_error *e);
 

@@ -20,6 +20,7 @@
 #include "ndjson.h"
 #include "progress.h"
 #include "pstime.h"
+#include "seal.h"
 #include "secret.h"
 #include "stage.h"
 #include "statelog.h"
@@ -269,8 +270,8 @@ static int save_state(void *ctx, struct ps_error *e)
 
 	ps_alerts_save_state(&r->alerts, &ast);
 	p = pathf("%s/%s.alerts", r->state_dir, r->o->stream);
-	rc = ps_write_file_atomic(p, ast.data ? ast.data : "", ast.len, 0644,
-				  e);
+	rc = ps_seal_write(p, ast.data ? ast.data : "", ast.len, PS_SEAL_BIN,
+			   e);
 	free(p);
 	if (rc == 0) {
 		ps_checkpoint_format(r->cp, &pos);
@@ -773,6 +774,7 @@ static int load_state(struct run *r, struct ps_error *e)
 	char *p = pathf("%s/%s.snap", r->state_dir, r->o->stream);
 	const char *pos;
 	size_t poslen;
+	long long sealed;
 	int rc = ps_read_file(p, &b, (size_t)1 << 40, e);
 
 	free(p);
@@ -788,7 +790,17 @@ static int load_state(struct run *r, struct ps_error *e)
 		free(cpp);
 		goto out;
 	}
-	rc = ps_gold_restore(r->g, b.data, b.len, &pos, &poslen, e);
+	sealed = ps_seal_open(b.data, b.len, PS_SEAL_BIN, e);
+	rc = sealed < 0 ? -1 :
+	     ps_gold_restore(r->g, b.data, (size_t)sealed, &pos, &poslen, e);
+	if (rc < 0 && e && e->code == PS_EX_CONFIG) {
+		char msg[sizeof(e->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		p = pathf("%s/%s.snap", r->state_dir, r->o->stream);
+		ps_error_set(e, PS_EX_CONFIG, "%s: %s", p, msg);
+		free(p);
+	}
 	r->committed_once = rc == 0;
 	if (rc == 0) {
 		struct log_ctx lc = { r, { 0, 0 }, 0, 0, pos, poslen };
@@ -804,8 +816,10 @@ static int load_state(struct run *r, struct ps_error *e)
 	if (rc == 0) {
 		ps_buf_reset(&b);
 		p = pathf("%s/%s.alerts", r->state_dir, r->o->stream);
-		if (ps_read_file(p, &b, 64 << 20, NULL) == 0)
+		rc = ps_seal_read(p, 64 << 20, PS_SEAL_BIN, &b, e);
+		if (rc == 0)
 			ps_alerts_load_state(&r->alerts, b.data, b.len);
+		rc = rc < 0 ? -1 : 0;
 		free(p);
 	}
 out:

@@ -26,6 +26,7 @@
 #include "progress.h"
 #include "pstime.h"
 #include "rand.h"
+#include "seal.h"
 #include "silver.h"
 #include "stage.h"
 #include "banned.h"
@@ -290,7 +291,7 @@ static int dedup_load(struct ps_dedup *d, const char *path,
 	int rc;
 
 	*dropped = 0;
-	rc = ps_read_file(path, &b, 16 + (size_t)2e9, e);
+	rc = ps_seal_read(path, 16 + (size_t)2e9, PS_SEAL_BIN, &b, e);
 	if (rc)
 		return rc > 0 ? 0 : -1;
 	memcpy(&n, b.len >= 16 ? b.data + 8 : "\0\0\0\0\0\0\0\0", 8);
@@ -740,8 +741,8 @@ static int save_dedup(void *ctx, struct ps_error *e)
 {
 	struct silver *s = ((struct commit_ctx *)ctx)->s;
 
-	return ps_write_file_atomic(s->dedup_path, s->dedup_img.data,
-				    s->dedup_img.len, 0644, e);
+	return ps_seal_write(s->dedup_path, s->dedup_img.data,
+			     s->dedup_img.len, PS_SEAL_BIN, e);
 }
 
 /* Step 4: the kept records on the output. */

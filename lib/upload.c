@@ -18,6 +18,7 @@
 #include "log.h"
 #include "ndjson.h"
 #include "pstime.h"
+#include "seal.h"
 #include "upload.h"
 #include "banned.h"
 
@@ -176,8 +177,15 @@ static int state_load(struct state *s, struct ps_error *e)
 	char why[128];
 	yajl_val root, files;
 	size_t i;
-	int rc = ps_read_file(s->file, &b, STATE_MAX, e);
+	int rc = ps_seal_read(s->file, STATE_MAX, PS_SEAL_JSON, &b, e);
 
+	if (rc < 0 && e && e->code == PS_EX_CONFIG) {
+		char msg[sizeof(e->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", e->msg);
+		return ps_error_set(e, 78, "upload state %s: move it away to "
+				    "upload everything again", msg);
+	}
 	if (rc)
 		return rc < 0 ? -1 : 0;
 	root = ps_json_parse(b.data, b.len, why, sizeof(why));
@@ -239,7 +247,7 @@ static int state_save(struct state *s, struct ps_error *e)
 		ps_buf_adds(&b, "\"}");
 	}
 	ps_buf_adds(&b, "\n}}\n");
-	rc = ps_write_file_atomic(s->file, b.data, b.len, 0644, e);
+	rc = ps_seal_write(s->file, b.data, b.len, PS_SEAL_JSON, e);
 	ps_buf_release(&b);
 	s->since_save = 0;
 	s->saved_at = ps_mono();

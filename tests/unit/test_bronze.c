@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "checkpoint.h"
 #include "fsutil.h"
+#include "seal.h"
 #include "gzpool.h"
 #include "lake.h"
 #include "pstime.h"
@@ -334,8 +335,8 @@ Test(bronze, file_names_win_over_a_stale_checkpoint, .init = mklake,
 
 	cr_assert_eq(run_text("a\nb\n", &o, NULL, &e), 0, "%s", e.msg);
 	/* A crash after the data rename, before the checkpoint write. */
-	cr_assert_eq(ps_write_file_atomic(cpf, "{\"version\":1,\"sources\":{}}",
-					  26, 0644, &e), 0);
+	cr_assert_eq(ps_seal_write(cpf, "{\"version\":1,\"sources\":{}}",
+				   26, PS_SEAL_JSON, &e), 0);
 	cr_assert_eq(ps_write_file_atomic(tmp, "junk", 4, 0644, &e), 0);
 	cr_assert_eq(rename(tmp, tmp), 0);
 	cr_assert_eq(run_text("a\nb\nc\n", &o, &out, &e), 0, "%s", e.msg);

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "checkpoint.h"
 #include "fsutil.h"
+#include "seal.h"
 #include "banned.h"
 
 #define S(x) (x), strlen(x)
@@ -174,7 +175,8 @@ Test(checkpoint, save_and_load, .init = mklake, .fini = rmlake)
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(ps_read_file(path, &b, 1 << 20, &e), 0);
 	cr_assert_str_eq(b.data, "{\"version\":1,\"sources\":{"
-			 "\"stdin:admissions\":{\"position\":41}}}\n");
+			 "\"stdin:admissions\":{\"position\":41}},"
+			 "\"crc32\":\"693dc3c4\"}\n");
 	/* Loading merges, keeping the maxima. */
 	ps_checkpoint_set(back, S("stdin:admissions"), 50);
 	ps_checkpoint_set(back, S("kafka:t/0"), 1);
@@ -223,4 +225,66 @@ Test(checkpoint, path)
 	p = ps_checkpoint_path("lake", "ps-gold", "x");
 	cr_assert_str_eq(p, "lake/_state/ps-gold/x.json");
 	free(p);
+}
+
+/* Write a file in place, without fsync (thousands of variants). */
+static void put(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(p, 1, n, f), n);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * Every state file is sealed (lib/seal.h; issue 10, item 8): each single
+ * flipped bit, pairs of flipped bits, and every cut of a checkpoint file
+ * are refused with 78 naming the file, never loaded.
+ */
+Test(checkpoint, every_flipped_bit_and_cut_is_refused, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_error e = { 0, "" };
+	char *path = ps_checkpoint_path(lake, "ps-gold", "s");
+	struct ps_buf good = PS_BUF_INIT;
+	size_t i, j, bit;
+
+	ps_checkpoint_set(cp, S("kafka:admissions/0"), 123456);
+	ps_checkpoint_set(cp, S("stdin:admissions"), 7);
+	cr_assert_eq(ps_checkpoint_save(cp, lake, "ps-gold", "s", &e), 0);
+	cr_assert_eq(ps_read_file(path, &good, 1 << 20, &e), 0);
+	/* every single bit; pairs on a grid (thousands, not millions) */
+	for (i = 0; i < good.len * 8; i++) {
+		for (j = i; j < good.len * 8; j += i % 11 ? good.len * 8 : 29) {
+			char *m = ps_xmemdup(good.data, good.len);
+			struct ps_checkpoint *back = ps_checkpoint_new();
+
+			m[i / 8] ^= (char)(1 << (i % 8));
+			if (j != i)
+				m[j / 8] ^= (char)(1 << (j % 8));
+			put(path, m, good.len);
+			bit = ps_checkpoint_load(back, lake, "ps-gold", "s",
+						 &e) == -1;
+			cr_assert(bit, "bits %zu and %zu flipped: loaded", i,
+				  j);
+			cr_assert_eq(e.code, 78);
+			cr_assert(strstr(e.msg, path), "%s", e.msg);
+			ps_checkpoint_free(back);
+			free(m);
+		}
+	}
+	for (i = 0; i < good.len; i++) {
+		struct ps_checkpoint *back = ps_checkpoint_new();
+
+		put(path, good.data, i);
+		cr_assert_eq(ps_checkpoint_load(back, lake, "ps-gold", "s",
+						&e), -1, "cut at %zu", i);
+		cr_assert_eq(e.code, 78);
+		ps_checkpoint_free(back);
+	}
+	ps_buf_release(&good);
+	free(path);
+	ps_checkpoint_free(cp);
 }
