@@ -4,6 +4,8 @@
 # the CLI golden cases and the end-to-end suites that start no service.
 #   scripts/faketime-check.sh 'YYYY-MM-DD HH:MM:SS' [--skip SUITE]...
 # --skip leaves out a suite by name (e.g. bronze_crash), to keep a run short.
+# Run it after `make check` (as .ci/run does): it uses the tools and test
+# builds that make check built.
 #
 # Left out always: the ps-ingest CLI cases.  librdkafka waits on C11
 # cnd_timedwait with CLOCK_REALTIME deadlines that libfaketime does not
@@ -51,7 +53,9 @@ for t in tests/e2e/*.sh; do
 	# a suite that starts a service
 	grep -qE 'scripts/(kafka|azurite|lowkey-vault|keyvault|pyenv|puppeteer)|kafka_lib\.inc' "$t" && continue
 	echo "== faketime $when: $t"
+	s=$(date +%s)
 	ft "$t" || failed="$failed $t"
+	echo "   ($n: $(($(date +%s) - s)) s)"
 done
 [ -z "$failed" ] || { echo "faketime-check: failed at $when:$failed" >&2; exit 1; }
 echo "faketime-check: passed at $when"
