@@ -33,6 +33,7 @@ struct run {
 	const struct ps_gold_opts *o;
 	struct ps_gold *g;
 	struct ps_stage *stage;		/* lock, commits */
+	int catch_ups;			/* catch-up passes so far */
 	struct ps_checkpoint *cp;	/* positions applied */
 	struct ps_alerts alerts;
 	ps_gold_write_fn out;
@@ -604,7 +605,7 @@ static int catch_up(struct run *r, struct ps_error *e)
 	struct ps_buf sb = PS_BUF_INIT;
 	struct held *h = NULL;
 	size_t nh = 0, caph = 0, i, read = 0;
-	int rc;
+	int rc, level;
 
 	ps_checkpoint_merge(cp0, r->cp);
 	rc = ps_lake_visible(r->o->lake, PS_LAKE_SILVER, r->o->stream, &fs,
@@ -624,7 +625,9 @@ static int catch_up(struct run *r, struct ps_error *e)
 			ps_buf_reset(&sb);
 		}
 	}
-	ps_log(PS_INFO, "catch-up", PS_I("files", fs.n), PS_I("read", read));
+	/* The second one (before stdin) is news only when it read. */
+	level = r->catch_ups++ && !read ? PS_DEBUG : PS_INFO;
+	ps_log(level, "catch-up", PS_I("files", fs.n), PS_I("read", read));
 	ps_lake_parts_release(&fs);
 	free(h);
 	ps_buf_release(&sb);
@@ -672,12 +675,14 @@ static ssize_t idle_read(void *ctx, void *buf, size_t n)
 	}
 }
 
+static int catch_up(struct run *r, struct ps_error *e);
+
 static int read_stdin(struct run *r, struct ps_error *e)
 {
 	struct ps_ndjson *rd = ps_ndjson_new(idle_read, r, PS_LINE_MAX);
 	struct ps_buf sc = PS_BUF_INIT;
 	struct ps_line line;
-	int rc;
+	int rc, first = 1;
 
 	ps_ndjson_set_interrupt(rd, ps_stop_flag());
 	while (!r->out_gone && (rc = ps_ndjson_next(rd, &line, e)) == 1) {
@@ -703,6 +708,19 @@ static int read_stdin(struct run *r, struct ps_error *e)
 			}
 			continue;
 		}
+		/*
+		 * Records arrive on stdin only after ps-silver committed
+		 * them, and only the writer holding silver's lock emits:
+		 * what another silver (a cron catch-up) committed since the
+		 * catch-up at start never comes through the pipe.  Catch up
+		 * again before the first record, or those would fall below
+		 * the positions applied from stdin for good.
+		 */
+		if (first && r->o->catch_up && catch_up(r, e) < 0) {
+			rc = -1;
+			break;
+		}
+		first = 0;
 		apply(r, &rec, r->cp);
 		if (due(r) && commit(r, e) < 0) {
 			rc = -1;

@@ -1415,12 +1415,14 @@ static ssize_t poll_read(void *ctx, void *buf, size_t n)
 	}
 }
 
+static int catch_up(struct silver *s, struct ps_error *e);
+
 static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 {
 	struct in_ctx c = { fd, s, 0 };
 	struct ps_ndjson *r = ps_ndjson_new(poll_read, &c, PS_LINE_MAX);
 	struct ps_line ln;
-	int rc = 0, n;
+	int rc = 0, n, first = 1;
 
 	ps_ndjson_set_interrupt(r, &c.wake);
 	for (;;) {
@@ -1446,6 +1448,18 @@ static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 			}
 			continue;
 		}
+		/*
+		 * What another ps-bronze committed since the catch-up at
+		 * start never comes through the pipe (only the lock holder
+		 * emits): catch up again before the first line, or those
+		 * records would fall below the positions read from stdin.
+		 */
+		if (first && s->o->catch_up && s->o->lake &&
+		    catch_up(s, e) < 0) {
+			rc = -1;
+			break;
+		}
+		first = 0;
 		if (process_line(s, &ln, !ln.unterminated, e) < 0) {
 			rc = -1;
 			break;

@@ -93,7 +93,35 @@ done
 
 # Single stages killed (SIGKILL, not the whole pipeline) at random moments;
 # restart: the same pipeline again (ps-bronze(1): replay the input).
+
 slow() { awk '{ print } NR % 400 == 0 { fflush(); system("sleep 0.04") }' env.ndjson; }
+
+# A live pipeline, and cron catch-ups of silver and gold again and again
+# on the same lake, before, during and after it: each run either takes the
+# lock (a live stage that starts meanwhile waits for it) or exits 75;
+# nothing is doubled or lost.
+check "a live pipeline with repeated --catch-up runs of silver and gold" '
+	rm -rf C &&
+	head -n 6000 env.ndjson | ps-bronze -L C -n 2>/dev/null &&
+	{ for i in $(seq 20); do
+		ps-silver -L C --catch-up -n --lock-wait 0 2>/dev/null
+		echo "silver $?"
+		ps-gold -L C --now $NOW --catch-up --lock-wait 0 \
+			>/dev/null 2>&1
+		echo "gold $?"
+		sleep 0.15
+	  done >cron.out & } &&
+	cron=$! && sleep 0.5 &&
+	slow | ps-bronze -L C 2>/dev/null | ps-silver -L C 2>/dev/null |
+		ps-gold -L C --now $NOW >/dev/null 2>&1 &&
+	wait $cron &&
+	sort cron.out | uniq -c &&
+	! grep -qvE " (0|75)$" cron.out && grep -q " 0$" cron.out &&
+	ps-silver -L C --catch-up -n 2>/dev/null &&
+	ps-gold -L C --now $NOW --catch-up >/dev/null 2>&1 &&
+	silver_rows C >c.rows && cmp ref.rows c.rows &&
+	gold_snapshot C c.snap && cmp ref.snap c.snap'
+
 mkfifo p1 p2 p3
 for victim in bronze silver gold silver gold bronze; do
 	check "ps-$victim killed alone at a random moment, pipeline restarted" '
