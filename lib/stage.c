@@ -280,11 +280,11 @@ static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 		d[n++] = s;
 	}
 	qsort(d, n, sizeof(*d), cmp_str);
-	for (i = 0; i < n; i++) {
-		if (rc == 0 && (i == 0 || strcmp(d[i], d[i - 1])))
+	for (i = 0; i < n && rc == 0; i++)
+		if (i == 0 || strcmp(d[i], d[i - 1]))
 			rc = ps_fsync_dir(d[i], e);
+	for (i = 0; i < n; i++)
 		free(d[i]);
-	}
 	free(d);
 	return rc;
 }
