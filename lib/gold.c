@@ -2661,6 +2661,12 @@ static void delta_enc(const struct ps_gold *g, size_t i, struct ps_buf *b)
 	ps_buf_add(b, &g->enc[i], sizeof(g->enc[i]));
 }
 
+size_t ps_gold_delta_items(const struct ps_gold *g)
+{
+	return g->tpat.n + g->pidx.n - g->lpat + g->tenc.n + g->eidx.n -
+	       g->lenc;
+}
+
 void ps_gold_delta(struct ps_gold *g, const char *pos, size_t poslen,
 		   struct ps_buf *b)
 {

@@ -247,6 +247,9 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 void ps_gold_delta(struct ps_gold *g, const char *pos, size_t poslen,
 		   struct ps_buf *b);
 
+/* How many patients and encounters the next delta would hold. */
+size_t ps_gold_delta_items(const struct ps_gold *g);
+
 /* Nothing is pending for the next delta (after a snapshot is saved). */
 void ps_gold_mark_clean(struct ps_gold *g);
 

@@ -47,6 +47,7 @@ struct run {
 	int commit_failed;
 	/* the state: snapshot STREAM.snap plus the deltas in STREAM.log */
 	size_t snap_bytes, log_bytes;
+	size_t snap_items;	/* patients + encounters in the snapshot */
 	size_t state_bytes;	/* written by the last save_state */
 	int log_ok;		/* STREAM.log extends STREAM.snap */
 	struct ps_buf logbuf;	/* the log read at start */
@@ -216,6 +217,14 @@ static int save_gold_state(struct run *r, const struct ps_buf *pos,
 	struct ps_statelog_id id;
 	int rc = -1;
 
+	/* a delta as large as the room left in the log is not built (it
+	 * would take as much memory as a snapshot): estimated from the
+	 * snapshot's bytes per patient or encounter */
+	if (r->log_ok && ps_gold_delta_items(r->g) *
+	    (double)r->snap_bytes / (double)(r->snap_items ? r->snap_items : 1) >
+	    (double)(r->snap_bytes - (r->log_bytes < r->snap_bytes ?
+				       r->log_bytes : r->snap_bytes)))
+		r->log_ok = 0;
 	if (r->log_ok) {
 		ps_gold_delta(r->g, pos->data, pos->len, &d);
 		if (r->log_bytes + d.len + PS_STATELOG_OVERHEAD <=
@@ -234,6 +243,7 @@ static int save_gold_state(struct run *r, const struct ps_buf *pos,
 		goto out;
 	ps_gold_mark_clean(r->g);
 	r->snap_bytes = (size_t)id.size;
+	r->snap_items = ps_gold_npatients(r->g) + ps_gold_nencounters(r->g);
 	log_header(&id, &h);
 	ps_buf_reset(&d);
 	ps_statelog_frame(h.data, h.len, &d);	/* a new log, atomically */
@@ -825,6 +835,8 @@ static int load_state(struct run *r, struct ps_error *e)
 
 		ps_statelog_mem_id(b.data, b.len, &lc.snap);
 		r->snap_bytes = b.len;
+		r->snap_items = ps_gold_npatients(r->g) +
+				ps_gold_nencounters(r->g);
 		rc = load_log(r, &lc, e);
 		pos = lc.pos;
 		poslen = lc.poslen;
