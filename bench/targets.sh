@@ -69,12 +69,13 @@ for in in compat realistic; do
 	rm -rf lake
 	gz=$(best "$in.gz.t" 1)
 	pw=$(best "$in.pipe.t" 1); pc=$(best "$in.pipe.t" 2)
-	bw=$(best "$in.bs.t" 1)
-	awk -v nm="$in" -v n="$N" -v gz="$gz" -v pw="$pw" -v pc="$pc" -v bw="$bw" 'BEGIN {
+	bw=$(best "$in.bs.t" 1); bc=$(best "$in.bs.t" 2); gc=$(best "$in.gz.t" 2)
+	awk -v nm="$in" -v n="$N" -v gz="$gz" -v pw="$pw" -v pc="$pc" -v bw="$bw" -v bc="$bc" -v gc="$gc" 'BEGIN {
 		r = pw / gz
 		printf "T1 pipeline %-9s %d events: %.2f s wall (%.2f CPU-s), gzip -1 %.2f s: %.2fx gzip (target <= 1.8x and <= 3.5 s): %s\n", nm, n, pw, pc, gz, r, (r <= 1.8 && pw <= 3.5 ? "met" : "NOT met")
 		s = gz / bw
 		printf "T4 bronze|silver %-9s: %.2f s wall, gzip -1 %.2f s: speed %.2fx gzip (target >= 0.8x): %s\n", nm, bw, gz, s, (s >= 0.8 ? "met" : "NOT met")
+		printf "T1/T4 CPU-s (steadier under load): pipeline %.2f, bronze|silver %.2f, gzip -1 %.2f (a loaded machine starves the one-thread anchor: trust the wall ratios only when the load is low)\n", pc, bc, gc
 	}'
 done
 
