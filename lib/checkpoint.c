@@ -8,6 +8,7 @@
 #include "seal.h"
 #include "fsutil.h"
 #include "json.h"
+#include "rand.h"
 #include "banned.h"
 
 /* A checkpoint file is small; refuse anything absurd. */
@@ -29,14 +30,7 @@ struct ps_checkpoint {
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return ps_fnv1a(PS_FNV1A_INIT, s, n);
 }
 
 struct ps_checkpoint *ps_checkpoint_new(void)

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "pstime.h"
+#include "rand.h"
 #include "banned.h"
 
 #define LOG_DIR "_delta_log"
@@ -223,11 +224,7 @@ struct replay {
 
 static uint64_t hash_str(const char *p)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
+	return ps_fnv1a(PS_FNV1A_INIT, p, strlen(p));
 }
 
 static void rehash(struct replay *r)

@@ -31,6 +31,7 @@
 #include "feedrec.h"
 #include "json.h"
 #include "pstime.h"
+#include "rand.h"
 #include "banned.h"
 
 #define TRIAGE_URL "urn:pulsestream:fhir:triage-level"
@@ -57,11 +58,7 @@ struct fhir_cache {
 
 static uint64_t fnv(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (n--)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	return ps_fnv1a(PS_FNV1A_INIT, s, n);
 }
 
 struct fhir_cache *fhir_cache_new(void)

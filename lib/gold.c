@@ -76,19 +76,8 @@ struct index {
 	size_t nslots;		/* power of two */
 };
 
-#define FNV_INIT 0xcbf29ce484222325ULL
-
-/* FNV-1a 64 state h after n more bytes p. */
-static uint64_t fnv_add(uint64_t h, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
+#define FNV_INIT PS_FNV1A_INIT
+#define fnv_add ps_fnv1a
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mllp.h"
 #include "pstime.h"
+#include "rand.h"
 #include "banned.h"
 
 #define SB 0x0b		/* start block */
@@ -121,9 +122,7 @@ static void ids_put(struct ids *d, uint64_t k, long long pos)
 
 static uint64_t fnv_add(uint64_t h, const char *p, size_t n)
 {
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return h;
+	return ps_fnv1a(h, p, n);
 }
 
 /*
@@ -134,7 +133,7 @@ static uint64_t msg_key(const struct ps_hl7_msg *m)
 {
 	static const struct ps_hl7_path p3 = { "MSH", 3, 0, 0, 0 },
 		p4 = { "MSH", 4, 0, 0, 0 }, p10 = { "MSH", 10, 0, 0, 0 };
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = PS_FNV1A_INIT;
 	const char *v;
 	size_t n;
 

@@ -7,6 +7,7 @@
 #ifndef PS_RAND_H
 #define PS_RAND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ps_rand {
@@ -28,6 +29,19 @@ static inline uint64_t ps_mix64(uint64_t x)
 static inline uint64_t ps_rotl64(uint64_t x, int k)
 {
 	return (x << k) | (x >> (64 - k));
+}
+
+/* FNV-1a 64: the state h after n more bytes p (start from PS_FNV1A_INIT).
+ * The hash of keys in hash tables and of gold's surrogate keys: changing it
+ * changes every key.  Cannot fail. */
+#define PS_FNV1A_INIT 0xcbf29ce484222325ULL
+static inline uint64_t ps_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	while (n--)
+		h = (h ^ *s++) * 0x100000001b3ULL;
+	return h;
 }
 
 static inline uint64_t ps_rand_u64(struct ps_rand *r)
