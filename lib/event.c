@@ -739,10 +739,11 @@ static void finish(struct ps_event_parser *p, struct ps_event *ev)
 	    !field_problem(ev, PS_EF_BED_ID) &&
 	    !(ps_event_has(ev, PS_EF_EVENT_TYPE) &&
 	      (type_is(ev, "ARRIVAL") || type_is(ev, "TRIAGE") ||
-	       type_is(ev, "LWBS"))))
+	       type_is(ev, "LWBS") || type_is(ev, "CANCEL_ADMIT"))))
 		ps_event_add_problem(ev, PS_RULE_MISSING_FIELD, PS_EF_BED_ID,
 				     "bed_id is required unless event_type "
-				     "is ARRIVAL, TRIAGE or LWBS");
+				     "is ARRIVAL, TRIAGE, LWBS or "
+				     "CANCEL_ADMIT");
 	if (ps_event_has(ev, PS_EF_PATIENT_ID) && !ev->patient_id.len)
 		ps_event_add_problem(ev, PS_RULE_INVALID_VALUE,
 				     PS_EF_PATIENT_ID, "patient_id is empty");

@@ -215,8 +215,9 @@ struct enc {
 	int32_t patient, dept;
 	int32_t bed, triage;
 	int32_t disposition;		/* symbol, or NUL32 */
-	int32_t pad;
+	int32_t cancelled;		/* 1: the record at t_open cancels */
 	int64_t t_adm, t_dis, t_arr, t_bed, t_tri, t_seen, t_dec, t_disp;
+	int64_t t_open;			/* latest admit or cancel-admit */
 	int64_t arrival, admission, discharge, seen, decision;
 	int64_t ingest, last_event;
 };
@@ -653,6 +654,26 @@ static void pat_add_enc(struct patient *p, int32_t ei)
 	p->encs[p->nenc++] = ei;
 }
 
+/* What a record does to the cancel state of its encounter. */
+enum { K_OTHER, K_OPEN, K_CANCEL_ADMIT, K_CANCEL_DISCHARGE };
+
+static int type_is(const struct ps_gold_rec *r, const char *t)
+{
+	return r->event_type.len == strlen(t) &&
+	       !memcmp(r->event_type.p, t, r->event_type.len);
+}
+
+static int rec_kind(const struct ps_gold_rec *r)
+{
+	if (!r->event_type.p || type_is(r, "ADMIT") || type_is(r, "ARRIVAL"))
+		return K_OPEN;
+	if (type_is(r, "CANCEL_ADMIT"))
+		return K_CANCEL_ADMIT;
+	if (type_is(r, "CANCEL_DISCHARGE"))
+		return K_CANCEL_DISCHARGE;
+	return K_OTHER;
+}
+
 int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		  char *why, size_t whylen)
 {
@@ -663,7 +684,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 	struct patient *p;
 	struct enc *e, old;
 	int64_t t;
-	int added, changed = 0, bounds;
+	int added, changed = 0, bounds, kind;
 
 	if (!r->patient_id.len || !r->department.len || !r->gender.p ||
 	    r->admission_time == PS_GOLD_NULL ||
@@ -733,7 +754,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		memset(e, 0, sizeof(*e));
 		e->t_adm = e->t_dis = e->last_event = PS_GOLD_NULL;
 		e->t_arr = e->t_bed = e->t_tri = PS_GOLD_NULL;
-		e->t_seen = e->t_dec = e->t_disp = PS_GOLD_NULL;
+		e->t_seen = e->t_dec = e->t_disp = e->t_open = PS_GOLD_NULL;
 		e->arrival = e->discharge = e->ingest = PS_GOLD_NULL;
 		e->seen = e->decision = PS_GOLD_NULL;
 		e->bed = e->triage = e->disposition = NUL32;
@@ -765,7 +786,10 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		e->triage = (int32_t)r->triage_level;
 		e->t_tri = t;
 	}
-	if (later(t, r->discharge_time, e->t_dis, e->discharge)) {
+	/* a null discharge at t_dis is a CANCEL_DISCHARGE's: at its event
+	 * time it beats every discharge (below) */
+	if (later(t, r->discharge_time, e->t_dis, e->discharge) &&
+	    !(t == e->t_dis && e->discharge == PS_GOLD_NULL)) {
 		e->t_dis = t;
 		e->discharge = r->discharge_time;
 	}
@@ -788,13 +812,27 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 			e->disposition = ds;
 		}
 	}
-	/* CANCEL_DISCHARGE (HL7 A13) undoes the discharges before it; at
-	 * the same event time the discharge wins, in any arrival order */
-	if (r->event_type.len == 16 &&
-	    !memcmp(r->event_type.p, "CANCEL_DISCHARGE", 16) &&
-	    (e->t_dis == PS_GOLD_NULL || t > e->t_dis)) {
+	/* CANCEL_DISCHARGE (HL7 A13) undoes the discharges at or before
+	 * it; a later one discharges again */
+	kind = rec_kind(r);
+	if (kind == K_CANCEL_DISCHARGE &&
+	    (e->t_dis == PS_GOLD_NULL || t >= e->t_dis)) {
 		e->t_dis = t;
 		e->discharge = PS_GOLD_NULL;
+	}
+	/* CANCEL_ADMIT (HL7 A11) undoes the admissions (ADMIT, ARRIVAL or
+	 * untyped records) at or before it; a later one admits again.  Both
+	 * cancels win at equal event times: the time of a cancel may be
+	 * that of the event it cancels.  The latest of them by (event time,
+	 * cancel) holds t_open, in any arrival order. */
+	if (kind == K_CANCEL_ADMIT &&
+	    (e->t_open == PS_GOLD_NULL || t >= e->t_open)) {
+		e->t_open = t;
+		e->cancelled = 1;
+	} else if (kind == K_OPEN &&
+		   (e->t_open == PS_GOLD_NULL || t > e->t_open)) {
+		e->t_open = t;
+		e->cancelled = 0;
 	}
 	if (e->last_event == PS_GOLD_NULL || t > e->last_event ||
 	    (t == e->last_event && r->ingest_time > e->ingest)) {
@@ -1361,6 +1399,8 @@ static long enc_slot(const struct enc *e, const int32_t *days, size_t n,
 {
 	int64_t d;
 
+	if (e->cancelled)
+		return -1;	/* no fact row */
 	if (!slot)
 		return day_slot(e, days, n);
 	d = (int64_t)day_of(e->admission) - lo;
@@ -1607,6 +1647,8 @@ static void accumulate(struct kctx *c)
 		int cur = is_current(g, e, now), ed = is_ed(g, e);
 		int64_t we = wait_end(g, e);
 
+		if (e->cancelled)
+			continue;
 		a->census += cur;
 		a->stale += is_stale(g, e, now);
 		a->waiting += is_open(e, now) && !is_stale(g, e, now) &&
@@ -2261,7 +2303,7 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 /* Snapshot                                                            */
 /* ------------------------------------------------------------------ */
 
-#define SNAP_MAGIC "PSGOLD3\n"
+#define SNAP_MAGIC "PSGOLD4\n"
 #define SNAP_END "PSEND\n"
 
 static void put64(struct ps_buf *b, int64_t v)
@@ -2484,7 +2526,7 @@ static int enc_times_ok(const struct enc *x)
 {
 	const int64_t t[] = {
 		x->t_adm, x->t_dis, x->t_arr, x->t_bed, x->t_tri, x->t_seen,
-		x->t_dec, x->t_disp, x->arrival, x->admission, x->discharge,
+		x->t_dec, x->t_disp, x->t_open, x->arrival, x->admission, x->discharge,
 		x->seen, x->decision, x->ingest, x->last_event,
 	};
 	size_t i;
@@ -2540,7 +2582,8 @@ static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 	if ((x->disposition != NUL32 &&
 	     (x->disposition < 0 || (size_t)x->disposition >= g->syms.n)) ||
 	    x->patient < 0 || (size_t)x->patient >= g->pidx.n ||
-	    x->dept < 0 || (size_t)x->dept >= g->didx.n || !enc_times_ok(x))
+	    x->dept < 0 || (size_t)x->dept >= g->didx.n ||
+	    (x->cancelled != 0 && x->cancelled != 1) || !enc_times_ok(x))
 		r->bad = 1;
 }
 
@@ -2622,7 +2665,7 @@ int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
 /* State deltas (the state log, gold_run.c)                            */
 /* ------------------------------------------------------------------ */
 
-#define DELTA_MAGIC "PSGDELTA1\n"
+#define DELTA_MAGIC "PSGDELTA2\n"
 
 void ps_gold_mark_clean(struct ps_gold *g)
 {

@@ -40,10 +40,14 @@
  * with the latest event time (ties: the later record); arrival time, bed
  * and triage level each from the latest record that has a value (a null
  * never erases a value); the discharge time likewise, except that a
- * CANCEL_DISCHARGE record (HL7 A13) erases the discharges of earlier
- * event times (at equal times the discharge wins).  So events
- * may arrive in any order, and a DISCHARGE before its ADMIT creates the
- * row.
+ * CANCEL_DISCHARGE record (HL7 A13) erases the discharges at or before
+ * its event time.  A CANCEL_ADMIT record (HL7 A11) cancels the
+ * encounter while it is the latest of the encounter's ADMIT, ARRIVAL,
+ * untyped and CANCEL_ADMIT records by event time: a cancelled encounter
+ * has no fact row and counts in no KPI (it stays in the state; patients
+ * and departments keep what its records said).  Cancels win ties.  So
+ * events may arrive in any order, and a DISCHARGE before its ADMIT
+ * creates the row.
  *
  * SCD2 on patient_id tracks gender and age_band; age is type 1 (latest
  * by event time, ties: the larger).  Every observation (event time,

@@ -38,6 +38,21 @@ gold_snapshot() {
 	[ -s "$2.files" ]
 }
 
+# add_cancels: events on stdin, to stdout with the cancels of a hospital
+# feed added (HL7 A11, A13): a CANCEL_ADMIT at the event time of every
+# 29th line's ADMIT or ARRIVAL (cancels win ties; an ARRIVAL's later ADMIT
+# admits again), a CANCEL_DISCHARGE at that of every 23rd's DISCHARGE.
+add_cancels() {
+	jq -c '., (if (.event_type == "ADMIT" or .event_type == "ARRIVAL")
+		and input_line_number % 29 == 0 then
+		. + {event_type: "CANCEL_ADMIT",
+		     event_id: "\(.event_id)-a11"}
+	elif .event_type == "DISCHARGE" and input_line_number % 23 == 0 then
+		. + {event_type: "CANCEL_DISCHARGE",
+		     event_id: "\(.event_id)-a13", discharge_time: null}
+	else empty end)'
+}
+
 done_testing() {
 	echo "$(basename "$0"): $_pass passed, $_fail failed"
 	[ "$_fail" -eq 0 ]

@@ -2,7 +2,7 @@
 # ps-gold (#13): every gold table -- dimensions with their validity
 # intervals, facts, KPIs -- is a function of the set of clean records:
 # random chunkings into runs and random shuffles give the tables of one
-# batch run; with the wall clock ps-gold commits while idle and a series
+# batch run (cancels -- HL7 A11, A13 -- included); with the wall clock ps-gold commits while idle and a series
 # that stops being reported resolves; --pseudonymize keeps identifiers out
 # of gold.  Real chain: ps-simulate | ps-bronze | ps-silver, then ps-gold.
 . "$(dirname "$0")/../lib.sh"
@@ -13,6 +13,7 @@ cd "$TMPD" || exit 1
 
 ps-simulate -m realistic --count "$N" --seed 21 --start 2026-01-01T00:00:00Z \
 	--dirty none --dirty late=2%,duplicate=1%,discharge_before_admission=1% 2>/dev/null |
+	add_cancels |
 	ps-bronze -L S --ingest-time $T 2>/dev/null |
 	ps-silver -L S >clean.ndjson 2>/dev/null
 # the same records without their source positions (plain records: no
@@ -23,7 +24,17 @@ check 'one batch run of the records, with and without positions' '
 	ps-gold -L B --now $NOW <clean.ndjson >/dev/null 2>b.err &&
 	ps-gold -L P --now $NOW <plain.ndjson >/dev/null 2>p.err &&
 	gold_snapshot B b.snap && gold_snapshot P p.snap && cmp b.snap p.snap &&
+	sed -n "/^== .\/fact_patient_flow/,/^== .\/kpi/p" b.snap | grep "^{" >b.snap.facts &&
 	grep -q "kpi_ed/part-0.parquet" b.snap.files'
+
+check 'cancelled admissions have no fact row, cancelled discharges none' '
+	n=$(jq -r "select(.event_type == \"CANCEL_ADMIT\") | .encounter_id" clean.ndjson | sort -u | wc -l) &&
+	[ "$n" -gt 20 ] &&
+	[ $(jq -r "select(.event_type == \"CANCEL_DISCHARGE\")" clean.ndjson | wc -l) -gt 20 ] &&
+	facts=$(grep -c "^{" b.snap.facts) &&
+	encs=$(jq -r .encounter_id clean.ndjson | sort -u | wc -l) &&
+	echo "$encs encounters, $facts fact rows, $n with a cancel" &&
+	[ "$facts" -lt "$encs" ] && [ "$facts" -gt $((encs - n - 1)) ]'
 
 check 'three random chunkings into runs equal the batch run' '
 	lines=$(wc -l <clean.ndjson) &&

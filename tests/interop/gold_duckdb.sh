@@ -4,7 +4,8 @@
 # and the SCD2 patient dimension from silver (the clean records) with the
 # definitions of ps-gold(1), and the result must equal what ps-gold
 # maintained incrementally (doubles to 1e-9 relative) -- on clean data and
-# on dirty data (late, duplicated, unknown departments, lost discharges).
+# on dirty data (late, duplicated, unknown departments, lost discharges,
+# cancelled admissions and discharges: HL7 A11, A13).
 . "$(dirname "$0")/../lib.sh"
 PY=$("$TOP/scripts/pyenv.sh") || { echo "FAIL - no Python venv with duckdb"; exit 1; }
 T=2026-06-01T00:00:00Z
@@ -17,6 +18,7 @@ ps-simulate -m realistic --count 60000 --seed 5 --start 2026-01-01T00:00:00Z 2>/
 	ps-gold -L lake --now $NOW --commit-records 7000 >kpi.ndjson 2>gold.err
 ps-simulate -m realistic --count 60000 --seed 6 --start 2026-01-01T00:00:00Z \
 	--dirty none --dirty late=2%,duplicate=2%,unknown_department=1%,discharge_before_admission=1%,future_admission=1%,invalid_age=1% 2>/dev/null |
+	add_cancels |
 	ps-bronze -L dirty --ingest-time $T 2>/dev/null |
 	ps-silver -L dirty 2>/dev/null |
 	ps-gold -L dirty --now $NOW --commit-records 5000 >/dev/null 2>dirty.err
@@ -83,6 +85,9 @@ for v in ["bed_occupancy", "bed_turnover_rate", "patient_demographics",
 missing = con.execute("SELECT count(*) FROM o_encounters_missing").fetchone()[0]
 print(("ok" if missing == 0 else "MISSING"), "encounters", missing)
 bad += missing != 0
+present, cancelled = con.execute("SELECT (SELECT count(*) FROM o_cancelled_present), (SELECT count(*) FROM o_cancelled)").fetchone()
+print(("ok" if present == 0 else "PRESENT"), "cancelled encounters", cancelled, "with a fact row", present)
+bad += present != 0 or (lake == "dirty" and cancelled == 0)
 sys.exit(1 if bad else 0)
 PY
 

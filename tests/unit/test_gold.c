@@ -725,7 +725,7 @@ static const char *fact_of(struct ps_gold *g, struct ps_buf *v)
 
 /* HL7 A13: CANCEL_DISCHARGE erases the discharge it follows, in any
  * arrival order; a later discharge counts again; at the same event time
- * the discharge wins. */
+ * the cancel wins (its time may be that of the discharge it cancels). */
 Test(gold, cancel_discharge_undoes_the_discharge_in_any_order)
 {
 	static const char *const recs[] = {
@@ -767,13 +767,124 @@ Test(gold, cancel_discharge_undoes_the_discharge_in_any_order)
 			feed(f.g, recs[order[k][i]]);
 		cr_assert_str_eq(fact_of(f.g, &f.v), "true|null", "order %d",
 				 k);
-		/* a discharge at the cancel's time loses to nothing: the
-		 * discharge wins ties */
+		/* a discharge at the cancel's time loses: cancels win ties */
 		snprintf(line, sizeof(line), again, "2026-01-02T11:00:00Z");
+		feed(f.g, line);
+		cr_assert_str_eq(fact_of(f.g, &f.v), "true|null", "order %d",
+				 k);
+		/* a later one discharges again */
+		snprintf(line, sizeof(line), again, "2026-01-02T11:30:00Z");
 		feed(f.g, line);
 		fact_of(f.g, &f.v);
 		cr_assert(!strncmp(f.v.data, "false|", 6), "order %d: %s", k,
 			  f.v.data);
+		fx_done(&f);
+	}
+	/* an A13 at the time of the A03 it cancels, in both orders */
+	for (k = 0; k < 2; k++) {
+		struct fx f;
+		char *c = strdup(recs[2]), *at = strstr(c, "T11:00");
+
+		at[2] = '0';		/* 2026-01-02T10:00:00Z */
+		fx_init(&f);
+		feed(f.g, k ? c : recs[1]);
+		feed(f.g, k ? recs[1] : c);
+		cr_assert_str_eq(fact_of(f.g, &f.v), "true|null", "order %d",
+				 k);
+		fx_done(&f);
+		free(c);
+	}
+}
+
+/* The fact rows of admission day 2026-01-01 and the census of the
+ * occupancy table as of 2026-01-03 (all departments). */
+static size_t facts_and_census(struct fx *f, long *census)
+{
+	int32_t day = (int32_t)(ts("2026-01-01T00:00:00Z") /
+				(86400LL * 1000000));
+	struct ps_table t, *o;
+	size_t n, i;
+
+	ps_gold_fact_partitions(f->g, &day, 1, ts("2026-01-03T00:00:00Z"),
+				&t);
+	n = t.nrows;
+	ps_table_release(&t);
+	release_tables(f->t, f->n);
+	f->n = 0;
+	o = fx_table(f, "2026-01-03T00:00:00Z", "kpi_occupancy");
+	*census = 0;
+	for (i = 0; i < o->nrows; i++)
+		*census += atol(find_col(o, i, "census", &f->v));
+	return n;
+}
+
+/* HL7 A11: CANCEL_ADMIT removes the encounter from the facts and every
+ * KPI, in any arrival order and across a snapshot and a delta; records
+ * other than ADMIT, ARRIVAL or untyped ones after it (a TRANSFER, an
+ * UPDATE) do not bring it back, an ADMIT at the cancel's time neither
+ * (cancels win ties), a later ADMIT does. */
+Test(gold, cancel_admit_removes_the_encounter_in_any_order)
+{
+	static const char rec[] = "{\"encounter_id\":\"E\",\"event_type\":"
+		"\"%s\",\"event_time\":\"2026-01-01T%s:00Z\","
+		"\"patient_id\":\"P\",\"gender\":\"Female\",\"age\":30,"
+		"\"department\":\"%s\",\"hospital_id\":1,\"bed_id\":5,"
+		"\"admission_time\":\"2026-01-01T10:00:00Z\"}";
+	static const char *const ev[3][3] = {
+		{ "ADMIT", "10:00", "ICU" },
+		{ "CANCEL_ADMIT", "11:00", "ICU" },
+		{ "TRANSFER", "12:00", "Surgery" },
+	};
+	static const int order[6][3] = {
+		{ 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 }, { 1, 2, 0 },
+		{ 2, 0, 1 }, { 2, 1, 0 },
+	};
+	char line[512];
+	long census;
+	int k, i;
+
+	for (k = 0; k < 6; k++) {
+		struct fx f;
+		struct ps_gold *b;
+		struct ps_buf s = PS_BUF_INIT, d = PS_BUF_INIT;
+		struct ps_error e = { 0, "" };
+		const char *pos;
+		size_t poslen;
+
+		fx_init(&f);
+		b = ps_gold_new(&f.ds);
+		for (i = 0; i < 3; i++) {
+			snprintf(line, sizeof(line), rec, ev[order[k][i]][0],
+				 ev[order[k][i]][1], ev[order[k][i]][2]);
+			cr_assert_eq(feed(f.g, line), 1, "order %d", k);
+			if (i == 0) {
+				ps_gold_snapshot(f.g, "{}", 2, &s);
+				ps_gold_mark_clean(f.g);
+			}
+		}
+		cr_assert_eq(facts_and_census(&f, &census), 0, "order %d", k);
+		cr_assert_eq(census, 0, "order %d", k);
+		/* the state log carries it */
+		ps_gold_delta(f.g, "{}", 2, &d);
+		cr_assert_eq(ps_gold_restore(b, s.data, s.len, &pos, &poslen,
+					     &e), 0, "%s", e.msg);
+		cr_assert_eq(ps_gold_apply_delta(b, d.data, d.len, &pos,
+						 &poslen, &e), 0, "%s", e.msg);
+		ps_gold_relink(b);
+		assert_same_state(f.g, b);
+
+		snprintf(line, sizeof(line), rec, "UPDATE", "13:00", "ICU");
+		feed(f.g, line);
+		snprintf(line, sizeof(line), rec, "ADMIT", "11:00", "ICU");
+		feed(f.g, line);
+		cr_assert_eq(facts_and_census(&f, &census), 0, "order %d", k);
+		snprintf(line, sizeof(line), rec, "ADMIT", "11:30", "ICU");
+		cr_assert_eq(feed(f.g, line), 1);
+		cr_assert_eq(facts_and_census(&f, &census), 1, "order %d", k);
+		cr_assert_eq(census, 1, "order %d", k);
+		ps_buf_release(&s);
+		ps_buf_release(&d);
+		ps_gold_free(b);
 		fx_done(&f);
 	}
 }

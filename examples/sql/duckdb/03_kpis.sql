@@ -31,6 +31,31 @@ CREATE OR REPLACE MACRO o_latest(col) AS TABLE
 		FROM o_rec WHERE col IS NOT NULL)
 	WHERE rn = 1;
 
+-- Cancels (HL7 A11, A13) win at equal event times.  The discharge: the
+-- latest record with a discharge time or a CANCEL_DISCHARGE (null).
+CREATE OR REPLACE VIEW o_discharge AS
+	SELECT encounter_id, v FROM (
+		SELECT encounter_id, CASE WHEN event_type = 'CANCEL_DISCHARGE'
+			THEN NULL ELSE discharge_time END AS v,
+		       row_number() OVER (PARTITION BY encounter_id ORDER BY t
+			DESC, event_type = 'CANCEL_DISCHARGE' DESC,
+			discharge_time DESC) AS rn
+		FROM o_rec WHERE discharge_time IS NOT NULL
+			      OR event_type = 'CANCEL_DISCHARGE')
+	WHERE rn = 1;
+
+-- Cancelled encounters: the latest of their ADMIT, ARRIVAL, untyped and
+-- CANCEL_ADMIT records is a CANCEL_ADMIT.  They have no fact row and
+-- count in no KPI.
+CREATE OR REPLACE VIEW o_cancelled AS
+	SELECT encounter_id FROM (
+		SELECT encounter_id, event_type, row_number() OVER (
+			PARTITION BY encounter_id ORDER BY t DESC,
+			event_type = 'CANCEL_ADMIT' DESC) AS rn
+		FROM o_rec WHERE event_type IS NULL OR event_type IN
+			('ADMIT', 'ARRIVAL', 'CANCEL_ADMIT'))
+	WHERE rn = 1 AND event_type = 'CANCEL_ADMIT';
+
 CREATE OR REPLACE VIEW o_enc AS
 	SELECT a.*, ar.v AS arrival_time, sn.v AS seen_time,
 	       dc.v AS decision_time, ds.v AS discharge_time,
@@ -42,9 +67,10 @@ CREATE OR REPLACE VIEW o_enc AS
 	LEFT JOIN o_latest(arrival_time) ar USING (encounter_id)
 	LEFT JOIN o_latest(seen_time) sn USING (encounter_id)
 	LEFT JOIN o_latest(decision_time) dc USING (encounter_id)
-	LEFT JOIN o_latest(discharge_time) ds USING (encounter_id)
+	LEFT JOIN o_discharge ds USING (encounter_id)
 	LEFT JOIN o_latest(disposition) dp USING (encounter_id)
-	LEFT JOIN dim_department d USING (department, hospital_id);
+	LEFT JOIN dim_department d USING (department, hospital_id)
+	WHERE encounter_id NOT IN (SELECT encounter_id FROM o_cancelled);
 
 -- SCD2: one observation per patient and instant (the smaller values),
 -- versions are runs of equal values in time order.
@@ -334,7 +360,12 @@ CREATE OR REPLACE VIEW o_bed_turnover AS
 	     USING (department, hospital_id)
 	GROUP BY d.department, d.hospital_id, d.beds;
 
--- Back to silver: every encounter of the clean records has one fact row.
+-- Back to silver: every encounter of the clean records has one fact row,
+-- except the cancelled ones, which have none.
 CREATE OR REPLACE VIEW o_encounters_missing AS
-	SELECT DISTINCT encounter_id FROM silver
+	(SELECT DISTINCT encounter_id FROM silver
+	 EXCEPT SELECT encounter_id FROM o_cancelled)
 	EXCEPT SELECT encounter_id FROM fact_patient_flow;
+CREATE OR REPLACE VIEW o_cancelled_present AS
+	SELECT encounter_id FROM o_cancelled
+	INTERSECT SELECT encounter_id FROM fact_patient_flow;
