@@ -878,6 +878,16 @@ static int version_ts(const char *dir, int64_t v, int64_t *ts,
 	return rc;
 }
 
+int ps_delta_is_table(const char *dir)
+{
+	char *log = log_path(dir, -1, "");
+	struct stat st;
+	int yes = stat(log, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(log);
+	return yes;
+}
+
 int ps_delta_version_at(const char *dir, int64_t ts_ms, int64_t *version,
 			struct ps_error *e)
 {
@@ -1899,6 +1909,8 @@ struct vacuum {
 	struct ps_delta_snapshot *s;
 	int64_t cutoff_ms;
 	int dry_run;
+	ps_delta_each_fn each;
+	void *ctx;
 	struct ps_delta_maint *m;
 	struct ps_error *e;
 };
@@ -1952,6 +1964,9 @@ static int vacuum_dir(struct vacuum *v, const char *path, int depth)
 			if (v->dry_run || unlink(p) == 0 || errno == ENOENT) {
 				v->m->deleted++;
 				v->m->bytes_deleted += (int64_t)st.st_size;
+				if (v->each)
+					v->each(v->ctx, p + v->rootlen + 1,
+						(int64_t)st.st_size);
 			} else {
 				rc = ps_error_errno(v->e, PS_EX_IOERR, errno,
 						    "cannot delete %s", p);
@@ -1964,8 +1979,8 @@ static int vacuum_dir(struct vacuum *v, const char *path, int depth)
 }
 
 int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
-		    int dry_run, struct ps_delta_maint *m,
-		    struct ps_error *e)
+		    int dry_run, ps_delta_each_fn each, void *ctx,
+		    struct ps_delta_maint *m, struct ps_error *e)
 {
 	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
 	struct vacuum v;
@@ -2004,6 +2019,8 @@ int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
 		v.rootlen--;
 	v.s = &s;
 	v.dry_run = dry_run;
+	v.each = each;
+	v.ctx = ctx;
 	v.m = m;
 	v.e = e;
 	rc = vacuum_dir(&v, dir, 0);

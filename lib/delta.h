@@ -116,6 +116,9 @@ int64_t ps_delta_txn_version(const struct ps_delta_snapshot *s,
 int ps_delta_version_at(const char *dir, int64_t ts_ms, int64_t *version,
 			struct ps_error *e);
 
+/* Is dir a Delta table (does it hold a _delta_log directory)?  1 or 0. */
+int ps_delta_is_table(const char *dir);
+
 /* The latest committed version of the table at dir (-1 when none), by
  * listing the log.  Returns 0 or -1 with e filled (74). */
 int ps_delta_latest_version(const char *dir, int64_t *version,
@@ -134,6 +137,23 @@ void ps_delta_schema_string(const struct ps_pq_column *cols, size_t ncols,
  */
 int ps_delta_file_stats(const char *path, const char *const *skip,
 			size_t nskip, struct ps_buf *b, struct ps_error *e);
+
+/*
+ * Write the rows of snapshot s of the table at dir (loaded by
+ * ps_delta_snapshot_load, at any version) as NDJSON through out, which
+ * returns 0, or non-zero when its reader went away: the active files in
+ * path order, each row one JSON object with the table schema's top-level
+ * columns in schema order, formatted as ps_pq_row_json formats them.
+ * Partition columns, which the data files do not hold, come from each
+ * file's partition values (typed as the schema says); a column a file
+ * lacks (added to the schema later) is null.  Returns 0, 1 when out
+ * reported its reader gone, or -1 with e filled: 66 no table, or a data
+ * file that the version references is missing (vacuumed), 65 a bad
+ * schema or data file.
+ */
+int ps_delta_dump(const char *dir, const struct ps_delta_snapshot *s,
+		  int (*out)(void *ctx, const void *p, size_t n), void *ctx,
+		  struct ps_error *e);
 
 /* ------------------------------------------------------------------ */
 /* Commits                                                             */
@@ -257,12 +277,15 @@ int ps_delta_compact(const char *dir, int64_t small_bytes, int64_t now_ms,
  * a writer whose files are not committed yet is safe as long as it commits
  * within the retention; so are readers of versions younger than it.
  * _delta_log and names starting with '.' or '_' are never touched.  With
- * dry_run nothing is deleted (m counts what would be).  Returns 0 or -1
+ * dry_run nothing is deleted (m counts what would be).  each (may be
+ * NULL) is called with ctx for every file deleted (or, with dry_run, that
+ * would be), by its path relative to dir and its size.  Returns 0 or -1
  * with e filled.
  */
+typedef void (*ps_delta_each_fn)(void *ctx, const char *path, int64_t size);
 int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
-		    int dry_run, struct ps_delta_maint *m,
-		    struct ps_error *e);
+		    int dry_run, ps_delta_each_fn each, void *ctx,
+		    struct ps_delta_maint *m, struct ps_error *e);
 
 /*
  * Append one action as a JSON line (with '\n') as the log holds it: used

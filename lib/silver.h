@@ -106,14 +106,27 @@ struct ps_silver_opts {
 int ps_silver_run(const struct ps_silver_opts *o, int in_fd,
 		  ps_silver_write_fn out, void *out_ctx, struct ps_error *e);
 
+/* Which version of the Delta tables ps_silver_dump reads. */
+struct ps_dump_at {
+	int64_t version;	/* this version, or -1 */
+	int64_t as_of;		/* the version at this instant (us, UTC), or
+				   INT64_MIN; -1 and INT64_MIN: the latest */
+};
+
 /*
- * Print silver Parquet files as NDJSON: each path is a file or a directory
- * (searched recursively for *.parquet, names starting with '.' skipped,
- * in byte order).  Returns 0, or -1 with e filled (66 missing path, 65
- * not a valid Parquet file, 74 output error).
+ * Print lake tables as NDJSON (ps-silver --dump; silver_dump.c): each
+ * path is a Parquet file or a directory, searched recursively (names
+ * starting with '.' skipped, in byte order) for Delta tables (a directory
+ * with _delta_log, read through its log: the rows of the version at asks
+ * for (NULL: the latest), partition columns included, see ps_delta_dump)
+ * and for *.parquet files outside them.  Time travel (at set) needs every
+ * path to hold Delta tables only.  Returns 0, or -1 with e filled (66
+ * missing path, no such version, a time before the first version, or not
+ * a Delta table for time travel; 65 not a valid Parquet file or log; 74
+ * output error).
  */
-int ps_silver_dump(char *const *paths, int n, ps_silver_write_fn out,
-		   void *out_ctx, struct ps_error *e);
+int ps_silver_dump(char *const *paths, int n, const struct ps_dump_at *at,
+		   ps_silver_write_fn out, void *out_ctx, struct ps_error *e);
 
 /* Append the rule table as help text (one rule a line). Cannot fail. */
 void ps_silver_rules_help(struct ps_buf *b);

@@ -2,12 +2,15 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "cli.h"
 #include "gold.h"
+#include "fsutil.h"
 #include "log.h"
+#include "maint.h"
 #include "pstime.h"
 #include "secret.h"
 #include "banned.h"
@@ -16,7 +19,7 @@ enum {
 	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DEPARTMENTS, OPT_THRESHOLDS,
 	OPT_NOW, OPT_WINDOW, OPT_COMMIT_RECORDS, OPT_COMMIT_INTERVAL,
 	OPT_CODEC, OPT_NO_KPI, OPT_NO_ALERTS, OPT_STRICT, OPT_MIN_SAMPLES,
-	OPT_PSEUDONYMIZE,
+	OPT_PSEUDONYMIZE, OPT_DRY_RUN,
 };
 
 static const struct ps_option options[] = {
@@ -47,24 +50,40 @@ static const struct ps_option options[] = {
 	{ "pseudonymize", OPT_PSEUDONYMIZE, "KEY", "replace patient and "
 	  "encounter ids by HMAC-SHA256 under KEY (secret:NAME), ages over "
 	  "89 by the band 90+" },
+	PS_MAINT_OPTIONS,
+	{ "dry-run", OPT_DRY_RUN, NULL, "with --vacuum: report what would "
+	  "be deleted, delete nothing" },
 	{ NULL, 0, NULL, NULL },
 };
 
 static struct ps_tool tool = {
-	"ps-gold", "[OPTIONS]",
+	"ps-gold", "[OPTIONS]\n--compact | --vacuum [--retain DURATION] "
+	"[--dry-run]",
 	"Maintain the gold star schema and KPI tables from clean records; "
 	"print KPI snapshots and alerts.",
 	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK, NULL,
 };
 
+struct args {
+	struct ps_gold_opts o;
+	struct ps_maint_opts m;
+};
+
 static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 {
-	struct ps_gold_opts *o = ctx;
+	struct args *a = ctx;
+	struct ps_gold_opts *o = &a->o;
 	const char *why = NULL;
 	long long v;
 	double d;
+	int rc;
 
+	if ((rc = ps_maint_option(&a->m, key, arg, e)) <= 0)
+		return rc;
 	switch (key) {
+	case OPT_DRY_RUN:
+		a->m.dry_run = 1;
+		return 0;
 	case OPT_CATCH_UP:
 		o->catch_up = 1;
 		o->read_stdin = 0;
@@ -134,14 +153,14 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 
 int main(int argc, char **argv)
 {
-	struct ps_gold_opts o = PS_GOLD_OPTS_INIT;
+	struct args a = { PS_GOLD_OPTS_INIT, PS_MAINT_OPTS_INIT };
 	struct ps_common c;
 	struct ps_error e = { 0, "" };
 	int rc, argi;
 
 	ps_init("ps-gold");
 	signal(SIGXFSZ, SIG_IGN);
-	rc = ps_cli_parse(&tool, argc, argv, on_option, &o, &c, &argi);
+	rc = ps_cli_parse(&tool, argc, argv, on_option, &a, &c, &argi);
 	if (rc != PS_CONTINUE)
 		return rc;
 	if (argi < argc)
@@ -150,10 +169,22 @@ int main(int argc, char **argv)
 	if (!c.lake)
 		return ps_cli_misuse(&tool, "a lake is needed: -L DIR or "
 				     "PS_LAKE");
-	o.lake = c.lake;
-	o.stream = c.stream;
-	o.lock_wait = c.lock_wait;
-	rc = ps_gold_run(&o, 0, ps_stdout_out, NULL, &e) < 0 ? e.code : 0;
+	if (a.m.dry_run && !a.m.vacuum)
+		return ps_cli_misuse(&tool, "--dry-run goes with --vacuum");
+	if (ps_maint_wanted(&a.m)) {
+		char *root = ps_path_join(c.lake, "gold");
+
+		a.m.lake = c.lake;
+		rc = ps_maint_run(&a.m, root, ps_stdout_out, NULL, &e) < 0 ?
+			e.code : 0;
+		free(root);
+	} else {
+		a.o.lake = c.lake;
+		a.o.stream = c.stream;
+		a.o.lock_wait = c.lock_wait;
+		rc = ps_gold_run(&a.o, 0, ps_stdout_out, NULL, &e) < 0 ?
+			e.code : 0;
+	}
 	if (rc)
 		ps_log(PS_ERROR, e.msg, PS_S("exit", ps_exit_name(rc)));
 	return ps_close_stdout(rc);

@@ -7,7 +7,9 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "lake.h"
 #include "log.h"
+#include "maint.h"
 #include "ndjson.h"
 #include "parquet.h"
 #include "pstime.h"
@@ -18,7 +20,8 @@ enum {
 	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DUMP, OPT_MAX_FUTURE,
 	OPT_DEPARTMENTS, OPT_STRICT, OPT_MAX_ERRORS, OPT_STATS_JSON,
 	OPT_FLUSH_INTERVAL, OPT_FLUSH_RECORDS, OPT_CODEC, OPT_DRY_RUN,
-	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD, OPT_MAP,
+	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD, OPT_MAP, OPT_VERSION_AS_OF,
+	OPT_AS_OF,
 };
 
 static const struct ps_option options[] = {
@@ -26,8 +29,12 @@ static const struct ps_option options[] = {
 	  "past the checkpoint, then exit (no stdin)" },
 	{ "no-catch-up", OPT_NO_CATCH_UP, NULL, "read stdin only, without "
 	  "catching up from bronze first" },
-	{ "dump", OPT_DUMP, NULL, "print the silver Parquet files or "
+	{ "dump", OPT_DUMP, NULL, "print the tables, Parquet files or "
 	  "directories given as operands as NDJSON" },
+	{ "version-as-of", OPT_VERSION_AS_OF, "N", "--dump: the Delta "
+	  "tables as of version N" },
+	{ "as-of", OPT_AS_OF, "TIME", "--dump: the Delta tables as of the "
+	  "last version committed at or before TIME" },
 	{ "max-future", OPT_MAX_FUTURE, "DURATION", "admissions later than "
 	  "ingest time + DURATION are quarantined (default 1h)" },
 	{ "departments", OPT_DEPARTMENTS, "FILE", "known departments "
@@ -47,7 +54,7 @@ static const struct ps_option options[] = {
 	{ "codec", OPT_CODEC, "CODEC", "Parquet pages: zstd (default), gzip "
 	  "or none" },
 	{ "dry-run", OPT_DRY_RUN, NULL, "parse and validate, print clean "
-	  "records, write nothing" },
+	  "records, write nothing; with --vacuum: report, delete nothing" },
 	{ "no-output", 'n', NULL, "print no records on stdout" },
 	{ "now", OPT_NOW, "TIME", "reference time for the future rules "
 	  "and ingest time of plain lines (default: each ingest time)" },
@@ -55,11 +62,13 @@ static const struct ps_option options[] = {
 	  "dedup, about 40 bytes each (default 200000)" },
 	{ "max-record", OPT_MAX_RECORD, "SIZE", "longest payload accepted "
 	  "(default 1M)" },
+	PS_MAINT_OPTIONS,
 	{ NULL, 0, NULL, NULL },
 };
 
 static struct ps_tool tool = {
-	"ps-silver", "[OPTIONS]\n--dump PATH...",
+	"ps-silver", "[OPTIONS]\n--dump [--version-as-of N | --as-of TIME] "
+	"PATH...\n--compact | --vacuum [--retain DURATION] [--dry-run]",
 	"Parse, validate, quarantine, deduplicate and write raw events as "
 	"silver Parquet.",
 	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK, NULL,
@@ -68,6 +77,8 @@ static struct ps_tool tool = {
 struct args {
 	struct ps_silver_opts o;
 	int dump;
+	struct ps_dump_at at;
+	struct ps_maint_opts m;
 };
 
 static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
@@ -76,8 +87,18 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 	const char *why = NULL;
 	long long v;
 	double d;
+	int rc;
 
+	if ((rc = ps_maint_option(&a->m, key, arg, e)) <= 0)
+		return rc;
 	switch (key) {
+	case OPT_VERSION_AS_OF:
+		if (ps_opt_ll("--version-as-of", arg, 0, INT64_MAX, &v, e))
+			return -1;
+		a->at.version = v;
+		return 0;
+	case OPT_AS_OF:
+		return ps_opt_time("--as-of", arg, &a->at.as_of, e);
 	case OPT_CATCH_UP:
 		a->o.catch_up = 1;
 		a->o.read_stdin = 0;
@@ -159,7 +180,8 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 
 int main(int argc, char **argv)
 {
-	struct args a = { PS_SILVER_OPTS_INIT, 0 };
+	struct args a = { PS_SILVER_OPTS_INIT, 0, { -1, INT64_MIN },
+			  PS_MAINT_OPTS_INIT };
 	struct ps_common c;
 	struct ps_buf help = PS_BUF_INIT;
 	struct ps_error e = { 0, "" };
@@ -178,14 +200,36 @@ int main(int argc, char **argv)
 	a.o.lake = c.lake;
 	a.o.stream = c.stream;
 	a.o.lock_wait = c.lock_wait;
-	if (a.dump) {
+	if ((a.at.version >= 0 || a.at.as_of != INT64_MIN) &&
+	    (!a.dump || (a.at.version >= 0 && a.at.as_of != INT64_MIN))) {
+		rc = ps_cli_misuse(&tool, "--version-as-of and --as-of go with "
+				   "--dump, one at a time");
+		goto out;
+	}
+	if (ps_maint_wanted(&a.m)) {
+		char *root;
+
+		if (a.dump || argi < argc || !a.o.lake ||
+		    (a.o.dry_run && !a.m.vacuum)) {
+			rc = ps_cli_misuse(&tool, "--compact and --vacuum need a "
+					   "lake and no --dump nor operand; "
+					   "--dry-run goes with --vacuum");
+			goto out;
+		}
+		a.m.lake = a.o.lake;
+		a.m.dry_run = a.o.dry_run;
+		root = ps_lake_dir(a.o.lake, PS_LAKE_SILVER, a.o.stream);
+		rc = ps_maint_run(&a.m, root, ps_stdout_out, NULL, &e) < 0 ?
+			e.code : 0;
+		free(root);
+	} else if (a.dump) {
 		if (argi >= argc) {
 			rc = ps_cli_misuse(&tool, "--dump needs at least one "
 					   "PATH");
 			goto out;
 		}
-		rc = ps_silver_dump(argv + argi, argc - argi, ps_stdout_out, NULL,
-				    &e) < 0 ? e.code : 0;
+		rc = ps_silver_dump(argv + argi, argc - argi, &a.at,
+				    ps_stdout_out, NULL, &e) < 0 ? e.code : 0;
 	} else if (argi < argc) {
 		rc = ps_cli_misuse(&tool, "unexpected argument '%s'",
 				   argv[argi]);

@@ -299,8 +299,8 @@ static int cmd_maint(int argc, char **argv, int vacuum)
 		else
 			return usage();
 	}
-	rc = vacuum ? ps_delta_vacuum(argv[2], num(argv[3]), now, dry, &m,
-				      &e) :
+	rc = vacuum ? ps_delta_vacuum(argv[2], num(argv[3]), now, dry, NULL,
+				      NULL, &m, &e) :
 		ps_delta_compact(argv[2], num(argv[3]), now, &m, &e);
 	if (rc)
 		return fail(&e);

@@ -401,8 +401,8 @@ Test(delta, compaction_and_vacuum, .init = mkdir_tmp, .fini = rm_tmp)
 	snprintf(p, sizeof(p), "%s/day=2026-01-01/stray-young.parquet", dir);
 	cr_assert_eq(ps_write_file_atomic(p, "y", 1, 0644, &e), 0);
 	cr_assert_eq(ps_delta_vacuum(dir, 3600 * 1000,
-				     (int64_t)time(NULL) * 1000, 0, &m, &e),
-		     0, "%s", e.msg);
+				     (int64_t)time(NULL) * 1000, 0, NULL, NULL,
+				     &m, &e), 0, "%s", e.msg);
 	cr_assert_eq(m.deleted, 1);
 	snprintf(p, sizeof(p), "%s/day=2026-01-01/stray-old.parquet", dir);
 	cr_assert_neq(access(p, F_OK), 0);
@@ -411,7 +411,8 @@ Test(delta, compaction_and_vacuum, .init = mkdir_tmp, .fini = rm_tmp)
 	/* past every retention: the removed files and the young stray go,
 	 * the active file and the log stay */
 	cr_assert_eq(ps_delta_vacuum(dir, 0, (int64_t)time(NULL) * 1000 +
-				     60000, 0, &m, &e), 0, "%s", e.msg);
+				     60000, 0, NULL, NULL, &m, &e), 0, "%s",
+		     e.msg);
 	cr_assert_eq(m.deleted, 5);
 	snprintf(p, sizeof(p), "%s/%s", dir, s.files[0].path);
 	cr_assert_eq(access(p, F_OK), 0);

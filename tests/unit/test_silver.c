@@ -251,7 +251,7 @@ Test(silver, envelopes_commit_and_restart_skips)
 	/* stdout equals what the Parquet files hold */
 	snprintf(dir, sizeof(dir), "%s/silver", lake);
 	paths[0] = dir;
-	cr_assert_eq(ps_silver_dump(paths, 1, to_buf, &dump, &e), 0, "%s",
+	cr_assert_eq(ps_silver_dump(paths, 1, NULL, to_buf, &dump, &e), 0, "%s",
 		     e.msg);
 	cr_assert_str_eq(dump.data, out.data);
 
