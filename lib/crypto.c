@@ -1,4 +1,5 @@
 /* crypto.c - see crypto.h.  The only file that includes OpenSSL. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +7,13 @@
 #include <sys/resource.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "crypto.h"
 #include "json.h"
@@ -268,4 +273,231 @@ int ps_crypto_gcm_open(const unsigned char key[PS_GCM_KEY_LEN],
 		return ps_error_set(e, PS_EX_DATAERR, "authentication failed");
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS servers                                                         */
+/* ------------------------------------------------------------------ */
+
+struct ps_tls_server {
+	SSL_CTX *ctx;
+};
+
+struct ps_tls {
+	SSL *ssl;
+	int want_write;
+};
+
+/* "what: the reason of OpenSSL's last error" into why (the queue is
+ * emptied); a failed certificate check says why it failed. */
+static void tls_why(SSL *ssl, char *why, size_t whylen, const char *what)
+{
+	unsigned long err, last = 0;
+	const char *r;
+	long v;
+
+	while ((err = ERR_get_error()) != 0)
+		last = err;
+	r = last ? ERR_reason_error_string(last) : NULL;
+	if (ssl && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
+		snprintf(why, whylen, "%s: %s (%s)", what, r ? r : "error",
+			 X509_verify_cert_error_string(v));
+	else
+		snprintf(why, whylen, "%s%s%s", what, r ? ": " : "",
+			 r ? r : "");
+}
+
+/* Never ask for a passphrase (no terminal prompt from a server). */
+static int no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return -1;
+}
+
+static int readable(const char *path, const char *what, struct ps_error *e)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return ps_error_errno(e, PS_EX_NOINPUT, errno,
+				      "cannot open %s %s", what, path);
+	fclose(f);
+	return 0;
+}
+
+/* NULL with e "FILE: MSG: OpenSSL's reason" (78); ctx freed. */
+static struct ps_tls_server *server_fail(SSL_CTX *ctx, struct ps_error *e,
+					 const char *file, const char *msg)
+{
+	char why[300], what[200];
+
+	snprintf(what, sizeof(what), "%s: %s", file, msg);
+	tls_why(NULL, why, sizeof(why), what);
+	ps_error_set(e, PS_EX_CONFIG, "%s", why);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct ps_tls_server *ps_tls_server_new(const char *cert_file,
+					const void *key, size_t keylen,
+					const char *client_ca_file,
+					struct ps_error *e)
+{
+	static const unsigned char sid[] = "pulsestream";
+	struct ps_tls_server *s;
+	SSL_CTX *ctx;
+	EVP_PKEY *pk;
+	BIO *bio;
+
+	ERR_clear_error();
+	if (readable(cert_file, "certificate file", e) < 0 ||
+	    (client_ca_file && readable(client_ca_file, "client CA file",
+					e) < 0))
+		return NULL;
+	if (keylen > 0x7fffffff) {
+		ps_error_set(e, PS_EX_CONFIG, "TLS key too long");
+		return NULL;
+	}
+	if (!(ctx = SSL_CTX_new(TLS_server_method())))
+		die("SSL_CTX_new");
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+		die("SSL_CTX_set_min_proto_version");
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_NO_COMPRESSION |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE |
+			    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+		return server_fail(ctx, e, cert_file, "not a PEM certificate");
+	if (!(bio = BIO_new_mem_buf(key, (int)keylen)))
+		die("BIO_new_mem_buf");
+	pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!pk)
+		return server_fail(ctx, e, "TLS key", "not an unencrypted "
+				   "PEM private key");
+	if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		EVP_PKEY_free(pk);
+		return server_fail(ctx, e, cert_file, "does not match the "
+				   "TLS key");
+	}
+	EVP_PKEY_free(pk);
+	if (client_ca_file) {
+		STACK_OF(X509_NAME) *names;
+
+		if (SSL_CTX_load_verify_locations(ctx, client_ca_file,
+						  NULL) != 1 ||
+		    !(names = SSL_load_client_CA_file(client_ca_file)))
+			return server_fail(ctx, e, client_ca_file,
+					   "not a PEM certificate");
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+				   SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	s = ps_xcalloc(1, sizeof(*s));
+	s->ctx = ctx;
+	return s;
+}
+
+void ps_tls_server_free(struct ps_tls_server *s)
+{
+	if (!s)
+		return;
+	SSL_CTX_free(s->ctx);	/* the key is freed with clearing */
+	free(s);
+}
+
+struct ps_tls *ps_tls_accept(struct ps_tls_server *s, int fd)
+{
+	struct ps_tls *t = ps_xcalloc(1, sizeof(*t));
+
+	if (!(t->ssl = SSL_new(s->ctx)) || SSL_set_fd(t->ssl, fd) != 1)
+		die("SSL_new");
+	SSL_set_accept_state(t->ssl);
+	return t;
+}
+
+void ps_tls_free(struct ps_tls *t)
+{
+	if (!t)
+		return;
+	if (SSL_is_init_finished(t->ssl)) {
+		ERR_clear_error();
+		SSL_shutdown(t->ssl);	/* best effort, non-blocking */
+	}
+	SSL_free(t->ssl);
+	ERR_clear_error();
+	free(t);
+}
+
+/* What SSL_read or SSL_write returning r means. */
+static long tls_result(struct ps_tls *t, int r, char *why, size_t whylen)
+{
+	int err = SSL_get_error(t->ssl, r);
+
+	t->want_write = 0;
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		ERR_clear_error();
+		return PS_TLS_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		ERR_clear_error();
+		t->want_write = 1;
+		return PS_TLS_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		ERR_clear_error();
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (!ERR_peek_error()) {
+			if (!errno)
+				return 0;	/* end of file */
+			snprintf(why, whylen, "%s", strerror(errno));
+			return -1;
+		}
+		break;
+	default:
+		break;
+	}
+	tls_why(t->ssl, why, whylen, SSL_is_init_finished(t->ssl) ?
+		"TLS error" : "TLS handshake failed");
+	return -1;
+}
+
+/* SSL_read into rp, or SSL_write of wp (rp NULL): up to n bytes. */
+static long tls_io(struct ps_tls *t, void *rp, const void *wp, size_t n,
+		   char *why, size_t whylen)
+{
+	int k = n > 0x7fffffff ? 0x7fffffff : (int)n, r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = rp ? SSL_read(t->ssl, rp, k) : SSL_write(t->ssl, wp, k);
+	if (r > 0) {
+		t->want_write = 0;
+		return r;
+	}
+	return tls_result(t, r, why, whylen);
+}
+
+long ps_tls_read(struct ps_tls *t, void *p, size_t n, char *why,
+		 size_t whylen)
+{
+	return tls_io(t, p, NULL, n, why, whylen);
+}
+
+long ps_tls_write(struct ps_tls *t, const void *p, size_t n, char *why,
+		  size_t whylen)
+{
+	return tls_io(t, NULL, p, n, why, whylen);
+}
+
+int ps_tls_wants_write(const struct ps_tls *t)
+{
+	return t->want_write;
 }

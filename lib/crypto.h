@@ -138,4 +138,68 @@ int ps_crypto_gcm_open(const unsigned char key[PS_GCM_KEY_LEN],
 		       const unsigned char tag[PS_GCM_TAG_LEN],
 		       struct ps_error *e);
 
+/* ------------------------------------------------------------------ */
+/* TLS servers                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The server side of TLS (ps-hl7 listen): TLS 1.2 or later only,
+ * OpenSSL's default cipher suites, no renegotiation, no compression.
+ * Connections are driven on non-blocking sockets from a poll loop.
+ */
+struct ps_tls_server;	/* opaque: certificate, key, settings */
+struct ps_tls;		/* opaque: one connection */
+
+/*
+ * A server context with the certificate chain of cert_file (PEM, the
+ * server's certificate first) and its private key: keylen bytes of
+ * unencrypted PEM at key (the caller reads and wipes them; the key stays
+ * in the context until ps_tls_server_free).  client_ca_file NULL, or a
+ * PEM file of the CAs whose client certificates are then required
+ * (mutual TLS).  Returns the context, or NULL with e filled: 66 a file
+ * cannot be read, 78 not a certificate or key, or a key that does not
+ * match the certificate.  Messages name files, never key material.
+ */
+struct ps_tls_server *ps_tls_server_new(const char *cert_file,
+					const void *key, size_t keylen,
+					const char *client_ca_file,
+					struct ps_error *e);
+
+/* Free s (wiping its key); ps_tls_server_free(NULL) is a no-op. */
+void ps_tls_server_free(struct ps_tls_server *s);
+
+/*
+ * The server side of a TLS connection on the connected non-blocking
+ * socket fd (borrowed: close it after ps_tls_free); the handshake runs
+ * in the first reads.  Cannot fail (aborts on out of memory).
+ */
+struct ps_tls *ps_tls_accept(struct ps_tls_server *s, int fd);
+
+/* Send a close_notify if the socket takes it now, free t; NULL: no-op. */
+void ps_tls_free(struct ps_tls *t);
+
+#define PS_TLS_AGAIN (-2)	/* not ready: poll, then call again */
+
+/*
+ * Read up to n bytes of plaintext (running the handshake first).
+ * Returns the count, 0 when the peer closed the connection, PS_TLS_AGAIN
+ * when the socket is not ready, or -1 with a one-line reason in why (a
+ * failed handshake: a client that does not speak TLS, an old protocol
+ * version, no or a bad client certificate; a broken connection).
+ */
+long ps_tls_read(struct ps_tls *t, void *p, size_t n, char *why,
+		 size_t whylen);
+
+/*
+ * Write up to n bytes; returns the count written (> 0), PS_TLS_AGAIN, or
+ * -1 with why filled.  After PS_TLS_AGAIN, call again with the same
+ * bytes (they may have moved).
+ */
+long ps_tls_write(struct ps_tls *t, const void *p, size_t n, char *why,
+		  size_t whylen);
+
+/* The last read or write waits for the socket to be writable (poll for
+ * POLLOUT, then read again): during the handshake. */
+int ps_tls_wants_write(const struct ps_tls *t);
+
 #endif

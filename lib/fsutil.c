@@ -478,3 +478,20 @@ char *ps_path_join(const char *a, const char *b)
 	ps_buf_adds(&p, b);
 	return ps_buf_detach(&p, NULL);
 }
+
+int ps_file_private(const char *path, const char *what, struct ps_error *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		return ps_error_errno(e, PS_EX_NOINPUT, errno,
+				      "cannot stat %s %s", what, path);
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return ps_error_set(e, PS_EX_CONFIG,
+				    "%s %s is accessible by group or others "
+				    "(chmod 600 it)", what, path);
+	return 0;
+}

@@ -125,6 +125,14 @@ int ps_write_file_atomic(const char *path, const void *p, size_t n,
 			 mode_t mode, struct ps_error *e);
 
 /*
+ * Is the file at path private to its owner (no group or other
+ * permission bits), as a key or a vault must be?  Returns 0 when it is,
+ * 1 when it does not exist, -1 with e filled otherwise: 78 "WHAT PATH is
+ * accessible by group or others (chmod 600 it)", 66 cannot stat it.
+ */
+int ps_file_private(const char *path, const char *what, struct ps_error *e);
+
+/*
  * Read a whole file into b (appending), refusing files over max bytes.
  * Returns 0, 1 when the file does not exist, or -1 (66 or 74).
  */

@@ -14,6 +14,7 @@
 #include "bronze.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "crypto.h"
 #include "envelope.h"
 #include "fsutil.h"
 #include "hl7.h"
@@ -22,6 +23,7 @@
 #include "mllp.h"
 #include "pstime.h"
 #include "rand.h"
+#include "secret.h"
 #include "banned.h"
 
 #define SB 0x0b		/* start block */
@@ -155,6 +157,10 @@ static uint64_t msg_key(const struct ps_hl7_msg *m)
 
 struct conn {
 	int fd;			/* -1: free slot */
+	struct ps_tls *tls;	/* MLLP over TLS, or NULL */
+	int peeked;		/* the first byte was looked at */
+	int plain;		/* plain MLLP on the TLS port: refused */
+	int close_after;	/* close once out is sent */
 	unsigned gen;
 	struct ps_buf in, out;
 	int discarding;		/* inside a frame over the cap */
@@ -171,6 +177,7 @@ struct wait {
 
 struct listener {
 	const struct ps_hl7_listen_opts *o;
+	struct ps_tls_server *tls;	/* NULL: plain MLLP */
 	int lfd, wake[2], bpipe[2];
 	struct conn *c;
 	int nc;
@@ -401,6 +408,14 @@ static int message(struct listener *l, int ci, const char *p, size_t n,
 	static const struct ps_hl7_path id = { "MSH", 10, 0, 0, 0 };
 
 	l->n_msg++;
+	if (l->c[ci].plain) {
+		/* an AR the sender can read, rather than a reset */
+		reject(l, ci, ps_hl7_parse(&l->msg, p, n, why, sizeof(why)) ?
+		       NULL : &l->msg, 207, "this port takes MLLP over TLS "
+		       "only");
+		l->c[ci].close_after = 1;
+		return 0;
+	}
 	if (ps_hl7_parse(&l->msg, p, n, why, sizeof(why)) < 0) {
 		reject(l, ci, NULL, n >= 3 && !memcmp(p, "MSH", 3) ? 102 : 100,
 		       why);
@@ -521,6 +536,9 @@ static void conn_close(struct listener *l, int ci)
 {
 	struct conn *c = &l->c[ci];
 
+	ps_tls_free(c->tls);
+	c->tls = NULL;
+	c->peeked = c->plain = c->close_after = 0;
 	close(c->fd);
 	c->fd = -1;
 	c->gen++;
@@ -558,6 +576,44 @@ static void release(struct listener *l, long long upto, const char *code)
 	l->nw = k;
 }
 
+/* The TLS context of tls_cert and tls_key (a private file, or a
+ * secret), when there are. */
+static int tls_setup(struct listener *l, struct ps_error *e)
+{
+	const struct ps_hl7_listen_opts *o = l->o;
+	struct ps_buf key = PS_BUF_INIT;
+	char *sec = NULL;
+	int rc;
+
+	if (!o->tls_cert && !o->tls_key)
+		return 0;
+	if (!o->tls_cert || !o->tls_key)
+		return ps_error_set(e, PS_EX_USAGE, "TLS needs both a "
+				    "certificate and a key");
+	ps_crypto_protect_process();
+	if (ps_secret_is_ref(o->tls_key)) {
+		if (ps_secret_resolve(o->tls_key, &sec, e) < 0)
+			return -1;
+		ps_buf_adds(&key, sec);
+		ps_secret_free(sec);
+	} else {
+		rc = ps_file_private(o->tls_key, "TLS key file", e);
+		if (rc == 0)
+			rc = ps_read_file(o->tls_key, &key, 1 << 20, e);
+		if (rc == 1)
+			ps_error_set(e, PS_EX_NOINPUT, "TLS key file %s does "
+				     "not exist", o->tls_key);
+		if (rc) {
+			ps_crypto_wipe_buf(&key);
+			return -1;
+		}
+	}
+	l->tls = ps_tls_server_new(o->tls_cert, key.data, key.len,
+				   o->tls_client_ca, e);
+	ps_crypto_wipe_buf(&key);
+	return l->tls ? 0 : -1;
+}
+
 static int setup(struct listener *l, struct ps_error *e)
 {
 	const struct ps_hl7_listen_opts *o = l->o;
@@ -591,7 +647,9 @@ static int setup(struct listener *l, struct ps_error *e)
 	}
 	ps_log(PS_INFO, "listening", PS_S("bind", o->bind),
 	       PS_I("port", ntohs(sa.sin_port)), PS_S("source",
-						      l->source.data));
+						      l->source.data),
+	       PS_S("tls", !l->tls ? "off" : o->tls_client_ca ? "mutual" :
+		    "on"));
 	return 0;
 }
 
@@ -679,8 +737,59 @@ static void accept_all(struct listener *l)
 			l->nc++;
 		}
 		l->c[ci].fd = fd;
+		l->c[ci].tls = l->tls ? ps_tls_accept(l->tls, fd) : NULL;
 		l->n_conn++;
 	}
+}
+
+/* A connection that failed in TLS: logged (never key material: why is
+ * OpenSSL's reason), closed. */
+static void tls_failed(struct listener *l, int ci, const char *why)
+{
+	ps_log(PS_WARN, "TLS connection closed", PS_S("reason", why));
+	conn_close(l, ci);
+}
+
+/* One read of connection ci: bytes, 0 at the end, -1 would block (or
+ * the connection failed and is closed: fd -1). */
+static ssize_t conn_read1(struct listener *l, int ci, char *buf, size_t n)
+{
+	char why[256];
+	ssize_t r;
+	long t;
+
+	if (l->c[ci].tls && !l->c[ci].peeked) {
+		/* a plain MLLP sender starts with 0x0B, TLS with 0x16 */
+		unsigned char b;
+
+		r = recv(l->c[ci].fd, &b, 1, MSG_PEEK);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+			      errno == EINTR))
+			return -1;
+		l->c[ci].peeked = 1;
+		if (r == 1 && b == SB) {
+			ps_log(PS_WARN, "plain MLLP on the TLS port: refused");
+			ps_tls_free(l->c[ci].tls);
+			l->c[ci].tls = NULL;
+			l->c[ci].plain = 1;
+		}
+	}
+	if (!l->c[ci].tls) {
+		do
+			r = read(l->c[ci].fd, buf, n);
+		while (r < 0 && errno == EINTR);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -1;
+		return r < 0 ? 0 : r;
+	}
+	t = ps_tls_read(l->c[ci].tls, buf, n, why, sizeof(why));
+	if (t == PS_TLS_AGAIN)
+		return -1;
+	if (t < 0) {
+		tls_failed(l, ci, why);
+		return -1;
+	}
+	return t;
 }
 
 /* Read what connection ci has; returns -1 on a fatal error. */
@@ -688,14 +797,12 @@ static int conn_read(struct listener *l, int ci, struct ps_error *e)
 {
 	char buf[65536];
 
-	for (;;) {
-		ssize_t r = read(l->c[ci].fd, buf, sizeof(buf));
+	while (l->c[ci].fd >= 0) {
+		ssize_t r = conn_read1(l, ci, buf, sizeof(buf));
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r < 0)
 			return 0;
-		if (r <= 0) {
+		if (r == 0) {
 			if (!l->c[ci].out.len)
 				conn_close(l, ci);
 			else
@@ -706,6 +813,7 @@ static int conn_read(struct listener *l, int ci, struct ps_error *e)
 		if (frames(l, ci, e) < 0)
 			return -1;
 	}
+	return 0;
 }
 
 static void conn_write(struct listener *l, int ci)
@@ -713,8 +821,23 @@ static void conn_write(struct listener *l, int ci)
 	struct conn *c = &l->c[ci];
 
 	while (c->out.len) {
-		ssize_t w = write(c->fd, c->out.data, c->out.len);
+		ssize_t w;
 
+		if (c->tls) {
+			char why[256];
+			long t = ps_tls_write(c->tls, c->out.data, c->out.len,
+					      why, sizeof(why));
+
+			if (t == PS_TLS_AGAIN)
+				return;
+			if (t < 0) {
+				tls_failed(l, ci, why);
+				return;
+			}
+			w = t;
+		} else {
+			w = write(c->fd, c->out.data, c->out.len);
+		}
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -726,6 +849,8 @@ static void conn_write(struct listener *l, int ci)
 		c->out.len -= (size_t)w;
 		memmove(c->out.data, c->out.data + w, c->out.len);
 	}
+	if (c->close_after)
+		conn_close(l, ci);
 }
 
 int ps_hl7_listen(const struct ps_hl7_listen_opts *opts, struct ps_error *e)
@@ -747,7 +872,7 @@ int ps_hl7_listen(const struct ps_hl7_listen_opts *opts, struct ps_error *e)
 	ps_buf_adds(&l.source, o->source_name ? o->source_name : o->stream);
 	ids_init(&l.ids, o->dedup_window);
 	l.ep = ps_envelope_parser_new();
-	if (startup(&l, e) < 0 || setup(&l, e) < 0)
+	if (tls_setup(&l, e) < 0 || startup(&l, e) < 0 || setup(&l, e) < 0)
 		goto out;
 	if (pipe2(l.wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    pipe2(l.bpipe, O_CLOEXEC) < 0) {
@@ -770,8 +895,9 @@ int ps_hl7_listen(const struct ps_hl7_listen_opts *opts, struct ps_error *e)
 		pf[np++].events = POLLIN;
 		for (i = 0; i < l.nc; i++) {
 			pf[np].fd = l.c[i].fd;	/* -1: ignored by poll */
-			pf[np++].events = POLLIN |
-				(l.c[i].out.len ? POLLOUT : 0);
+			pf[np++].events = POLLIN | (l.c[i].out.len ||
+				(l.c[i].tls && ps_tls_wants_write(l.c[i].tls)) ?
+				POLLOUT : 0);
 		}
 		if (poll(pf, (nfds_t)np, 500) < 0 && errno != EINTR) {
 			ps_error_errno(e, PS_EX_SOFTWARE, errno, "poll");
@@ -797,7 +923,10 @@ int ps_hl7_listen(const struct ps_hl7_listen_opts *opts, struct ps_error *e)
 
 			if (l.c[i].fd < 0 || pf[i + 2].fd != l.c[i].fd)
 				continue;
-			if ((rv & (POLLIN | POLLHUP | POLLERR)) &&
+			/* a TLS handshake may wait to write, then read */
+			if ((rv & (POLLIN | POLLHUP | POLLERR) ||
+			     (rv & POLLOUT && l.c[i].tls &&
+			      ps_tls_wants_write(l.c[i].tls))) &&
 			    conn_read(&l, i, e) < 0)
 				goto out;
 			if (l.c[i].fd >= 0 && l.c[i].out.len)
@@ -844,7 +973,7 @@ out:
 	       PS_I("duplicates", l.n_dup), PS_I("rejected", l.n_rej));
 	for (i = 0; i < l.nc; i++) {
 		if (l.c[i].fd >= 0)
-			close(l.c[i].fd);
+			conn_close(&l, i);
 		ps_buf_release(&l.c[i].in);
 		ps_buf_release(&l.c[i].out);
 	}
@@ -862,6 +991,7 @@ out:
 	if (l.lfd >= 0)
 		close(l.lfd);
 	ids_free(&l.ids);
+	ps_tls_server_free(l.tls);
 	ps_envelope_parser_free(l.ep);
 	ps_hl7_msg_release(&l.msg);
 	ps_buf_release(&l.source);

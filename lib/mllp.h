@@ -25,6 +25,15 @@
  * One thread polls every connection (up to max_connections; more are
  * closed at once).  SIGINT/SIGTERM: stop accepting, let bronze commit
  * what it holds, send those ACKs, return 0.
+ *
+ * With tls_cert and tls_key, every connection is MLLP over TLS (1.2 or
+ * later, lib/crypto.h): the same frames and ACKs inside TLS.  The key is
+ * a PEM file private to its owner (as the vault's key file: no group or
+ * other permissions) or "secret:NAME" (lib/secret.h); it is never
+ * logged.  With tls_client_ca, clients must present a certificate signed
+ * by one of its CAs.  A connection whose handshake fails (a client that
+ * does not speak TLS, TLS 1.1 or older, no or a bad client certificate)
+ * is logged and closed; the others go on.
  */
 #ifndef PS_MLLP_H
 #define PS_MLLP_H
@@ -49,16 +58,21 @@ struct ps_hl7_listen_opts {
 	int gzip_level;
 	ps_bronze_emit_fn emit;		/* committed envelopes, or NULL */
 	void *emit_ctx;
+	const char *tls_cert;		/* PEM chain: MLLP over TLS */
+	const char *tls_key;		/* PEM key file, or secret:NAME */
+	const char *tls_client_ca;	/* require client certificates */
 };
 
 #define PS_HL7_LISTEN_OPTS_INIT { NULL, NULL, NULL, "127.0.0.1", 0, NULL, \
-	0, 1024, 1000000, 0.02, 10000, 1, NULL, NULL }
+	0, 1024, 1000000, 0.02, 10000, 1, NULL, NULL, NULL, NULL, NULL }
 
 /*
  * Serve until SIGINT/SIGTERM (ps_stop_requested).  Logs a summary
  * (connections, messages, landed, duplicates, rejected).  Returns 0, or -1
  * with e filled: 69 cannot bind or listen, 73/74/78 from bronze (cannot
- * create the lake, I/O error, bad checkpoint), 74 the emit writer failed.
+ * create the lake, I/O error, bad checkpoint), 74 the emit writer failed;
+ * with TLS 66 a certificate or key file cannot be read or the secret does
+ * not exist, 78 a bad certificate or key, a key readable by others.
  */
 int ps_hl7_listen(const struct ps_hl7_listen_opts *o, struct ps_error *e);
 

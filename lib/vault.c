@@ -98,25 +98,6 @@ static int cmp_str(const void *a, const void *b)
 
 /* --- keys and permissions -------------------------------------------- */
 
-/* 0 when path is private to its owner, else -1 (78); 1 when missing. */
-static int check_private(const char *path, const char *what,
-			 struct ps_error *e)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0) {
-		if (errno == ENOENT)
-			return 1;
-		return ps_error_errno(e, PS_EX_NOINPUT, errno,
-				      "cannot stat %s %s", what, path);
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		return ps_error_set(e, PS_EX_CONFIG,
-				    "%s %s is accessible by group or others "
-				    "(chmod 600 it)", what, path);
-	return 0;
-}
-
 /* Decode 32 key bytes from hex or base64 text (whitespace trimmed). */
 static int decode_key(const char *s, size_t n, unsigned char *key)
 {
@@ -150,7 +131,7 @@ static int load_key(struct ps_vault *v, const char *key_file,
 	if (!key_file || !*key_file)
 		key_file = getenv("PS_VAULT_KEY_FILE");
 	if (key_file && *key_file) {
-		rc = check_private(key_file, "key file", e);
+		rc = ps_file_private(key_file, "key file", e);
 		if (rc == 1)
 			return ps_error_set(e, PS_EX_CONFIG,
 					    "key file %s does not exist",
@@ -455,7 +436,7 @@ static int file_load(struct ps_vault *v, struct entries *t,
 	yajl_val tree;
 	int rc;
 
-	rc = check_private(v->path, "vault file", e);
+	rc = ps_file_private(v->path, "vault file", e);
 	if (rc == 1)
 		return 0;
 	if (rc < 0)

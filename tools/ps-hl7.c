@@ -13,7 +13,8 @@
 enum {
 	OPT_MAP = 256, OPT_STRICT, OPT_MAX_MESSAGE, OPT_RAW, OPT_BIND,
 	OPT_PORT, OPT_PORT_FILE, OPT_SOURCE, OPT_FLUSH_INTERVAL,
-	OPT_FLUSH_RECORDS, OPT_MAX_CONN, OPT_DEDUP,
+	OPT_FLUSH_RECORDS, OPT_MAX_CONN, OPT_DEDUP, OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_TLS_CLIENT_CA,
 };
 
 static const struct ps_option options[] = {
@@ -40,6 +41,12 @@ static const struct ps_option options[] = {
 	  "connections (default 1024)" },
 	{ "dedup-window", OPT_DEDUP, "N", "listen: message ids remembered "
 	  "against retransmits (default 1000000)" },
+	{ "tls-cert", OPT_TLS_CERT, "FILE", "listen: MLLP over TLS with this "
+	  "PEM certificate chain" },
+	{ "tls-key", OPT_TLS_KEY, "FILE", "listen: its PEM private key (a file "
+	  "private to its owner, or secret:NAME)" },
+	{ "tls-client-ca", OPT_TLS_CLIENT_CA, "FILE", "listen: require client "
+	  "certificates signed by these PEM CAs (mutual TLS)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -109,6 +116,15 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 	case OPT_DEDUP:
 		return ps_opt_ll("--dedup-window", arg, 1, 100000000,
 				 &a->l.dedup_window, e);
+	case OPT_TLS_CERT:
+		a->l.tls_cert = arg;
+		return 0;
+	case OPT_TLS_KEY:
+		a->l.tls_key = arg;
+		return 0;
+	case OPT_TLS_CLIENT_CA:
+		a->l.tls_client_ca = arg;
+		return 0;
 	}
 	return ps_error_set(e, 64, "unhandled option");
 }
@@ -142,6 +158,12 @@ static int listen_cmd(struct args *a, struct ps_common *c, int extra)
 				     "required");
 	if (!a->port_set)
 		return ps_cli_misuse(&tool, "listen: --port is required");
+	if (!a->l.tls_cert != !a->l.tls_key)
+		return ps_cli_misuse(&tool, "listen: --tls-cert and --tls-key "
+				     "go together");
+	if (a->l.tls_client_ca && !a->l.tls_cert)
+		return ps_cli_misuse(&tool, "listen: --tls-client-ca needs "
+				     "--tls-cert and --tls-key");
 	a->l.lake = c->lake;
 	a->l.stream = c->stream;
 	a->l.emit = emit_out;

@@ -10,36 +10,19 @@
 . "$(dirname "$0")/../lib.sh"
 N=${HL7_LISTEN_N:-2000}
 CONNS=4
-py=$("$TOP/scripts/pyenv.sh") || { echo "FAIL: scripts/pyenv.sh" >&2; exit 1; }
-send=$TOP/tests/e2e/hl7_mllp_send.py
+. "$TOP/tests/e2e/hl7_lib.inc"
 map=$TOP/examples/hl7/map.ndjson
 NOW=2025-02-01T00:00:00Z
 
 ps-simulate -q -m realistic --seed 11 --count "$N" --dirty none \
 	--format hl7 >"$TMPD/msgs"
 
-pid=
-at_exit '[ -n "$pid" ] && kill -9 $pid 2>/dev/null'
-start() {	# start the listener on lake $1, port in $1.port
-	ps-hl7 listen -L "$1" --port "${2:-0}" --port-file "$1.port.new" \
-		--flush-interval 0.01 >>"$1.out" 2>>"$1.err" &
-	pid=$!
-	for _ in $(seq 100); do
-		[ -s "$1.port.new" ] && break
-		sleep 0.05
-	done
-	mv "$1.port.new" "$1.port"
-}
-
 # A clean run: every message once, no kill.
 start "$TMPD/clean"
 "$py" "$send" send "$TMPD/msgs" "$TMPD/clean.port" "$TMPD/clean.acked" \
 	"$CONNS" >"$TMPD/clean.sender" 2>&1
 sender_rc=$?
-kill -TERM "$pid"
-wait "$pid"
-term_rc=$?
-pid=
+stop
 check 'clean run: the sender got an AA for every message' \
 	"test $sender_rc -eq 0 && test \$(sort -u '$TMPD/clean.acked' | wc -l) -eq $N"
 check 'SIGTERM: the listener commits and exits 0' "test $term_rc -eq 0"
@@ -67,10 +50,7 @@ for k in 1 2; do
 done
 wait "$spid"
 sender_rc=$?
-kill -TERM "$pid"
-wait "$pid"
-term_rc=$?
-pid=
+stop
 cat "$TMPD/lake.sender"
 check "crash run: $kills kills, then an AA for every message" \
 	"test $kills -eq 2 && test $sender_rc -eq 0 &&
@@ -80,14 +60,8 @@ check 'the sender had to retransmit' \
 check 'SIGTERM after the crashes: exit 0' "test $term_rc -eq 0"
 
 # bronze: each message once, byte for byte (payloads in message order)
-bronze() {
-	for f in $(find "$1/bronze" -name 'part-*.ndjson.gz' | sort); do
-		zcat "$f"
-	done | jq -r '.payload' | tr -d '\n' | tr '\r' '\n' |
-		grep '^MSH' | cut -d'|' -f10 | sort
-}
 check 'bronze holds every acknowledged message exactly once' \
-	"bronze '$TMPD/lake' >'$TMPD/ids' &&
+	"bronze_ids '$TMPD/lake' >'$TMPD/ids' &&
 	 sort -u '$TMPD/lake.acked' | cmp - '$TMPD/ids'"
 check 'bronze payloads are the messages as sent, byte for byte' \
 	"'$py' - '$TMPD/msgs' '$TMPD/lake' <<'EOF'
