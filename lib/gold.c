@@ -1153,6 +1153,12 @@ static const struct ps_pq_column dim_patient_cols[] = {
 
 #define NCOLS(c) (sizeof(c) / sizeof(c[0]))
 
+const struct ps_pq_column *ps_gold_fact_columns(size_t *n)
+{
+	*n = NCOLS(fact_cols);
+	return fact_cols;
+}
+
 static const struct ps_department *dept_conf(const struct ps_gold *g,
 					     const struct dept *d)
 {

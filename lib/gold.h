@@ -1,28 +1,31 @@
 /*
  * gold.h - the gold stage: clean records in, a star schema and KPI tables
- * out (Parquet in LAKE/gold), KPI snapshots and alerts on the output.
+ * out (Delta tables of Parquet files in LAKE/gold, lib/gold_delta.h), KPI
+ * snapshots and alerts on the output.
  *
  * State lives in memory while running (hash maps: patient_id -> SCD2
  * versions, encounter_id -> fact row, (department, hospital_id) ->
  * department) and is persisted at every commit:
  *
- *   1. the fact partitions that changed since the last commit,
- *      LAKE/gold/fact_patient_flow/admission_date=D/part-0.parquet, then
- *      dim_patient, dim_department and every kpi_* table
- *      (LAKE/gold/T/part-0.parquet), each replaced by an atomic rename;
- *   2. the state and the positions applied per source: a record of what
+ *   1. the data files: of the fact partitions that changed since the last
+ *      commit (LAKE/gold/fact_patient_flow/admission_date=D/part-SEQ.parquet),
+ *      then of dim_patient, dim_department and every kpi_* table
+ *      (LAKE/gold/T/part-SEQ.parquet), new files made durable together;
+ *   2. each table's Delta log (dimensions, fact, KPI tables), one version
+ *      per table replacing its changed files (lib/gold_delta.h);
+ *   3. the state and the positions applied per source: a record of what
  *      changed appended to the state log LAKE/_state/ps-gold/STREAM.log
  *      (lib/statelog.h), or, when the log has grown to the size of the
  *      snapshot LAKE/_state/ps-gold/STREAM.snap, a new snapshot (atomic)
- *      and a new log naming it: the commit point;
- *   3. the checkpoint LAKE/_state/ps-gold/STREAM.json (lib/checkpoint.h),
+ *      and a new log naming it: the commit point of the input;
+ *   4. the checkpoint LAKE/_state/ps-gold/STREAM.json (lib/checkpoint.h),
  *      the same positions for other tools;
- *   4. the KPI rows and alert transitions on the output.
+ *   5. the KPI rows and alert transitions on the output.
  *
  * On start the snapshot and the log records after it are loaded; records
  * at or below the position of their source are skipped.  Upserts are
- * idempotent, so records applied again after a crash between 1 and 2
- * change nothing.
+ * idempotent, so records applied again after a crash between 1 and 3
+ * change nothing, and the next commit brings every table to it.
  *
  * Surrogate keys are deterministic hashes (FNV-1a 64 then splitmix64, top
  * bit cleared): patient_sk of each dim_patient row (patient_id and the
@@ -202,6 +205,9 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
  */
 int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n);
 
+/* The columns of fact_patient_flow; *n gets their count.  Cannot fail. */
+const struct ps_pq_column *ps_gold_fact_columns(size_t *n);
+
 /*
  * The fact rows of each of the n admission days (sorted ascending) as of
  * now, into t[0..n-1] (release each).  Strings point into g.  Cannot
@@ -299,11 +305,13 @@ struct ps_gold_opts {
 	const char *pseudonymize;	/* key, "secret:NAME", or NULL */
 	double lock_wait;		/* seconds to wait for another
 					   writer of the stream */
+	int64_t keep_removed;		/* microseconds a file removed from a
+					   gold table is kept for readers */
 };
 
 #define PS_GOLD_OPTS_INIT { NULL, "admissions", 1, 1, NULL, NULL, \
 	PS_GOLD_NULL, 24LL * 3600 * 1000000, 1000000, 10.0, PS_PQ_ZSTD, \
-	0, 0, 0, PS_GOLD_MIN_SAMPLES, NULL, 30.0 }
+	0, 0, 0, PS_GOLD_MIN_SAMPLES, NULL, 30.0, 3600LL * 1000000 }
 
 /*
  * Run the stage: load state, optionally catch up from LAKE/silver, then

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "fsutil.h"
 #include "gold.h"
+#include "gold_delta.h"
 #include "lake.h"
 #include "log.h"
 #include "ndjson.h"
@@ -33,6 +34,8 @@ struct run {
 	const struct ps_gold_opts *o;
 	struct ps_gold *g;
 	struct ps_stage *stage;		/* lock, commits */
+	struct ps_gold_delta *delta;	/* the tables' Delta logs */
+	long long applied_then;		/* C_APPLIED at the last commit */
 	int catch_ups;			/* catch-up passes so far */
 	struct ps_checkpoint *cp;	/* positions applied */
 	struct ps_alerts alerts;
@@ -115,10 +118,13 @@ static int emit(struct run *r, const char *p, size_t n)
 	return rc < 0 ? -1 : 0;
 }
 
+#define FACT "fact_patient_flow"
+
+/* Write table t as a new data file of its Delta table. */
 static int write_table(struct run *r, const struct ps_table *t,
 		       struct ps_fsgroup *g, struct ps_error *e)
 {
-	char *p = pathf("%s/%s/part-0.parquet", r->gold_dir, t->name);
+	char *p = ps_gold_delta_file(r->delta, t->name, NULL);
 	int rc = ps_table_write_parquet_to(t, p, r->o->codec, g, e);
 
 	free(p);
@@ -169,24 +175,23 @@ struct part_ctx {
 	struct ps_error *e;
 };
 
+/* The fact partition of one day: its files are replaced by a new one,
+ * or by none when the day has no rows left. */
 static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 {
 	struct part_ctx *c = ctx;
-	char d[16], *p;
+	char d[16], sub[32], *p;
 	int rc = 0;
 
 	ps_date_format((int64_t)day * PS_USEC_PER_DAY, d);
-	p = pathf("%s/fact_patient_flow/admission_date=%s/part-0.parquet",
-		  c->r->gold_dir, d);
-	if (!t->nrows) {
-		if (unlink(p) < 0 && errno != ENOENT)
-			rc = ps_error_errno(c->e, PS_EX_IOERR, errno,
-					    "cannot remove %s", p);
-	} else {
+	snprintf(sub, sizeof(sub), "admission_date=%s", d);
+	ps_gold_delta_replace(c->r->delta, FACT, sub);
+	if (t->nrows) {
+		p = ps_gold_delta_file(c->r->delta, FACT, sub);
 		rc = ps_table_write_parquet_to(t, p, c->r->o->codec, c->g,
 					       c->e);
+		free(p);
 	}
-	free(p);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -331,7 +336,20 @@ static int emit_kpis(void *ctx, struct ps_error *e)
 	return 0;
 }
 
-/* Commit everything applied so far (see gold.h for the order). */
+/* After each table's Delta commit: the test hook. */
+static void table_committed(void *ctx, const char *table)
+{
+	struct run *r = ctx;
+
+	(void)table;
+	ps_stage_test_point(r->stage, "table");
+}
+
+/*
+ * Commit everything applied so far (see gold.h for the order): the data
+ * files of every table, then each table's Delta log (lib/gold_delta.h),
+ * then the state (the commit point of the input), then the output.
+ */
 static int commit(struct run *r, struct ps_error *e)
 {
 	const struct ps_gold_opts *o = r->o;
@@ -339,20 +357,42 @@ static int commit(struct run *r, struct ps_error *e)
 	struct ps_table t[PS_GOLD_MAX_TABLES];
 	struct part_ctx pc = { r, ps_fsgroup_new(), e };
 	struct commit_ctx cc = { r, t, 0, PS_BUF_INIT, 0 };
-	size_t nd = 0, i, n;
+	size_t nd = 0, i, n, nfc;
 	double t0 = ps_mono();
 	unsigned long long b0 = ps_fs_bytes_written(), f0 = ps_fs_fsyncs();
 	int32_t *days = ps_gold_take_dirty(r->g, &nd);
+	const struct ps_pq_column *fc = ps_gold_fact_columns(&nfc);
+	/* the dimensions change only with records (not with the clock) */
+	int same = r->c[C_APPLIED].value == r->applied_then;
 	int rc = -1;
 
 	cc.hour = now / (3600LL * PS_USEC_PER_SEC) * (3600LL * PS_USEC_PER_SEC);
+	/* the order of the tables' commits: dimensions, fact, KPIs */
+	ps_gold_delta_table(r->delta, "dim_department", NULL, 0,
+			    PS_GOLD_DELTA_REWRITE);
+	ps_gold_delta_table(r->delta, "dim_patient", NULL, 0,
+			    PS_GOLD_DELTA_REWRITE);
+	/* a state built from nothing replaces every partition */
+	ps_gold_delta_table(r->delta, FACT, fc, nfc, r->committed_once ?
+			    PS_GOLD_DELTA_PARTITIONS : PS_GOLD_DELTA_REWRITE);
 	if (ps_gold_fact_each(r->g, days, nd, now, write_part, &pc) < 0)
 		goto out;
 	ps_gold_tables(r->g, now, o->window, t, &cc.nt);
-	for (i = 0; i < cc.nt; i++)
-		if (write_table(r, &t[i], pc.g, e) < 0)
+	for (i = 0; i < cc.nt; i++) {
+		int keep = same && strncmp(t[i].name, "kpi_", 4) &&
+			   ps_gold_delta_can_keep(r->delta, t[i].name);
+
+		ps_gold_delta_table(r->delta, t[i].name, t[i].cols,
+				    t[i].ncols, keep ? PS_GOLD_DELTA_KEEP :
+				    PS_GOLD_DELTA_REWRITE);
+		if (!keep && write_table(r, &t[i], pc.g, e) < 0)
 			goto out;
+	}
 	if (ps_fsgroup_commit(pc.g, e) < 0)
+		goto out;
+	ps_stage_test_point(r->stage, "data");
+	if (ps_gold_delta_commit(r->delta, ps_time_now() / 1000,
+				 table_committed, r, e) < 0)
 		goto out;
 	if (!o->no_alerts)
 		eval_alerts(r, t, cc.nt, now, &cc.lines);
@@ -369,6 +409,7 @@ static int commit(struct run *r, struct ps_error *e)
 		goto out;
 	r->c[C_COMMITS].value++;
 	r->committed_once = 1;
+	r->applied_then = r->c[C_APPLIED].value;
 	r->pending = 0;
 	r->last_commit = ps_mono();
 	ps_log(PS_DEBUG, "commit", PS_I("partitions", nd),
@@ -379,6 +420,8 @@ static int commit(struct run *r, struct ps_error *e)
 	       PS_I("state_bytes", r->state_bytes));
 	rc = 0;
 out:
+	if (rc < 0)
+		ps_gold_delta_abort(r->delta);
 	ps_fsgroup_free(pc.g);
 	for (i = 0; i < cc.nt; i++)
 		ps_table_release(&t[i]);
@@ -903,6 +946,10 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	clean_temps(r.gold_dir);
 	if (load_state(&r, e) < 0)
 		goto done;
+	r.delta = ps_gold_delta_open(r.gold_dir, o->stream, FACT,
+				     o->keep_removed / 1000, e);
+	if (!r.delta)
+		goto done;
 	ps_log(PS_INFO, "state loaded",
 	       PS_I("patients", ps_gold_npatients(r.g)),
 	       PS_I("encounters", ps_gold_nencounters(r.g)));
@@ -921,6 +968,7 @@ done:
 		       PS_I("encounters", ps_gold_nencounters(r.g)),
 		       PS_I("departments", ps_gold_ndepartments(r.g)));
 	}
+	ps_gold_delta_free(r.delta);
 	ps_gold_free(r.g);
 	ps_buf_release(&r.logbuf);
 	ps_secret_free(r.pkey);

@@ -49,6 +49,11 @@ static void hook(const struct ps_stage *st, const char *point)
 }
 #endif
 
+void ps_stage_test_point(struct ps_stage *st, const char *point)
+{
+	hook(st, point);
+}
+
 /* ---- open: lock, temporaries, positions, uncommitted files ---- */
 
 /* Remove dir's entries that start with prefix and contain ".tmp-". */

@@ -27,8 +27,9 @@
  * time, counted from 1, that this process reaches POINT), after logging
  * "test hook: stopped" with the point; POINT is "file" (after each file of
  * step 1, that is between two renames), "state" (before step 2),
- * "commit" (before step 3) or "emit" (before step 4).  Other builds ignore
- * the variable.
+ * "commit" (before step 3) or "emit" (before step 4), or a point the
+ * stage names itself (ps_stage_test_point).  Other builds ignore the
+ * variable.
  */
 #ifndef PS_STAGE_H
 #define PS_STAGE_H
@@ -94,6 +95,13 @@ void ps_stage_set_position(struct ps_stage *st, const char *source,
  */
 int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		    ps_stage_fn emit, void *ctx, struct ps_error *e);
+
+/*
+ * The test hook at a point of the stage's own (ps-gold: "data" once its
+ * data files are durable, "table" after each table's Delta commit).
+ * Cannot fail.
+ */
+void ps_stage_test_point(struct ps_stage *st, const char *point);
 
 /* Drop the open commit: remove its files, forget its positions. */
 void ps_stage_abort(struct ps_stage *st);

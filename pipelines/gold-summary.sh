@@ -13,7 +13,7 @@ PATH=$top/bin:$PATH
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for t in kpi_occupancy kpi_waiting kpi_overstay kpi_occupancy_hospital kpi_ed; do
-	[ -f "$lake/gold/$t/part-0.parquet" ] || {
+	[ -d "$lake/gold/$t/_delta_log" ] || {
 		echo "gold-summary: $lake/gold/$t is missing (run ps-gold)" >&2
 		exit 66
 	}

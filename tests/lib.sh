@@ -26,14 +26,14 @@ check() {
 	fi
 }
 
-# gold_snapshot LAKE FILE: every gold table of LAKE as sorted NDJSON in
-# FILE ("== path" before each table), their paths in FILE.files; fails
-# when there is no table.
+# gold_snapshot LAKE FILE: every gold table of LAKE (its latest Delta
+# version) as sorted NDJSON in FILE ("== table" before each table), the
+# table names in FILE.files; fails when there is no table.
 gold_snapshot() {
-	(cd "$1/gold" && find . -name '*.parquet' | sort) >"$2.files"
-	for f in $(cat "$2.files"); do
-		echo "== $f"
-		ps-silver --dump "$1/gold/$f" | sort
+	(cd "$1/gold" && ls -d */_delta_log | sed 's,/_delta_log$,,' | sort) >"$2.files"
+	for t in $(cat "$2.files"); do
+		echo "== $t"
+		ps-silver --dump "$1/gold/$t" | sort
 	done >"$2"
 	[ -s "$2.files" ]
 }
@@ -51,6 +51,17 @@ add_cancels() {
 		. + {event_type: "CANCEL_DISCHARGE",
 		     event_id: "\(.event_id)-a13", discharge_time: null}
 	else empty end)'
+}
+
+# wait_stopped PID: wait (up to 20 s) until process PID is stopped by a
+# test hook (PS_TEST_STOP, lib/stage.h: it stops itself with SIGSTOP).
+wait_stopped() {
+	i=0
+	while [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != T ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "process $1 never reached the hook"; return 1; }
+		sleep 0.1
+	done
 }
 
 done_testing() {

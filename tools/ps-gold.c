@@ -19,7 +19,7 @@ enum {
 	OPT_CATCH_UP = 256, OPT_NO_CATCH_UP, OPT_DEPARTMENTS, OPT_THRESHOLDS,
 	OPT_NOW, OPT_WINDOW, OPT_COMMIT_RECORDS, OPT_COMMIT_INTERVAL,
 	OPT_CODEC, OPT_NO_KPI, OPT_NO_ALERTS, OPT_STRICT, OPT_MIN_SAMPLES,
-	OPT_PSEUDONYMIZE, OPT_DRY_RUN,
+	OPT_PSEUDONYMIZE, OPT_DRY_RUN, OPT_KEEP_REMOVED,
 };
 
 static const struct ps_option options[] = {
@@ -53,6 +53,9 @@ static const struct ps_option options[] = {
 	PS_MAINT_OPTIONS,
 	{ "dry-run", OPT_DRY_RUN, NULL, "with --vacuum: report what would "
 	  "be deleted, delete nothing" },
+	{ "keep-removed", OPT_KEEP_REMOVED, "DURATION", "keep the files a "
+	  "commit removes from a gold table this long for readers of older "
+	  "versions (default 1h)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -107,6 +110,11 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 		/* At least a millisecond, at most about three years. */
 		return ps_opt_duration("--window", arg, 1000,
 				       100000000LL * 1000000, &o->window, e);
+	case OPT_KEEP_REMOVED:
+		/* Zero (delete at the next checkpoint) to a year. */
+		return ps_opt_duration("--keep-removed", arg, 0,
+				       366LL * 86400 * 1000000,
+				       &o->keep_removed, e);
 	case OPT_COMMIT_RECORDS:
 		if (ps_parse_ll(arg, 1, LLONG_MAX, &v, &why) < 0)
 			return ps_error_set(e, 64, "--commit-records: %s: "

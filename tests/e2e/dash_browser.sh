@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/dash_lib.inc"
 eval "$("$TOP/scripts/puppeteer.sh" env)" || { echo "FAIL - puppeteer-core"; exit 1; }
-PY=$("$TOP/scripts/pyenv.sh") || { echo "FAIL - no Python venv"; exit 1; }
+PY=$("$TOP/scripts/pyenv.sh" delta) || { echo "FAIL - no Python venv"; exit 1; }
 ART=$TOP/build/test-artifacts/dash
 mkdir -p "$ART"
 JS=$TOP/tests/e2e/dash_browser.js

@@ -5,7 +5,8 @@
 Every element with data-k="TABLE|KEY...|COLUMN" is checked against an
 independent reading of the lake: KPI tables with pyarrow, the original
 views and the per-department trends with DuckDB SQL
-(examples/sql/duckdb/01_tables.sql and 02_original_views.sql), quarantine
+(examples/sql/duckdb/01_tables.sql and 02_original_views.sql, with the
+Delta extension: run it with scripts/pyenv.sh delta), quarantine
 reasons with gzip + json.  The text on the page must equal the value
 formatted with as many decimals as the page shows ("-" for no value).
 Prints one line per mismatch; exit 1 when any, or when a key is unknown.
@@ -18,7 +19,6 @@ import os
 import sys
 from datetime import datetime, timezone
 
-import duckdb
 import pyarrow.parquet as pq
 
 lake, page_json, now_s = sys.argv[1:4]
@@ -31,12 +31,29 @@ values = page["values"]
 now = datetime.fromisoformat(now_s.replace("Z", "+00:00"))
 
 
+def active(table_dir):
+    """The data files of the latest version of a Delta table, from its
+    log (the adds not removed since), independently of lib/delta; a
+    directory without a log: every Parquet file under it."""
+    log = os.path.join(table_dir, "_delta_log")
+    if not os.path.isdir(log):
+        return sorted(f for f in glob.glob(os.path.join(table_dir, "**", "*.parquet"),
+                                           recursive=True)
+                      if "/_" not in f and "/." not in f)
+    files = set()
+    for j in sorted(glob.glob(os.path.join(log, "*.json"))):
+        for line in open(j):
+            a = json.loads(line)
+            if "add" in a:
+                files.add(a["add"]["path"])
+            elif "remove" in a:
+                files.discard(a["remove"]["path"])
+    return sorted(os.path.join(table_dir, f) for f in files)
+
+
 def table(name):
-    files = sorted(f for f in glob.glob(os.path.join(lake, "gold", name, "**", "*.parquet"),
-                                        recursive=True)
-                   if "/_" not in f and "/." not in f)
     rows = []
-    for f in files:
+    for f in active(os.path.join(lake, "gold", name)):
         rows.extend(pq.read_table(f).to_pylist())
     return rows
 
@@ -77,8 +94,13 @@ if occ and "waiting" in occ[0]:
 expected["tile|network|ed_arrivals_last_hour"] = sum(
     r["inflow_last_hour"] for r in occ if r["department"] == "Emergency")
 
-# The original views and the per-department trends, in DuckDB.
-con = duckdb.connect()
+# The original views and the per-department trends, in DuckDB with its
+# Delta extension (01_tables.sql reads the gold tables with delta_scan).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "interop"))
+from delta_check import duck  # noqa: E402
+
+con = duck()
 cwd = os.getcwd()
 os.chdir(lake)
 if sqldir:

@@ -21,16 +21,6 @@ silver_rows() {
 	ps-silver --dump "$1/silver/admissions" | sort
 }
 
-# Wait (up to 20 s) until process $1 is stopped by its hook.
-wait_stopped() {
-	i=0
-	while [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != T ]; do
-		i=$((i + 1))
-		[ $i -lt 200 ] || { echo "process $1 never reached the hook"; return 1; }
-		sleep 0.1
-	done
-}
-
 # Two sources (a commit of bronze renames one file per source).
 ps-simulate -m realistic --count 12000 --seed 9 \
 	--start 2026-01-01T00:00:00Z 2>/dev/null |

@@ -16,13 +16,30 @@ NOW=2026-02-01T00:00:00Z
 expected=$TOP/tests/e2e/output_identity.sha256
 cd "$TMPD" || exit 1
 
+# active TABLE: the data files of the latest version of a Delta table
+# (the adds of its log not removed since), else every Parquet file under
+# it.  Gold's data files are named by the gold commit that wrote them
+# (part-SEQ.parquet, lib/gold_delta.h): the manifest names them by table
+# and partition, as SEQ depends on how many commits a run made.
+active() {
+	if [ -d "$1/_delta_log" ]; then
+		cat "$1"/_delta_log/*.json |
+			jq -r 'if .add then "+ \(.add.path)" elif .remove then "- \(.remove.path)" else empty end' |
+			awk '$1 == "+" { a[$2] = 1 } $1 == "-" { delete a[$2] } END { for (p in a) print p }' |
+			sed "s,^,$1/,"
+	else
+		find "$1" -type f -name '*.parquet' ! -name '.*'
+	fi
+}
+
 # manifest LAKE NAME: "sha256  NAME/path" for each file of the lake.
 manifest() {
 	(cd "$1" && find bronze -name '*.gz' | sort | while read -r f; do
 		printf '%s  %s/%s\n' "$(zcat "$f" | sha256sum | cut -d' ' -f1)" "$2" "$f"
 	done
-	find silver gold -type f ! -name '.*' | sort | while read -r f; do
-		printf '%s  %s/%s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$2" "$f"
+	for t in silver/* gold/*; do active "$t"; done | sort | while read -r f; do
+		printf '%s  %s/%s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$2" \
+			"$(echo "$f" | sed 's,^\(gold/.*/\)part-[0-9]*\.parquet$,\1part-SEQ.parquet,')"
 	done)
 }
 

@@ -7,9 +7,11 @@
 # on dirty data (late, duplicated, unknown departments, lost discharges,
 # cancelled admissions and discharges: HL7 A11, A13).
 . "$(dirname "$0")/../lib.sh"
-PY=$("$TOP/scripts/pyenv.sh") || { echo "FAIL - no Python venv with duckdb"; exit 1; }
+PY=$("$TOP/scripts/pyenv.sh" delta) || { echo "FAIL - no Python venv with duckdb and its delta extension"; exit 1; }
 T=2026-06-01T00:00:00Z
 NOW=2026-01-09T15:30:00Z
+INTEROP=$TOP/tests/interop
+export INTEROP
 cd "$TMPD" || exit 1
 
 ps-simulate -m realistic --count 60000 --seed 5 --start 2026-01-01T00:00:00Z 2>/dev/null |
@@ -24,10 +26,12 @@ ps-simulate -m realistic --count 60000 --seed 6 --start 2026-01-01T00:00:00Z \
 	ps-gold -L dirty --now $NOW --commit-records 5000 >/dev/null 2>dirty.err
 
 cat >oracle.py <<'PY'
-import math, os, sys, duckdb
+import math, os, sys
+sys.path.insert(0, os.environ["INTEROP"])
+from delta_check import duck
 sql, lake = sys.argv[1], sys.argv[2]
 os.chdir(lake)
-con = duckdb.connect()
+con = duck()
 for f in sorted(os.listdir(sql)):
     con.execute(open(os.path.join(sql, f)).read())
 tables = ["occupancy", "occupancy_hospital", "inflow", "waiting", "ed",
@@ -41,12 +45,12 @@ def same(a, b):
 bad = 0
 for t in tables:
     desc = con.execute(
-        f"DESCRIBE SELECT * FROM read_parquet('gold/kpi_{t}/*.parquet')").fetchall()
+        f"DESCRIBE SELECT * FROM delta_scan('gold/kpi_{t}')").fetchall()
     # timestamps as text (no pytz needed), everything else as is
     sel = ", ".join(f"CAST({r[0]} AS VARCHAR) AS {r[0]}"
                     if "TIME" in r[1] or "DATE" in r[1] else r[0]
                     for r in desc)
-    ours = con.execute(f"SELECT {sel} FROM read_parquet('gold/kpi_{t}/*.parquet') ORDER BY ALL").fetchall()
+    ours = con.execute(f"SELECT {sel} FROM delta_scan('gold/kpi_{t}') ORDER BY ALL").fetchall()
     theirs = con.execute(f"SELECT {sel} FROM o_{t} ORDER BY ALL").fetchall()
     ok = len(ours) == len(theirs) and len(ours) > 0 and all(
         len(x) == len(y) and all(same(a, b) for a, b in zip(x, y))
@@ -94,7 +98,7 @@ PY
 check 'the pipeline built a gold lake with several commits' '
 	grep -q "commits=[1-9][0-9]*" gold.err &&
 	! grep -q "commits=1 " gold.err &&
-	[ -s lake/gold/kpi_waiting/part-0.parquet ]'
+	[ -d lake/gold/kpi_waiting/_delta_log ]'
 
 check 'every KPI table equals the DuckDB recomputation from silver' '
 	"$PY" oracle.py "$TOP/examples/sql/duckdb" lake'

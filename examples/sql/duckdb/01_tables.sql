@@ -1,17 +1,20 @@
 -- PulseStream gold tables in DuckDB: run from the lake directory
 -- (duckdb -c ".read examples/sql/duckdb/01_tables.sql" with cwd = LAKE).
--- Every table is a folder of Parquet files that ps-gold replaces by atomic
--- renames; the fact table is partitioned by admission_date (the column is
--- also stored in the files, so hive partitioning is not needed).
+-- Every gold table is a Delta table (gold/TABLE/_delta_log): delta_scan
+-- reads the files of its latest version only, so a query never sees a
+-- table half replaced nor the files a commit removed.  It needs DuckDB's
+-- delta extension, once per database: INSTALL delta; LOAD delta;
+-- (the tests load it from the duckdb-ext-delta wheel, offline).  The fact
+-- table's files lie in admission_date=D folders and hold the column;
+-- every file's statistics let a query on admission_date skip the others.
 SET TimeZone = 'UTC';
 
 CREATE OR REPLACE VIEW fact_patient_flow AS
-	SELECT * FROM read_parquet('gold/fact_patient_flow/*/*.parquet',
-				   hive_partitioning = false);
+	SELECT * FROM delta_scan('gold/fact_patient_flow');
 CREATE OR REPLACE VIEW dim_patient AS
-	SELECT * FROM read_parquet('gold/dim_patient/*.parquet');
+	SELECT * FROM delta_scan('gold/dim_patient');
 CREATE OR REPLACE VIEW dim_department AS
-	SELECT * FROM read_parquet('gold/dim_department/*.parquet');
+	SELECT * FROM delta_scan('gold/dim_department');
 -- Silver, for checks that go back to the clean records.
 CREATE OR REPLACE VIEW silver AS
 	SELECT * FROM read_parquet('silver/*/*/*.parquet',
@@ -20,4 +23,4 @@ CREATE OR REPLACE VIEW silver AS
 
 -- "Now" of the last ps-gold commit (every KPI row carries it as as_of).
 CREATE OR REPLACE MACRO gold_now() AS
-	(SELECT max(as_of) FROM read_parquet('gold/kpi_occupancy/*.parquet'));
+	(SELECT max(as_of) FROM delta_scan('gold/kpi_occupancy'));

@@ -9,7 +9,9 @@ GO
 CREATE EXTERNAL DATA SOURCE gold_lake WITH (
 	LOCATION = 'https://<account>.dfs.core.windows.net/<container>/gold'
 );
-CREATE EXTERNAL FILE FORMAT parquet_format WITH (FORMAT_TYPE = PARQUET);
+-- Every gold table is a Delta table (TABLE/_delta_log): the DELTA format
+-- reads the files of its latest version only, never a table half replaced.
+CREATE EXTERNAL FILE FORMAT delta_format WITH (FORMAT_TYPE = DELTA);
 GO
 CREATE EXTERNAL TABLE dbo.fact_patient_flow (
 	fact_sk BIGINT, encounter_id NVARCHAR(100), patient_sk BIGINT,
@@ -21,31 +23,36 @@ CREATE EXTERNAL TABLE dbo.fact_patient_flow (
 	is_currently_admitted BIT, is_overstay BIT,
 	last_event_time DATETIME2, event_ingestion_time DATETIME2,
 	as_of DATETIME2
-) WITH (LOCATION = 'fact_patient_flow/*/*.parquet',
-	DATA_SOURCE = gold_lake, FILE_FORMAT = parquet_format);
+) WITH (LOCATION = 'fact_patient_flow',
+	DATA_SOURCE = gold_lake, FILE_FORMAT = delta_format);
 CREATE EXTERNAL TABLE dbo.dim_patient (
 	patient_sk BIGINT, patient_key BIGINT, patient_id NVARCHAR(100),
 	version INT,
 	gender NVARCHAR(50), age_band NVARCHAR(10), age INT,
 	effective_from DATETIME2, effective_to DATETIME2, is_current BIT,
 	last_seen DATETIME2
-) WITH (LOCATION = 'dim_patient/*.parquet', DATA_SOURCE = gold_lake,
-	FILE_FORMAT = parquet_format);
+) WITH (LOCATION = 'dim_patient', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = delta_format);
 CREATE EXTERNAL TABLE dbo.dim_department (
 	department_sk BIGINT, department NVARCHAR(100), hospital_id INT,
 	beds INT, overstay_hours FLOAT, known BIT
-) WITH (LOCATION = 'dim_department/*.parquet', DATA_SOURCE = gold_lake,
-	FILE_FORMAT = parquet_format);
+) WITH (LOCATION = 'dim_department', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = delta_format);
 CREATE EXTERNAL TABLE dbo.kpi_occupancy (
 	department NVARCHAR(100), hospital_id INT, department_sk BIGINT,
 	census BIGINT, beds INT, occupancy_pct FLOAT,
 	inflow_last_hour BIGINT, discharges_last_hour BIGINT,
 	as_of DATETIME2
-) WITH (LOCATION = 'kpi_occupancy/*.parquet', DATA_SOURCE = gold_lake,
-	FILE_FORMAT = parquet_format);
+) WITH (LOCATION = 'kpi_occupancy', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = delta_format);
 CREATE EXTERNAL TABLE dbo.kpi_waiting (
 	department NVARCHAR(100), hospital_id INT, waits BIGINT,
 	wait_median_minutes FLOAT, wait_p90_minutes FLOAT, as_of DATETIME2
-) WITH (LOCATION = 'kpi_waiting/*.parquet', DATA_SOURCE = gold_lake,
-	FILE_FORMAT = parquet_format);
+) WITH (LOCATION = 'kpi_waiting', DATA_SOURCE = gold_lake,
+	FILE_FORMAT = delta_format);
 GO
+-- A gold table read directly, without an external table (the latest
+-- version; serverless SQL has no time travel):
+--   SELECT TOP 10 * FROM OPENROWSET(
+--       BULK 'https://<account>.dfs.core.windows.net/<container>/gold/kpi_occupancy/',
+--       FORMAT = 'DELTA') AS kpi;

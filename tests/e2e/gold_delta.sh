@@ -1,0 +1,115 @@
+#!/bin/sh
+# ps-gold's tables are Delta tables (lib/gold_delta.h; pulsestream(7),
+# "Gold's Delta tables"), read by deltalake and DuckDB's delta extension
+# (scripts/pyenv.sh delta).  A test build of ps-gold (build/test-bin,
+# PS_TEST_STOP) is killed with SIGKILL between its data files and the
+# first log commit, between two tables' log commits, and between the
+# tables and its state; every table then opens at its latest version, and
+# a restart gives tables equal row for row to an uninterrupted run, with
+# no file left that no version references.
+. "$(dirname "$0")/../lib.sh"
+TB=$TOP/build/test-bin
+PY=$("$TOP/scripts/pyenv.sh" delta) || { echo "FAIL - no Python venv with deltalake"; exit 1; }
+G="$PY $TOP/tests/e2e/gold_delta.py"
+T=2026-06-01T00:00:00Z
+NOW=2026-03-01T12:00:00Z
+cd "$TMPD" || exit 1
+[ -x "$TB/ps-gold" ] || { echo "FAIL - $TB/ps-gold missing (make $TB/ps-gold)"; exit 1; }
+
+ps-simulate -m realistic --count 8000 --seed 4 --start 2026-01-01T00:00:00Z 2>/dev/null |
+	ps-bronze -L S --ingest-time $T 2>/dev/null |
+	ps-silver -L S >clean.ndjson 2>/dev/null
+# gold in four commits (the records carry silver's positions)
+gold() { l=$1; shift; ps-gold -L "$l" --now $NOW --no-catch-up --commit-records 2000 "$@"; }
+
+check 'an uninterrupted run: every table a Delta table, one version per gold commit' '
+	gold R <clean.ndjson >/dev/null 2>r.err &&
+	grep -q "commits=4 " r.err &&
+	gold_snapshot R ref.snap &&
+	$G readable R >r.tables &&
+	[ $(wc -l <r.tables) -ge 13 ] &&
+	awk "\$2 != 3 || \$3 != 4 { exit 1 }" r.tables'
+
+check 'deltalake and DuckDB read the tables row for row as ps-silver --dump does' '
+	$G same R R &&
+	for t in dim_patient fact_patient_flow kpi_occupancy; do
+		n=$(ps-silver --dump R/gold/$t | wc -l) &&
+		m=$($G rows R/gold/$t) &&
+		[ "$n" -eq "$m" ] && [ "$n" -gt 0 ] || exit 1
+	done'
+
+check 'a rewritten table: each version removes the previous file and adds its new one' '
+	v=R/gold/dim_patient/_delta_log/00000000000000000003.json &&
+	[ $(grep -c "\"remove\"" $v) -eq 1 ] && [ $(grep -c "\"add\"" $v) -eq 1 ] &&
+	grep -q "\"txn\":{\"appId\":\"ps-gold/admissions\",\"version\":4" $v &&
+	[ $(ls R/gold/dim_patient/*.parquet | wc -l) -eq 4 ]'
+
+check 'the fact: a version replaces only the partitions that changed' '
+	jq -c "select(.admission_time < \"2026-01-02\") | del(.source, .position)" clean.ndjson >early.ndjson &&
+	jq -c "select(.admission_time >= \"2026-01-02\") | del(.source, .position)" clean.ndjson >late.ndjson &&
+	gold F --commit-records 100000 <early.ndjson >/dev/null 2>f1.err &&
+	gold F --commit-records 100000 <late.ndjson >/dev/null 2>f2.err &&
+	v=F/gold/fact_patient_flow/_delta_log/00000000000000000001.json &&
+	! grep -q "\"remove\"" $v &&
+	jq -r ".add.path // empty" $v >added && [ -s added ] &&
+	! grep -v "^admission_date=2026-01-02/" added &&
+	[ $(ps-silver --dump F/gold/fact_patient_flow | wc -l) -eq \
+	  $(ps-silver --dump R/gold/fact_patient_flow | wc -l) ]'
+
+# Points of the second commit (13 tables a commit): data:2 before any
+# log; table:14 after dim_department, table:16 after the fact, table:26
+# after the last KPI table (the state not saved yet); commit:2 after the
+# state.  Restart: the same input, whose positions say what to skip.
+for point in data:2 table:14 table:16 table:26 commit:2; do
+	check "SIGKILL at $point: every table opens, a restart equals the uninterrupted run" '
+		rm -rf L &&
+		PS_TEST_STOP=ps-gold:$point "$TB/ps-gold" -L L --now $NOW \
+			--no-catch-up --commit-records 2000 <clean.ndjson \
+			>/dev/null 2>k.err &
+		gp=$!
+		wait_stopped $gp || { kill -9 $gp; exit 1; }
+		kill -KILL $gp; wait $gp
+		grep -q "test hook: stopped" k.err &&
+		$G readable L orphans-ok >k.tables 2>k.py || { sed -n 1,3p k.py; exit 1; }
+		# between two tables: the earlier ones at commit 2, the later at 1
+		cut -d" " -f3 k.tables | sort -u | tr "\n" " " >k.txns &&
+		case $point in
+		table:14|table:16) [ "$(cat k.txns)" = "1 2 " ] ;;
+		data:2) [ "$(cat k.txns)" = "1 " ] ;;
+		*) [ "$(cat k.txns)" = "2 " ] ;;
+		esac &&
+		gold L <clean.ndjson >/dev/null 2>l.err &&
+		gold_snapshot L l.snap && cmp ref.snap l.snap &&
+		$G readable L >/dev/null && $G same R L'
+done
+
+check 'files left by a commit that died before its log are removed on restart' '
+	rm -rf L &&
+	PS_TEST_STOP=ps-gold:data:2 "$TB/ps-gold" -L L --now $NOW \
+		--no-catch-up --commit-records 2000 <clean.ndjson >/dev/null 2>k.err &
+	gp=$!
+	wait_stopped $gp || { kill -9 $gp; exit 1; }
+	kill -KILL $gp; wait $gp
+	ls L/gold/dim_patient/part-00000000000000000002.parquet &&
+	gold L </dev/null >/dev/null 2>o.err &&
+	grep -q "no version references" o.err &&
+	[ ! -e L/gold/dim_patient/part-00000000000000000002.parquet ]'
+
+check 'a commit that changed no patient keeps the dimensions (a version with the txn alone)' '
+	head -n 1000 clean.ndjson | jq -c "del(.source, .position)" >plain.ndjson &&
+	cat plain.ndjson plain.ndjson |
+		ps-gold -L P --now $NOW --no-catch-up --commit-records 1000 \
+		>/dev/null 2>p.err &&
+	grep -q "commits=2 " p.err &&
+	v=P/gold/dim_patient/_delta_log/00000000000000000001.json &&
+	! grep -q "\"add\"\\|\"remove\"" $v && grep -q "\"txn\"" $v &&
+	grep -q "\"add\"" P/gold/kpi_occupancy/_delta_log/00000000000000000001.json'
+
+check '--keep-removed 0: removed files are deleted at the checkpoint, the table stays readable' '
+	ps-gold -L Z --now $NOW --no-catch-up --commit-records 700 \
+		--keep-removed 0 <clean.ndjson >/dev/null 2>z.err &&
+	[ -f Z/gold/dim_patient/_delta_log/00000000000000000010.checkpoint.parquet ] &&
+	[ $(ls Z/gold/dim_patient/*.parquet | wc -l) -le 3 ] &&
+	$G readable Z >/dev/null && $G same R Z'
+
+done_testing
