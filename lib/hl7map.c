@@ -615,7 +615,10 @@ void ps_feed_free(struct ps_feed *f)
 	free(f);
 }
 
-int ps_feed_sniff(const char *p, size_t n)
+/* Does a text of ps-hl7 convert look like an HL7 v2 message or a FHIR
+ * resource?  "MSH" first, or a JSON object with "resourceType" among its
+ * first bytes.  (ps-silver is told what its payloads are instead.) */
+static int feed_sniff(const char *p, size_t n)
 {
 	size_t i;
 
@@ -775,7 +778,7 @@ enum ps_feed_status ps_feed_convert(struct ps_feed *f, const char *p,
 			*nevents = 1;
 		return st;
 	}
-	if (!ps_feed_sniff(p, n))
+	if (!feed_sniff(p, n))
 		return PS_FEED_NOT_FEED;
 	st = fhir_convert(f->map, f->cache, &f->rec, p, n, out, nevents, why,
 			  whylen);
@@ -788,16 +791,42 @@ enum ps_feed_status ps_feed_convert(struct ps_feed *f, const char *p,
 	return st;
 }
 
-enum ps_feed_status ps_feed_one(struct ps_feed *f, const char **p,
-				size_t *n, char *why, size_t whylen)
+int ps_feed_format_parse(const char *s, enum ps_feed_format *fmt)
+{
+	static const char *const names[] = { "events", "hl7", "fhir" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (!strcmp(s, names[i])) {
+			*fmt = (enum ps_feed_format)i;
+			return 0;
+		}
+	return -1;
+}
+
+enum ps_feed_status ps_feed_one(struct ps_feed *f, enum ps_feed_format fmt,
+				const char **p, size_t *n, char *why,
+				size_t whylen)
 {
 	enum ps_feed_status st;
-	int k;
+	int k = 0;
 
-	if (!ps_feed_sniff(*p, *n))
+	if (fmt == PS_FEED_FMT_EVENTS)
 		return PS_FEED_NOT_FEED;
+	why[0] = '\0';
 	ps_buf_reset(&f->one);
-	st = ps_feed_convert(f, *p, *n, &f->one, &k, why, whylen);
+	if (fmt == PS_FEED_FMT_HL7) {
+		if (*n < 3 || memcmp(*p, "MSH", 3)) {
+			snprintf(why, whylen, "HL7 v2: the message does not "
+				 "start with MSH");
+			return PS_FEED_UNPARSEABLE;
+		}
+		st = hl7_convert(f, *p, *n, &f->one, why, whylen);
+		k = st == PS_FEED_OK;
+	} else {
+		st = fhir_convert(f->map, f->cache, &f->rec, *p, *n, &f->one,
+				  &k, why, whylen);
+	}
 	if (st != PS_FEED_OK)
 		return st;
 	if (k != 1) {
@@ -810,8 +839,9 @@ enum ps_feed_status ps_feed_one(struct ps_feed *f, const char **p,
 	return PS_FEED_OK;
 }
 
-int ps_feed_parse(struct ps_feed *f, struct ps_event_parser *ep,
-		  const char *p, size_t n, struct ps_event *ev)
+int ps_feed_parse(struct ps_feed *f, enum ps_feed_format fmt,
+		  struct ps_event_parser *ep, const char *p, size_t n,
+		  struct ps_event *ev)
 {
 	static const enum ps_rule rule[] = {
 		[PS_FEED_UNPARSEABLE] = PS_RULE_UNPARSEABLE_MESSAGE,
@@ -820,7 +850,8 @@ int ps_feed_parse(struct ps_feed *f, struct ps_event_parser *ep,
 		[PS_FEED_BAD_FIELD] = PS_RULE_BAD_MESSAGE_FIELD,
 	};
 	char why[200];
-	enum ps_feed_status st = ps_feed_one(f, &p, &n, why, sizeof(why));
+	enum ps_feed_status st = ps_feed_one(f, fmt, &p, &n, why,
+					     sizeof(why));
 
 	if (st == PS_FEED_OK || st == PS_FEED_NOT_FEED)
 		return ps_event_parse(ep, p, n, ev);

@@ -89,12 +89,6 @@ struct ps_feed *ps_feed_new(const struct ps_hl7map *map, int join);
 void ps_feed_free(struct ps_feed *f);
 
 /*
- * Does p look like an HL7 v2 message or a FHIR resource?  Cheap: "MSH"
- * first, or a JSON object with "resourceType" among its first bytes.
- */
-int ps_feed_sniff(const char *p, size_t n);
-
-/*
  * Convert one payload (n bytes: an HL7 v2 message, or one FHIR resource
  * as JSON, a Bundle included).  Appends each event as one JSON line
  * ending in '\n' to out and returns PS_FEED_OK with *nevents set;
@@ -108,28 +102,48 @@ enum ps_feed_status ps_feed_convert(struct ps_feed *f, const char *p,
 				    int *nevents, char *why, size_t whylen);
 
 /*
- * For ps-silver: convert a payload that must give one event.  Returns
- * PS_FEED_NOT_FEED (leave the payload as it is), PS_FEED_OK with *p / *n
+ * What the payloads of a ps-silver stream are: told (--format), never
+ * guessed from their content, so that a plain event can never be read as
+ * a message (a member named resourceType is an unknown field of it).
+ */
+enum ps_feed_format {
+	PS_FEED_FMT_EVENTS = 0,	/* PulseStream events: no conversion */
+	PS_FEED_FMT_HL7,	/* HL7 v2 messages */
+	PS_FEED_FMT_FHIR,	/* FHIR resources (JSON) */
+};
+
+/* "events", "hl7" or "fhir" into *fmt; returns 0, or -1 for another
+ * name.  Cannot fail otherwise. */
+int ps_feed_format_parse(const char *s, enum ps_feed_format *fmt);
+
+/*
+ * For ps-silver: convert a payload of format fmt that must give one
+ * event.  Returns PS_FEED_NOT_FEED for PS_FEED_FMT_EVENTS (the payload
+ * is left as it is, without a look at it), PS_FEED_OK with *p / *n
  * pointing at the event JSON (valid until the next call), or another
- * status with why filled (several events in one payload are
+ * status with why filled (an HL7 payload that does not start with MSH or
+ * a FHIR payload without a top-level resourceType are
+ * PS_FEED_UNPARSEABLE; several events in one payload are
  * PS_FEED_UNSUPPORTED).
  */
-enum ps_feed_status ps_feed_one(struct ps_feed *f, const char **p,
-				size_t *n, char *why, size_t whylen);
+enum ps_feed_status ps_feed_one(struct ps_feed *f, enum ps_feed_format fmt,
+				const char **p, size_t *n, char *why,
+				size_t whylen);
 
 struct ps_event;
 struct ps_event_parser;
 
 /*
- * For ps-silver: parse a payload into *ev.  An HL7 v2 message or a FHIR
- * resource is converted first (ps_feed_one) and the event it gives is
- * parsed; a conversion problem becomes the rule of its status
- * (unparseable_message, unsupported_event, unmapped_location,
- * bad_message_field); anything else is parsed as an event.  Returns what
+ * For ps-silver: parse a payload of format fmt into *ev.  An HL7 v2
+ * message or a FHIR resource is converted first (ps_feed_one) and the
+ * event it gives is parsed; a conversion problem becomes the rule of its
+ * status (unparseable_message, unsupported_event, unmapped_location,
+ * bad_message_field); an event is parsed as it is.  Returns what
  * ps_event_parse returns (0, or 1 with problems in ev), or -1 for a
  * message to drop (mapped to "ignore", a lone Patient).  Cannot fail.
  */
-int ps_feed_parse(struct ps_feed *f, struct ps_event_parser *ep,
-		  const char *p, size_t n, struct ps_event *ev);
+int ps_feed_parse(struct ps_feed *f, enum ps_feed_format fmt,
+		  struct ps_event_parser *ep, const char *p, size_t n,
+		  struct ps_event *ev);
 
 #endif

@@ -1239,8 +1239,9 @@ static int process(struct silver *s, const struct ps_envelope *env,
 				     s->o->max_record);
 		full_len = env->payload_len;
 		bad = 1;
-	} else if ((bad = ps_feed_parse(s->feed, s->ep, env->payload,
-					env->payload_len, ev)) < 0) {
+	} else if ((bad = ps_feed_parse(s->feed, s->o->format, s->ep,
+					env->payload, env->payload_len,
+					ev)) < 0) {
 		rule_count(s, PS_RULE_IGNORED_MESSAGE);	/* dropped */
 	} else {
 		if (!bad) {

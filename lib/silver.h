@@ -85,11 +85,12 @@ struct ps_silver_opts {
 	double lock_wait;	/* seconds to wait for another writer */
 	const char *map;	/* HL7 v2 / FHIR mapping file (lib/hl7map.h),
 				   NULL: the built-in rules */
+	int format;		/* of the payloads: enum ps_feed_format */
 };
 
 #define PS_SILVER_OPTS_INIT { NULL, "admissions", 1, 1, 0, 0, 0, -1, \
 	3600LL * 1000000, NULL, NULL, 1.0, 50000, PS_PQ_ZSTD, INT64_MIN, \
-	200000, 1024 * 1024, 30.0, NULL }
+	200000, 1024 * 1024, 30.0, NULL, 0 }
 
 /*
  * Run the stage: optionally catch up from LAKE/bronze, then read lines

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "hl7map.h"
 #include "lake.h"
 #include "log.h"
 #include "maint.h"
@@ -21,7 +22,7 @@ enum {
 	OPT_DEPARTMENTS, OPT_STRICT, OPT_MAX_ERRORS, OPT_STATS_JSON,
 	OPT_FLUSH_INTERVAL, OPT_FLUSH_RECORDS, OPT_CODEC, OPT_DRY_RUN,
 	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD, OPT_MAP, OPT_VERSION_AS_OF,
-	OPT_AS_OF,
+	OPT_AS_OF, OPT_FORMAT,
 };
 
 static const struct ps_option options[] = {
@@ -39,6 +40,8 @@ static const struct ps_option options[] = {
 	  "ingest time + DURATION are quarantined (default 1h)" },
 	{ "departments", OPT_DEPARTMENTS, "FILE", "known departments "
 	  "(NDJSON; default: the built-in table)" },
+	{ "format", OPT_FORMAT, "FMT", "what the payloads are: events "
+	  "(default), hl7 (HL7 v2 messages) or fhir (FHIR resources)" },
 	{ "map", OPT_MAP, "FILE", "HL7 v2 / FHIR mapping file (NDJSON, see "
 	  "ps-hl7(1); default: built-in rules)" },
 	{ "strict", OPT_STRICT, NULL, "the first quarantined record is "
@@ -120,6 +123,15 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 	case OPT_MAP:
 		a->o.map = arg;
 		return 0;
+	case OPT_FORMAT: {
+		enum ps_feed_format f;
+
+		if (ps_feed_format_parse(arg, &f) < 0)
+			return ps_error_set(e, PS_EX_USAGE, "--format: '%s' is "
+					    "not events, hl7 or fhir", arg);
+		a->o.format = f;
+		return 0;
+	}
 	case OPT_STRICT:
 		a->o.strict = 1;
 		return 0;
@@ -204,6 +216,11 @@ int main(int argc, char **argv)
 	    (!a.dump || (a.at.version >= 0 && a.at.as_of != INT64_MIN))) {
 		rc = ps_cli_misuse(&tool, "--version-as-of and --as-of go with "
 				   "--dump, one at a time");
+		goto out;
+	}
+	if (a.o.map && a.o.format == PS_FEED_FMT_EVENTS) {
+		rc = ps_cli_misuse(&tool, "--map goes with --format hl7 or "
+				   "--format fhir");
 		goto out;
 	}
 	if (ps_maint_wanted(&a.m)) {

@@ -80,7 +80,8 @@ check 'bronze positions of the mllp source are 0..N-1' \
 
 # silver and gold from the lake equal those of the clean run
 for l in clean lake; do
-	ps-silver -q -L "$TMPD/$l" --map "$map" --catch-up --now "$NOW" \
+	ps-silver -q -L "$TMPD/$l" --format hl7 --map "$map" --catch-up \
+		--now "$NOW" \
 		</dev/null >/dev/null 2>"$TMPD/$l.silver.err"
 	ps-silver --dump "$TMPD/$l/silver" | jq -c 'del(.source, .position,
 		.ingest_time)' | sort >"$TMPD/$l.silver"
