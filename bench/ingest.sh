@@ -66,7 +66,7 @@ fi
 L=${BENCH_LATENCY_EVENTS:-10000}
 "$TOP/scripts/kafka.sh" topic bench-lat 4
 ps-ingest consume -q -t bench-lat -b "$B" -L "$BENCH_TMP/lake" -n "$L" |
-	ps-bronze -q -L "$BENCH_TMP/lake" |
+	ps-bronze -q -L "$BENCH_TMP/lake" --input envelopes |
 	python3 -c '
 import json, sys, time, datetime
 n = int(sys.argv[1]); lat = []

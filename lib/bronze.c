@@ -22,11 +22,10 @@
 #include "stage.h"
 #include "banned.h"
 
-#define QUARANTINE_KEEP 4096	/* bytes of an over-long line kept */
-
 /* ---- the landing loop ---- */
 
 struct part {
+	enum ps_lake_table table;	/* bronze, or its quarantine */
 	char *source;
 	size_t source_len;
 	long long first, last;
@@ -55,16 +54,14 @@ struct run {
 	int stdin_pending;
 	long long verify_cp;
 	struct ps_replay *replay;
+	size_t max_payload;			/* cap of one record */
 	struct ps_buf out;			/* envelopes to emit */
 	struct ps_buf scratch;
-	struct part *parts;
+	struct part *parts;		/* one per (table, source) */
 	size_t nparts, capparts, last_part;
-	/* quarantine of the open batch: stdin positions */
-	struct ps_buf qbuf;
-	long long qfirst, qlast;
 	/* the open batch: every record of it has an ingest time on the
 	   UTC day batch_day, named batch_date */
-	long long batch_records;
+	long long batch_records, batch_quarantined;
 	int64_t batch_day;
 	char batch_date[11];
 	double deadline;
@@ -142,7 +139,7 @@ static int batch_for(struct run *r, int64_t t, struct ps_error *e)
 {
 	int64_t day = utc_day(t);
 
-	if (r->batch_records || r->qbuf.len) {
+	if (r->batch_records || r->batch_quarantined) {
 		if (day == r->batch_day)
 			return 0;
 		if (commit(r, e) < 0)
@@ -154,8 +151,10 @@ static int batch_for(struct run *r, int64_t t, struct ps_error *e)
 	return 0;
 }
 
-static struct part *get_part(struct run *r, const char *src, size_t n,
-			     long long pos, struct ps_error *e)
+/* The file of the open batch for (table t, source src), opened at pos. */
+static struct part *get_part(struct run *r, enum ps_lake_table t,
+			     const char *src, size_t n, long long pos,
+			     struct ps_error *e)
 {
 	struct ps_buf path = PS_BUF_INIT;
 	struct part *p;
@@ -163,12 +162,14 @@ static struct part *get_part(struct run *r, const char *src, size_t n,
 
 	if (r->last_part < r->nparts) {
 		p = &r->parts[r->last_part];
-		if (p->source_len == n && !memcmp(p->source, src, n))
+		if (p->table == t && p->source_len == n &&
+		    !memcmp(p->source, src, n))
 			return p;
 	}
 	for (i = 0; i < r->nparts; i++) {
 		p = &r->parts[i];
-		if (p->source_len == n && !memcmp(p->source, src, n)) {
+		if (p->table == t && p->source_len == n &&
+		    !memcmp(p->source, src, n)) {
 			r->last_part = i;
 			return p;
 		}
@@ -181,12 +182,14 @@ static struct part *get_part(struct run *r, const char *src, size_t n,
 	p = &r->parts[r->nparts];
 	memset(p, 0, sizeof(*p));
 	/* Named for its first position until the last one is known. */
-	ps_lake_part_path(&path, PS_LAKE_BRONZE, r->bronze_root,
-			  r->batch_date, src, n, pos, pos, -1);
+	ps_lake_part_path(&path, t, t == PS_LAKE_BRONZE ? r->bronze_root :
+			  r->quarantine_root, r->batch_date, src, n, pos, pos,
+			  -1);
 	p->gz = ps_gzpool_open(r->pool, path.data, e);
 	ps_buf_release(&path);
 	if (!p->gz)
 		return NULL;
+	p->table = t;
 	p->source = ps_xmemdup(src, n);
 	p->source_len = n;
 	p->first = p->last = pos;
@@ -216,7 +219,8 @@ static int land(struct run *r, const struct ps_envelope *env,
 
 	if (batch_for(r, env->ingest_time, e) < 0)
 		return -1;
-	p = get_part(r, env->source, env->source_len, env->position, e);
+	p = get_part(r, PS_LAKE_BRONZE, env->source, env->source_len,
+		     env->position, e);
 	if (!p)
 		return -1;
 	ps_checkpoint_set(r->accepted, env->source, env->source_len,
@@ -235,50 +239,54 @@ static int land(struct run *r, const struct ps_envelope *env,
 }
 
 /*
- * Keep a line bronze cannot land whole, with a reason.  Returns 0, or -1
- * with e filled when the open batch of another day cannot be committed.
+ * Keep a record bronze cannot land whole in the quarantine of its source
+ * at its position: env carries the reason (lib/envelope.h); lineno is the
+ * input line of a plain record, or -1 for an envelope.  Returns 0, or -1
+ * with e filled when a file cannot be opened or written, or the open
+ * batch of another day cannot be committed.
  */
-static int quarantine(struct run *r, const struct ps_line *line,
-		      long long pos, const char *reason, const char *detail,
-		      struct ps_error *e)
+static int quarantine(struct run *r, struct ps_envelope *env,
+		      long long lineno, struct ps_error *e)
 {
-	struct ps_envelope env;
-	size_t keep = line->len;
-	int64_t now = assigned_ingest_time(r);
+	struct part *p;
 
-	if (batch_for(r, now, e) < 0)
+	if (env->payload_len > PS_QUARANTINE_KEEP) {
+		env->payload_len = PS_QUARANTINE_KEEP;
+		env->truncated = 1;
+	}
+	if (batch_for(r, env->ingest_time, e) < 0)
 		return -1;
-	if (line->too_long && keep > QUARANTINE_KEEP)
-		keep = QUARANTINE_KEEP;
-	memset(&env, 0, sizeof(env));
-	env.source = r->stdin_source.data;
-	env.source_len = r->stdin_source.len;
-	env.position = pos;
-	env.ingest_time = now;
-	env.broker_time = PS_TIME_NONE;
-	env.payload = line->data;
-	env.payload_len = keep;
-	if (!r->qbuf.len)
-		r->qfirst = pos;
-	r->qlast = pos;
-	ps_envelope_format(&r->qbuf, &env);
-	r->qbuf.len -= 2;	/* reopen the object: drop "}\n" */
-	ps_buf_adds(&r->qbuf, ",\"reason\":");
-	ps_json_add_str(&r->qbuf, reason, strlen(reason));
-	ps_buf_adds(&r->qbuf, ",\"detail\":");
-	ps_json_add_str(&r->qbuf, detail, strlen(detail));
-	ps_buf_adds(&r->qbuf, ",\"line\":");
-	ps_buf_add_i64(&r->qbuf, line->lineno);
-	ps_buf_adds(&r->qbuf, ",\"length\":");
-	ps_buf_add_i64(&r->qbuf, (long long)line->full_len);
-	ps_buf_adds(&r->qbuf, line->too_long || keep < line->len ?
-			      ",\"truncated\":true}\n" :
-			      ",\"truncated\":false}\n");
-	ps_checkpoint_set(r->accepted, env.source, env.source_len, pos);
+	p = get_part(r, PS_LAKE_BRONZE_QUARANTINE, env->source,
+		     env->source_len, env->position, e);
+	if (!p)
+		return -1;
+	ps_buf_reset(&r->scratch);
+	ps_envelope_format(&r->scratch, env);
+	if (lineno >= 0) {
+		r->scratch.len -= 2;	/* reopen the object: drop "}\n" */
+		ps_buf_adds(&r->scratch, ",\"line\":");
+		ps_buf_add_i64(&r->scratch, lineno);
+		ps_buf_add(&r->scratch, "}\n", 2);
+	}
+	if (ps_gzpool_write(p->gz, r->scratch.data, r->scratch.len, e) < 0)
+		return -1;
+	p->last = env->position;
+	ps_checkpoint_set(r->accepted, env->source, env->source_len,
+			  env->position);
+	r->batch_quarantined++;
 	r->c[C_QUARANTINED].value++;
-	ps_log(PS_WARN, "line quarantined", PS_I("line", line->lineno),
-	       PS_S("reason", reason), PS_I("bytes", line->full_len),
-	       PS_S("detail", detail));
+	if (lineno >= 0)
+		ps_log(PS_WARN, "line quarantined", PS_I("line", lineno),
+		       PS_S("reason", env->reason),
+		       PS_I("bytes", env->length),
+		       PS_S("detail", env->detail ? env->detail : ""));
+	else
+		ps_log(PS_WARN, "record quarantined",
+		       PS_S("source", env->source),
+		       PS_I("position", env->position),
+		       PS_S("reason", env->reason),
+		       PS_I("bytes", env->length),
+		       PS_S("detail", env->detail ? env->detail : ""));
 	return 0;
 }
 
@@ -301,40 +309,20 @@ static int emit(void *ctx, struct ps_error *e)
 	return 0;
 }
 
-/* The quarantine file of the open batch, in place. */
-static int commit_quarantine(struct run *r, struct ps_error *e)
-{
-	struct ps_buf path = PS_BUF_INIT;
-	struct ps_gzpool_file *q;
-	int rc = -1;
-
-	ps_lake_part_path(&path, PS_LAKE_BRONZE_QUARANTINE, r->quarantine_root,
-			  r->batch_date, r->stdin_source.data,
-			  r->stdin_source.len, r->qfirst, r->qlast, -1);
-	q = ps_gzpool_open(r->pool, path.data, e);
-	if (q && ps_gzpool_write(q, r->qbuf.data, r->qbuf.len, e) < 0)
-		ps_gzpool_abort(q);
-	else if (q && ps_gzpool_commit(q, NULL, e) == 0)
-		rc = 0;
-	if (rc == 0)
-		ps_stage_add_file(r->stage, path.data);
-	ps_buf_release(&path);
-	return rc;
-}
-
 static int commit(struct run *r, struct ps_error *e)
 {
 	struct ps_buf path = PS_BUF_INIT;
 	size_t i;
 	int rc = 0;
 
-	if (!r->batch_records && !r->qbuf.len)
+	if (!r->batch_records && !r->batch_quarantined)
 		return 0;
 	for (i = 0; i < r->nparts && rc == 0; i++) {
 		struct part *p = &r->parts[i];
 
 		ps_buf_reset(&path);
-		ps_lake_part_path(&path, PS_LAKE_BRONZE, r->bronze_root,
+		ps_lake_part_path(&path, p->table, p->table == PS_LAKE_BRONZE ?
+				  r->bronze_root : r->quarantine_root,
 				  r->batch_date, p->source, p->source_len,
 				  p->first, p->last, -1);
 		rc = ps_gzpool_commit(p->gz, path.data, e);
@@ -347,11 +335,6 @@ static int commit(struct run *r, struct ps_error *e)
 		}
 	}
 	ps_buf_release(&path);
-	if (rc == 0 && r->qbuf.len) {
-		rc = commit_quarantine(r, e);
-		ps_stage_set_position(r->stage, r->stdin_source.data,
-				      r->stdin_source.len, r->qlast);
-	}
 	free_parts(r);
 	if (rc < 0) {
 		ps_stage_abort(r->stage);
@@ -366,7 +349,7 @@ static int commit(struct run *r, struct ps_error *e)
 	ps_log(PS_DEBUG, "committed", PS_I("records", r->batch_records),
 	       PS_S("date", r->batch_date));
 	r->batch_records = 0;
-	ps_buf_reset(&r->qbuf);
+	r->batch_quarantined = 0;
 	/* Do not let a huge batch keep its memory. */
 	if (r->out.cap > 2 * (size_t)r->o->flush_bytes + (8u << 20))
 		ps_buf_release(&r->out);
@@ -413,7 +396,6 @@ static void run_release(struct run *r)
 	ps_replay_free(r->replay);
 	ps_buf_release(&r->out);
 	ps_buf_release(&r->scratch);
-	ps_buf_release(&r->qbuf);
 }
 
 /*
@@ -583,32 +565,80 @@ static int choose_stdin_source(struct run *r, long long pos,
 	return 0;
 }
 
+/*
+ * One line of an envelope input (--input envelopes): every line is an
+ * envelope written by one of our tools.  A record at or below its
+ * source's position is skipped; one that carries a quarantine reason, or
+ * whose payload is over the cap, is quarantined at its position; anything
+ * else lands.  A line that is not an envelope is a broken pipeline, not a
+ * bad record: what came before it is committed and the run fails with 65
+ * (no position of any source could be given to it).  A last line cut short
+ * is a writer killed mid-line: it is sent again after the restart.
+ */
+static int handle_envelope(struct run *r, struct ps_envelope_parser *ep,
+			   const struct ps_line *line, struct ps_error *e)
+{
+	struct ps_envelope env;
+	struct ps_error pe = { 0, "" };
+	char d[96];
+
+	if (line->too_long)
+		snprintf(pe.msg, sizeof(pe.msg), "line of %zu bytes over the "
+			 "cap of %zu", line->full_len, line->len);
+	else if (ps_envelope_parse(ep, line->data, line->len, &env, &pe) == 0)
+		goto envelope;
+	if (line->unterminated) {
+		ps_log(PS_WARN, "last line cut short (no newline, not an "
+		       "envelope): not landed; a writer killed mid-line? its "
+		       "restart sends the envelope again",
+		       PS_I("line", line->lineno),
+		       PS_I("bytes", line->full_len));
+		return 0;
+	}
+	if (commit(r, e) < 0)
+		return -1;
+	return ps_error_set(e, PS_EX_DATAERR, "input line %lld is not an "
+			    "envelope (%s); nothing of it was landed. "
+			    "--input envelopes reads what ps-ingest consume "
+			    "or ps-bronze writes; plain events need --input "
+			    "events", line->lineno, pe.msg);
+envelope:
+	if (env.position <= ps_checkpoint_get(r->accepted, env.source,
+					      env.source_len)) {
+		r->c[C_SKIPPED].value++;
+		return 0;
+	}
+	if (!env.reason && env.payload_len > r->max_payload) {
+		snprintf(d, sizeof(d), "payload of %zu bytes over the cap of "
+			 "%zu", env.payload_len, r->max_payload);
+		env.reason = "record_too_long";
+		env.detail = d;
+		env.length = (long long)env.payload_len;
+	}
+	if (env.reason)
+		return quarantine(r, &env, -1, e);
+	return land(r, &env, e);
+}
+
+/*
+ * One line of a plain input (--input events): whatever it holds, it is
+ * the payload of one record of the stdin source, at position (line number
+ * - 1) plus base; it can claim nothing else.
+ */
 static int handle_line(struct run *r, struct ps_envelope_parser *ep,
 		       const struct ps_line *line, long long base,
 		       struct ps_error *e)
 {
 	struct ps_envelope env;
-	struct ps_error pe = { 0, "" };
-	const char *reason = NULL;
 	long long pos, acc;
+	char d[64];
 
 	if (!line->len && !line->too_long) {
 		r->c[C_EMPTY].value++;
 		return 0;
 	}
-	if (!line->too_long && ps_envelope_sniff(line->data, line->len)) {
-		if (ps_envelope_parse(ep, line->data, line->len, &env,
-				      &pe) == 0) {
-			acc = ps_checkpoint_get(r->accepted, env.source,
-						env.source_len);
-			if (env.position <= acc) {
-				r->c[C_SKIPPED].value++;
-				return 0;
-			}
-			return land(r, &env, e);
-		}
-		reason = "bad_envelope";
-	}
+	if (r->o->input == PS_INPUT_ENVELOPES)
+		return handle_envelope(r, ep, line, e);
 	pos = base + line->lineno - 1;
 	if (line->unterminated && !whole_record(line)) {
 		held_back(r, line, pos);
@@ -631,15 +661,6 @@ static int handle_line(struct run *r, struct ps_envelope_parser *ep,
 		ps_replay_free(r->replay);
 		r->replay = NULL;
 	}
-	if (line->too_long) {
-		char d[64];
-
-		snprintf(d, sizeof(d), "line of %zu bytes over the cap of %zu",
-			 line->full_len, line->len);
-		return quarantine(r, line, pos, "line_too_long", d, e);
-	}
-	if (reason)
-		return quarantine(r, line, pos, reason, pe.msg, e);
 	memset(&env, 0, sizeof(env));
 	env.source = r->stdin_source.data;
 	env.source_len = r->stdin_source.len;
@@ -648,6 +669,15 @@ static int handle_line(struct run *r, struct ps_envelope_parser *ep,
 	env.broker_time = PS_TIME_NONE;
 	env.payload = line->data;
 	env.payload_len = line->len;
+	if (line->too_long) {
+		snprintf(d, sizeof(d), "line of %zu bytes over the cap of %zu",
+			 line->full_len, line->len);
+		env.reason = "line_too_long";
+		env.detail = d;
+		env.length = (long long)line->full_len;
+		env.truncated = 1;
+		return quarantine(r, &env, line->lineno, e);
+	}
 	return land(r, &env, e);
 }
 
@@ -687,10 +717,11 @@ int ps_bronze_run(const struct ps_bronze_opts *o, int in_fd,
 	if (o->continue_mode) {
 		base = cp + 1;
 		r.verify_cp = -1;
-	} else if (!o->source_name) {
+	} else if (!o->source_name && o->input == PS_INPUT_EVENTS) {
 		r.stdin_pending = has_stdin_runs(&r);
 	}
 	ps_log(PS_INFO, "starting", PS_S("stream", o->stream),
+	       PS_S("input", ps_input_name(o->input)),
 	       PS_S("stdin_source", r.stdin_source.data),
 	       PS_I("stdin_checkpoint", cp),
 	       PS_I("sources", ps_checkpoint_count(r.committed)),
@@ -698,7 +729,11 @@ int ps_bronze_run(const struct ps_bronze_opts *o, int in_fd,
 	t.fd = in_fd;
 	t.wake = 0;
 	t.deadline = 0;
-	nd = ps_ndjson_new(timed_read, &t, o->max_line);
+	/* Plain lines are records, capped at max_line; envelope lines hold
+	   a record escaped, up to the cap of every reader of our lines. */
+	r.max_payload = o->max_line ? o->max_line : PS_NDJSON_DEFAULT_MAX;
+	nd = ps_ndjson_new(timed_read, &t, o->input == PS_INPUT_ENVELOPES ?
+			   PS_LINE_MAX : r.max_payload);
 	ps_ndjson_set_interrupt(nd, &t.wake);
 	ep = ps_envelope_parser_new();
 	ps_progress_init(&r.prog, r.c, C_N);
@@ -709,7 +744,8 @@ int ps_bronze_run(const struct ps_bronze_opts *o, int in_fd,
 		if (ps_stop_requested || r.gone)
 			break;
 		t.wake = 0;
-		t.deadline = r.batch_records || r.qbuf.len ? r.deadline : 0;
+		t.deadline = r.batch_records || r.batch_quarantined ?
+			     r.deadline : 0;
 		n = ps_ndjson_next(nd, &line, e);
 		if (n < 0) {
 			if (e->code)
@@ -725,7 +761,8 @@ int ps_bronze_run(const struct ps_bronze_opts *o, int in_fd,
 		ps_progress_tick(&r.prog);
 		if (r.batch_records >= o->flush_records ||
 		    r.out.len >= (size_t)o->flush_bytes ||
-		    (!(++tick & 63) && (r.batch_records || r.qbuf.len) &&
+		    (!(++tick & 63) &&
+		     (r.batch_records || r.batch_quarantined) &&
 		     ps_mono() >= r.deadline)) {
 			if (commit(&r, e) < 0)
 				goto out;

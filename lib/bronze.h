@@ -16,9 +16,10 @@
  * a plain line the ingest time bronze assigns (a replay lands in the same
  * partition on any day).  SAFE is the source id made safe for file names
  * (ps_lake_safe_source); the exact source id is inside every envelope.
- * Quarantine files hold lines bronze could not land whole, as envelopes
- * of the stdin source with extra members "reason", "detail", "line",
- * "length" and "truncated".
+ * Quarantine files hold records bronze could not land whole, one source
+ * per file like the bronze files: envelopes with the quarantine members
+ * "reason", "detail", "length" and "truncated" (lib/envelope.h), plus
+ * "line" (the input line) for plain lines.
  */
 #ifndef PS_BRONZE_H
 #define PS_BRONZE_H
@@ -59,26 +60,39 @@ struct ps_bronze_opts {
 	void *emit_ctx;
 	double lock_wait;		/* seconds to wait for another
 					   writer of the stream */
+	enum ps_input input;		/* what in_fd holds (told, never
+					   guessed) */
 };
 
 #define PS_BRONZE_OPTS_INIT { NULL, NULL, NULL, 0, 1.0, 100000, \
-	16LL * 1024 * 1024, 0, PS_TIME_NONE, 1, 2, NULL, NULL, 30.0 }
+	16LL * 1024 * 1024, 0, PS_TIME_NONE, 1, 2, NULL, NULL, 30.0, \
+	PS_INPUT_EVENTS }
 
 /*
  * Land the lines read from in_fd until end of input or SIGINT/SIGTERM
  * (ps_stop_requested), committing every flush_interval seconds (also while
  * the input is idle), flush_records records or flush_bytes bytes of
  * pending output: files first, then the checkpoint, then the envelopes
- * are emitted.  Lines that sniff as envelopes keep their source and
- * position; other non-empty lines are records of source "stdin:NAME" at
- * position (line number - 1), plus (checkpoint + 1) with continue_mode.
+ * are emitted.
+ *
+ * input PS_INPUT_EVENTS: every non-empty line, whatever it holds, is the
+ * payload of a record of source "stdin:NAME" at position (line number -
+ * 1), plus (checkpoint + 1) with continue_mode; empty lines consume their
+ * position but are not records; lines over max_line go to quarantine.
+ * input PS_INPUT_ENVELOPES: every line is an envelope and keeps its
+ * source and position; one with a quarantine reason, or a payload over
+ * max_line, goes to quarantine at its position; a line that is not an
+ * envelope fails the run (65) after committing what came before it.
+ * Either way a last line without newline that is not whole (not JSON, not
+ * an envelope) is a writer killed mid-line: not landed, with a warning.
+ *
  * Records at or below the effective checkpoint (checkpoint file and
  * committed file names, whichever is higher) are skipped and not emitted.
- * Empty lines consume their position but are not records.  Lines over the
- * cap and lines that look like envelopes but are not valid ones go to
- * quarantine.  Logs a summary of counters at exit.
+ * Logs a summary of counters at exit.
  *
  * Returns 0 (also when the emit reader went away), or -1 with e filled:
+ * 65 a plain input that is not a replay of the stdin source it continues,
+ * or an envelope input line that is not an envelope,
  * 73 cannot create the lake, 75 another ps-bronze writes the stream
  * (after waiting lock_wait seconds), 74 read or write error (nothing partial is
  * visible and the checkpoint is not advanced past what is committed),

@@ -11,16 +11,17 @@
 
 enum field {
 	F_NONE, F_SOURCE, F_POSITION, F_INGEST, F_BROKER, F_KEY, F_PAYLOAD,
-	F_PAYLOAD_B64, F_KEY_B64
+	F_PAYLOAD_B64, F_KEY_B64, F_REASON, F_DETAIL, F_LENGTH, F_TRUNCATED
 };
 
 struct ps_envelope_parser {
 	yajl_handle h;
-	struct ps_buf source, key, payload, scratch;
+	struct ps_buf source, key, payload, scratch, reason, detail;
 	int depth;
 	enum field cur;
 	unsigned seen;		/* bit per field */
-	long long position;
+	long long position, length;
+	int truncated;
 	int64_t ingest, broker;
 	const char *bad;	/* why a value was rejected */
 };
@@ -42,8 +43,10 @@ static int cb_bool(void *ctx, int v)
 {
 	struct ps_envelope_parser *p = ctx;
 
-	(void)v;
-	if (p->depth == 1 && p->cur != F_NONE) {
+	if (p->depth == 1 && p->cur == F_TRUNCATED) {
+		p->truncated = v;
+		p->seen |= 1u << F_TRUNCATED;
+	} else if (p->depth == 1 && p->cur != F_NONE) {
 		p->bad = "boolean where a string or number is required";
 		return 0;
 	}
@@ -56,13 +59,18 @@ static int cb_int(void *ctx, long long v)
 
 	if (p->depth != 1 || p->cur == F_NONE)
 		return 1;
-	if (p->cur != F_POSITION || v < 0) {
-		p->bad = p->cur == F_POSITION ? "negative position"
-					      : "number where a string is required";
+	if ((p->cur != F_POSITION && p->cur != F_LENGTH) || v < 0) {
+		p->bad = p->cur == F_POSITION ? "negative position" :
+			 p->cur == F_LENGTH ? "negative length" :
+			 p->cur == F_TRUNCATED ? "truncated is not a boolean" :
+			 "number where a string is required";
 		return 0;
 	}
-	p->position = v;
-	p->seen |= 1u << F_POSITION;
+	if (p->cur == F_POSITION)
+		p->position = v;
+	else
+		p->length = v;
+	p->seen |= 1u << p->cur;
 	return 1;
 }
 
@@ -72,8 +80,10 @@ static int cb_double(void *ctx, double v)
 
 	(void)v;
 	if (p->depth == 1 && p->cur != F_NONE) {
-		p->bad = p->cur == F_POSITION ? "position is not an integer"
-					      : "number where a string is required";
+		p->bad = p->cur == F_POSITION ? "position is not an integer" :
+			 p->cur == F_LENGTH ? "length is not an integer" :
+			 p->cur == F_TRUNCATED ? "truncated is not a boolean" :
+			 "number where a string is required";
 		return 0;
 	}
 	return 1;
@@ -100,6 +110,21 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 		ps_buf_reset(&p->payload);
 		ps_buf_add(&p->payload, s, n);
 		break;
+	case F_REASON:
+	case F_DETAIL: {
+		struct ps_buf *b = p->cur == F_REASON ? &p->reason : &p->detail;
+
+		ps_buf_reset(b);
+		ps_buf_add(b, s, n);
+		ps_buf_addc(b, '\0');	/* C strings for the consumer */
+		break;
+	}
+	case F_LENGTH:
+		p->bad = "length is not a number";
+		return 0;
+	case F_TRUNCATED:
+		p->bad = "truncated is not a boolean";
+		return 0;
 	case F_PAYLOAD_B64:
 		ps_buf_reset(&p->payload);
 		if (ps_base64_decode(&p->payload, (const char *)s, n) < 0) {
@@ -196,6 +221,14 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n)
 		p->cur = F_PAYLOAD_B64;
 	else if (IS("key_b64"))
 		p->cur = F_KEY_B64;
+	else if (IS("reason"))
+		p->cur = F_REASON;
+	else if (IS("detail"))
+		p->cur = F_DETAIL;
+	else if (IS("length"))
+		p->cur = F_LENGTH;
+	else if (IS("truncated"))
+		p->cur = F_TRUNCATED;
 	else
 		p->cur = F_NONE;
 #undef IS
@@ -222,13 +255,15 @@ void ps_envelope_parser_free(struct ps_envelope_parser *p)
 	ps_buf_release(&p->key);
 	ps_buf_release(&p->payload);
 	ps_buf_release(&p->scratch);
+	ps_buf_release(&p->reason);
+	ps_buf_release(&p->detail);
 	free(p);
 }
 
 
 /* ---- fast path -------------------------------------------------------
  * Envelopes are almost always the exact compact form ps_envelope_format
- * writes: no blanks, known members, plain keys.  fast_parse handles that
+ * writes: no blanks, known members, plain keys, no quarantine members.  fast_parse handles that
  * form without yajl and returns 1; on anything else (blanks, unknown or
  * repeated members, nulls, odd numbers, lone surrogates, raw control
  * characters, invalid UTF-8) it returns 0 and the full yajl parser decides,
@@ -417,6 +452,8 @@ int ps_envelope_parse(struct ps_envelope_parser *p, const char *line,
 			"payload");
 	if (!p->source.len)
 		return ps_error_set(e, PS_EX_DATAERR, "envelope: empty source");
+	if (p->seen & 1u << F_REASON && p->reason.len < 2)
+		return ps_error_set(e, PS_EX_DATAERR, "envelope: empty reason");
 	env->source = p->source.data;
 	env->source_len = p->source.len;
 	env->position = p->position;
@@ -426,20 +463,35 @@ int ps_envelope_parse(struct ps_envelope_parser *p, const char *line,
 	env->key_len = p->seen & 1u << F_KEY ? p->key.len : 0;
 	env->payload = p->payload.data ? p->payload.data : "";
 	env->payload_len = p->payload.len;
+	env->reason = NULL;
+	env->detail = NULL;
+	env->length = (long long)p->payload.len;
+	env->truncated = 0;
+	if (p->seen & 1u << F_REASON) {
+		env->reason = p->reason.data;
+		env->detail = p->seen & 1u << F_DETAIL ? p->detail.data : NULL;
+		if (p->seen & 1u << F_LENGTH)
+			env->length = p->length;
+		env->truncated = p->seen & 1u << F_TRUNCATED ? p->truncated
+							      : 0;
+	}
 	return 0;
 }
 
-int ps_envelope_sniff(const char *line, size_t len)
+int ps_input_parse(const char *s, enum ps_input *in)
 {
-	size_t i = 0;
+	if (!strcmp(s, "events"))
+		*in = PS_INPUT_EVENTS;
+	else if (!strcmp(s, "envelopes"))
+		*in = PS_INPUT_ENVELOPES;
+	else
+		return -1;
+	return 0;
+}
 
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (i >= len || line[i++] != '{')
-		return 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	return len - i >= 8 && !memcmp(line + i, "\"source\"", 8);
+const char *ps_input_name(enum ps_input in)
+{
+	return in == PS_INPUT_ENVELOPES ? "envelopes" : "events";
 }
 
 void ps_envelope_format(struct ps_buf *b, const struct ps_envelope *env)
@@ -481,6 +533,18 @@ void ps_envelope_format(struct ps_buf *b, const struct ps_envelope *env)
 		ps_buf_adds(b, ",\"payload_b64\":\"");
 		ps_base64_encode(b, env->payload, env->payload_len);
 		ps_buf_addc(b, '"');
+	}
+	if (env->reason) {
+		ps_buf_adds(b, ",\"reason\":");
+		ps_json_add_str(b, env->reason, strlen(env->reason));
+		if (env->detail) {
+			ps_buf_adds(b, ",\"detail\":");
+			ps_json_add_str(b, env->detail, strlen(env->detail));
+		}
+		ps_buf_adds(b, ",\"length\":");
+		ps_buf_add_i64(b, env->length);
+		ps_buf_adds(b, env->truncated ? ",\"truncated\":true" :
+						",\"truncated\":false");
 	}
 	ps_buf_add(b, "}\n", 2);
 }

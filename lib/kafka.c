@@ -1064,13 +1064,19 @@ static int topic_error(rd_kafka_resp_err_t err)
 	       err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED;
 }
 
-/* Write one message as an envelope. */
+/*
+ * Write one message as an envelope.  A message over PS_RECORD_MAX (key and
+ * payload), which no stage accepts, goes out as an envelope for quarantine
+ * (lib/envelope.h) holding its first bytes: ps-bronze keeps it in
+ * quarantine at its offset, and the run goes on.
+ */
 static int emit(struct client *cl, const rd_kafka_message_t *m,
 		struct ps_buf *src, struct ps_buf *b)
 {
 	struct ps_envelope env;
 	rd_kafka_timestamp_type_t tt;
 	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	char d[96];
 
 	src->len = cl->prefix_len;
 	ps_buf_add_i64(src, m->partition);
@@ -1086,6 +1092,25 @@ static int emit(struct client *cl, const rd_kafka_message_t *m,
 	env.key_len = m->key_len;
 	env.payload = m->payload ? m->payload : "";
 	env.payload_len = m->len;
+	env.reason = NULL;
+	env.detail = NULL;
+	env.length = (long long)m->len;
+	env.truncated = 0;
+	if (m->len + m->key_len > PS_RECORD_MAX) {
+		snprintf(d, sizeof(d), "record of %zu bytes (key %zu) over the "
+			 "limit of %zu", m->len, m->key_len, PS_RECORD_MAX);
+		env.reason = "record_too_long";
+		env.detail = d;
+		env.truncated = 1;
+		if (env.payload_len > PS_QUARANTINE_KEEP)
+			env.payload_len = PS_QUARANTINE_KEEP;
+		if (env.key_len > PS_QUARANTINE_KEEP)
+			env.key_len = PS_QUARANTINE_KEEP;
+		ps_log(PS_WARN, "record over the limit: passed on for "
+		       "quarantine", PS_S("source", src->data),
+		       PS_I("offset", m->offset), PS_I("bytes", m->len),
+		       PS_I("key_bytes", m->key_len));
+	}
 	ps_buf_reset(b);
 	ps_envelope_format(b, &env);
 	if (fwrite(b->data, 1, b->len, cl->out) != b->len) {

@@ -250,6 +250,7 @@ static void *bronze_main(void *arg)
 	bo.max_line = 8 * l->o->max_message + 4096;
 	bo.gzip_level = l->o->gzip_level;
 	bo.threads = 0;
+	bo.input = PS_INPUT_ENVELOPES;
 	bo.emit = on_commit;
 	bo.emit_ctx = l;
 	rc = ps_bronze_run(&bo, l->bpipe[0], &l->berr);

@@ -415,7 +415,6 @@ struct silver {
 	struct ps_gzpool *gz;
 	char *silver_dir, *quar_dir, *dedup_path;
 	long long run_id;
-	int saw_envelope;	/* stdin has carried envelopes */
 	int64_t wall_now;	/* ingest time of plain lines */
 	char plain_source[128];
 	size_t plain_source_len;
@@ -1310,12 +1309,25 @@ static int process_envelope(struct silver *s, const struct ps_envelope *env,
 		s->counters[K_SKIPPED].value++;
 		return 0;
 	}
+	if (env->reason) {
+		/* Its producer could not pass it on whole (lib/envelope.h). */
+		char d[200];
+
+		snprintf(d, sizeof(d), "%s: %s", env->reason,
+			 env->detail ? env->detail : "");
+		return process(s, env, 0, (size_t)env->length,
+			       env->truncated ? PS_RULE_RECORD_TOO_LONG
+					      : PS_RULE_BAD_ENVELOPE, d, e);
+	}
 	return process(s, env, 0, env->payload_len, PS_RULE_COUNT, NULL, e);
 }
 
 /*
- * One line of stdin: an envelope, or a plain event.  complete is 0 for a
- * last line without its newline.
+ * One line of stdin, which holds what the options say (never guessed
+ * from the line): an envelope, or a plain event.  complete is 0 for a
+ * last line without its newline.  A line of an envelope input that is not
+ * an envelope is quarantined as a plain record (bad_envelope): it claims
+ * no source and no position.
  */
 static int process_line(struct silver *s, const struct ps_line *ln,
 			int complete, struct ps_error *e)
@@ -1323,18 +1335,19 @@ static int process_line(struct silver *s, const struct ps_line *ln,
 	struct ps_envelope env;
 	struct ps_error pe = { 0, "" };
 
-	if (!ln->too_long && ps_envelope_sniff(ln->data, ln->len) &&
-	    ps_envelope_parse(s->envp, ln->data, ln->len, &env, &pe) == 0) {
-		s->saw_envelope = 1;
-		return process_envelope(s, &env, e);
+	if (s->o->input == PS_INPUT_ENVELOPES && !ln->too_long) {
+		if (!ln->len)
+			return 0;	/* an empty line is no record */
+		if (ps_envelope_parse(s->envp, ln->data, ln->len, &env,
+				      &pe) == 0)
+			return process_envelope(s, &env, e);
 	}
-	if (!complete && (s->saw_envelope || pe.msg[0])) {
+	if (s->o->input == PS_INPUT_ENVELOPES && !complete) {
 		/*
 		 * An upstream stage killed in the middle of a write: the
 		 * envelope is read again from bronze, so this is no record
 		 * (not even a bad one).  Envelope streams come from our own
-		 * tools, which end every line; a cut may hit any byte, even
-		 * before "source" could be recognised.
+		 * tools, which end every line.
 		 */
 		ps_log(PS_WARN, "dropping an envelope cut short at the end of "
 		       "input", PS_I("line", ln->lineno),

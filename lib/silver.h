@@ -3,7 +3,9 @@
  * records out (Parquet partitioned by admission date), bad records to
  * quarantine with reason codes, exactly once per (source, position).
  *
- * Input lines are envelopes (lib/envelope.h) or plain events.  Each record
+ * Input lines are envelopes (lib/envelope.h) or plain events, as the
+ * caller says (opts.input; catch-up reads bronze files, which hold
+ * envelopes); nothing is decided from a line's content.  Each record
  * is parsed (lib/event.h), checked against the rule table ps_rules[], and
  * then either quarantined, or deduplicated (within its source) and kept
  * (with flags).  Kept records and quarantined ones are buffered in a batch
@@ -31,8 +33,9 @@
  * its records are then processed again.  Dedup entries beyond the
  * checkpoint are dropped from the loaded window for the same reason.
  *
- * Plain event lines on stdin (no envelope) get the source "stdin:STREAM"
- * and their line number minus one as position, are never skipped by the
+ * Plain event lines on stdin (input PS_INPUT_EVENTS), and lines of an
+ * envelope input that are not envelopes (quarantined: bad_envelope), get
+ * the source "stdin:STREAM" and their line number minus one as position, are never skipped by the
  * checkpoint and do not advance it; their files carry a run id
  * (part-SRC-FIRST-LAST-rRUN), and only dedup protects against replays:
  * at-least-once.
@@ -48,6 +51,7 @@
 
 #include "buf.h"
 #include "departments.h"
+#include "envelope.h"
 #include "error.h"
 #include "event.h"
 #include "parquet.h"
@@ -86,11 +90,12 @@ struct ps_silver_opts {
 	const char *map;	/* HL7 v2 / FHIR mapping file (lib/hl7map.h),
 				   NULL: the built-in rules */
 	int format;		/* of the payloads: enum ps_feed_format */
+	enum ps_input input;	/* what in_fd holds */
 };
 
 #define PS_SILVER_OPTS_INIT { NULL, "admissions", 1, 1, 0, 0, 0, -1, \
 	3600LL * 1000000, NULL, NULL, 1.0, 50000, PS_PQ_ZSTD, INT64_MIN, \
-	200000, 1024 * 1024, 30.0, NULL, 0 }
+	200000, 1024 * 1024, 30.0, NULL, 0, PS_INPUT_ENVELOPES }
 
 /*
  * Run the stage: optionally catch up from LAKE/bronze, then read lines

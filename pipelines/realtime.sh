@@ -6,7 +6,7 @@
 #   pipelines/realtime.sh produce [ps-simulate options]
 #       ps-simulate (default --rate 200) | ps-ingest produce
 #   pipelines/realtime.sh process
-#       ps-ingest consume -L | ps-bronze | ps-silver | ps-gold | ps-dash
+#       ps-ingest consume -L | ps-bronze --input envelopes | ps-silver | ps-gold | ps-dash
 #       (runs until SIGINT/SIGTERM; each stage commits what it holds and
 #       exits 0); ps-dash serves the live dashboard beside gold
 #   pipelines/realtime.sh catch-up
@@ -54,7 +54,7 @@ have() { [ -x "$top/bin/$1" ]; }
 process() {
 	end=$1
 	c=$(conn)
-	p="ps-ingest consume -t '$topic' $c $end | ps-bronze"
+	p="ps-ingest consume -t '$topic' $c $end | ps-bronze --input envelopes"
 	have ps-silver && p="$p | ps-silver"
 	have ps-gold && p="$p | ps-gold"
 	if have ps-gold && have ps-dash && [ "${PS_DASH_SERVE:-}" != none ]; then

@@ -16,6 +16,7 @@
 
 enum {
 	OPT_SOURCE = 256,
+	OPT_INPUT,
 	OPT_CONTINUE,
 	OPT_FLUSH_INTERVAL,
 	OPT_FLUSH_RECORDS,
@@ -27,6 +28,8 @@ enum {
 };
 
 static const struct ps_option options[] = {
+	{ "input", OPT_INPUT, "KIND", "what stdin holds: events (default) "
+	  "or envelopes (from ps-ingest consume)" },
 	{ "source", OPT_SOURCE, "NAME",
 	  "stdin source stdin:NAME (default: STREAM, STREAM.N for new data)" },
 	{ "continue", OPT_CONTINUE, NULL,
@@ -56,7 +59,9 @@ static const struct ps_tool tool = {
 	"Plain lines get source stdin:NAME and position = line number - 1. "
 	"An input that\nreplays an earlier run skips what is landed "
 	"(checked line by line); new data\nis a new source "
-	"stdin:STREAM.N; an input that is neither exits 65.",
+	"stdin:STREAM.N; an input that is neither exits 65.\n"
+	"With --input envelopes each line keeps its source and position; a "
+	"line that is\nnot an envelope exits 65.",
 };
 
 struct args {
@@ -74,6 +79,12 @@ static int on_option(void *ctx, int key, const char *arg,
 	int64_t t;
 
 	switch (key) {
+	case OPT_INPUT:
+		if (ps_input_parse(arg, &a->o.input) < 0)
+			return ps_error_set(e, PS_EX_USAGE, "--input: expected "
+					    "events or envelopes, not '%s'",
+					    arg);
+		return 0;
 	case OPT_SOURCE:
 		if (!*arg)
 			return ps_error_set(e, PS_EX_USAGE,
@@ -169,6 +180,11 @@ int main(int argc, char **argv)
 	if (!c.lake)
 		return ps_cli_misuse(&tool, "no lake: give -L DIR or set "
 				     "PS_LAKE");
+	if (a.o.input == PS_INPUT_ENVELOPES &&
+	    (a.o.source_name || a.o.continue_mode))
+		return ps_cli_misuse(&tool, "--source and --continue number "
+				     "plain lines: not with --input "
+				     "envelopes");
 	a.o.lake = c.lake;
 	a.o.stream = c.stream;
 	a.o.lock_wait = c.lock_wait;

@@ -22,10 +22,12 @@ enum {
 	OPT_DEPARTMENTS, OPT_STRICT, OPT_MAX_ERRORS, OPT_STATS_JSON,
 	OPT_FLUSH_INTERVAL, OPT_FLUSH_RECORDS, OPT_CODEC, OPT_DRY_RUN,
 	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD, OPT_MAP, OPT_VERSION_AS_OF,
-	OPT_AS_OF, OPT_FORMAT,
+	OPT_AS_OF, OPT_FORMAT, OPT_INPUT,
 };
 
 static const struct ps_option options[] = {
+	{ "input", OPT_INPUT, "KIND", "what stdin holds: envelopes (default: "
+	  "from ps-bronze or ps-hl7 listen) or events" },
 	{ "catch-up", OPT_CATCH_UP, NULL, "process committed bronze files "
 	  "past the checkpoint, then exit (no stdin)" },
 	{ "no-catch-up", OPT_NO_CATCH_UP, NULL, "read stdin only, without "
@@ -102,6 +104,12 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 		return 0;
 	case OPT_AS_OF:
 		return ps_opt_time("--as-of", arg, &a->at.as_of, e);
+	case OPT_INPUT:
+		if (ps_input_parse(arg, &a->o.input) < 0)
+			return ps_error_set(e, 64, "--input: expected "
+					    "envelopes or events, not '%s'",
+					    arg);
+		return 0;
 	case OPT_CATCH_UP:
 		a->o.catch_up = 1;
 		a->o.read_stdin = 0;

@@ -51,10 +51,10 @@ check "checkpoint names the last position" \
 jq -c --slurp -R 'split("\n")[:-1] | to_entries[] |
 	{source: ("kafka:adm/" + ((.key % 3) | tostring)), position: (.key * 2),
 	 ingest_time: "2026-11-24T06:00:00Z", payload: .value}' "$tmp/in" >"$tmp/env"
-"$BRONZE" -q -L "$tmp/eref" -n <"$tmp/env"
+"$BRONZE" -q -L "$tmp/eref" --input envelopes -n <"$tmp/env"
 lake_set "$tmp/eref" >"$tmp/eref.set"
 for i in $(seq 1 8); do
-	throttle <"$tmp/env" | "$BRONZE" -q -L "$tmp/elake" -n --flush-records 500 \
+	throttle <"$tmp/env" | "$BRONZE" -q -L "$tmp/elake" --input envelopes -n --flush-records 500 \
 		--threads $((RANDOM % 3)) 2>>"$tmp/err" &
 	pid=$!
 	pids="$pids $pid"
@@ -62,7 +62,7 @@ for i in $(seq 1 8); do
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 done
-"$BRONZE" -q -L "$tmp/elake" -n <"$tmp/env"
+"$BRONZE" -q -L "$tmp/elake" --input envelopes -n <"$tmp/env"
 lake_set "$tmp/elake" >"$tmp/elake.set"
 check "envelope lake has 3 sources" \
 	test "$(ls "$tmp/elake"/bronze/admissions/date=*/ | sed 's/-0.*//' | sort -u | wc -l)" -eq 3

@@ -35,7 +35,7 @@ start_pipeline() {
 	"$bin/ps-ingest" consume -t crash -b "$B" $X -L "$tmp/lake" \
 		--exit-at-end >"$tmp/pipe" 2>>"$tmp/c.err" &
 	p1=$!
-	"$bin/ps-bronze" -L "$tmp/lake" --flush-records 10000 -n \
+	"$bin/ps-bronze" -L "$tmp/lake" --input envelopes --flush-records 10000 -n \
 		<"$tmp/pipe" 2>>"$tmp/b.err" &
 	p2=$!
 	kids="$p1 $p2"

@@ -46,7 +46,7 @@ check "a topic that does not exist: exit 69" [ $? -eq 69 ]
 # Into bronze, exactly once (the group only assigns partitions).
 if [ -x "$bin/ps-bronze" ]; then
 	"$bin/ps-ingest" consume -t events -G tobronze -b "$B" -L "$tmp/lake" --exit-at-end 2>"$tmp/b.err" |
-		"$bin/ps-bronze" -L "$tmp/lake" -n 2>>"$tmp/b.err"
+		"$bin/ps-bronze" -L "$tmp/lake" --input envelopes -n 2>>"$tmp/b.err"
 	check "consume -L | ps-bronze: exit 0" [ $? -eq 0 ]
 	bronze_envelopes "$tmp/lake" >"$tmp/bronze"
 	verify "$tmp/bronze" "$tmp/in.ndjson"

@@ -28,7 +28,7 @@ ps-simulate -m realistic --count 12000 --seed 9 \
 		(input_line_number % 2 | tostring)),
 		position: (input_line_number / 2 | floor), ingest_time: $t,
 		payload: .}' >env.ndjson
-ps-bronze -L R <env.ndjson 2>/dev/null | ps-silver -L R 2>/dev/null |
+ps-bronze --input envelopes -L R <env.ndjson 2>/dev/null | ps-silver -L R 2>/dev/null |
 	ps-gold -L R --now $NOW >/dev/null 2>&1
 silver_rows R >ref.rows
 gold_snapshot R ref.snap
@@ -37,7 +37,7 @@ gold_snapshot R ref.snap
 for point in file:3 file:4 state:2 commit:2 emit:2; do
 	check "bronze stopped at $point while ps-silver catches up" '
 		rm -rf L &&
-		PS_TEST_STOP=ps-bronze:$point "$TB/ps-bronze" -L L \
+		PS_TEST_STOP=ps-bronze:$point "$TB/ps-bronze" --input envelopes -L L \
 			--flush-records 2000 <env.ndjson >/dev/null 2>b.err &
 		bp=$!
 		wait_stopped $bp || { kill -9 $bp; exit 1; }
@@ -50,7 +50,7 @@ done
 
 # silver -> gold, and silver -> ps-upload: both read while silver is
 # inside a commit of many files.
-ps-bronze -L B -n <env.ndjson 2>/dev/null
+ps-bronze --input envelopes -L B -n <env.ndjson 2>/dev/null
 for point in file:3 file:25 state:2 commit:2; do
 	check "silver stopped at $point while ps-gold catches up and ps-upload lists" '
 		rm -rf L && cp -r B L &&
@@ -92,7 +92,7 @@ slow() { awk '{ print } NR % 400 == 0 { fflush(); system("sleep 0.04") }' env.nd
 # nothing is doubled or lost.
 check "a live pipeline with repeated --catch-up runs of silver and gold" '
 	rm -rf C &&
-	head -n 6000 env.ndjson | ps-bronze -L C -n 2>/dev/null &&
+	head -n 6000 env.ndjson | ps-bronze --input envelopes -L C -n 2>/dev/null &&
 	{ for i in $(seq 20); do
 		ps-silver -L C --catch-up -n --lock-wait 0 2>/dev/null
 		echo "silver $?"
@@ -102,7 +102,7 @@ check "a live pipeline with repeated --catch-up runs of silver and gold" '
 		sleep 0.15
 	  done >cron.out & } &&
 	cron=$! && sleep 0.5 &&
-	slow | ps-bronze -L C 2>/dev/null | ps-silver -L C 2>/dev/null |
+	slow | ps-bronze --input envelopes -L C 2>/dev/null | ps-silver -L C 2>/dev/null |
 		ps-gold -L C --now $NOW >/dev/null 2>&1 &&
 	wait $cron &&
 	sort cron.out | uniq -c &&
@@ -117,12 +117,12 @@ for victim in bronze silver gold silver gold bronze; do
 	check "ps-$victim killed alone at a random moment, pipeline restarted" '
 		rm -rf K &&
 		{ slow >p1 2>/dev/null & } &&
-		{ ps-bronze -L K <p1 >p2 2>/dev/null & bronze=$!; } &&
+		{ ps-bronze --input envelopes -L K <p1 >p2 2>/dev/null & bronze=$!; } &&
 		{ ps-silver -L K <p2 >p3 2>/dev/null & silver=$!; } &&
 		{ ps-gold -L K --now $NOW <p3 >/dev/null 2>&1 & gold=$!; } &&
 		sleep 0.$(( $(od -An -N2 -tu2 /dev/urandom) % 9 + 1 )) &&
 		eval "kill -KILL \$$victim"; wait
-		ps-bronze -L K <env.ndjson 2>/dev/null | ps-silver -L K 2>/dev/null |
+		ps-bronze --input envelopes -L K <env.ndjson 2>/dev/null | ps-silver -L K 2>/dev/null |
 			ps-gold -L K --now $NOW >/dev/null 2>&1 &&
 		silver_rows K >k.rows && cmp ref.rows k.rows &&
 		gold_snapshot K k.snap && cmp ref.snap k.snap'

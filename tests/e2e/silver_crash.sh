@@ -148,7 +148,7 @@ echo "# $(find "$lake/silver" -name '*.parquet' | wc -l) silver files"
 	{source: ("kafka:adm/" + ((.key % 3) | tostring)),
 	 position: (.key / 3 | floor), ingest_time: "2026-01-02T00:00:00Z",
 	 payload: .value}' >"$tmp/env"
-"$BRONZE" -q -L "$tmp/eref" <"$tmp/env" |
+"$BRONZE" -q -L "$tmp/eref" --input envelopes <"$tmp/env" |
 	"$SILVER" -q -L "$tmp/eref" --now "$T" -n
 rows "$tmp/eref" >"$tmp/eref.rows"
 quar "$tmp/eref" >"$tmp/eref.quar"
@@ -159,7 +159,7 @@ for i in $(seq 1 10); do
 	mkfifo "$tmp/f2" "$tmp/f3"
 	throttle <"$tmp/env" >"$tmp/f2" &
 	pt=$!
-	"$BRONZE" -q -L "$elake" --flush-records 900 --flush-interval 0.05 \
+	"$BRONZE" -q -L "$elake" --input envelopes --flush-records 900 --flush-interval 0.05 \
 		<"$tmp/f2" >"$tmp/f3" 2>>"$tmp/err" &
 	p2=$!
 	"$SILVER" -q -L "$elake" --now "$T" -n \
@@ -174,7 +174,7 @@ for i in $(seq 1 10); do
 done
 pids=""
 echo "# $ekilled of 10 envelope runs were killed mid-stream"
-"$BRONZE" -q -L "$elake" <"$tmp/env" | "$SILVER" -q -L "$elake" --now "$T" -n
+"$BRONZE" -q -L "$elake" --input envelopes <"$tmp/env" | "$SILVER" -q -L "$elake" --now "$T" -n
 rows "$elake" >"$tmp/elake.rows"
 diff "$tmp/eref.rows" "$tmp/elake.rows" | head -5 >&2
 check "3 sources: silver rows equal the uninterrupted run" \

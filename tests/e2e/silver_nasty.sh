@@ -50,8 +50,9 @@ outcomes() {
 for f in "$corpus"/*.ndjson; do
 	name=$(basename "$f")
 	lake=$tmp/$name
-	"$SILVER" -L "$lake" --no-catch-up --now 2026-01-02T00:00:00Z -q -n \
-		--stats-json "$tmp/$name.stats" <"$f" 2>"$tmp/$name.err"
+	case $name in envelopes.ndjson) kind=envelopes ;; *) kind=events ;; esac
+	"$SILVER" -L "$lake" --input $kind --no-catch-up \
+		--now 2026-01-02T00:00:00Z -q -n --stats-json "$tmp/$name.stats" <"$f" 2>"$tmp/$name.err"
 	st=$?
 	check "$name: exit 0 (got $st: $(head -c 200 "$tmp/$name.err"))" \
 		test "$st" -eq 0
@@ -84,7 +85,7 @@ good='{"patient_id":"g","gender":"F","age":3,"department":"ICU","admission_time"
 	printf '"}\n'
 	echo "$good" | sed 's/"g"/"h"/'
 } >"$tmp/long.ndjson"
-"$SILVER" -L "$tmp/long" --no-catch-up --now 2026-01-02 -q -n <"$tmp/long.ndjson"
+"$SILVER" -L "$tmp/long" --input events --no-catch-up --now 2026-01-02 -q -n <"$tmp/long.ndjson"
 check "10 MiB line: exit 0" test $? -eq 0
 outcomes "$tmp/long" >"$tmp/long.got"
 printf '0 kept\n1 record_too_long\n2 kept\n' >"$tmp/long.want"
@@ -103,7 +104,10 @@ print(d)
 print(json.dumps({"source": "kafka:x/1", "position": 1,
                   "ingest_time": "2026-01-02T00:00:00Z",
                   "payload": "{\"a\":" + d + "}"}))' >"$tmp/deepgen.ndjson"
-"$SILVER" -L "$tmp/deepgen" --no-catch-up --now 2026-01-02 -q -n <"$tmp/deepgen.ndjson"
+head -n 1 "$tmp/deepgen.ndjson" |
+	"$SILVER" -L "$tmp/deepgen" --input events --no-catch-up --now 2026-01-02 -q -n &&
+tail -n 1 "$tmp/deepgen.ndjson" |
+	"$SILVER" -L "$tmp/deepgen" --input envelopes --no-catch-up --now 2026-01-02 -q -n
 check "10,000-deep: exit 0" test $? -eq 0
 check "10,000-deep: both quarantined as malformed_json" \
 	test "$(outcomes "$tmp/deepgen" | tr '\n' ' ')" = \

@@ -1,7 +1,7 @@
 /*
  * fuzz_silver.c - libFuzzer target for the silver parser: the input is
  * cut into lines as ps-silver reads them; each line goes through the
- * envelope sniffer and parser, then the event parser and the rules.
+ * envelope parser, then the event parser and the rules.
  * Built by `make fuzz` (clang, -fsanitize=fuzzer,address,undefined);
  * `make check-fuzz` runs it once over tests/data/nasty and the seeds in
  * tests/fuzz/corpus.
@@ -29,8 +29,7 @@ static void one(const char *s, size_t n)
 	struct ps_error e = { 0, "" };
 	int i;
 
-	if (ps_envelope_sniff(s, n) &&
-	    ps_envelope_parse(envp, s, n, &env, &e) == 0) {
+	if (ps_envelope_parse(envp, s, n, &env, &e) == 0) {
 		s = env.payload;
 		n = env.payload_len;
 	}

@@ -19,7 +19,7 @@ trap 'rm -rf "$tmp"' EXIT
 cat "$top/tests/data/nasty/schema_evolution.ndjson" \
 	"$top/tests/data/nasty/dirty_kinds.ndjson" >>"$tmp/events"
 for codec in zstd gzip none; do
-	"$top/bin/ps-silver" -q -L "$tmp/$codec" --codec "$codec" \
+	"$top/bin/ps-silver" -q -L "$tmp/$codec" --input events --codec "$codec" \
 		--now 2026-01-02T00:00:00Z --flush-records 700 \
 		<"$tmp/events" >"$tmp/$codec.out" || {
 		echo "FAIL: ps-silver --codec $codec" >&2; exit 1; }

@@ -311,6 +311,7 @@ Test(bronze, envelopes_keep_source_and_position, .init = mklake,
 		"{\"source\":\"kafka:t/1\",\"position\":12,\"ingest_time\":"
 		"\"2026-01-01T00:00:00Z\",\"payload\":\"z\"}\n";
 
+	o.input = PS_INPUT_ENVELOPES;
 	cr_assert_eq(run_text(in, &o, NULL, &e), 0, "%s", e.msg);
 	cr_assert_eq(run_text(in, &o, NULL, &e), 0, "%s", e.msg);
 	lake_dump(&dump);
@@ -350,14 +351,15 @@ Test(bronze, file_names_win_over_a_stale_checkpoint, .init = mklake,
 	free(tmp);
 }
 
-Test(bronze, long_lines_and_bad_envelopes_go_to_quarantine,
+/* A plain input's lines are records, whatever they look like. */
+Test(bronze, long_lines_go_to_quarantine_look_alikes_land,
      .init = mklake, .fini = rmlake)
 {
 	struct ps_bronze_opts o = PS_BRONZE_OPTS_INIT;
 	struct ps_error e = { 0, "" };
 	struct ps_buf in = PS_BUF_INIT, dump = PS_BUF_INIT, q = PS_BUF_INIT;
 	char *qf = lpath("quarantine/adm/date=2026-11-23/part-bronze-"
-			 "stdin_adm-00000000000000000001-00000000000000000002"
+			 "stdin_adm-00000000000000000001-00000000000000000001"
 			 ".ndjson.gz");
 	struct ps_checkpoint *cp = ps_checkpoint_new();
 	int i;
@@ -369,17 +371,85 @@ Test(bronze, long_lines_and_bad_envelopes_go_to_quarantine,
 	ps_buf_adds(&in, "\n{\"source\":\"x\"}\nok2\n");
 	cr_assert_eq(run_text(in.data, &o, NULL, &e), 0, "%s", e.msg);
 	lake_dump(&dump);
-	cr_assert_str_eq(dump.data, "stdin:adm 0 ok\nstdin:adm 3 ok2\n");
+	cr_assert_str_eq(dump.data, "stdin:adm 0 ok\n"
+			 "stdin:adm 2 {\"source\":\"x\"}\nstdin:adm 3 ok2\n");
 	gunzip(qf, &q);
 	cr_assert(strstr(q.data, "\"reason\":\"line_too_long\""), "%s",
 		  q.data);
 	cr_assert(strstr(q.data, "\"length\":5000,\"truncated\":true"));
-	cr_assert(strstr(q.data, "\"reason\":\"bad_envelope\""));
-	cr_assert(strstr(q.data, "\"position\":2"));
+	cr_assert(strstr(q.data, "\"position\":1"));
 	/* Quarantine names count for the checkpoint too. */
 	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_BRONZE, "adm", cp, &e), 0, "%s",
 		     e.msg);
 	cr_assert_eq(ps_checkpoint_get(cp, "stdin:adm", 9), 3);
+	ps_checkpoint_free(cp);
+	ps_buf_release(&in);
+	ps_buf_release(&dump);
+	ps_buf_release(&q);
+	free(qf);
+}
+
+/*
+ * An envelope input: a payload over the cap, and a record its producer
+ * marked for quarantine, are quarantined at their own position (a restart
+ * skips them); a line that is not an envelope stops the run with 65 after
+ * committing what came before; a cut last line is not landed.
+ */
+Test(bronze, envelope_input_quarantines_at_positions, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_bronze_opts o = PS_BRONZE_OPTS_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_buf in = PS_BUF_INIT, dump = PS_BUF_INIT, q = PS_BUF_INIT;
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	char *qf = lpath("quarantine/adm/date=2026-01-01/part-bronze-"
+			 "kafka_t_0-00000000000000000002-00000000000000000003"
+			 ".ndjson.gz");
+	size_t len;
+	int i;
+
+#define ENV(pos, rest) "{\"source\":\"kafka:t/0\",\"position\":" #pos \
+	",\"ingest_time\":\"2026-01-01T00:00:00Z\"," rest "}\n"
+	o.input = PS_INPUT_ENVELOPES;
+	o.max_line = 100;
+	ps_buf_adds(&in, ENV(1, "\"payload\":\"a\""));
+	ps_buf_adds(&in, ENV(2, "\"payload\":\"head\",\"reason\":"
+			     "\"record_too_long\",\"length\":99999999,"
+			     "\"truncated\":true"));
+	ps_buf_adds(&in, "{\"source\":\"kafka:t/0\",\"position\":3,"
+		    "\"ingest_time\":\"2026-01-01T00:00:00Z\",\"payload\":\"");
+	for (i = 0; i < 500; i++)
+		ps_buf_addc(&in, 'P');
+	ps_buf_adds(&in, "\"}\n");
+	ps_buf_adds(&in, ENV(4, "\"payload\":\"b\""));
+	len = in.len;
+	ps_buf_adds(&in, "{\"source\":\"kafka:t/0\",\"posi");
+	cr_assert_eq(run_text(in.data, &o, NULL, &e), 0, "%s", e.msg);
+	/* Again, and with a line that is not an envelope after a new one. */
+	in.len = len;
+	ps_buf_adds(&in, ENV(5, "\"payload\":\"c\""));
+	ps_buf_adds(&in, "{\"patient_id\":\"p\"}\n");
+	ps_buf_adds(&in, ENV(6, "\"payload\":\"d\""));
+	cr_assert_eq(run_text(in.data, &o, NULL, &e), -1);
+	cr_assert_eq(e.code, 65, "%d %s", e.code, e.msg);
+	cr_assert(strstr(e.msg, "line 6 is not an envelope"), "%s", e.msg);
+	lake_dump(&dump);
+	cr_assert_str_eq(dump.data, "kafka:t/0 1 a\nkafka:t/0 4 b\n"
+			 "kafka:t/0 5 c\n");
+	gunzip(qf, &q);
+	cr_assert(strstr(q.data, "\"position\":2,") &&
+		  strstr(q.data, "\"length\":99999999,\"truncated\":true"),
+		  "%s", q.data);
+	cr_assert(strstr(q.data, "\"position\":3,") &&
+		  strstr(q.data, "\"reason\":\"record_too_long\",\"detail\":"
+			 "\"payload of 500 bytes over the cap of 100\","
+			 "\"length\":500,\"truncated\":false}"), "%s",
+		  q.data);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_BRONZE, "adm", cp, &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 5);
+	cr_assert_eq(ps_checkpoint_count(cp), 1, "no stdin source");
+#undef ENV
 	ps_checkpoint_free(cp);
 	ps_buf_release(&in);
 	ps_buf_release(&dump);

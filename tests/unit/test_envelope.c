@@ -29,7 +29,6 @@ static void round_trip(const struct ps_envelope *in)
 	v = ps_json_parse(b.data, b.len - 1, err, sizeof(err));
 	cr_assert_not_null(v, "valid JSON: %s: %s", b.data, err);
 	yajl_tree_free(v);
-	cr_assert(ps_envelope_sniff(b.data, b.len));
 	memset(&out, 0x5a, sizeof(out));
 	cr_assert_eq(ps_envelope_parse(p, b.data, b.len - 1, &out, &e), 0,
 		     "%s: %s", b.data, e.msg);
@@ -50,6 +49,18 @@ static void round_trip(const struct ps_envelope *in)
 	cr_assert_eq(out.payload_len, in->payload_len, "%s", b.data);
 	cr_assert(!memcmp(out.payload, in->payload, in->payload_len), "%s",
 		  b.data);
+	if (in->reason) {
+		cr_assert_str_eq(out.reason, in->reason);
+		if (in->detail)
+			cr_assert_str_eq(out.detail, in->detail);
+		else
+			cr_assert_null(out.detail);
+		cr_assert_eq(out.length, in->length);
+		cr_assert_eq(out.truncated, in->truncated);
+	} else {
+		cr_assert_null(out.reason, "%s", b.data);
+		cr_assert_eq(out.length, (long long)in->payload_len);
+	}
 	/* Trailing CR-less line parses the same with its newline too. */
 	cr_assert_eq(ps_envelope_parse(p, b.data, b.len, &out, &e), 0);
 	ps_envelope_parser_free(p);
@@ -62,7 +73,7 @@ Test(envelope, format_parse_round_trip)
 {
 	struct ps_envelope env = {
 		STR("kafka:admissions/3"), 1234, T0, PS_TIME_NONE, NULL, 0,
-		STR("{\"patient_id\":\"P1\",\"age\":40}"),
+		STR("{\"patient_id\":\"P1\",\"age\":40}"), NULL, NULL, 0, 0
 	};
 	static const char nasty[] = "a\0b\n\"q\"\\ \r\t\x01 caf\xc3\xa9 "
 				    "\xf0\x9f\x98\x80";
@@ -102,7 +113,7 @@ Test(envelope, exact_format)
 {
 	struct ps_envelope env = {
 		STR("kafka:t/0"), 7, T0, 1795500742120000LL, STR("k"),
-		STR("{\"a\":1}"),
+		STR("{\"a\":1}"), NULL, NULL, 0, 0
 	};
 	struct ps_buf b = PS_BUF_INIT;
 
@@ -267,16 +278,60 @@ Test(envelope, parser_is_reusable)
 	ps_envelope_parser_free(NULL);
 }
 
-Test(envelope, sniff)
+/* A record for quarantine carries its reason; a whole one none. */
+Test(envelope, quarantine_members)
 {
-	cr_assert(ps_envelope_sniff("{\"source\":\"x\"}", 14));
-	cr_assert(ps_envelope_sniff(" \t{ \"source\":1", 14));
-	cr_assert(!ps_envelope_sniff("{\"patient_id\":\"P1\"}", 19));
-	cr_assert(!ps_envelope_sniff("{\"sourc", 7));
-	cr_assert(!ps_envelope_sniff("[\"source\"]", 10));
-	cr_assert(!ps_envelope_sniff("", 0));
-	cr_assert(!ps_envelope_sniff("{", 1));
-	cr_assert(!ps_envelope_sniff("{\"source\"", 8), "len is respected");
+	struct ps_envelope env = {
+		STR("kafka:admissions/0"), 7, T0, PS_TIME_NONE, NULL, 0,
+		STR("{\"patient_id\":\"p"), "record_too_long",
+		"record of 20000000 bytes over the limit", 20000000, 1
+	};
+	struct ps_envelope_parser *p = ps_envelope_parser_new();
+	struct ps_envelope out;
+	struct ps_error e = { 0, "" };
+	static const char *bad[] = {
+		"{\"source\":\"s\",\"position\":1,\"ingest_time\":"
+		"\"2026-01-01T00:00:00Z\",\"payload\":\"\",\"reason\":\"\"}",
+		"{\"source\":\"s\",\"position\":1,\"ingest_time\":"
+		"\"2026-01-01T00:00:00Z\",\"payload\":\"\",\"reason\":\"r\","
+		"\"length\":-1}",
+		"{\"source\":\"s\",\"position\":1,\"ingest_time\":"
+		"\"2026-01-01T00:00:00Z\",\"payload\":\"\",\"reason\":\"r\","
+		"\"truncated\":1}",
+		"{\"source\":\"s\",\"position\":1,\"ingest_time\":"
+		"\"2026-01-01T00:00:00Z\",\"payload\":\"\",\"reason\":7}",
+	};
+	const char *whole = "{\"source\":\"s\",\"position\":1,"
+		"\"ingest_time\":\"2026-01-01T00:00:00Z\",\"payload\":\"ab\"}";
+	size_t i;
+
+	round_trip(&env);
+	env.detail = NULL;
+	env.truncated = 0;
+	round_trip(&env);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(ps_envelope_parse(p, bad[i], strlen(bad[i]), &out,
+					       &e), -1, "%s", bad[i]);
+	/* The parser forgets the reason of the line before. */
+	cr_assert_eq(ps_envelope_parse(p, whole, strlen(whole), &out, &e), 0);
+	cr_assert_null(out.reason);
+	cr_assert_eq(out.length, 2);
+	ps_envelope_parser_free(p);
+}
+
+Test(envelope, input_kind)
+{
+	enum ps_input in = PS_INPUT_EVENTS;
+
+	cr_assert_eq(ps_input_parse("envelopes", &in), 0);
+	cr_assert_eq(in, PS_INPUT_ENVELOPES);
+	cr_assert_str_eq(ps_input_name(in), "envelopes");
+	cr_assert_eq(ps_input_parse("events", &in), 0);
+	cr_assert_eq(in, PS_INPUT_EVENTS);
+	cr_assert_str_eq(ps_input_name(in), "events");
+	cr_assert_eq(ps_input_parse("auto", &in), -1);
+	cr_assert_eq(ps_input_parse("", &in), -1);
+	cr_assert_eq(in, PS_INPUT_EVENTS, "unchanged on error");
 }
 
 /*

@@ -367,6 +367,7 @@ Test(silver, plain_lines_do_not_touch_the_checkpoint)
 	const char *in = EV("40", "2026-01-01T10:00:00Z", "null", "") "\n"
 		"\n" EV("41", "2026-01-01T10:00:00Z", "null", "") "\r\n";
 
+	o.input = PS_INPUT_EVENTS;
 	o.now = ts("2026-01-05");
 	cr_assert_eq(run(in, &o, &out, &e), 0, "%s", e.msg);
 	cr_assert_eq(count_lines(out.data), 2);
