@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "json.h"
 #include "kpi.h"
+#include "lake.h"
 #include "pstime.h"
 #include "seal.h"
 #include "banned.h"
@@ -127,17 +128,44 @@ static int walk(const char *dir, const char *suffix, struct list *l,
 	return 0;
 }
 
+/* Append to l the part files of table t a reader may see (lib/lake.h). */
+static int lake_files(struct list *l, const char *lake, enum ps_lake_table t,
+		      const char *stream, struct ps_error *e)
+{
+	struct ps_lake_parts ps = PS_LAKE_PARTS_INIT;
+	size_t i;
+
+	if (ps_lake_visible(lake, t, stream, &ps, e) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		if (l->n == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 16;
+			l->p = ps_xrealloc(l->p, l->cap * sizeof(*l->p));
+		}
+		l->p[l->n++] = ps.v[i].path;
+		ps.v[i].path = NULL;
+	}
+	ps_lake_parts_release(&ps);
+	return 0;
+}
+
 /*
- * The files of the table at dir a reader may see, sorted: for a Delta
- * table (dir/_delta_log), the active files of its latest snapshot
- * (lib/delta.h); else the files under dir ending with suffix.
+ * The files of a table a reader may see, sorted.  For a Delta table
+ * (dir/_delta_log), the active files of its latest snapshot (lib/delta.h);
+ * else, for the tables of the lake module (ntables > 0: silver and the
+ * quarantine of stream), what their writers' commit points cover
+ * (ps_lake_visible); else (a gold table without a log) the files under
+ * dir ending with suffix.
  */
-static int list_files(const char *dir, const char *suffix, char ***files,
-		      size_t *n, struct ps_error *e)
+static int list_files(const char *dir, const char *suffix, const char *lake,
+		      const char *stream, const enum ps_lake_table *tables,
+		      size_t ntables, char ***files, size_t *n,
+		      struct ps_error *e)
 {
 	struct list l = { NULL, 0, 0 };
 	struct ps_delta_snapshot snap = PS_DELTA_SNAPSHOT_INIT;
 	size_t i;
+	int rc = 0;
 
 	if (ps_delta_snapshot_load(dir, -1, &snap, e) < 0)
 		return -1;
@@ -148,7 +176,13 @@ static int list_files(const char *dir, const char *suffix, char ***files,
 				l.p[l.n++] = pathf("%s/%s", dir,
 						   snap.files[i].path);
 		ps_delta_snapshot_release(&snap);
-	} else if (walk(dir, suffix, &l, 0, e) < 0) {
+	} else if (ntables) {
+		for (i = 0; i < ntables && rc == 0; i++)
+			rc = lake_files(&l, lake, tables[i], stream, e);
+	} else {
+		rc = walk(dir, suffix, &l, 0, e);
+	}
+	if (rc < 0) {
 		for (i = 0; i < l.n; i++)
 			free(l.p[i]);
 		free(l.p);
@@ -165,7 +199,8 @@ int ps_dash_table_files(const char *lake, const char *name, char ***files,
 			size_t *n, struct ps_error *e)
 {
 	char *dir = pathf("%s/gold/%s", lake, name);
-	int rc = list_files(dir, ".parquet", files, n, e);
+	int rc = list_files(dir, ".parquet", NULL, NULL, NULL, 0, files, n,
+			    e);
 
 	free(dir);
 	return rc;
@@ -1072,11 +1107,13 @@ static int cmp_fsum(const void *a, const void *b)
 }
 
 /*
- * Summaries of the files under dir ending with suffix, reusing those of
- * old (sorted by path) that did not change; old is replaced.  A file that
- * went away in between is skipped.
+ * Summaries of the files of the tables of stream (list_files), reusing
+ * those of old (sorted by path) that did not change; old is replaced.  A
+ * file that went away in between is skipped.
  */
-static int summarize(const char *dir, const char *suffix, struct fsums *old,
+static int summarize(const char *dir, const char *suffix, const char *lake,
+		     const char *stream, const enum ps_lake_table *tables,
+		     size_t ntables, struct fsums *old,
 		     int (*read_fn)(struct fsum *, struct ps_error *),
 		     struct ps_error *e)
 {
@@ -1085,7 +1122,8 @@ static int summarize(const char *dir, const char *suffix, struct fsums *old,
 	size_t n, i;
 	int rc = 0;
 
-	if (list_files(dir, suffix, &files, &n, e) < 0)
+	if (list_files(dir, suffix, lake, stream, tables, ntables, &files, &n,
+		       e) < 0)
 		return -1;
 	nw.f = ps_xcalloc(n + 1, sizeof(*nw.f));
 	for (i = 0; i < n && !rc; i++) {
@@ -1132,18 +1170,25 @@ static int load_quality(struct ps_dash_model *m, const char *lake,
 			const char *stream, struct ps_dash_cache *cache,
 			struct ps_error *e)
 {
+	/* Both stages' quarantine; silver, when it has no Delta log. */
+	static const enum ps_lake_table quar[] = {
+		PS_LAKE_BRONZE_QUARANTINE, PS_LAKE_SILVER_QUARANTINE
+	};
+	static const enum ps_lake_table silver[] = { PS_LAKE_SILVER };
 	struct ps_dash_cache local = { { NULL, 0 }, { NULL, 0 } };
 	struct ps_dash_cache *c = cache ? cache : &local;
 	char *dir;
 	size_t i, j;
 	int rc;
 
-	dir = pathf("%s/quarantine/%s", lake, stream);
-	rc = summarize(dir, ".ndjson.gz", &c->quarantine, quarantine_file, e);
+	dir = ps_lake_dir(lake, PS_LAKE_SILVER_QUARANTINE, stream);
+	rc = summarize(dir, ".ndjson.gz", lake, stream, quar, 2,
+		       &c->quarantine, quarantine_file, e);
 	free(dir);
 	if (!rc) {
-		dir = pathf("%s/silver/%s", lake, stream);
-		rc = summarize(dir, ".parquet", &c->silver, silver_file, e);
+		dir = ps_lake_dir(lake, PS_LAKE_SILVER, stream);
+		rc = summarize(dir, ".parquet", lake, stream, silver, 1,
+			       &c->silver, silver_file, e);
 		free(dir);
 	}
 	for (i = 0; !rc && i < c->quarantine.n; i++) {

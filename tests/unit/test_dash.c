@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "checkpoint.h"
 #include "dash.h"
 #include "delta.h"
 #include "fsutil.h"
@@ -269,7 +270,8 @@ Test(dash, quarantine_counts_with_a_cache, .init = mklake, .fini = rmlake)
 	for (i = 0; i < 2; i++) {
 		snprintf(cmd, sizeof(cmd), "mkdir -p %s/quarantine/admissions/"
 			 "date=2025-01-0%d && printf '%s\\n%s\\n' | gzip "
-			 ">%s/quarantine/admissions/date=2025-01-0%d/part-%d"
+			 ">%s/quarantine/admissions/date=2025-01-0%d/part-stdin_"
+			 "admissions-00000000000000000000-00000000000000000001-r%d"
 			 ".ndjson.gz", lake, i + 1,
 			 "{\"reasons\":[\"wrong_type\",\"missing_field\"]}",
 			 "{\"reasons\":[\"wrong_type\"]}", lake, i + 1, i);
@@ -289,6 +291,50 @@ Test(dash, quarantine_counts_with_a_cache, .init = mklake, .fini = rmlake)
 	cr_assert_eq(m.quarantined, 4);
 	ps_dash_model_release(&m);
 	ps_dash_cache_free(c);
+}
+
+/*
+ * Quality counts read what a reader may see (lib/lake.h): files of a
+ * silver commit still in progress (beyond the silver checkpoint of their
+ * source) are not counted, bronze's quarantine always is.
+ */
+Test(dash, quality_counts_only_committed_files, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_dash_model m;
+	struct ps_error e = { 0, "" };
+	char cmd[1024];
+	static const char *const names[] = {
+		"part-kafka_a_0-00000000000000000000-00000000000000000009",
+		"part-kafka_a_0-00000000000000000010-00000000000000000019",
+		"part-bronze-kafka_a_0-00000000000000000020-00000000000000000020",
+	};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s/quarantine/admissions/"
+			 "date=2025-01-01 && printf '%s\\n' | gzip "
+			 ">%s/quarantine/admissions/date=2025-01-01/%s"
+			 ".ndjson.gz", lake, "{\"reasons\":[\"wrong_type\"]}",
+			 lake, names[i]);
+		cr_assert_eq(system(cmd), 0);
+	}
+	ps_checkpoint_set(cp, "kafka:a/0", 9, 9);
+	cr_assert_eq(ps_checkpoint_save(cp, lake, "ps-silver", "admissions",
+					&e), 0, "%s", e.msg);
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.quarantined, 2, "the open commit's file is not counted");
+	ps_dash_model_release(&m);
+	ps_checkpoint_set(cp, "kafka:a/0", 9, 19);
+	cr_assert_eq(ps_checkpoint_save(cp, lake, "ps-silver", "admissions",
+					&e), 0, "%s", e.msg);
+	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.quarantined, 3);
+	ps_dash_model_release(&m);
+	ps_checkpoint_free(cp);
 }
 
 /* ------------------------------------------------------------------ */
