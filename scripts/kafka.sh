@@ -11,7 +11,14 @@
 #   scripts/kafka.sh start     fetch (once), configure (once), start, wait
 #   scripts/kafka.sh stop      stop the broker (its data stays until rm -rf)
 #   scripts/kafka.sh env       print the shell variables above (eval them)
-#   scripts/kafka.sh topic NAME [PARTITIONS]   create a topic (default 4)
+#   scripts/kafka.sh topic NAME [PARTITIONS [KEY=VALUE...]]
+#                              create a topic (default 4 partitions), with
+#                              topic configs (max.message.bytes=...)
+#   scripts/kafka.sh produce TOPIC [KEY=VALUE...]
+#                              send stdin's lines as records with Kafka's
+#                              own console producer (producer properties:
+#                              max.request.size=... for records over the
+#                              limit of our tools)
 #   scripts/kafka.sh status    exit 0 when the broker runs
 #
 # Environment:
@@ -286,13 +293,29 @@ stop() {
 }
 
 topic() {
-	[ $# -ge 1 ] || die "usage: kafka.sh topic NAME [PARTITIONS]"
+	[ $# -ge 1 ] || die "usage: kafka.sh topic NAME [PARTITIONS [KEY=VALUE...]]"
 	load_env
+	t=$1
+	n=${2:-4}
+	shift $(($# < 2 ? $# : 2))
+	for c in "$@"; do set -- "$@" --config "$c"; shift; done
 	java_run org.apache.kafka.tools.TopicCommand \
 		--bootstrap-server "$PS_KAFKA_BROKERS" --create --if-not-exists \
-		--topic "$1" --partitions "${2:-4}" --replication-factor 1 \
+		--topic "$t" --partitions "$n" --replication-factor 1 "$@" \
 		>"$dir/logs/topic.log" 2>&1 ||
-		{ cat "$dir/logs/topic.log" >&2; die "cannot create topic $1"; }
+		{ cat "$dir/logs/topic.log" >&2; die "cannot create topic $t"; }
+}
+
+produce() {
+	[ $# -ge 1 ] || die "usage: kafka.sh produce TOPIC [KEY=VALUE...]"
+	load_env
+	t=$1
+	shift
+	for c in "$@"; do set -- "$@" --producer-property "$c"; shift; done
+	java_run org.apache.kafka.tools.ConsoleProducer \
+		--bootstrap-server "$PS_KAFKA_BROKERS" --topic "$t" "$@" \
+		2>"$dir/logs/produce.log" ||
+		{ cat "$dir/logs/produce.log" >&2; die "cannot produce to $t"; }
 }
 
 case ${1:-} in
@@ -300,7 +323,8 @@ start) start ;;
 stop) stop ;;
 env) load_env; cat "$dir/env"; echo "export PS_KAFKA_BROKERS PS_KAFKA_SASL_BROKERS PS_KAFKA_CA PS_KAFKA_CONNSTR PS_KAFKA_DIR" ;;
 topic) shift; topic "$@" ;;
+produce) shift; produce "$@" ;;
 status) running ;;
 fetch) fetch ;;
-*) die "usage: kafka.sh start|stop|env|topic NAME [PARTITIONS]|status|fetch" ;;
+*) die "usage: kafka.sh start|stop|env|topic NAME [PARTITIONS [KEY=VALUE...]]|produce TOPIC [KEY=VALUE...]|status|fetch" ;;
 esac
