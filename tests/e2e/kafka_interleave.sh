@@ -35,9 +35,11 @@ check "consume | ps-bronze over a record of $big bytes: exit 0" [ $? -eq 0 ]
 check "one warning names the record" \
 	[ "$(grep -c 'record over the limit' c.err)" -eq 1 ]
 find R/quarantine -name 'part-bronze-*' -exec zcat {} + >q.ndjson
+got=$(jq -c '[(.source | startswith("kafka:il/")), .reason, .length, .truncated, (.payload | length)]' q.ndjson)
 check "it is quarantined at its own offset, with a reason" \
-	[ "$(jq -c '[(.source | startswith("kafka:il/")), .reason, .length, .truncated, (.payload | length)]' q.ndjson)" = \
-	  "[true,\"record_too_long\",$((big + 17)),true,4096]" ]
+	[ "$got" = "[true,\"record_too_long\",$((big + 17)),true,4096]" ]
+[ "$got" = "[true,\"record_too_long\",$((big + 17)),true,4096]" ] ||
+	{ echo "# got: $got"; jq -c '[.source, .position, .reason, .detail]' q.ndjson; grep -c 'record over the limit' c.err; }
 src=$(jq -r .source q.ndjson)
 off=$(jq -r .position q.ndjson)
 check "bronze's checkpoint covers it: a restart fetches nothing" \
