@@ -540,11 +540,13 @@ static int fail_release(struct ps_azblob_req *r)
 
 int ps_azblob_put_blob(struct ps_azblob *az, struct ps_azblob_req *r,
 		       const char *name, const char *content_type, int fd,
-		       int64_t len, const unsigned char md5[16],
+		       int64_t len, const unsigned char md5[16], int if_absent,
 		       struct ps_error *e)
 {
 	begin(az, r, "PUT", name, NULL);
 	add_hdr(r, "x-ms-blob-type", "BlockBlob");
+	if (if_absent)
+		add_hdr(r, "If-None-Match", "*");
 	add_hdr(r, "Content-Type",
 		content_type ? content_type : "application/octet-stream");
 	add_md5(r, "Content-MD5", md5);

@@ -120,10 +120,15 @@ void ps_azblob_req_release(struct ps_azblob_req *r);
  * when a bearer token cannot be had (the token function's code).
  */
 
-/* Put Blob: a whole block blob in one request; whole_md5 is stored too. */
+/*
+ * Put Blob: a whole block blob in one request; whole_md5 is stored too.
+ * if_absent: only when no blob of that name exists (If-None-Match: *,
+ * put-if-absent); the service answers 409 (BlobAlreadyExists) or 412
+ * when one does, and leaves it as it is.
+ */
 int ps_azblob_put_blob(struct ps_azblob *az, struct ps_azblob_req *r,
 		       const char *name, const char *content_type, int fd,
-		       int64_t len, const unsigned char md5[16],
+		       int64_t len, const unsigned char md5[16], int if_absent,
 		       struct ps_error *e);
 
 /* Put Block number idx (0-based) of a block blob. */

@@ -12,6 +12,7 @@
 #include "base64.h"
 #include "buf.h"
 #include "crypto.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "json.h"
 #include "lake.h"
@@ -20,6 +21,7 @@
 #include "pstime.h"
 #include "seal.h"
 #include "upload.h"
+#include "upload_delta.h"
 #include "banned.h"
 
 #define STATE_MAX ((size_t)512 << 20)
@@ -296,6 +298,9 @@ struct file {
 	int fd;
 	int failed;
 	int exists;		/* --verify: the blob exists, same MD5 */
+	int64_t seq;		/* order within the phase (Delta logs) */
+	int if_absent;		/* put-if-absent (a Delta log version) */
+	int same_remote;	/* put-if-absent found the same bytes */
 	enum fstate st;
 	struct ps_error err;
 };
@@ -343,7 +348,15 @@ static int file_cmp(const void *a, const void *b)
 
 	if (x->phase != y->phase)
 		return x->phase < y->phase ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
 	return strcmp(x->rel, y->rel);
+}
+
+static int rel_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct file *)a)->rel,
+		      ((const struct file *)b)->rel);
 }
 
 static int scan_dir(struct files *fs, const char *abs, const char *rel,
@@ -452,7 +465,7 @@ struct round {
 	int out_failed;
 };
 
-enum ukind { U_HEAD, U_BLOB, U_BLOCK, U_LIST };
+enum ukind { U_HEAD, U_BLOB, U_BLOCK, U_LIST, U_GET };
 
 struct unit {
 	struct ps_azblob_req req;
@@ -602,10 +615,16 @@ static int hash_file(struct round *r, struct file *f, struct ps_error *e)
 	int fd, rc = 0;
 	struct stat sb;
 
-	fd = open(f->abs, O_RDONLY | O_CLOEXEC);
+	/* a file whose bytes the plan checked is read from that descriptor */
+	fd = f->fd >= 0 ? dup(f->fd) : open(f->abs, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ps_error_errno(e, errno == ENOENT ? 66 : 74, errno,
 				      "cannot open %s", f->rel);
+	if (f->fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) {
+		rc = ps_error_errno(e, 74, errno, "cannot read %s", f->rel);
+		close(fd);
+		return rc;
+	}
 	if (fstat(fd, &sb)) {
 		rc = ps_error_errno(e, 74, errno, "cannot stat %s", f->rel);
 		close(fd);
@@ -615,6 +634,15 @@ static int hash_file(struct round *r, struct file *f, struct ps_error *e)
 	f->mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
 		   sb.st_mtim.tv_nsec;
 	f->nblocks = f->size > bs ? (unsigned)((f->size + bs - 1) / bs) : 0;
+	if (f->if_absent && f->size > PS_AZBLOB_MAX_PUT) {
+		close(fd);
+		return ps_error_set(e, 65, "%s is larger than one Put Blob "
+				    "(%lld bytes): a Delta log version cannot "
+				    "be sent put-if-absent", f->rel,
+				    (long long)PS_AZBLOB_MAX_PUT);
+	}
+	if (f->if_absent)
+		f->nblocks = 0;	/* one conditional Put Blob */
 	if (f->nblocks > PS_AZBLOB_MAX_BLOCKS) {
 		close(fd);
 		return ps_error_set(e, 78, "%s needs more than %d blocks: use "
@@ -703,6 +731,12 @@ static void file_settle(struct round *r, struct file *f)
 		report_fail(r, f, &f->err);
 		return;
 	}
+	if (f->same_remote) {
+		close_file(f);
+		report_skip(r, f, "same bytes in container");
+		remember(r, f);
+		return;
+	}
 	if (f->nblocks && f->next_block == f->nblocks) {
 		/* Every block is in: commit them. */
 		f->next_block++;
@@ -724,6 +758,45 @@ static void file_settle(struct round *r, struct file *f)
 	report_done(r, f);
 }
 
+/* Ask for the blob f's put-if-absent found, to compare it (U_GET). */
+static void exists_compare(struct round *r, struct file *f)
+{
+	struct ps_error e = { 0 };
+	struct unit *g = ps_xcalloc(1, sizeof(*g));
+
+	g->f = f;
+	g->kind = U_GET;
+	if (ps_azblob_get(r->az, &g->req, f->blob, &e)) {
+		free(g);
+		file_error(r, f, &e);
+		return;
+	}
+	add_unit(r, g);
+}
+
+/* Does the blob (body) hold the bytes of f?  Else f fails (65). */
+static void same_bytes(struct round *r, struct file *f,
+		       const struct ps_buf *body)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0 };
+
+	if (ps_read_file(f->abs, &b, (size_t)PS_AZBLOB_MAX_PUT, &e) == 0 &&
+	    b.len == body->len && !memcmp(b.data, body->data, b.len)) {
+		f->same_remote = 1;
+	} else if (!e.code) {
+		ps_error_set(&e, 65, "%s exists in the container with other "
+			     "bytes: the remote Delta table has another "
+			     "version there (another writer, or another "
+			     "lake); it is not overwritten, and no later "
+			     "version is sent", f->blob);
+		file_error(r, f, &e);
+	} else {
+		file_error(r, f, &e);
+	}
+	ps_buf_release(&b);
+}
+
 static void unit_done(void *ctx, const struct ps_http_request *rq,
 		      struct ps_http_response *rs, int rc,
 		      const struct ps_error *he)
@@ -741,7 +814,8 @@ static void unit_done(void *ctx, const struct ps_http_request *rq,
 	snprintf(what, sizeof(what), "%s",
 		 u->kind == U_HEAD ? "get blob properties" :
 		 u->kind == U_BLOB ? "put blob" :
-		 u->kind == U_BLOCK ? "put block" : "put block list");
+		 u->kind == U_BLOCK ? "put block" :
+		 u->kind == U_GET ? "get blob" : "put block list");
 	if (rc) {
 		e = *he;
 		if (e.code == 69)	/* cannot connect: try again later */
@@ -765,6 +839,16 @@ static void unit_done(void *ctx, const struct ps_http_request *rq,
 			f->exists = !strcmp(b.data, m);
 			ps_buf_release(&b);
 		}
+	} else if (u->kind == U_BLOB && f->if_absent &&
+		   (rs->status == 409 || rs->status == 412)) {
+		/* The version exists there: the same bytes, or a diverged
+		 * table. */
+		exists_compare(r, f);
+	} else if (u->kind == U_GET) {
+		if (ps_azblob_check(rs, what, &e))
+			file_error(r, f, &e);
+		else
+			same_bytes(r, f, &rs->body);
 	} else if (ps_azblob_check(rs, what, &e)) {
 		file_error(r, f, &e);
 	}
@@ -835,7 +919,7 @@ static int start_next(struct round *r, int heads)
 				brc = ps_azblob_put_blob(
 					r->az, &u->req, f->blob,
 					ps_upload_content_type(f->rel), f->fd,
-					f->size, f->md5, &e);
+					f->size, f->md5, f->if_absent, &e);
 				f->started_all = 1;
 				r->next++;
 			} else {
@@ -953,12 +1037,82 @@ static int drop_uncommitted(struct round *r, struct ps_error *e)
 	return rc;
 }
 
+static int was_sent(void *ctx, const char *rel)
+{
+	return state_find(ctx, rel) >= 0;
+}
+
+/*
+ * Order the files of Delta tables (lib/upload_delta.h): data files that a
+ * version references with the data, log versions one phase each in order
+ * after everything else, and leave out what no version references yet.
+ */
+static int plan_delta(struct round *r, struct ps_error *e)
+{
+	struct ps_upload_delta *pl;
+	char **rels;
+	size_t i, k = 0;
+	int rc;
+
+	if (!r->fs.n)
+		return 0;
+	rels = ps_xcalloc(r->fs.n, sizeof(*rels));
+	pl = ps_xcalloc(r->fs.n, sizeof(*pl));
+	for (i = 0; i < r->fs.n; i++)
+		rels[i] = r->fs.v[i].rel;
+	rc = ps_upload_delta_plan(r->o->lake, rels, r->fs.n, was_sent, r->s,
+				  pl, e);
+	for (i = 0; !rc && i < r->fs.n; i++) {
+		struct file *f = &r->fs.v[i];
+
+		if (!pl[i].keep) {
+			ps_log(PS_INFO, "no Delta version references it yet: "
+			       "left for a later run", PS_S("file", f->rel));
+			free(f->rel);
+			free(f->abs);
+			continue;
+		}
+		if (pl[i].is_log)
+			f->phase = PS_UPLOAD_PHASE_DELTA_LOG;
+		f->seq = pl[i].seq;
+		f->if_absent = pl[i].if_absent;
+		f->fd = pl[i].fd;
+		r->fs.v[k++] = *f;
+	}
+	if (!rc)
+		r->fs.n = k;
+	free(rels);
+	free(pl);
+	return rc;
+}
+
+/* The Delta table (lake-relative directory) that holds rel, or NULL. */
+static char *table_of(const char *lake, const char *rel)
+{
+	char *d = ps_xstrdup(rel), *slash;
+
+	while ((slash = strrchr(d, '/'))) {
+		char *abs;
+		int yes;
+
+		*slash = '\0';
+		abs = ps_path_join(lake, d);
+		yes = ps_delta_is_table(abs);
+		free(abs);
+		if (yes)
+			return d;
+	}
+	free(d);
+	return NULL;
+}
+
 static int gather(struct round *r, struct ps_error *e)
 {
 	const struct ps_upload_opts *o = r->o;
 	struct ps_ndjson *rd;
 	struct ps_line ln;
-	char *lake_real;
+	char *lake_real, **tables = NULL;
+	size_t ntables = 0, n, i;
 	int rc;
 
 	if (!o->list)
@@ -1012,6 +1166,30 @@ static int gather(struct round *r, struct ps_error *e)
 		free(p);
 	}
 	ps_ndjson_free(rd);
+	/* A listed file of a Delta table brings the whole table: its log
+	 * versions go up in order, and what was sent is skipped. */
+	n = r->fs.n;
+	for (i = 0; rc >= 0 && i < n; i++) {
+		char *t = table_of(lake_real, r->fs.v[i].rel), *abs;
+		size_t k;
+
+		for (k = 0; t && k < ntables; k++)
+			if (!strcmp(tables[k], t))
+				break;
+		if (!t || k < ntables) {
+			free(t);
+			continue;
+		}
+		tables = ps_xrealloc(tables, (ntables + 1) * sizeof(*tables));
+		tables[ntables++] = t;
+		abs = ps_path_join(lake_real, t);
+		if (scan_dir(&r->fs, abs, t, e))
+			rc = -1;
+		free(abs);
+	}
+	for (i = 0; i < ntables; i++)
+		free(tables[i]);
+	free(tables);
 	free(lake_real);
 	return rc < 0 ? -1 : 0;
 }
@@ -1029,9 +1207,10 @@ static int one_round(struct round *r, struct ps_error *e)
 		r->s->v[i].seen = 0;
 	if (gather(r, e) || drop_uncommitted(r, e))
 		return -1;
+	/* (repeated paths first: a list may name a file twice, and a Delta
+	 * table's files come again with the table) */
 	if (r->fs.n > 1)
-		qsort(r->fs.v, r->fs.n, sizeof(*r->fs.v), file_cmp);
-	/* Drop repeated paths (a list may name a file twice). */
+		qsort(r->fs.v, r->fs.n, sizeof(*r->fs.v), rel_cmp);
 	for (i = j = 0; i < r->fs.n; i++) {
 		if (j && !strcmp(r->fs.v[j - 1].rel, r->fs.v[i].rel)) {
 			free(r->fs.v[i].rel);
@@ -1041,6 +1220,10 @@ static int one_round(struct round *r, struct ps_error *e)
 		r->fs.v[j++] = r->fs.v[i];
 	}
 	r->fs.n = j;
+	if (plan_delta(r, e))
+		return -1;
+	if (r->fs.n > 1)
+		qsort(r->fs.v, r->fs.n, sizeof(*r->fs.v), file_cmp);
 
 	/* Decide without the network: unchanged files are skipped. */
 	for (i = 0; i < r->fs.n && !r->halt; i++) {
@@ -1095,7 +1278,7 @@ static int one_round(struct round *r, struct ps_error *e)
 	/* Phase by phase, with the network. */
 	for (i = 0; i < r->fs.n && !o->dry_run;) {
 		for (j = i; j < r->fs.n && r->fs.v[j].phase ==
-		     r->fs.v[i].phase; j++)
+		     r->fs.v[i].phase && r->fs.v[j].seq == r->fs.v[i].seq; j++)
 			;
 		r->lo = i;
 		r->hi = j;

@@ -14,7 +14,10 @@
  * Data files come first, deepest paths first (so a table's partitions go
  * before its top-level files), then marker and manifest files (any path
  * component starting with '_', such as _SUCCESS or _delta_log/), again
- * deepest first.  When a file fails, no later phase is started.
+ * deepest first.  When a file fails, no later phase is started.  Delta
+ * tables go up so that the remote table is valid at every moment (data
+ * that a version references, then each log version alone, in order,
+ * put-if-absent; lib/upload_delta.h).
  *
  * State: lake/_state/ps-upload/<hash>.json, one per target (the hash is
  * of the target's credential-free description), maps each uploaded path

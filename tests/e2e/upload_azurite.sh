@@ -66,7 +66,7 @@ sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(200000)))' |
 	mk lake/gold/fact_patient_flow/admission_date=2026-01-01/part-0.parquet
 echo dim | mk lake/gold/dim_patient/part-0.parquet
 : | mk lake/gold/fact_patient_flow/_SUCCESS
-echo '{"v":0}' | mk lake/gold/fact_patient_flow/_delta_log/00000.json
+echo '{"v":0}' | mk lake/gold/fact_patient_flow/_manifest/00000.json
 echo private | mk lake/_state/ps-bronze/admissions.json
 echo partial | mk lake/bronze/admissions/date=2026-01-01/.part-x.tmp-1
 mkdir -p lake/silver/.hidden && echo h >lake/silver/.hidden/f
@@ -85,8 +85,9 @@ check "the big file went up in 4 blocks" \
 	grep -q '"path":"gold/fact_patient_flow/admission_date=2026-01-01/part-0.parquet".*"blocks":4' up1.out
 check "nothing from _state or hidden names" \
 	sh -c '! grep -qE "_state|\.part-x|\.hidden" up1.out'
-# Order: data (deepest first) before markers; partitions before the
-# table's top-level files.
+# Order: data (deepest first) before markers (a _manifest directory: a
+# _delta_log would make the table a Delta table, see upload_delta.sh);
+# partitions before the table's top-level files.
 # Lines come in completion order, but phases are barriers: the three
 # partition files, then the table's top-level file, then the markers.
 jq -r .path up1.out >order.txt
@@ -95,7 +96,7 @@ bronze/admissions/date=2026-01-01/part-stdin-0-9.ndjson.gz
 gold/fact_patient_flow/admission_date=2026-01-01/part-0.parquet
 quarantine/admissions/date=2026-01-01/part-stdin-3-3.ndjson.gz
 gold/dim_patient/part-0.parquet
-gold/fact_patient_flow/_delta_log/00000.json
+gold/fact_patient_flow/_manifest/00000.json
 gold/fact_patient_flow/_SUCCESS
 EOF
 { head -3 order.txt | sort; sed -n 4p order.txt; sed -n 5p order.txt

@@ -7,23 +7,25 @@ uploaded (ps-upload), version by version.
       for every version V >= FROM of TABLE: deltalake and DuckDB (ATTACH
       ... (TYPE delta, VERSION V)) read the same rows as DUMPDIR/V.ndjson
       (`ps-silver --dump --version-as-of V`); prints the versions checked
+  delta_ops.py valid URL LOCAL
+      the table at URL is a valid table now (or none at all yet): its
+      latest version V and every one before it read as LOCAL's do;
+      prints "none" or V
   delta_ops.py remote URL LOCAL
-      the table at URL (az://CONTAINER/PATH on the Azurite of
-      $AZURITE_BLOB, account devstoreaccount1) has the versions of the
-      local table LOCAL, each with the same files and rows
+      the table at URL (az://CONTAINER/PATH on the Azurite that
+      scripts/azurite.sh started: $AZURITE_PORT, $AZURITE_ACCOUNT,
+      $AZURITE_KEY) has the versions of the local table LOCAL, each with
+      the same files and rows
 """
 import datetime
 import json
 import os
 import sys
 
+import pyarrow as pa
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from delta_check import duck  # noqa: E402
-
-ACCOUNT = "devstoreaccount1"
-# Azurite's documented well-known development key (not a secret).
-KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZF"
-       "PTOtr/KBHBeksoGMGw==")
 
 
 def fail(msg):
@@ -99,33 +101,74 @@ def versions(table, dumpdir, first):
           "(%d versions)" % (first, latest, checked))
 
 
+def azurite():
+    # object_store's emulator mode: http://127.0.0.1:10000 unless
+    # AZURITE_BLOB_STORAGE_URL says where Azurite listens.
+    os.environ["AZURITE_BLOB_STORAGE_URL"] = ("http://127.0.0.1:%s" %
+                                              os.environ["AZURITE_PORT"])
+    opts = {"account_name": os.environ["AZURITE_ACCOUNT"],
+            "account_key": os.environ["AZURITE_KEY"],
+            "use_emulator": "true", "allow_http": "true"}
+    return opts
+
+
+def actions(t):
+    """(path, size) of the active files of t's loaded version."""
+    a = pa.table(t.get_add_actions(flatten=True)).to_pydict()
+    return sorted(zip(a["path"], a["size_bytes"]))
+
+
+def same_versions(url, local, opts, last):
+    """Every version 0..last of url holds the files (paths, sizes) of the
+    local one; the rows of the last one and of every tenth are equal."""
+    rt = dl_table(url, opts)
+    lt = dl_table(local, None)
+    for v in range(0, last + 1):
+        rt.load_as_version(v)
+        lt.load_as_version(v)
+        if actions(rt) != actions(lt):
+            fail("version %d: remote files differ from the local ones" % v)
+        if (v == last or v % 10 == 0) and canon(
+                rt.to_pyarrow_table().to_pylist()) != canon(
+                lt.to_pyarrow_table().to_pylist()):
+            fail("version %d: remote rows differ from the local ones" % v)
+
+
+def dl_table(uri, opts):
+    import deltalake as dl
+
+    return dl.DeltaTable(uri, storage_options=opts)
+
+
+def valid(url, local):
+    import deltalake as dl
+
+    opts = azurite()
+    try:
+        rt = dl.DeltaTable(url, storage_options=opts)
+    except dl.exceptions.TableNotFoundError:
+        print("none")
+        return
+    same_versions(url, local, opts, rt.version())
+    print(rt.version())
+
+
 def remote(url, local):
     import deltalake as dl
 
-    opts = {"account_name": ACCOUNT, "account_key": KEY,
-            "use_emulator": "true",
-            "azure_storage_endpoint": os.environ["AZURITE_BLOB"] + "/" +
-            ACCOUNT, "allow_http": "true"}
+    opts = azurite()
     rt = dl.DeltaTable(url, storage_options=opts)
     lt = dl.DeltaTable(local)
     if rt.version() != lt.version():
         fail("remote version %d, local %d" % (rt.version(), lt.version()))
-    for v in range(0, lt.version() + 1):
-        r = dl.DeltaTable(url, version=v, storage_options=opts)
-        lo = dl.DeltaTable(local, version=v)
-        if sorted(r.file_uris()) and sorted(
-                u.rsplit("/", 1)[-1] for u in r.file_uris()) != sorted(
-                u.rsplit("/", 1)[-1] for u in lo.file_uris()):
-            fail("version %d: remote files differ" % v)
-        if dl_rows(url, v, opts) != dl_rows(local, v):
-            fail("version %d: remote rows differ" % v)
+    same_versions(url, local, opts, lt.version())
     print("remote table: versions 0..%d equal to the local table" %
           lt.version())
 
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"versions": versions, "remote": remote}[cmd](*args)
+    {"versions": versions, "remote": remote, "valid": valid}[cmd](*args)
     # Native threads (DuckDB, Arrow) may abort the interpreter's teardown:
     # the check is done, leave without it.
     sys.stdout.flush()
