@@ -18,6 +18,7 @@
 #include "checkpoint.h"
 #include "dash.h"
 #include "delta.h"
+#include "lake.h"
 #include "fsutil.h"
 #include "json.h"
 #include "kpi.h"
@@ -1219,12 +1220,37 @@ static int load_quality(struct ps_dash_model *m, const char *lake,
 /* Stages and alerts                                                    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Silver's stage from its Delta table (lib/lake.h): the time of the latest
+ * version, and the positions of its txn actions into cp.  Returns 1 when
+ * the table exists, 0 when it does not (an older lake: its checkpoint
+ * file then), -1 with e filled when the log cannot be read.
+ */
+static int silver_stage(struct ps_dash_stage *s, const char *lake,
+			const char *stream, struct ps_checkpoint *cp,
+			struct ps_error *e)
+{
+	struct ps_delta_snapshot snap = PS_DELTA_SNAPSHOT_INIT;
+	char *dir = ps_lake_dir(lake, PS_LAKE_SILVER, stream);
+	int rc = ps_delta_snapshot_load(dir, -1, &snap, e);
+
+	free(dir);
+	if (rc < 0 || snap.version < 0)
+		return rc;
+	s->present = 1;
+	s->commit_time = snap.timestamp_ms * 1000;
+	ps_lake_delta_positions(&snap, PS_LAKE_SILVER_TOOL, stream, cp);
+	ps_delta_snapshot_release(&snap);
+	return 1;
+}
+
 static int load_stages(struct ps_dash_model *m, const char *lake,
 		       const char *stream, struct ps_error *e)
 {
 	static const char *const tools[3] = { "ps-bronze", "ps-silver",
 					      "ps-gold" };
 	size_t i, j;
+	int rc;
 
 	for (i = 0; i < 3; i++) {
 		struct ps_dash_stage *s = &m->stages[i];
@@ -1233,13 +1259,16 @@ static int load_stages(struct ps_dash_model *m, const char *lake,
 		struct stat st;
 
 		s->tool = tools[i];
-		if (stat(p, &st) == 0) {
+		/* silver's commit point: its Delta table */
+		rc = i == 1 ? silver_stage(s, lake, stream, cp, e) : 0;
+		if (rc == 0 && stat(p, &st) == 0) {
 			s->present = 1;
 			s->commit_time = (int64_t)st.st_mtim.tv_sec * 1000000 +
 					 st.st_mtim.tv_nsec / 1000;
 		}
 		free(p);
-		if (ps_checkpoint_load(cp, lake, tools[i], stream, e) < 0) {
+		if (rc < 0 || (rc == 0 && ps_checkpoint_load(cp, lake, tools[i],
+							     stream, e) < 0)) {
 			ps_checkpoint_free(cp);
 			return -1;
 		}

@@ -823,6 +823,25 @@ int ps_delta_snapshot_update(const char *dir, struct ps_delta_snapshot *s,
 	return 0;
 }
 
+static int cmp_path_key(const void *k, const void *f)
+{
+	return strcmp(k, ((const struct ps_delta_file *)f)->path);
+}
+
+const struct ps_delta_file *ps_delta_snapshot_find(
+	const struct ps_delta_snapshot *s, const char *path, int removed)
+{
+	const struct ps_delta_file *f = NULL;
+
+	if (s->nfiles)
+		f = bsearch(path, s->files, s->nfiles, sizeof(*s->files),
+			    cmp_path_key);
+	if (!f && removed && s->nremoved)
+		f = bsearch(path, s->removed, s->nremoved,
+			    sizeof(*s->removed), cmp_path_key);
+	return f;
+}
+
 void ps_delta_snapshot_release(struct ps_delta_snapshot *s)
 {
 	struct ps_delta_snapshot init = PS_DELTA_SNAPSHOT_INIT;

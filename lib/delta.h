@@ -103,6 +103,14 @@ int ps_delta_snapshot_update(const char *dir, struct ps_delta_snapshot *s,
 /* Free what s holds and reset it to PS_DELTA_SNAPSHOT_INIT. */
 void ps_delta_snapshot_release(struct ps_delta_snapshot *s);
 
+/*
+ * The active file of s at path (relative to the table, as in
+ * ps_delta_file.path), or with removed set, else its tombstone; NULL when
+ * s references no such file.  Cannot fail.
+ */
+const struct ps_delta_file *ps_delta_snapshot_find(
+	const struct ps_delta_snapshot *s, const char *path, int removed);
+
 /* The version of app_id's latest txn in s, or -1 when it has none. */
 int64_t ps_delta_txn_version(const struct ps_delta_snapshot *s,
 			     const char *app_id);

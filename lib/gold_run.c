@@ -909,7 +909,7 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	};
 	struct ps_departments ds = PS_DEPARTMENTS_INIT;
 	struct ps_stage_opts so = { o->lake, PS_GOLD_TOOL, o->stream,
-				    o->lock_wait, NULL, 0 };
+				    o->lock_wait, NULL, 0, NULL, 0 };
 	struct run r;
 	int rc = -1, i;
 

@@ -61,6 +61,69 @@ const char *ps_lake_writer(enum ps_lake_table t)
 	return tables[t].writer;
 }
 
+const char *ps_lake_partition_key(enum ps_lake_table t)
+{
+	return tables[t].key;
+}
+
+/* ---- Delta commit points ---- */
+
+void ps_lake_txn_app_id(struct ps_buf *b, const char *tool,
+			const char *stream, const char *source, size_t len)
+{
+	ps_buf_addf(b, "%s/%s/", tool, stream);
+	ps_buf_add(b, source, len);
+}
+
+void ps_lake_delta_positions(const struct ps_delta_snapshot *s,
+			     const char *tool, const char *stream,
+			     struct ps_checkpoint *cp)
+{
+	size_t tl = strlen(tool), sl = strlen(stream), i;
+
+	for (i = 0; i < s->ntxns; i++) {
+		const char *a = s->txns[i].app_id;
+		size_t al = strlen(a);
+
+		if (al > tl + sl + 2 && !memcmp(a, tool, tl) && a[tl] == '/' &&
+		    !memcmp(a + tl + 1, stream, sl) && a[tl + 1 + sl] == '/')
+			ps_checkpoint_set(cp, a + tl + sl + 2,
+					  al - tl - sl - 2,
+					  s->txns[i].version);
+	}
+}
+
+/*
+ * The latest snapshot of the silver table of stream.  No table (version
+ * -1) is fine for a new lake; a silver directory of an older lake (part
+ * files or a silver checkpoint, but no _delta_log) is refused with the
+ * fix.
+ */
+static int silver_snapshot(const char *lake, const char *stream,
+			   struct ps_delta_snapshot *s, struct ps_error *e)
+{
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
+	char *dir = ps_lake_dir(lake, PS_LAKE_SILVER, stream);
+	char *cpp = NULL;
+	int rc = ps_delta_snapshot_load(dir, -1, s, e);
+
+	if (rc == 0 && s->version < 0) {
+		cpp = ps_checkpoint_path(lake, PS_LAKE_SILVER_TOOL, stream);
+		rc = ps_lake_list(lake, PS_LAKE_SILVER, stream, &fs, e);
+		if (rc == 0 && (fs.n || access(cpp, F_OK) == 0))
+			rc = ps_error_set(e, PS_EX_CONFIG, "%s: a silver "
+					  "table of an older PulseStream (no "
+					  "_delta_log): run 'ps-silver -L %s "
+					  "--stream %s --catch-up' once to "
+					  "convert it to Delta", dir, lake,
+					  stream);
+		ps_lake_parts_release(&fs);
+	}
+	free(cpp);
+	free(dir);
+	return rc;
+}
+
 /* ---- names ---- */
 
 static int safe_char(unsigned char c)
@@ -359,6 +422,58 @@ int ps_lake_covered(enum ps_lake_table t, const struct ps_lake_part *f,
 	       f->last <= ps_lake_safe_position(cp, f->safe, strlen(f->safe));
 }
 
+/* A part of the silver table from an active file of its snapshot. */
+static void part_of_file(const char *dir, const struct ps_delta_file *df,
+			 struct ps_lake_part *f)
+{
+	const char *base = strrchr(df->path, '/'), *safe, *slash;
+	size_t sl, k;
+
+	base = base ? base + 1 : df->path;
+	f->path = ps_path_join(dir, df->path);
+	memset(f->partition, 0, sizeof(f->partition));
+	for (k = 0; k < df->npv; k++)
+		if (!strcmp(df->pv_keys[k], tables[PS_LAKE_SILVER].key) &&
+		    df->pv_vals[k])
+			snprintf(f->partition, sizeof(f->partition), "%s",
+				 df->pv_vals[k]);
+	if (!f->partition[0] && (slash = strchr(df->path, '=')) &&
+	    base - slash - 2 == 10)
+		memcpy(f->partition, slash + 1, 10);
+	if (ps_lake_part_parse(PS_LAKE_SILVER, base, &safe, &sl, &f->first,
+			       &f->last, &f->run) == 0) {
+		f->safe = ps_xmemdup(safe, sl);
+		return;
+	}
+	f->safe = ps_xstrdup("");
+	f->first = 0;
+	f->last = INT64_MAX;
+	f->run = -1;
+}
+
+static int silver_visible(const char *lake, const char *stream,
+			  struct ps_lake_parts *out, struct ps_error *e)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	char *dir;
+	size_t i;
+
+	out->v = NULL;
+	out->n = 0;
+	if (silver_snapshot(lake, stream, &s, e) < 0)
+		return -1;
+	dir = ps_lake_dir(lake, PS_LAKE_SILVER, stream);
+	if (s.nfiles)
+		out->v = ps_xcalloc(s.nfiles, sizeof(*out->v));
+	for (i = 0; i < s.nfiles; i++)
+		part_of_file(dir, &s.files[i], &out->v[out->n++]);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_part);
+	free(dir);
+	ps_delta_snapshot_release(&s);
+	return 0;
+}
+
 int ps_lake_visible(const char *lake, enum ps_lake_table t,
 		    const char *stream, struct ps_lake_parts *out,
 		    struct ps_error *e)
@@ -368,6 +483,8 @@ int ps_lake_visible(const char *lake, enum ps_lake_table t,
 
 	if (t == PS_LAKE_BRONZE || t == PS_LAKE_BRONZE_QUARANTINE)
 		return ps_lake_list(lake, t, stream, out, e);
+	if (t == PS_LAKE_SILVER)
+		return silver_visible(lake, stream, out, e);
 	/* The commit point first: what is listed after it is complete. */
 	cp = ps_checkpoint_new();
 	if (ps_lake_committed(lake, t, stream, cp, e) < 0 ||
@@ -398,6 +515,7 @@ struct view_entry {
 	enum ps_lake_table t;
 	char *stream;
 	struct ps_checkpoint *cp;
+	struct ps_delta_snapshot snap;	/* silver: its table */
 };
 
 struct ps_lake_view {
@@ -423,36 +541,46 @@ void ps_lake_view_free(struct ps_lake_view *v)
 	for (i = 0; i < v->n; i++) {
 		free(v->v[i].stream);
 		ps_checkpoint_free(v->v[i].cp);
+		ps_delta_snapshot_release(&v->v[i].snap);
 	}
 	free(v->v);
 	free(v->lake);
 	free(v);
 }
 
-/* The committed positions of (t, stream), loaded once. */
-static struct ps_checkpoint *view_positions(struct ps_lake_view *v,
-					    enum ps_lake_table t,
-					    const char *stream, size_t len,
-					    struct ps_error *e)
+/* The commit point of (t, stream), loaded once: committed positions, and
+ * for silver the table's snapshot. */
+static struct view_entry *view_positions(struct ps_lake_view *v,
+					 enum ps_lake_table t,
+					 const char *stream, size_t len,
+					 struct ps_error *e)
 {
+	struct ps_delta_snapshot s0 = PS_DELTA_SNAPSHOT_INIT;
 	struct view_entry *x;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < v->n; i++)
 		if (v->v[i].t == t && strlen(v->v[i].stream) == len &&
 		    !memcmp(v->v[i].stream, stream, len))
-			return v->v[i].cp;
+			return &v->v[i];
 	v->v = ps_xrealloc(v->v, (v->n + 1) * sizeof(*v->v));
 	x = &v->v[v->n];
 	x->t = t;
 	x->stream = ps_xmemdup(stream, len);
 	x->cp = ps_checkpoint_new();
-	if (ps_lake_committed(v->lake, t, x->stream, x->cp, e) < 0) {
+	x->snap = s0;
+	if (t == PS_LAKE_SILVER)
+		rc = silver_snapshot(v->lake, x->stream, &x->snap, e);
+	else
+		rc = ps_lake_committed(v->lake, t, x->stream, x->cp, e);
+	if (rc < 0) {
 		free(x->stream);
 		ps_checkpoint_free(x->cp);
+		ps_delta_snapshot_release(&x->snap);
 		return NULL;
 	}
-	return v->v[v->n++].cp;
+	return &v->v[v->n++];
 }
 
 int ps_lake_view_visible(struct ps_lake_view *v, const char *rel,
@@ -463,7 +591,7 @@ int ps_lake_view_visible(struct ps_lake_view *v, const char *rel,
 	};
 	const char *s1 = strchr(rel, '/'), *s2, *s3;
 	struct ps_lake_part f;
-	struct ps_checkpoint *cp;
+	struct view_entry *x;
 	const char *safe;
 	size_t i, sl;
 
@@ -480,16 +608,28 @@ int ps_lake_view_visible(struct ps_lake_view *v, const char *rel,
 			continue;
 		memcpy(key, s2 + 1, (size_t)(s3 - s2 - 1));
 		key[s3 - s2 - 1] = '\0';
-		if (!partition_of(tb, key) ||
-		    ps_lake_part_parse(ts[i], s3 + 1, &safe, &sl, &f.first,
+		if (!partition_of(tb, key))
+			continue;
+		/* silver: any data file of the table, by its log */
+		if (ts[i] == PS_LAKE_SILVER) {
+			if (s3[1] == '.')
+				return 0;
+			x = view_positions(v, ts[i], s1 + 1,
+					   (size_t)(s2 - s1 - 1), e);
+			if (!x)
+				return -1;
+			return ps_delta_snapshot_find(&x->snap, s2 + 1, 1) !=
+			       NULL;
+		}
+		if (ps_lake_part_parse(ts[i], s3 + 1, &safe, &sl, &f.first,
 				       &f.last, &f.run) < 0)
 			continue;
-		cp = view_positions(v, ts[i], s1 + 1, (size_t)(s2 - s1 - 1),
-				    e);
-		if (!cp)
+		x = view_positions(v, ts[i], s1 + 1, (size_t)(s2 - s1 - 1),
+				   e);
+		if (!x)
 			return -1;
 		f.safe = ps_xmemdup(safe, sl);
-		i = (size_t)ps_lake_covered(ts[i], &f, cp);
+		i = (size_t)ps_lake_covered(ts[i], &f, x->cp);
 		free(f.safe);
 		return (int)i;
 	}
@@ -651,10 +791,17 @@ int ps_lake_committed(const char *lake, enum ps_lake_table t,
 	size_t i;
 	int rc;
 
+	if (t == PS_LAKE_SILVER || t == PS_LAKE_SILVER_QUARANTINE) {
+		struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+
+		if (silver_snapshot(lake, stream, &s, e) < 0)
+			return -1;
+		ps_lake_delta_positions(&s, tables[t].writer, stream, cp);
+		ps_delta_snapshot_release(&s);
+		return 0;
+	}
 	if (ps_checkpoint_load(cp, lake, tables[t].writer, stream, e) < 0)
 		return -1;
-	if (t != PS_LAKE_BRONZE && t != PS_LAKE_BRONZE_QUARANTINE)
-		return 0;
 	for (i = 0; i < 2; i++) {
 		rc = ps_lake_list(lake, bronze[i], stream, &fs, e);
 		if (rc == 0)

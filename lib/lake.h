@@ -28,13 +28,24 @@
  *   bronze      one file holds one source of one commit and is complete
  *               once renamed: a renamed file is committed (bronze's restart
  *               takes the highest of its checkpoint and the file names);
- *   silver      a batch spans many files (one per admission date, one
- *               quarantine file per source) renamed one after the other:
- *               a file is visible when the silver checkpoint of its source
- *               is at or past L (files of plain-input runs, which have no
- *               checkpoint, once renamed).  A file beyond the checkpoint
- *               belongs to a batch still being committed, or to one whose
- *               writer died: the next silver run removes it.
+ *   silver      a Delta table (lib/delta.h, LAKE/silver/STREAM/
+ *               _delta_log): a data file is visible when the latest
+ *               version of the table has it as an active file; a batch is
+ *               one version, with its add actions and one txn action per
+ *               source (appId ps_lake_txn_app_id, version the highest
+ *               position committed): silver's commit point.  A file that
+ *               no version references belongs to a batch still being
+ *               committed, or to one whose writer died: the next silver
+ *               run removes it (a file of another name, such as a
+ *               compaction's that died, is left to vacuum).
+ *   silver quarantine  a batch's file of one source is visible when the
+ *               txn version of its source in the silver table is at or
+ *               past L (files of plain-input runs, which have no txn,
+ *               once renamed).
+ *
+ * A silver directory with part files but no _delta_log is a table of an
+ * older PulseStream: readers refuse it (78, naming the fix), and the next
+ * ps-silver run converts it (lib/stage.h).
  *
  * The commit point is read before the directory is listed, so every file
  * a listing keeps is complete.
@@ -51,6 +62,7 @@
 
 #include "buf.h"
 #include "checkpoint.h"
+#include "delta.h"
 #include "envelope.h"
 #include "error.h"
 
@@ -75,6 +87,27 @@ char *ps_lake_dir(const char *lake, enum ps_lake_table t, const char *stream);
 
 /* The tool whose commit point covers table t ("ps-bronze", ...). */
 const char *ps_lake_writer(enum ps_lake_table t);
+
+/* The partition column of table t ("date", "admission_date"). */
+const char *ps_lake_partition_key(enum ps_lake_table t);
+
+/* ---- Delta commit points ---- */
+
+/*
+ * Append the appId of the txn action that records the positions tool
+ * committed for source (len bytes) of stream: "TOOL/STREAM/SOURCE".
+ * Cannot fail.
+ */
+void ps_lake_txn_app_id(struct ps_buf *b, const char *tool,
+			const char *stream, const char *source, size_t len);
+
+/*
+ * Merge into cp the positions that the txn actions of s record for tool
+ * and stream (ps_lake_txn_app_id).  Cannot fail.
+ */
+void ps_lake_delta_positions(const struct ps_delta_snapshot *s,
+			     const char *tool, const char *stream,
+			     struct ps_checkpoint *cp);
 
 /* ---- part-file names ---- */
 
@@ -144,8 +177,11 @@ int ps_lake_list(const char *lake, enum ps_lake_table t, const char *stream,
 
 /*
  * Like ps_lake_list, keeping only the files a reader may see (see above):
- * what the writer's commit point covers.  Returns 0, or -1 with e filled
- * (74 unreadable directory, 78 bad checkpoint file).
+ * what the writer's commit point covers.  For silver, the active files of
+ * the table's latest version; one whose name is not a part file's (a
+ * compaction's) gets SAFE "", F 0, L INT64_MAX and RUN -1.  Returns 0, or
+ * -1 with e filled (74 unreadable directory, 78 bad checkpoint file or a
+ * silver table of an older lake, 65 a Delta log that cannot be read).
  */
 int ps_lake_visible(const char *lake, enum ps_lake_table t,
 		    const char *stream, struct ps_lake_parts *out,
@@ -165,10 +201,12 @@ void ps_lake_parts_release(struct ps_lake_parts *ps);
  * Merge into cp the positions the writer of table t committed, per exact
  * source id: bronze (both of its tables) from its checkpoint file and
  * from the file names of its two tables (the exact id read from the first
- * envelope of each source's last file); silver from its checkpoint.
- * Returns 0, or -1 with e filled (74 unreadable directory or file, or a
- * damaged bronze file: one whose first line is not an envelope; 78 bad
- * checkpoint file).
+ * envelope of each source's last file); silver (both of its tables)
+ * from the txn actions of the silver table's latest version.  Returns 0,
+ * or -1 with e filled (74 unreadable directory or file, or a damaged
+ * bronze file: one whose first line is not an envelope; 78 bad
+ * checkpoint file, or a silver table of an older lake; 65 a Delta log
+ * that cannot be read).
  */
 int ps_lake_committed(const char *lake, enum ps_lake_table t,
 		      const char *stream, struct ps_checkpoint *cp,
@@ -198,10 +236,11 @@ void ps_lake_view_free(struct ps_lake_view *v);
 
 /*
  * 1 when a reader may see the file rel (a path relative to the lake): any
- * file that is not a part file of a table (gold tables, markers...), or a
- * part file its writer's commit point covers; 0 for a part file of a
- * commit not finished; -1 with e filled when the commit point cannot be
- * read (74, 78).
+ * file that is not a part file of a table (gold tables, markers, Delta
+ * logs...), a part file its writer's commit point covers, or a data file
+ * of the silver table that a version references (active, or removed by a
+ * later one); 0 for a file of a commit not finished; -1 with e filled
+ * when the commit point cannot be read (74, 78, 65).
  */
 int ps_lake_view_visible(struct ps_lake_view *v, const char *rel,
 			 struct ps_error *e);

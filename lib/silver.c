@@ -771,6 +771,20 @@ static int emit_rows(void *ctx, struct ps_error *e)
 	return 0;
 }
 
+/* A Parquet file of the batch joins the silver Delta table's commit,
+ * with its partition value (the directory's). */
+static void add_data(struct silver *s, const char *path)
+{
+	static const char *const key[] = { "admission_date" };
+	const char *eq = strrchr(path, '=');
+	char val[11];
+	const char *vals[1] = { val };
+
+	memcpy(val, eq + 1, 10);
+	val[10] = '\0';
+	ps_stage_add_data(s->stage, 0, path, key, vals, 1);
+}
+
 /*
  * Commit the batch (silver.h, steps 1-4, in the order of lib/stage.h).
  * On failure, the files of the batch already in place are removed again
@@ -811,7 +825,7 @@ static int commit_batch(struct silver *s, struct batch *bt,
 		if (ps_fsgroup_commit(g, e) < 0)
 			goto fail;
 		for (i = 0; i < npaths; i++)
-			ps_stage_add_file(s->stage, paths[i]);
+			add_data(s, paths[i]);
 	}
 	for (k = 0; k < bt->nsrc; k++) {
 		const struct bsrc *bs = &bt->src[k];
@@ -1630,16 +1644,24 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 		static const enum ps_lake_table tables[] = {
 			PS_LAKE_SILVER, PS_LAKE_SILVER_QUARANTINE
 		};
+		static const char *const part[] = { "admission_date" };
+		struct ps_stage_table dt = { NULL, schema, PS_CLEAN_NCOLS,
+					     part, 1, PS_LAKE_SILVER };
 		struct ps_stage_opts so = { o->lake, PS_SILVER_TOOL,
 					    o->stream, o->lock_wait, tables,
-					    2 };
+					    2, &dt, 1 };
 
+		s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER,
+					    o->stream);
+		dt.dir = s->silver_dir;
 		s->stage = ps_stage_open(&so, e);
 		if (!s->stage)
 			return -1;
 		ps_checkpoint_merge(s->cp, ps_stage_positions(s->stage));
 	}
-	s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER, o->stream);
+	if (!s->silver_dir)
+		s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER,
+					    o->stream);
 	s->quar_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER_QUARANTINE,
 				  o->stream);
 	ps_buf_addf(&b, "%s/_state/%s/%s.dedup", o->lake, PS_SILVER_TOOL,

@@ -9,13 +9,32 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "pstime.h"
 #include "stage.h"
 #include "banned.h"
+
+/* A data file of the open commit for a Delta table. */
+struct dadd {
+	char *rel;			/* relative to the table */
+	char **pv;			/* keys, then values */
+	size_t npv;
+};
+
+/* A Delta table of the stage: its snapshot and the open commit. */
+struct dtable {
+	struct ps_stage_table t;
+	struct ps_delta_snapshot snap;
+	struct dadd *adds;
+	size_t nadds, capadds;
+	struct ps_delta_commit *c;	/* the open commit's removes (its
+					   adds are made at commit) */
+};
 
 struct ps_stage {
 	struct ps_stage_opts o;
 	char *lake, *tool, *stream;
 	enum ps_lake_table *tables;
+	struct dtable *dt;
 	struct ps_lake_lock *lock;
 	struct ps_checkpoint *committed;
 	struct ps_checkpoint *pending;	/* positions of the open commit */
@@ -115,17 +134,45 @@ static void remove_table_temps(const char *lake, enum ps_lake_table t,
 	free(root);
 }
 
-/* Remove the files of t that the committed positions do not cover. */
+/* The Delta table of the stage that holds lake table t, or NULL. */
+static struct dtable *delta_of(struct ps_stage *st, enum ps_lake_table t)
+{
+	size_t i;
+
+	for (i = 0; i < st->o.ndelta; i++)
+		if (st->dt[i].t.lake_table == (int)t)
+			return &st->dt[i];
+	return NULL;
+}
+
+/* 1 when the snapshot of dt references the file at path (as an active
+ * file or a tombstone). */
+static int referenced(const struct dtable *dt, const char *path)
+{
+	size_t dl = strlen(dt->t.dir);
+
+	if (strncmp(path, dt->t.dir, dl) || path[dl] != '/')
+		return 0;
+	return ps_delta_snapshot_find(&dt->snap, path + dl + 1, 1) != NULL;
+}
+
+/*
+ * Remove the files of t that the committed positions do not cover; for a
+ * table held in a Delta table, the files of plain-input runs (which have
+ * no positions) that no version references.
+ */
 static int remove_uncommitted(struct ps_stage *st, enum ps_lake_table t,
 			      struct ps_error *e)
 {
 	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
+	const struct dtable *dt = delta_of(st, t);
 	size_t i;
 	int rc;
 
 	rc = ps_lake_list(st->lake, t, st->stream, &fs, e);
 	for (i = 0; rc == 0 && i < fs.n; i++) {
-		if (ps_lake_covered(t, &fs.v[i], st->committed))
+		if (dt && fs.v[i].run >= 0 ? referenced(dt, fs.v[i].path) :
+		    ps_lake_covered(t, &fs.v[i], st->committed))
 			continue;
 		ps_log(PS_WARN, "removing a file of an unfinished commit",
 		       PS_S("file", fs.v[i].path));
@@ -135,6 +182,131 @@ static int remove_uncommitted(struct ps_stage *st, enum ps_lake_table t,
 	}
 	ps_lake_parts_release(&fs);
 	return rc;
+}
+
+/* The path of a file of dt relative to its directory (NULL: outside). */
+static const char *rel_of(const struct dtable *dt, const char *path)
+{
+	size_t dl = strlen(dt->t.dir);
+
+	if (strncmp(path, dt->t.dir, dl) || path[dl] != '/')
+		return NULL;
+	return path + dl + 1;
+}
+
+/*
+ * Version 0 of dt's table.  When the table holds a lake table whose files
+ * an older lake left (no _delta_log), convert: add the files its old
+ * checkpoint (LAKE/_state/TOOL/STREAM.json) covers, with a txn per
+ * source, and keep that file as STREAM.pre-delta.json.  Another writer
+ * creating the table at the same time wins; its version 0 is loaded.
+ */
+static int create_table(struct ps_stage *st, struct dtable *dt,
+			struct ps_error *e)
+{
+	struct ps_delta_commit *c;
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
+	struct ps_checkpoint *old = ps_checkpoint_new();
+	struct ps_buf app = PS_BUF_INIT;
+	int64_t now = ps_time_now() / 1000, v;
+	char *cpp = NULL;
+	size_t i, nadded = 0;
+	int rc = -1;
+
+	if (dt->t.lake_table >= 0) {
+		if (ps_checkpoint_load(old, st->lake, st->tool, st->stream,
+				       e) < 0 ||
+		    ps_lake_list(st->lake, (enum ps_lake_table)dt->t.lake_table,
+				 st->stream, &fs, e) < 0)
+			goto done;
+	}
+	c = ps_delta_commit_new(fs.n || ps_checkpoint_count(old) ?
+				"CONVERT" : "CREATE TABLE", -1);
+	if (ps_delta_commit_create(c, NULL, dt->t.cols, dt->t.ncols,
+				   dt->t.part, dt->t.npart, now, e) < 0)
+		goto fail;
+	for (i = 0; i < fs.n; i++) {
+		const struct ps_lake_part *f = &fs.v[i];
+		const char *val = f->partition, *rel = rel_of(dt, f->path);
+
+		if (!rel || !ps_lake_covered((enum ps_lake_table)
+					     dt->t.lake_table, f, old))
+			continue;
+		if (ps_delta_commit_add_file(c, dt->t.dir, rel, dt->t.part,
+					     &val, dt->t.npart ? 1 : 0, 1,
+					     e) < 0)
+			goto fail;
+		nadded++;
+	}
+	for (i = 0; i < ps_checkpoint_count(old); i++) {
+		const char *src;
+		size_t len;
+		long long pos;
+
+		ps_checkpoint_entry(old, i, &src, &len, &pos);
+		ps_buf_reset(&app);
+		ps_lake_txn_app_id(&app, st->tool, st->stream, src, len);
+		ps_delta_commit_txn(c, app.data, pos, now);
+	}
+	if (ps_mkdir_p(dt->t.dir, 0755, e) < 0)
+		goto fail;
+	if (ps_delta_commit_write(dt->t.dir, c, now, 0, &v, e) < 0) {
+		/* another writer created it first */
+		if (e->code != PS_EX_TEMPFAIL ||
+		    ps_delta_snapshot_load(dt->t.dir, -1, &dt->snap, e) < 0 ||
+		    dt->snap.version < 0)
+			goto fail;
+		rc = 0;
+		goto fail;
+	}
+	if (fs.n || ps_checkpoint_count(old)) {
+		ps_log(PS_WARN, "converted a table of an older lake to Delta",
+		       PS_S("table", dt->t.dir), PS_I("files", (long long)nadded),
+		       PS_I("sources", (long long)ps_checkpoint_count(old)));
+		cpp = ps_checkpoint_path(st->lake, st->tool, st->stream);
+		if (ps_checkpoint_count(old)) {
+			struct ps_buf nb = PS_BUF_INIT;
+
+			ps_buf_add(&nb, cpp, strlen(cpp) - 5);	/* ".json" */
+			ps_buf_adds(&nb, ".pre-delta.json");
+			if (rename(cpp, nb.data) < 0)
+				ps_log(PS_WARN, "cannot rename the old "
+				       "checkpoint", PS_S("path", cpp),
+				       PS_S("err", strerror(errno)));
+			ps_buf_release(&nb);
+		}
+	}
+	rc = ps_delta_snapshot_load(dt->t.dir, -1, &dt->snap, e);
+fail:
+	ps_delta_commit_free(c);
+done:
+	free(cpp);
+	ps_buf_release(&app);
+	ps_lake_parts_release(&fs);
+	ps_checkpoint_free(old);
+	return rc;
+}
+
+/* Load (or create) the Delta tables; positions from the last one. */
+static int open_tables(struct ps_stage *st, struct ps_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < st->o.ndelta; i++) {
+		struct dtable *dt = &st->dt[i];
+		char *ld = ps_path_join(dt->t.dir, "_delta_log");
+
+		/* log files of a killed commit (a live writer's are kept) */
+		ps_remove_stale_temps(ld);
+		free(ld);
+		if (ps_delta_snapshot_load(dt->t.dir, -1, &dt->snap, e) < 0)
+			return -1;
+		if (dt->snap.version < 0 && create_table(st, dt, e) < 0)
+			return -1;
+	}
+	ps_lake_delta_positions(&st->dt[st->o.ndelta - 1].snap, st->tool,
+				st->stream, st->committed);
+	return 0;
 }
 
 struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
@@ -158,6 +330,15 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 		       o->ntables * sizeof(*st->tables));
 	}
 	st->o.tables = st->tables;
+	if (o->ndelta) {
+		st->dt = ps_xcalloc(o->ndelta, sizeof(*st->dt));
+		for (i = 0; i < o->ndelta; i++) {
+			struct ps_delta_snapshot s0 = PS_DELTA_SNAPSHOT_INIT;
+
+			st->dt[i].t = o->delta[i];
+			st->dt[i].snap = s0;
+		}
+	}
 	st->committed = ps_checkpoint_new();
 	st->pending = ps_checkpoint_new();
 	if (ps_mkdir_p(o->lake, 0755, e) < 0)
@@ -174,7 +355,10 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 	ps_buf_release(&b);
 	for (i = 0; i < o->ntables; i++)
 		remove_table_temps(o->lake, o->tables[i], o->stream);
-	if (o->ntables) {
+	if (o->ndelta) {
+		if (open_tables(st, e) < 0)
+			goto fail;
+	} else if (o->ntables) {
 		if (ps_lake_committed(o->lake, o->tables[0], o->stream,
 				      st->committed, e) < 0)
 			goto fail;
@@ -191,12 +375,35 @@ fail:
 	return NULL;
 }
 
+static void dtable_forget(struct dtable *dt)
+{
+	size_t i, k;
+
+	for (i = 0; i < dt->nadds; i++) {
+		free(dt->adds[i].rel);
+		for (k = 0; k < 2 * dt->adds[i].npv; k++)
+			free(dt->adds[i].pv[k]);
+		free(dt->adds[i].pv);
+	}
+	dt->nadds = 0;
+	ps_delta_commit_free(dt->c);
+	dt->c = NULL;
+}
+
 void ps_stage_close(struct ps_stage *st)
 {
+	size_t i;
+
 	if (!st)
 		return;
 	ps_stage_abort(st);
 	ps_lake_unlock(st->lock);
+	for (i = 0; i < st->o.ndelta; i++) {
+		dtable_forget(&st->dt[i]);
+		free(st->dt[i].adds);
+		ps_delta_snapshot_release(&st->dt[i].snap);
+	}
+	free(st->dt);
 	ps_checkpoint_free(st->committed);
 	ps_checkpoint_free(st->pending);
 	free(st->files);
@@ -212,6 +419,19 @@ struct ps_checkpoint *ps_stage_positions(struct ps_stage *st)
 	return st->committed;
 }
 
+const struct ps_delta_snapshot *ps_stage_snapshot(struct ps_stage *st,
+						  size_t table)
+{
+	return &st->dt[table].snap;
+}
+
+void ps_stage_table_positions(struct ps_stage *st, size_t table,
+			      struct ps_checkpoint *cp)
+{
+	ps_lake_delta_positions(&st->dt[table].snap, st->tool, st->stream,
+				cp);
+}
+
 /* ---- the commit ---- */
 
 void ps_stage_add_file(struct ps_stage *st, const char *path)
@@ -223,6 +443,40 @@ void ps_stage_add_file(struct ps_stage *st, const char *path)
 	}
 	st->files[st->nfiles++] = ps_xstrdup(path);
 	hook(st, "file");
+}
+
+void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
+		       const char *const *pv_keys, const char *const *pv_vals,
+		       size_t npv)
+{
+	struct dtable *dt = &st->dt[table];
+	struct dadd *a;
+	size_t k;
+
+	if (dt->nadds == dt->capadds) {
+		dt->capadds = dt->capadds ? dt->capadds * 2 : 16;
+		dt->adds = ps_xrealloc(dt->adds,
+				       dt->capadds * sizeof(*dt->adds));
+	}
+	a = &dt->adds[dt->nadds++];
+	a->rel = ps_xstrdup(rel_of(dt, path) ? rel_of(dt, path) : path);
+	a->npv = npv;
+	a->pv = ps_xcalloc(2 * npv + 1, sizeof(*a->pv));
+	for (k = 0; k < npv; k++) {
+		a->pv[k] = ps_xstrdup(pv_keys[k]);
+		a->pv[npv + k] = pv_vals[k] ? ps_xstrdup(pv_vals[k]) : NULL;
+	}
+	ps_stage_add_file(st, path);
+}
+
+void ps_stage_remove_data(struct ps_stage *st, size_t table,
+			  const struct ps_delta_file *f)
+{
+	struct dtable *dt = &st->dt[table];
+
+	if (!dt->c)
+		dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
+	ps_delta_commit_remove(dt->c, f, ps_time_now() / 1000, 1);
 }
 
 void ps_stage_set_position(struct ps_stage *st, const char *source,
@@ -238,6 +492,8 @@ static void forget(struct ps_stage *st)
 	for (i = 0; i < st->nfiles; i++)
 		free(st->files[i]);
 	st->nfiles = 0;
+	for (i = 0; i < st->o.ndelta; i++)
+		dtable_forget(&st->dt[i]);
 	ps_checkpoint_free(st->pending);
 	st->pending = ps_checkpoint_new();
 }
@@ -294,6 +550,86 @@ static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 	return rc;
 }
 
+/* The files of the open commit that belong to dt are committed: an abort
+ * must leave them. */
+static void keep_files(struct ps_stage *st, const struct dtable *dt)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < st->nfiles; i++) {
+		if (rel_of(dt, st->files[i]))
+			free(st->files[i]);
+		else
+			st->files[k++] = st->files[i];
+	}
+	st->nfiles = k;
+}
+
+/*
+ * Step 3 for Delta tables: one version per table that has actions (the
+ * last one, the commit point, also for positions alone), each with a txn
+ * per source of the commit; then the table's snapshot is brought up to
+ * date, and a checkpoint written when one is due.
+ */
+static int commit_delta(struct ps_stage *st, struct ps_error *e)
+{
+	struct ps_buf app = PS_BUF_INIT;
+	size_t i, k, np = ps_checkpoint_count(st->pending);
+	int rc = 0;
+
+	for (i = 0; i < st->o.ndelta && rc == 0; i++) {
+		struct dtable *dt = &st->dt[i];
+		int64_t now = ps_time_now() / 1000, v;
+		struct ps_error ce = { 0, "" };
+
+		if (!dt->nadds && !dt->c &&
+		    (i + 1 < st->o.ndelta || !np))
+			continue;
+		if (!dt->c)
+			dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
+		for (k = 0; k < dt->nadds && rc == 0; k++) {
+			const struct dadd *a = &dt->adds[k];
+
+			rc = ps_delta_commit_add_file(
+				dt->c, dt->t.dir, a->rel,
+				(const char *const *)a->pv,
+				(const char *const *)a->pv + a->npv, a->npv,
+				1, e);
+		}
+		for (k = 0; k < np && rc == 0; k++) {
+			const char *src;
+			size_t len;
+			long long pos;
+
+			ps_checkpoint_entry(st->pending, k, &src, &len, &pos);
+			ps_buf_reset(&app);
+			ps_lake_txn_app_id(&app, st->tool, st->stream, src,
+					   len);
+			ps_delta_commit_txn(dt->c, app.data, pos, now);
+		}
+		if (rc == 0)
+			rc = ps_delta_commit_write(dt->t.dir, dt->c, now, 0,
+						   &v, e);
+		if (rc < 0)
+			break;
+		keep_files(st, dt);
+		if (ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0) {
+			rc = -1;
+			break;
+		}
+		if (v > 0 && v % PS_DELTA_CHECKPOINT_INTERVAL == 0) {
+			hook(st, "checkpoint");
+			if (ps_delta_checkpoint(dt->t.dir, v, now, -1, &ce) < 0)
+				ps_log(PS_WARN, "delta checkpoint failed (the "
+				       "commit stands)", PS_S("table",
+				       dt->t.dir), PS_I("version", v),
+				       PS_S("err", ce.msg));
+		}
+	}
+	ps_buf_release(&app);
+	return rc;
+}
+
 int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		    ps_stage_fn emit, void *ctx, struct ps_error *e)
 {
@@ -305,8 +641,16 @@ int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		return -1;
 	}
 	hook(st, "commit");
-	/* A commit of plain input alone (no positions) has no commit point. */
-	if (ps_checkpoint_count(st->pending)) {
+	if (st->o.ndelta) {
+		if (commit_delta(st, e) < 0) {
+			ps_stage_abort(st);
+			return -1;
+		}
+		/* every writer's positions, as the commit point holds them */
+		ps_lake_delta_positions(&st->dt[st->o.ndelta - 1].snap,
+					st->tool, st->stream, st->committed);
+	} else if (ps_checkpoint_count(st->pending)) {
+		/* A commit of plain input alone has no commit point. */
 		next = ps_checkpoint_new();
 		ps_checkpoint_merge(next, st->committed);
 		ps_checkpoint_merge(next, st->pending);

@@ -4,12 +4,19 @@
  * between stages (DESIGN.md, "Exactly once, with pipes"):
  *
  *   1. the files of the commit, each complete under its final name
- *      (ps_stage_add_file, called by the stage as each one is in place);
+ *      (ps_stage_add_file, or ps_stage_add_data for a file of a Delta
+ *      table, called by the stage as each one is in place);
  *   2. the stage's private state (the save_state callback: silver's dedup
  *      window, gold's snapshot and alert levels);
- *   3. the commit point: the highest committed position per source
- *      (LAKE/_state/TOOL/STREAM.json, lib/checkpoint.h), when the commit
- *      holds positions (plain input has none);
+ *   3. the commit point: the highest committed position per source, when
+ *      the commit holds positions (plain input has none).  For a stage
+ *      with Delta tables (ps_stage_opts.delta) that is the tables' logs:
+ *      one version per table, in the order of ps_stage_opts.delta, each
+ *      holding the table's add/remove actions of the commit and one txn
+ *      action per source (appId "TOOL/STREAM/SOURCE", ps_lake_txn_app_id;
+ *      version the highest position); the last table's version is the
+ *      commit point.  Without Delta tables it is LAKE/_state/TOOL/
+ *      STREAM.json (lib/checkpoint.h);
  *   4. the records downstream (the emit callback), only now.
  *
  * When 1-3 fail, the files of the commit are removed again and the
@@ -18,18 +25,33 @@
  *
  * On open, a stage becomes the only writer of its tables for the stream
  * (lib/lake.h, ps_lake_lock), removes the temporary files a killed run of
- * it left, loads its committed positions, and removes the files of its
- * tables that its commit point does not cover (a commit that died between
- * steps 1 and 3; their records are processed again).
+ * it left, creates its Delta tables that do not exist yet (version 0:
+ * protocol and metaData; a table that holds the part files of a lake table
+ * of an older lake, with no _delta_log, is converted: version 0 adds the
+ * files its old checkpoint covers, with a txn per source), loads its
+ * committed positions, and removes the files of its tables that its
+ * commit point does not cover (a commit that died between steps 1 and 3;
+ * their records are processed again).
+ *
+ * Delta tables and gold.  A stage that rewrites a table (gold's
+ * dimensions and KPIs) removes the files of the current version with
+ * ps_stage_remove_data (ps_stage_snapshot lists them) and adds the new
+ * ones with ps_stage_add_data: both land in the same version, so a
+ * reader sees either the old table or the new one.  A stage with several
+ * Delta tables commits them one after the other; after a crash between
+ * two of them, the tables before the last may be one commit ahead of the
+ * commit point: ps_stage_table_positions tells what each table holds, so
+ * that the stage can leave alone a table that has a commit already.
  *
  * Test builds (compiled with -DPS_TEST_HOOKS) stop the process with
  * SIGSTOP at a named point when PS_TEST_STOP is TOOL:POINT:N (the N-th
  * time, counted from 1, that this process reaches POINT), after logging
  * "test hook: stopped" with the point; POINT is "file" (after each file of
  * step 1, that is between two renames), "state" (before step 2),
- * "commit" (before step 3) or "emit" (before step 4), or a point the
- * stage names itself (ps_stage_test_point).  Other builds ignore the
- * variable.
+ * "commit" (before step 3), "checkpoint" (after a Delta commit that is due
+ * a checkpoint, before it is written) or "emit" (before step 4), or a
+ * point the stage names itself (ps_stage_test_point).  Other builds ignore
+ * the variable.
  */
 #ifndef PS_STAGE_H
 #define PS_STAGE_H
@@ -37,19 +59,39 @@
 #include <stddef.h>
 
 #include "checkpoint.h"
+#include "delta.h"
 #include "error.h"
 #include "lake.h"
+#include "parquet.h"
 
 /* A step of the sequence: returns 0, or -1 with e filled. */
 typedef int (*ps_stage_fn)(void *ctx, struct ps_error *e);
+
+/*
+ * A Delta table a stage writes (lib/delta.h).  Strings and arrays are the
+ * caller's and must live as long as the stage.
+ */
+struct ps_stage_table {
+	const char *dir;			/* the table directory */
+	const struct ps_pq_column *cols;	/* schema, to create it */
+	size_t ncols;
+	const char *const *part;		/* partition columns */
+	size_t npart;
+	int lake_table;		/* an enum ps_lake_table whose part files
+				   the table holds (converted from an older
+				   lake on open), or -1 */
+};
 
 struct ps_stage_opts {
 	const char *lake;
 	const char *tool;		/* "ps-silver": lock and state */
 	const char *stream;
 	double lock_wait;		/* seconds (ps_lake_lock) */
-	const enum ps_lake_table *tables;	/* the tables it writes */
+	const enum ps_lake_table *tables;	/* the lake tables it writes */
 	size_t ntables;
+	const struct ps_stage_table *delta;	/* its Delta tables: the
+						   commit point (above) */
+	size_t ndelta;
 };
 
 struct ps_stage;
@@ -57,7 +99,8 @@ struct ps_stage;
 /*
  * Open the stage (see above).  Returns the stage, or NULL with e filled:
  * 75 another writer holds the lock, 73 the lake cannot be created, 74 a
- * file cannot be read or removed, 78 bad checkpoint file.
+ * file cannot be read or removed, 78 bad checkpoint file, 65 a Delta log
+ * lib/delta cannot read.
  */
 struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 			       struct ps_error *e);
@@ -79,6 +122,38 @@ struct ps_checkpoint *ps_stage_positions(struct ps_stage *st);
  * removed again if the commit fails.  path is copied.  Cannot fail.
  */
 void ps_stage_add_file(struct ps_stage *st, const char *path);
+
+/*
+ * A data file of Delta table table (an index into ps_stage_opts.delta),
+ * complete under its final name path (inside the table's directory), with
+ * its partition values (npv pairs, copied): as ps_stage_add_file, and the
+ * commit adds it to the table (size, time and stats read from the file at
+ * commit).  Cannot fail.
+ */
+void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
+		       const char *const *pv_keys, const char *const *pv_vals,
+		       size_t npv);
+
+/*
+ * The commit removes file f (an active file of ps_stage_snapshot(table);
+ * copied) from Delta table table.  Cannot fail.
+ */
+void ps_stage_remove_data(struct ps_stage *st, size_t table,
+			  const struct ps_delta_file *f);
+
+/*
+ * The snapshot of Delta table table as of this stage's last commit (owned
+ * by st, updated by each commit).  Cannot fail.
+ */
+const struct ps_delta_snapshot *ps_stage_snapshot(struct ps_stage *st,
+						  size_t table);
+
+/*
+ * The positions Delta table table holds (its txn actions of this stage
+ * and stream), merged into cp.  Cannot fail.
+ */
+void ps_stage_table_positions(struct ps_stage *st, size_t table,
+			      struct ps_checkpoint *cp);
 
 /*
  * The open commit covers source (len bytes) up to position (keeping the

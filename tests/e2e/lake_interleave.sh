@@ -62,15 +62,14 @@ for point in file:3 file:25 state:2 commit:2; do
 		PS_BLOB_KEY=AAAA ps-upload -L L --dry-run \
 			--to https://acct.blob.core.windows.net/cont >up.out \
 			2>up.err &&
-		jq -r "select(.path | startswith(\"silver/\")) | .path" up.out |
+		jq -r "select(.path | startswith(\"silver/\") and (contains(\"/_delta_log/\") | not)) | .path" up.out |
 			sort >up.silver &&
-		cp=$(jq -c .sources L/_state/ps-silver/admissions.json \
-			2>/dev/null || echo "{}") &&
+		cp=$("$TOP/tests/silver_positions.sh" L) &&
 		(cd L && find silver -name "part-*.parquet") | sort |
 		while read -r f; do
 			n=${f##*/}; n=${n%.parquet}; last=${n##*-}
 			src=kafka:adm/${n#part-kafka_adm_}; src=${src%%-*}
-			pos=$(echo "$cp" | jq ".\"$src\".position // -1")
+			pos=$(echo "$cp" | jq ".\"$src\" // -1")
 			last=$(echo "$last" | sed "s/^0*//")
 			if [ "${last:-0}" -le "$pos" ]; then echo "$f"; fi
 		done >covered &&

@@ -108,13 +108,16 @@ check 'ps-gold started in the middle of a silver commit skips nothing' '
 	head -n 10000 ev.ndjson >a.ndjson &&
 	ps-bronze -L M --ingest-time $T -n <a.ndjson 2>/dev/null &&
 	ps-silver -L M --catch-up -n 2>/dev/null &&
-	cp M/_state/ps-silver/admissions.json M/_state/ps-silver/admissions.dedup . &&
+	cp M/_state/ps-silver/admissions.dedup . &&
+	ls M/silver/admissions/_delta_log >log1 &&
 	ps-bronze -L M --ingest-time $T -n <ev.ndjson 2>/dev/null &&
 	ps-silver -L M --catch-up -n --flush-records 1000000 2>/dev/null &&
 	ls M/silver/admissions/*/part-stdin_admissions-00000000000000010000-* \
 		>batch2 && [ $(wc -l <batch2) -gt 5 ] &&
-	cp admissions.json admissions.dedup M/_state/ps-silver/ &&
-	rm $(tail -n +2 batch2) &&
+	cp admissions.dedup M/_state/ps-silver/ &&
+	ls M/silver/admissions/_delta_log | comm -13 log1 - >log2 &&
+	[ $(wc -l <log2) -eq 1 ] &&
+	rm M/silver/admissions/_delta_log/$(cat log2) $(tail -n +2 batch2) &&
 	ps-gold -L M --now $NOW --catch-up >/dev/null 2>g1.err &&
 	ps-silver -L M --catch-up -n 2>s.err &&
 	ps-gold -L M --now $NOW --catch-up >/dev/null 2>g2.err &&

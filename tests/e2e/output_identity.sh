@@ -8,7 +8,8 @@
 # output_identity.sha256.  A change that is meant to change the output
 # regenerates that file deliberately with PS_REGEN=1 and says why in its
 # commit message.  The lake's private state (_state) is not compared: its
-# format is internal.
+# format is internal; nor are Delta logs (_delta_log): they hold commit
+# times and a random table id.
 . "$(dirname "$0")/../lib.sh"
 N=${IDENTITY_EVENTS:-20000}
 T=2031-01-01T00:00:00Z

@@ -12,6 +12,7 @@ unset PS_LAKE
 SIM=$top/bin/ps-simulate
 BRONZE=$top/bin/ps-bronze
 SILVER=$top/bin/ps-silver
+POS=$top/tests/silver_positions.sh
 for b in "$SIM" "$BRONZE" "$SILVER"; do
 	[ -x "$b" ] || { echo "FAIL: $b not built" >&2; exit 1; }
 done
@@ -136,9 +137,8 @@ check "everything printed was committed" \
 	test -z "$(comm -23 "$tmp/ekeys" "$tmp/keys" | head -1)"
 check "no temporary file left" \
 	test -z "$(find "$lake/silver" "$lake/quarantine" -name '.*' | head -1)"
-check "checkpoint names the last position" \
-	test "$(jq '.sources["stdin:admissions"].position' \
-		"$lake/_state/ps-silver/admissions.json")" -eq $((N - 1))
+check "the Delta log's txn names the last position" \
+	test "$("$POS" "$lake" | jq '.["stdin:admissions"]')" -eq $((N - 1))
 echo "# $(find "$lake/silver" -name '*.parquet' | wc -l) silver files"
 
 # The same with envelopes of three interleaved sources (what ps-ingest
@@ -183,8 +183,8 @@ quar "$elake" >"$tmp/elake.quar"
 diff "$tmp/eref.quar" "$tmp/elake.quar" | head -5 >&2
 check "3 sources: quarantine equals the uninterrupted run" \
 	cmp -s "$tmp/eref.quar" <(quar "$elake")
-check "3 sources: checkpoint has the three" test "$(jq -c '.sources |
-	[.[].position]' "$elake/_state/ps-silver/admissions.json")" = \
+check "3 sources: the txns have the three" test "$("$POS" "$elake" |
+	jq -c '[.[]]')" = \
 	"[$(((N - 1) / 3)),$(((N - 2) / 3)),$(((N - 3) / 3))]"
 echo "silver_crash: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

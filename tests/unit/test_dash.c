@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "checkpoint.h"
 #include "dash.h"
 #include "delta.h"
 #include "fsutil.h"
@@ -298,10 +297,34 @@ Test(dash, quarantine_counts_with_a_cache, .init = mklake, .fini = rmlake)
  * silver commit still in progress (beyond the silver checkpoint of their
  * source) are not counted, bronze's quarantine always is.
  */
+/* Silver commits position pos of kafka:a/0: a version of its Delta table
+ * with that txn (lib/lake.h), the table created first when missing. */
+static void silver_txn(long long pos)
+{
+	static const struct ps_pq_column col = { "x", PS_PQ_INT64, 0, 0 };
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_delta_commit *c;
+	char dir[512];
+	int64_t v;
+
+	snprintf(dir, sizeof(dir), "%s/silver/admissions", lake);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	c = ps_delta_commit_new(s.version < 0 ? "CREATE TABLE" : "WRITE",
+				s.version);
+	if (s.version < 0)
+		cr_assert_eq(ps_delta_commit_create(c, NULL, &col, 1, NULL, 0,
+						    0, &e), 0, "%s", e.msg);
+	ps_delta_commit_txn(c, "ps-silver/admissions/kafka:a/0", pos, 0);
+	cr_assert_eq(ps_delta_commit_write(dir, c, 0, 0, &v, &e), 0, "%s",
+		     e.msg);
+	ps_delta_commit_free(c);
+	ps_delta_snapshot_release(&s);
+}
+
 Test(dash, quality_counts_only_committed_files, .init = mklake,
      .fini = rmlake)
 {
-	struct ps_checkpoint *cp = ps_checkpoint_new();
 	struct ps_dash_model m;
 	struct ps_error e = { 0, "" };
 	char cmd[1024];
@@ -320,21 +343,16 @@ Test(dash, quality_counts_only_committed_files, .init = mklake,
 			 lake, names[i]);
 		cr_assert_eq(system(cmd), 0);
 	}
-	ps_checkpoint_set(cp, "kafka:a/0", 9, 9);
-	cr_assert_eq(ps_checkpoint_save(cp, lake, "ps-silver", "admissions",
-					&e), 0, "%s", e.msg);
+	silver_txn(9);
 	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0,
 		     "%s", e.msg);
 	cr_assert_eq(m.quarantined, 2, "the open commit's file is not counted");
 	ps_dash_model_release(&m);
-	ps_checkpoint_set(cp, "kafka:a/0", 9, 19);
-	cr_assert_eq(ps_checkpoint_save(cp, lake, "ps-silver", "admissions",
-					&e), 0, "%s", e.msg);
+	silver_txn(19);
 	cr_assert_eq(ps_dash_load(&m, lake, "admissions", 0, NULL, &e), 0,
 		     "%s", e.msg);
 	cr_assert_eq(m.quarantined, 3);
 	ps_dash_model_release(&m);
-	ps_checkpoint_free(cp);
 }
 
 /* ------------------------------------------------------------------ */

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "buf.h"
 #include "checkpoint.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "lake.h"
 #include "stage.h"
@@ -251,49 +253,163 @@ static void save_cp(const char *tool, const char *src, long long pos)
 #define B1 "-00000000000000000000-00000000000000000009"
 #define B2 "-00000000000000000010-00000000000000000019"
 
+/* A small Delta table schema for silver's tests (the partition column
+ * among the columns, as silver's). */
+static const struct ps_pq_column tcols[] = {
+	{ "x", PS_PQ_INT64, 0, 0 },
+	{ "admission_date", PS_PQ_DATE, 0, 0 },
+};
+static const char *const tpart[] = { "admission_date" };
+
+/* A real Parquet file of one row at lake-relative rel. */
+static void mkpq(const char *rel)
+{
+	struct ps_pq_options po = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0, "" };
+	char *p = lpath(rel), *slash = strrchr(p, '/');
+	struct ps_pq_writer *w;
+
+	*slash = '\0';
+	cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
+	*slash = '/';
+	w = ps_pq_open(p, tcols, 2, &po, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	ps_pq_set_int64(w, 0, 1);
+	ps_pq_set_int32(w, 1, 20422);
+	cr_assert_eq(ps_pq_end_row(w, &e), 0);
+	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+	free(p);
+}
+
+static const enum ps_lake_table silver_tables[] = {
+	PS_LAKE_SILVER, PS_LAKE_SILVER_QUARANTINE
+};
+
+/* A ps-silver stage of stream "adm" with its Delta table. */
+static struct ps_stage *silver_stage(struct ps_error *e)
+{
+	static char *dir;
+	static struct ps_stage_table dt = { NULL, tcols, 2, tpart, 1,
+					    PS_LAKE_SILVER };
+	struct ps_stage_opts o = { NULL, "ps-silver", "adm", 0,
+				   silver_tables, 2, &dt, 1 };
+
+	free(dir);
+	dir = ps_lake_dir(lake, PS_LAKE_SILVER, "adm");
+	dt.dir = dir;
+	o.lake = lake;
+	return ps_stage_open(&o, e);
+}
+
+/* Commit lake-relative silver files (NULL-terminated) with position pos
+ * of kafka:t/0 (-1: none). */
+static void commit_files(struct ps_stage *st, long long pos, ...)
+{
+	static const char *const key[] = { "admission_date" };
+	const char *val[] = { "2026-11-30" };
+	struct ps_error e = { 0, "" };
+	const char *rel;
+	va_list ap;
+
+	va_start(ap, pos);
+	while ((rel = va_arg(ap, const char *))) {
+		char *p = lpath(rel);
+
+		mkpq(rel);
+		ps_stage_add_data(st, 0, p, key, val, 1);
+		free(p);
+	}
+	va_end(ap);
+	if (pos >= 0)
+		ps_stage_set_position(st, "kafka:t/0", 9, pos);
+	cr_assert_eq(ps_stage_commit(st, NULL, NULL, NULL, &e), 0, "%s",
+		     e.msg);
+}
+
 Test(lake, readers_see_only_what_the_commit_point_covers, .init = mklake,
      .fini = rmlake)
 {
 	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
 	struct ps_error e = { 0, "" };
+	struct ps_stage *st = silver_stage(&e);
 
-	touch(SD "part-kafka_t_0" B1 ".parquet");
-	touch(SD "part-kafka_t_0" B2 ".parquet");	/* being committed */
-	touch(SD "part-stdin_adm-00000000000000000000-00000000000000000003"
-	      "-r5.parquet");				/* plain run */
+	cr_assert_not_null(st, "%s", e.msg);
+	commit_files(st, 9, SD "part-kafka_t_0" B1 ".parquet",
+		     SD "part-stdin_adm-00000000000000000000-"
+		     "00000000000000000003-r5.parquet", NULL);
+	mkpq(SD "part-kafka_t_0" B2 ".parquet");	/* being committed */
 	touch(SD ".part-kafka_t_0" B2 ".parquet.tmp-1");
-	save_cp("ps-silver", "kafka:t/0", 9);
 	cr_assert_eq(ps_lake_list(lake, PS_LAKE_SILVER, "adm", &fs, &e), 0);
 	cr_assert_eq(fs.n, 3);
 	ps_lake_parts_release(&fs);
 	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
-		     0);
+		     0, "%s", e.msg);
 	cr_assert_eq(fs.n, 2);
 	cr_assert_eq(fs.v[0].last, 9);
 	cr_assert_str_eq(fs.v[0].partition, "2026-11-30");
 	cr_assert_eq(fs.v[1].run, 5);
 	ps_lake_parts_release(&fs);
-	save_cp("ps-silver", "kafka:t/0", 19);
+	commit_files(st, 19, NULL);	/* positions alone: not the file */
+	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
+		     0);
+	cr_assert_eq(fs.n, 2);
+	ps_lake_parts_release(&fs);
+	ps_stage_add_data(st, 0, lpath(SD "part-kafka_t_0" B2 ".parquet"),
+			  tpart, (const char *const[]){ "2026-11-30" }, 1);
+	commit_files(st, 19, NULL);
 	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
 		     0);
 	cr_assert_eq(fs.n, 3);
 	ps_lake_parts_release(&fs);
+	ps_stage_close(st);
+}
+
+Test(lake, readers_refuse_a_silver_table_of_an_older_lake,
+     .init = mklake, .fini = rmlake)
+{
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_error e = { 0, "" };
+
+	/* a new lake: no table, nothing to see */
+	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
+		     0);
+	cr_assert_eq(fs.n, 0);
+	touch(SD "part-kafka_t_0" B1 ".parquet");
+	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
+		     -1);
+	cr_assert_eq(e.code, 78);
+	cr_assert(strstr(e.msg, "--catch-up' once to convert"), "%s", e.msg);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER_QUARANTINE, "adm",
+				       cp, &e), -1);
+	cr_assert_eq(e.code, 78);
+	ps_checkpoint_free(cp);
 }
 
 Test(lake, a_view_of_the_whole_lake, .init = mklake, .fini = rmlake)
 {
 	struct ps_lake_view *v = ps_lake_view_new(lake);
 	struct ps_error e = { 0, "" };
+	struct ps_stage *st = silver_stage(&e);
 
-	save_cp("ps-silver", "kafka:t/0", 9);
+	cr_assert_not_null(st, "%s", e.msg);
+	commit_files(st, 9, SD "part-kafka_t_0" B1 ".parquet", NULL);
+	ps_stage_close(st);
 	cr_assert_eq(ps_lake_view_visible(v, SD "part-kafka_t_0" B1
-					  ".parquet", &e), 1);
+					  ".parquet", &e), 1, "%s", e.msg);
 	cr_assert_eq(ps_lake_view_visible(v, SD "part-kafka_t_0" B2
 					  ".parquet", &e), 0);
+	cr_assert_eq(ps_lake_view_visible(v, SD "part-compacted-1.parquet",
+					  &e), 0);
+	cr_assert_eq(ps_lake_view_visible(v, QD "part-kafka_t_0" B1
+					  ".ndjson.gz", &e), 1);
 	cr_assert_eq(ps_lake_view_visible(v, QD "part-kafka_t_0" B2
 					  ".ndjson.gz", &e), 0);
 	cr_assert_eq(ps_lake_view_visible(v, QD "part-bronze-stdin_adm" B2
 					  ".ndjson.gz", &e), 1);
+	cr_assert_eq(ps_lake_view_visible(v, "silver/adm/_delta_log/"
+					  "00000000000000000001.json", &e),
+		     1);
 	cr_assert_eq(ps_lake_view_visible(v, "silver/other/admission_date="
 					  "2026-11-30/part-kafka_t_0" B1
 					  ".parquet", &e), 0);
@@ -305,28 +421,24 @@ Test(lake, a_view_of_the_whole_lake, .init = mklake, .fini = rmlake)
 	ps_lake_view_free(v);
 }
 
-static const enum ps_lake_table silver_tables[] = {
-	PS_LAKE_SILVER, PS_LAKE_SILVER_QUARANTINE
-};
-
-Test(stage, open_removes_its_own_unfinished_commit_only, .init = mklake,
-     .fini = rmlake)
+Test(stage, open_converts_an_older_lake_and_removes_its_unfinished_commit,
+     .init = mklake, .fini = rmlake)
 {
-	struct ps_stage_opts o = { NULL, "ps-silver", "adm", 0,
-				   silver_tables, 2 };
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
 	struct ps_error e = { 0, "" };
 	struct ps_stage *st;
+	char *dir = ps_lake_dir(lake, PS_LAKE_SILVER, "adm");
 
-	o.lake = lake;
-	touch(SD "part-kafka_t_0" B1 ".parquet");
-	touch(SD "part-kafka_t_0" B2 ".parquet");
+	/* an older lake: files and the silver checkpoint, no _delta_log */
+	mkpq(SD "part-kafka_t_0" B1 ".parquet");
+	mkpq(SD "part-kafka_t_0" B2 ".parquet");
 	touch(QD "part-kafka_t_0" B2 ".ndjson.gz");
-	/* bronze's quarantine, whose source silver has no checkpoint for */
+	/* bronze's quarantine, whose source silver has no position for */
 	touch(QD "part-bronze-stdin_adm" B1 ".ndjson.gz");
 	touch(QD ".part-bronze-stdin_adm" B2 ".ndjson.gz.tmp-1");
 	touch(QD ".part-kafka_t_0" B2 ".ndjson.gz.tmp-1");
 	save_cp("ps-silver", "kafka:t/0", 9);
-	st = ps_stage_open(&o, &e);
+	st = silver_stage(&e);
 	cr_assert_not_null(st, "%s", e.msg);
 	cr_assert(exists(SD "part-kafka_t_0" B1 ".parquet"));
 	cr_assert(!exists(SD "part-kafka_t_0" B2 ".parquet"));
@@ -339,6 +451,39 @@ Test(stage, open_removes_its_own_unfinished_commit_only, .init = mklake,
 	cr_assert_eq(ps_checkpoint_get(ps_stage_positions(st), "kafka:t/0",
 				       9), 9);
 	ps_stage_close(st);
+	/* version 0 holds the committed file and the txn */
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.version, 0);
+	cr_assert_eq(s.nfiles, 1);
+	cr_assert_str_eq(s.files[0].path, "admission_date=2026-11-30/"
+			 "part-kafka_t_0" B1 ".parquet");
+	cr_assert_eq(ps_delta_txn_version(&s, "ps-silver/adm/kafka:t/0"), 9);
+	ps_delta_snapshot_release(&s);
+	cr_assert(!exists("_state/ps-silver/adm.json"));
+	cr_assert(exists("_state/ps-silver/adm.pre-delta.json"));
+	free(dir);
+}
+
+Test(stage, open_removes_files_no_version_references, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st = silver_stage(&e);
+
+	cr_assert_not_null(st, "%s", e.msg);
+	commit_files(st, 9, SD "part-kafka_t_0" B1 ".parquet", NULL);
+	commit_files(st, -1, SD "part-stdin_adm" B1 "-r5.parquet", NULL);
+	ps_stage_close(st);
+	/* killed before the commit: a batch file and a plain run's */
+	mkpq(SD "part-kafka_t_0" B2 ".parquet");
+	mkpq(SD "part-stdin_adm" B2 "-r6.parquet");
+	st = silver_stage(&e);
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert(exists(SD "part-kafka_t_0" B1 ".parquet"));
+	cr_assert(exists(SD "part-stdin_adm" B1 "-r5.parquet"));
+	cr_assert(!exists(SD "part-kafka_t_0" B2 ".parquet"));
+	cr_assert(!exists(SD "part-stdin_adm" B2 "-r6.parquet"));
+	ps_stage_close(st);
 }
 
 static int emitted;
@@ -349,7 +494,8 @@ static int emit_check(void *ctx, struct ps_error *e)
 
 	(void)ctx;
 	/* The commit point is written before anything is emitted. */
-	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-silver", "adm", e), 0);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "adm", cp, e),
+		     0);
 	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 19);
 	ps_checkpoint_free(cp);
 	emitted++;
@@ -364,19 +510,17 @@ static int state_fails(void *ctx, struct ps_error *e)
 
 Test(stage, commit_order_and_failure, .init = mklake, .fini = rmlake)
 {
-	struct ps_stage_opts o = { NULL, "ps-silver", "adm", 0,
-				   silver_tables, 2 };
+	static const char *const val[] = { "2026-11-30" };
 	struct ps_error e = { 0, "" };
 	struct ps_checkpoint *cp = ps_checkpoint_new();
-	struct ps_stage *st;
+	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
+	struct ps_stage *st = silver_stage(&e);
 	char *f1 = lpath(SD "part-kafka_t_0" B2 ".parquet");
 
-	o.lake = lake;
-	st = ps_stage_open(&o, &e);
 	cr_assert_not_null(st, "%s", e.msg);
 	/* a failed commit: its file is removed, the positions stay */
-	touch(SD "part-kafka_t_0" B2 ".parquet");
-	ps_stage_add_file(st, f1);
+	mkpq(SD "part-kafka_t_0" B2 ".parquet");
+	ps_stage_add_data(st, 0, f1, tpart, val, 1);
 	ps_stage_set_position(st, "kafka:t/0", 9, 19);
 	cr_assert_eq(ps_stage_commit(st, state_fails, emit_check, NULL, &e),
 		     -1);
@@ -386,8 +530,8 @@ Test(stage, commit_order_and_failure, .init = mklake, .fini = rmlake)
 				       9), -1);
 	cr_assert_eq(emitted, 0);
 	/* then a good one */
-	touch(SD "part-kafka_t_0" B2 ".parquet");
-	ps_stage_add_file(st, f1);
+	mkpq(SD "part-kafka_t_0" B2 ".parquet");
+	ps_stage_add_data(st, 0, f1, tpart, val, 1);
 	ps_stage_set_position(st, "kafka:t/0", 9, 19);
 	cr_assert_eq(ps_stage_commit(st, NULL, emit_check, NULL, &e), 0,
 		     "%s", e.msg);
@@ -396,6 +540,11 @@ Test(stage, commit_order_and_failure, .init = mklake, .fini = rmlake)
 	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "adm", cp, &e),
 		     0);
 	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 19);
+	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
+		     0);
+	cr_assert_eq(fs.n, 1);
+	ps_lake_parts_release(&fs);
+	cr_assert_eq(ps_stage_snapshot(st, 0)->version, 1);
 	ps_stage_close(st);
 	ps_checkpoint_free(cp);
 	free(f1);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "checkpoint.h"
+#include "lake.h"
 #include "departments.h"
 #include "envelope.h"
 #include "event.h"
@@ -244,8 +245,8 @@ Test(silver, envelopes_commit_and_restart_skips)
 	cr_assert(strstr(out.data, "\"extra\":\"{\\\"ward\\\":\\\"B\\\"}\""));
 	cr_assert(strstr(out.data, "\"age_band\":\"40-49\""));
 
-	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-silver", "admissions",
-					&e), 0);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "admissions", cp,
+				       &e), 0);
 	cr_assert_eq(ps_checkpoint_get(cp, "stdin:admissions", 16), 5);
 
 	/* stdout equals what the Parquet files hold */
@@ -350,8 +351,8 @@ Test(silver, strict_stops_at_first_bad_record)
 	cr_assert_eq(e.code, 65);
 	cr_assert(strstr(e.msg, "age_out_of_range"), "%s", e.msg);
 	cr_assert_eq(count_lines(out.data), 1, "what came before is kept");
-	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-silver", "admissions",
-					&e), 0);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "admissions", cp,
+				       &e), 0);
 	cr_assert_eq(ps_checkpoint_get(cp, "stdin:admissions", 16), 1);
 	ps_checkpoint_free(cp);
 	ps_buf_release(&in);
@@ -372,8 +373,8 @@ Test(silver, plain_lines_do_not_touch_the_checkpoint)
 	cr_assert_eq(run(in, &o, &out, &e), 0, "%s", e.msg);
 	cr_assert_eq(count_lines(out.data), 2);
 	cr_assert(strstr(out.data, "\"position\":2,"), "line index");
-	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-silver", "admissions",
-					&e), 0);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "admissions", cp,
+				       &e), 0);
 	cr_assert_eq(ps_checkpoint_count(cp), 0);
 	/* replaying the same lines: dedup by content drops them */
 	ps_buf_reset(&out);
@@ -434,8 +435,8 @@ Test(silver, interleaved_sources_share_a_commit)
 	}
 	cr_assert_eq(run(in.data, &o, &out, &e), 0, "%s", e.msg);
 	cr_assert_eq(count_lines(out.data), 29);
-	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-silver", "admissions",
-					&e), 0);
+	cr_assert_eq(ps_lake_committed(lake, PS_LAKE_SILVER, "admissions", cp,
+				       &e), 0);
 	cr_assert_eq(ps_checkpoint_count(cp), 3);
 	for (i = 0; i < 3; i++) {
 		char src[32];
