@@ -2213,15 +2213,21 @@ const struct ps_gold_alert_src *ps_gold_alert_sources(const char *table)
 	return NULL;
 }
 
-static void build_dim_patient(struct ps_gold *g, struct ps_table *T)
+/* Rows of dim_patient per chunk of a streamed write. */
+#define DIM_CHUNK 4096
+
+/* The fill function of the streamed dim_patient (lib/kpi.h): the versions
+ * of the patients from *cursor on, whole patients, until the chunk holds
+ * DIM_CHUNK rows. */
+static size_t dim_patient_fill(const void *ctx, size_t *cursor,
+			       struct ps_table *T)
 {
+	const struct ps_gold *g = ctx;
 	struct pver *vers = NULL;
 	uint32_t capv = 0;
-	size_t i, j;
+	size_t i, j, n0 = T->nrows;
 
-	ps_table_init(T, "dim_patient", dim_patient_cols,
-		      NCOLS(dim_patient_cols));
-	for (i = 0; i < g->pidx.n; i++) {
+	for (i = *cursor; i < g->pidx.n && T->nrows - n0 < DIM_CHUNK; i++) {
 		const struct patient *p = &g->pat[i];
 		const struct key *pk = &g->pidx.keys[i];
 		uint32_t nv = scd2_versions(p, &vers, &capv);
@@ -2248,6 +2254,8 @@ static void build_dim_patient(struct ps_gold *g, struct ps_table *T)
 		}
 	}
 	free(vers);
+	*cursor = i;
+	return T->nrows - n0;
 }
 
 void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
@@ -2283,7 +2291,10 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 			   1, sizeof(*c.vol));
 	accumulate(&c);
 
-	build_dim_patient(g, &t[0]);
+	ps_table_init(&t[0], "dim_patient", dim_patient_cols,
+		      NCOLS(dim_patient_cols));
+	t[0].fill = dim_patient_fill;
+	t[0].fill_ctx = g;
 	for (i = 0; i < NKPI; i++) {
 		ps_table_init(&t[i + 1], kpi_defs[i].name, kpi_defs[i].cols,
 			      kpi_defs[i].ncols);

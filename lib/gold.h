@@ -178,7 +178,9 @@ int64_t ps_gold_version_sk(const char *patient_id, int64_t effective_from);
 /*
  * Build every table as of now: t[0] dim_patient, t[1] dim_department,
  * then the KPI tables (names in t[i].name); *n gets the count (at most
- * PS_GOLD_MAX_TABLES).  window is the trailing period of the waiting and
+ * PS_GOLD_MAX_TABLES).  dim_patient is streamed (lib/kpi.h: its rows are
+ * made chunk by chunk when it is written, or by ps_table_fill_all): one
+ * row per patient version would be the largest thing in memory.  window is the trailing period of the waiting and
  * inflow KPIs, in microseconds.  Strings point into g: use the tables
  * before g changes, then ps_table_release each.  Cannot fail.
  */

@@ -15,6 +15,8 @@ void ps_table_init(struct ps_table *t, const char *name,
 	t->v = NULL;
 	t->nrows = 0;
 	t->cap = 0;
+	t->fill = NULL;
+	t->fill_ctx = NULL;
 }
 
 void ps_table_release(struct ps_table *t)
@@ -23,6 +25,18 @@ void ps_table_release(struct ps_table *t)
 	t->v = NULL;
 	t->nrows = 0;
 	t->cap = 0;
+}
+
+void ps_table_fill_all(struct ps_table *t)
+{
+	size_t cursor = 0;
+
+	if (!t->fill)
+		return;
+	while (t->fill(t->fill_ctx, &cursor, t))
+		;
+	t->fill = NULL;
+	t->fill_ctx = NULL;
 }
 
 struct ps_pq_value *ps_table_add_row(struct ps_table *t)
@@ -140,19 +154,12 @@ int ps_table_write_parquet(const struct ps_table *t, const char *path,
 	return ps_table_write_parquet_to(t, path, codec, NULL, e);
 }
 
-int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
-			      enum ps_pq_codec codec, struct ps_fsgroup *g,
-			      struct ps_error *e)
+/* The rows of t into w; -1 with e filled (w aborted) on error. */
+static int write_rows(struct ps_pq_writer *w, const struct ps_table *t,
+		      struct ps_error *e)
 {
-	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
-	struct ps_pq_writer *w;
 	size_t r, c;
 
-	o.codec = codec;
-	o.group = g;
-	w = ps_pq_open(path, t->cols, t->ncols, &o, e);
-	if (!w)
-		return -1;
 	for (r = 0; r < t->nrows; r++) {
 		const struct ps_pq_value *row = t->v + r * t->ncols;
 
@@ -190,7 +197,36 @@ int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
 			return -1;
 		}
 	}
-	return ps_pq_close(w, e);
+	return 0;
+}
+
+int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
+			      enum ps_pq_codec codec, struct ps_fsgroup *g,
+			      struct ps_error *e)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_pq_writer *w;
+	struct ps_table chunk;
+	size_t cursor = 0;
+	int rc = 0;
+
+	o.codec = codec;
+	o.group = g;
+	w = ps_pq_open(path, t->cols, t->ncols, &o, e);
+	if (!w)
+		return -1;
+	if (!t->fill) {
+		if (write_rows(w, t, e) < 0)
+			return -1;
+		return ps_pq_close(w, e);
+	}
+	ps_table_init(&chunk, t->name, t->cols, t->ncols);
+	while (!rc && t->fill(t->fill_ctx, &cursor, &chunk)) {
+		rc = write_rows(w, &chunk, e);
+		chunk.nrows = 0;
+	}
+	ps_table_release(&chunk);
+	return rc < 0 ? -1 : ps_pq_close(w, e);
 }
 
 void ps_table_row_json(const struct ps_table *t, size_t i, struct ps_buf *b)

@@ -22,6 +22,13 @@ struct ps_table {
 	size_t ncols;
 	struct ps_pq_value *v;		/* nrows * ncols values */
 	size_t nrows, cap;
+	/* A streamed table holds no rows (v empty): fill(fill_ctx, &cursor,
+	 * chunk) appends the next rows to chunk from *cursor (0 at first),
+	 * advances it and returns how many it added, 0 at the end.  NULL:
+	 * the rows are in v.  Set after ps_table_init. */
+	size_t (*fill)(const void *ctx, size_t *cursor,
+		       struct ps_table *chunk);
+	const void *fill_ctx;
 };
 
 /* Start an empty table over cols (not copied).  Cannot fail. */
@@ -30,6 +37,10 @@ void ps_table_init(struct ps_table *t, const char *name,
 
 /* Free the values; the table becomes empty.  Cannot fail. */
 void ps_table_release(struct ps_table *t);
+
+/* A streamed table's rows, all into v (it is no longer streamed); other
+ * tables are left alone.  Cannot fail (out of memory aborts). */
+void ps_table_fill_all(struct ps_table *t);
 
 /*
  * Append a row of nulls and return its ncols values for the caller to
@@ -67,7 +78,8 @@ int ps_table_num(const struct ps_table *t, size_t i, long col, double *out);
 
 /*
  * Write t as one Parquet file at path (atomically: hidden temporary name,
- * then rename).  Returns 0, or -1 with e filled (73/74).
+ * then rename); a streamed table chunk by chunk, never all its rows in
+ * memory.  Returns 0, or -1 with e filled (73/74).
  */
 int ps_table_write_parquet(const struct ps_table *t, const char *path,
 			   enum ps_pq_codec codec, struct ps_error *e);

@@ -269,8 +269,10 @@ static struct ps_table *table_named(struct ps_table *t, size_t n,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!strcmp(t[i].name, name))
+		if (!strcmp(t[i].name, name)) {
+			ps_table_fill_all(&t[i]);	/* dim_patient */
 			return &t[i];
+		}
 	cr_assert_fail("no table %s", name);
 	return NULL;
 }

@@ -7,6 +7,7 @@
 
 #include "alerts.h"
 #include "buf.h"
+#include "fsutil.h"
 #include "kpi.h"
 #include "banned.h"
 
@@ -42,6 +43,69 @@ Test(kpi, table_rows_as_json)
 	cr_assert_str_eq(b.data, "{\"kpi\":\"occupancy\",\"department\":"
 			 "\"ICU\",\"census\":12,\"occupancy_pct\":null}\n");
 	ps_table_release(&t);
+	ps_buf_release(&b);
+}
+
+/* A streamed table: rows cursor.. in chunks of 3 (the last one short). */
+static size_t fill3(const void *ctx, size_t *cursor, struct ps_table *t)
+{
+	static const char *const dept[] = { "ICU", "ER", "Maternity" };
+	size_t n = *(const size_t *)ctx, k = 0;
+
+	for (; *cursor < n && k < 3; (*cursor)++, k++) {
+		struct ps_pq_value *r = ps_table_add_row(t);
+		const char *d = dept[*cursor % 3];
+
+		ps_table_set_s(t, r, 0, d, strlen(d));
+		ps_table_set_i(t, r, 1, (int64_t)*cursor * 7);
+		if (*cursor % 5)
+			ps_table_set_d(t, r, 2, (double)*cursor / 2);
+	}
+	return k;
+}
+
+/* A streamed table is written chunk by chunk to the same bytes as the
+ * same rows held in memory. */
+Test(kpi, streamed_table_writes_the_same_parquet)
+{
+	static const struct ps_pq_column cols[] = {
+		{ "department", PS_PQ_STRING, 0, 0 },
+		{ "census", PS_PQ_INT64, 0, 0 },
+		{ "occupancy_pct", PS_PQ_DOUBLE, 1, 0 },
+	};
+	struct ps_table s, m;
+	struct ps_buf a = PS_BUF_INIT, b = PS_BUF_INIT;
+	struct ps_error e = { 0 };
+	char dir[] = "/tmp/test_kpi.XXXXXX", pa[64], pb[64];
+	size_t n = 11;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pa, sizeof(pa), "%s/a.parquet", dir);
+	snprintf(pb, sizeof(pb), "%s/b.parquet", dir);
+	ps_table_init(&s, "t", cols, 3);
+	s.fill = fill3;
+	s.fill_ctx = &n;
+	cr_assert_eq(ps_table_write_parquet(&s, pa, PS_PQ_ZSTD, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(s.nrows, 0, "a streamed write holds no rows");
+	ps_table_init(&m, "t", cols, 3);
+	m.fill = fill3;
+	m.fill_ctx = &n;
+	ps_table_fill_all(&m);
+	cr_assert_eq(m.nrows, 11);
+	cr_assert_null(m.fill);
+	cr_assert_eq(ps_table_write_parquet(&m, pb, PS_PQ_ZSTD, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(ps_read_file(pa, &a, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_read_file(pb, &b, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(a.len, b.len);
+	cr_assert_eq(memcmp(a.data, b.data, a.len), 0);
+	unlink(pa);
+	unlink(pb);
+	rmdir(dir);
+	ps_table_release(&s);
+	ps_table_release(&m);
+	ps_buf_release(&a);
 	ps_buf_release(&b);
 }
 
