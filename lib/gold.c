@@ -1425,28 +1425,52 @@ static int cmp_sk_ix(const void *a, const void *b)
 	return (x->sk > y->sk) - (x->sk < y->sk);
 }
 
-/* The rows of encounters ix[0..n-1] into t, in the order of sort_table
- * (by fact_sk first: rows are only compared further when two encounters
- * share a fact_sk, which then sorts the whole table). */
-static void fact_rows(struct ps_gold *g, struct sk_ix *ix, size_t n,
-		      int64_t now, struct ps_table *t)
+/* Rows of a fact partition per chunk of a streamed write. */
+#define FACT_CHUNK 4096
+
+/* The encounters of one fact partition, in row order. */
+struct fact_src {
+	struct ps_gold *g;
+	const struct sk_ix *ix;
+	size_t n;
+	int64_t now;
+};
+
+/* The fill function of a streamed fact partition (lib/kpi.h). */
+static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
+{
+	const struct fact_src *s = ctx;
+	size_t k;
+
+	for (k = 0; *cursor < s->n && k < FACT_CHUNK; (*cursor)++, k++)
+		fact_row(s->g, &s->g->enc[s->ix[*cursor].i], s->ix[*cursor].i,
+			 s->now, t);
+	return k;
+}
+
+/* The rows of encounters src->ix[0..n-1] into t, in the order of
+ * sort_table (by fact_sk first: rows are only compared further when two
+ * encounters share a fact_sk, which then sorts the whole table, held in
+ * memory); without such a tie t is streamed from src (kept alive while t
+ * is used). */
+static void fact_rows(struct fact_src *src, struct sk_ix *ix,
+		      struct ps_table *t)
 {
 	size_t i;
 	int tie = 0;
 
-	for (i = 0; i < n; i++)
-		ix[i].sk = key_sk(&g->eidx.keys[ix[i].i]);
-	qsort(ix, n, sizeof(*ix), cmp_sk_ix);
-	if (n) {
-		t->cap = n;
-		t->v = ps_xrealloc(t->v, n * t->ncols * sizeof(*t->v));
-	}
-	for (i = 0; i < n; i++) {
-		tie |= i && ix[i].sk == ix[i - 1].sk;
-		fact_row(g, &g->enc[ix[i].i], ix[i].i, now, t);
-	}
-	if (tie)
+	for (i = 0; i < src->n; i++)
+		ix[i].sk = key_sk(&src->g->eidx.keys[ix[i].i]);
+	qsort(ix, src->n, sizeof(*ix), cmp_sk_ix);
+	for (i = 1; i < src->n; i++)
+		tie |= ix[i].sk == ix[i - 1].sk;
+	src->ix = ix;
+	t->fill = fact_fill;
+	t->fill_ctx = src;
+	if (tie) {
+		ps_table_fill_all(t);
 		sort_table(t);
+	}
 }
 
 int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
@@ -1491,10 +1515,12 @@ int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 	free(slot);
 	for (i = 0; i < n && !rc; i++) {
 		struct ps_table t;
+		struct fact_src src = { g, NULL, start[i + 1] - start[i], now };
 
 		ps_table_init(&t, "fact_patient_flow", fact_cols,
 			      NCOLS(fact_cols));
-		fact_rows(g, ix + start[i], start[i + 1] - start[i], now, &t);
+		if (src.n)
+			fact_rows(&src, ix + start[i], &t);
 		rc = fn(ctx, days[i], &t);
 		ps_table_release(&t);
 	}
@@ -1515,6 +1541,12 @@ static int copy_part(void *ctx, int32_t day, const struct ps_table *t)
 
 	(void)day;
 	ps_table_init(d, t->name, t->cols, t->ncols);
+	if (t->fill) {
+		d->fill = t->fill;
+		d->fill_ctx = t->fill_ctx;
+		ps_table_fill_all(d);
+		return 0;
+	}
 	d->nrows = d->cap = t->nrows;
 	if (t->nrows) {
 		d->v = ps_xmalloc(t->nrows * t->ncols * sizeof(*d->v));

@@ -222,7 +222,10 @@ void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
  * Build every fact partition of the n admission days (sorted ascending)
  * as of now, one at a time: fn gets the day and the table (in the order
  * of ps_gold_fact_partitions; strings point into g), which is released
- * when fn returns.  Memory holds one partition, not all.  Returns 0, or
+ * when fn returns.  The table is streamed (lib/kpi.h: rows made chunk by
+ * chunk as it is written), except for a day without encounters (no rows,
+ * no fill) and the rare partition with two equal fact keys (sorted in
+ * memory).  Memory holds a chunk, not a partition.  Returns 0, or
  * the first non-zero value of fn (the rest are then not built).
  */
 typedef int (*ps_gold_part_fn)(void *ctx, int32_t day,

@@ -186,7 +186,7 @@ static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 	ps_date_format((int64_t)day * PS_USEC_PER_DAY, d);
 	snprintf(sub, sizeof(sub), "admission_date=%s", d);
 	ps_gold_delta_replace(c->r->delta, FACT, sub);
-	if (t->nrows) {
+	if (t->nrows || t->fill) {
 		p = ps_gold_delta_file(c->r->delta, FACT, sub);
 		rc = ps_table_write_parquet_to(t, p, c->r->o->codec, c->g,
 					       c->e);
