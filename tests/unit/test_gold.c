@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "departments.h"
+#include "clean.h"
 #include "gold.h"
 #include "pstime.h"
 #include "banned.h"
@@ -86,6 +87,98 @@ Test(gold, parse_reads_a_clean_record_and_rejects_bad_ones)
 		cr_assert_eq(ps_gold_parse(bad[i], strlen(bad[i]), &r, &sc,
 					   why, sizeof(why)), -1, "%s", bad[i]);
 	ps_buf_release(&sc);
+}
+
+/* The values of a clean record in column order (lib/clean.h). */
+static const char *const canon_vals[PS_CLEAN_NCOLS] = {
+	"\"stdin:a\"", "12", "\"2031-01-01T00:00:00Z\"", "null",
+	"\"e\\u00e9\\\"1\"", "\"ADMIT\"", "\"2026-01-01T09:59:00.5Z\"",
+	"\"p\\\\1\"", "\"Female\"", "45", "\"40-49\"", "\"ICU\"", "3",
+	"-7", "\"2026-01-01T09:00:00Z\"", "\"2026-01-01T10:00:00Z\"",
+	"null", "\"2026-01-01\"", "null", "60.5", "2",
+	"\"2026-01-01T09:30:00Z\"", "null", "\"home\"", "true",
+	"\"late\"", "\"{\\\"x\\\":1}\"",
+};
+
+/* A clean record line as silver writes it, with sep between members and
+ * vals[col] replaced by repl when col is not -1. */
+static void canon_line(char *b, size_t n, const char *sep, long col,
+		       const char *repl)
+{
+	size_t i, o = 0;
+
+	o += (size_t)snprintf(b + o, n - o, "{");
+	for (i = 0; i < PS_CLEAN_NCOLS; i++)
+		o += (size_t)snprintf(b + o, n - o, "%s\"%s\":%s",
+				      i ? sep : "", ps_gold_fields[i].name,
+				      (long)i == col ? repl : canon_vals[i]);
+	snprintf(b + o, n - o, "}");
+}
+
+static int str_eq(struct ps_gold_str a, struct ps_gold_str b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len)) &&
+	       !a.p == !b.p;
+}
+
+/* Silver's own form is read by a fast path: the same record, and the
+ * same verdicts, as the general parser gives the same line spaced out. */
+Test(gold, parse_of_silver_form_equals_the_general_parser)
+{
+	static const struct { long col; const char *v; } bad[] = {
+		{ PS_CLEAN_AGE, "\"45\"" },
+		{ PS_CLEAN_PATIENT_ID, "null" },
+		{ PS_CLEAN_ADMISSION_TIME, "\"soon\"" },
+		{ PS_CLEAN_HOSPITAL_ID, "4294967296" },
+		{ PS_CLEAN_GENDER, "7" },
+		{ PS_CLEAN_FLAGS, "{}" },
+		{ PS_CLEAN_EXTRA, "\"a\x01\"" },
+		{ PS_CLEAN_LOS_HOURS, "1 2" },
+	};
+	struct ps_buf s1 = PS_BUF_INIT, s2 = PS_BUF_INIT;
+	struct ps_gold_rec a, b;
+	char la[2048], lb[2048], wa[200], wb[200];
+	size_t i;
+
+	canon_line(la, sizeof(la), ",", -1, NULL);
+	canon_line(lb, sizeof(lb), " , ", -1, NULL);
+	cr_assert_eq(ps_gold_parse(la, strlen(la), &a, &s1, wa, sizeof(wa)),
+		     0, "%s", wa);
+	cr_assert_eq(ps_gold_parse(lb, strlen(lb), &b, &s2, wb, sizeof(wb)),
+		     0, "%s", wb);
+	cr_assert(str_eq(a.source, b.source) &&
+		  str_eq(a.encounter_id, b.encounter_id) &&
+		  str_eq(a.event_type, b.event_type) &&
+		  str_eq(a.patient_id, b.patient_id) &&
+		  str_eq(a.gender, b.gender) && str_eq(a.age_band, b.age_band) &&
+		  str_eq(a.department, b.department) &&
+		  str_eq(a.disposition, b.disposition));
+	cr_assert_eq(a.encounter_id.len, 5);
+	cr_assert_eq(memcmp(a.patient_id.p, "p\\1", 3), 0);
+	cr_assert(a.position == b.position && a.position == 12);
+	cr_assert(a.ingest_time == b.ingest_time &&
+		  a.event_time == b.event_time &&
+		  a.arrival_time == b.arrival_time &&
+		  a.admission_time == b.admission_time &&
+		  a.discharge_time == b.discharge_time &&
+		  a.seen_time == b.seen_time &&
+		  a.decision_time == b.decision_time);
+	cr_assert_eq(a.discharge_time, PS_GOLD_NULL);
+	cr_assert(a.age == b.age && a.hospital_id == b.hospital_id &&
+		  a.bed_id == b.bed_id && a.triage_level == b.triage_level);
+	cr_assert_eq(a.bed_id, -7);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		canon_line(la, sizeof(la), ",", bad[i].col, bad[i].v);
+		canon_line(lb, sizeof(lb), " ,", bad[i].col, bad[i].v);
+		cr_assert_eq(ps_gold_parse(la, strlen(la), &a, &s1, wa,
+					   sizeof(wa)), -1, "%s", la);
+		cr_assert_eq(ps_gold_parse(lb, strlen(lb), &b, &s2, wb,
+					   sizeof(wb)), -1, "%s", lb);
+		if (strncmp(wa, "malformed_json", 14))
+			cr_assert_str_eq(wa, wb);
+	}
+	ps_buf_release(&s1);
+	ps_buf_release(&s2);
 }
 
 Test(gold, surrogate_keys_are_deterministic)
