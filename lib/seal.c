@@ -1,7 +1,7 @@
 /* seal.c - see seal.h. */
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
+#include <isa-l/crc.h>
 
 #include "fsutil.h"
 #include "seal.h"
@@ -16,10 +16,13 @@ uint32_t ps_seal_crc(uint32_t crc, const void *p, size_t n)
 {
 	const unsigned char *q = p;
 
+	/* ISA-L's folding CRC, the same CRC-32 as zlib's crc32() (gzip's),
+	 * an order of magnitude faster: the state files are read and
+	 * written whole */
 	while (n) {
-		uInt k = n > 1u << 30 ? 1u << 30 : (uInt)n;
+		uint64_t k = n > 1u << 30 ? 1u << 30 : n;
 
-		crc = (uint32_t)crc32(crc, q, k);
+		crc = crc32_gzip_refl(crc, q, k);
 		q += k;
 		n -= k;
 	}

@@ -29,7 +29,8 @@ enum ps_seal_form { PS_SEAL_JSON, PS_SEAL_BIN };
 /* Bytes the seal adds at most. */
 #define PS_SEAL_MAX 32
 
-/* Continue a CRC-32 over n bytes at p (start with crc 0).  Cannot fail. */
+/* Continue a CRC-32 (zlib's crc32(), gzip's) over n bytes at p (start
+ * with crc 0).  Cannot fail. */
 uint32_t ps_seal_crc(uint32_t crc, const void *p, size_t n);
 
 /*

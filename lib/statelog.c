@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "fsutil.h"
 #include "log.h"
+#include "seal.h"
 #include "statelog.h"
 #include "banned.h"
 
@@ -32,17 +32,7 @@ static uint32_t get_le32(const char *p)
 
 static uint32_t crc_of(const void *p, size_t n)
 {
-	uLong c = crc32(0L, Z_NULL, 0);
-	const Bytef *b = p;
-
-	while (n) {
-		uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		c = crc32(c, b, k);
-		b += k;
-		n -= k;
-	}
-	return (uint32_t)c;
+	return ps_seal_crc(0, p, n);
 }
 
 /* A crash after an append may leave zeros where the frame should be. */
@@ -143,7 +133,7 @@ int ps_statelog_file_id(const char *path, struct ps_statelog_id *id,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	static const size_t bufsz = 1u << 20;
 	char *buf;
-	uLong c = crc32(0L, Z_NULL, 0);
+	uint32_t c = 0;
 	ssize_t k;
 
 	if (fd < 0)
@@ -160,11 +150,11 @@ int ps_statelog_file_id(const char *path, struct ps_statelog_id *id,
 			return ps_error_errno(e, PS_EX_IOERR, errno,
 					      "cannot read %s", path);
 		}
-		c = crc32(c, (const Bytef *)buf, (uInt)k);
+		c = ps_seal_crc(c, buf, (size_t)k);
 		id->size += (uint64_t)k;
 	}
 	free(buf);
 	close(fd);
-	id->crc = (uint32_t)c;
+	id->crc = c;
 	return 0;
 }

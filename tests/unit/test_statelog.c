@@ -6,9 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "buf.h"
 #include "fsutil.h"
+#include "seal.h"
 #include "statelog.h"
 #include "banned.h"
 
@@ -154,4 +156,23 @@ Test(statelog, file_id_matches_memory_id)
 	cr_assert_eq(a.size, 8);
 	ps_statelog_mem_id("snapshoT", 8, &b);
 	cr_assert_neq(a.crc, b.crc);
+}
+
+/* The one CRC of the state files (lib/seal, ISA-L) is zlib's crc32, so
+ * files sealed before keep their seal: every length up to 300 bytes (the
+ * folding kernel's tails), and continued in pieces. */
+Test(statelog, seal_crc_is_zlibs_crc32)
+{
+	unsigned char b[300];
+	size_t n, i;
+
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)(i * 131 + 7);
+	for (n = 0; n <= sizeof(b); n++) {
+		uint32_t z = (uint32_t)crc32(0L, b, (uInt)n);
+
+		cr_assert_eq(ps_seal_crc(0, b, n), z, "length %zu", n);
+		cr_assert_eq(ps_seal_crc(ps_seal_crc(0, b, n / 3),
+					 b + n / 3, n - n / 3), z);
+	}
 }
