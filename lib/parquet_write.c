@@ -198,27 +198,28 @@ static void stats_merge(struct wcol *c, struct stats *to,
 
 static int bit_width(uint32_t maxv)
 {
-	int bw = 0;
-
-	while (maxv) {
-		bw++;
-		maxv >>= 1;
-	}
-	return bw ? bw : 1;
+	return maxv ? 32 - __builtin_clz(maxv) : 1;
 }
 
-/* Append the n low bytes of v, little-endian (one store after
- * optimisation; 8 bytes of room are made so that it can be). */
+/* Append the n low bytes of v, little-endian (one 8-byte store; 8 bytes
+ * of room are made so that it can be). */
 static inline void put_le(struct ps_buf *b, uint64_t v, int n)
 {
 	uint8_t *o;
-	int i;
 
 	if (b->cap - b->len <= 8)
 		ps_buf_grow(b, 8);
 	o = (uint8_t *)b->data + b->len;
-	for (i = 0; i < 8; i++)
-		o[i] = (uint8_t)(v >> (8 * i));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(o, &v, 8);
+#else
+	{
+		int i;
+
+		for (i = 0; i < 8; i++)
+			o[i] = (uint8_t)(v >> (8 * i));
+	}
+#endif
 	b->len += (size_t)n;
 	b->data[b->len] = '\0';
 }
