@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "clean.h"
 #include "fsutil.h"
@@ -931,46 +928,6 @@ static const char *ws(const char *p, const char *e)
 	return p;
 }
 
-/* The offset in p[0..n) of the first '"', '\\' or control byte, or n. */
-static size_t plain_run(const char *p, size_t n)
-{
-	size_t i = 0;
-
-#ifdef __SSE2__
-	/* sixteen bytes at a time: one compare per kind, one mask */
-	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
-		      ctl = _mm_set1_epi8(0x1f);
-
-	for (; n - i >= 16; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-		__m128i hit = _mm_or_si128(
-			_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
-			_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
-		unsigned m = (unsigned)_mm_movemask_epi8(hit);
-
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-	}
-#else
-	/* eight bytes at a time while none is '"', '\\' or a control */
-	for (; n - i >= 8; i += 8) {
-		uint64_t x, ones = 0x0101010101010101ULL,
-			 high = 0x8080808080808080ULL, qq, bb;
-
-		memcpy(&x, p + i, 8);
-		qq = x ^ (ones * '"');
-		bb = x ^ (ones * '\\');
-		if (((qq - ones) & ~qq & high) || ((bb - ones) & ~bb & high) ||
-		    ((x - ones * 0x20) & ~x & high))
-			break;
-	}
-#endif
-	while (i < n && p[i] != '"' && p[i] != '\\' &&
-	       (unsigned char)p[i] >= 0x20)
-		i++;
-	return i;
-}
-
 /* A string at *pp (just after the opening quote).  Escaped strings are
  * decoded into sc, which has room for the whole line (no realloc). */
 static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
@@ -979,7 +936,7 @@ static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
 	const char *p = *pp, *start = p;
 	size_t at;
 
-	p += plain_run(p, (size_t)(e - p));
+	p += ps_json_plain_run(p, (size_t)(e - p));
 	if (p < e && *p == '"') {
 		s->p = start;
 		s->len = (size_t)(p - start);

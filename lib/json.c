@@ -383,14 +383,6 @@ size_t ps_utf8_put(char *u, unsigned cp)
 	return 4;
 }
 
-/* Bytes that end a plain run inside a JSON string: quote, backslash and
- * control characters. */
-static const unsigned char str_special[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	['"'] = 1, ['\\'] = 1,
-};
-
 int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b)
 {
 	const char *s = *pp;
@@ -401,9 +393,11 @@ int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b)
 	o = b->data + b->len;
 	for (;;) {
 		unsigned cp, lo;
+		size_t k = ps_json_plain_run(s, (size_t)(end - s));
 
-		while (s < end && !str_special[(unsigned char)*s])
-			*o++ = *s++;
+		memcpy(o, s, k);
+		o += k;
+		s += k;
 		if (s >= end || (unsigned char)*s < 0x20)
 			goto fail;
 		if (*s == '"')

@@ -464,3 +464,42 @@ Test(json, writer_exact_bytes)
 	cr_assert_str_eq(b.data, "\" a\\\"b\\\\c/~\x7f\\u001f\\n\"");
 	ps_buf_release(&b);
 }
+
+/* The run finder (16 bytes at a time) stops at the first quote, backslash
+ * or control byte wherever it is, and not at bytes >= 0x80; unescaping
+ * with it gives back what the writer escaped, escapes at every offset. */
+Test(json, plain_run_and_unescape_at_every_offset)
+{
+	static const char stops[] = { '"', '\\', 0x01, 0x1f, 0x00 };
+	char s[41];
+	size_t i, k;
+
+	for (k = 0; k < sizeof(stops); k++)
+		for (i = 0; i < sizeof(s); i++) {
+			memset(s, 'a', sizeof(s));
+			s[3] = (char)0xc3;		/* UTF-8 is plain */
+			s[4] = (char)0xa9;
+			if (i == 3 || i == 4)
+				continue;
+			s[i] = stops[k];
+			cr_assert_eq(ps_json_plain_run(s, sizeof(s)), i,
+				     "stop %#x at %zu", stops[k], i);
+			cr_assert_eq(ps_json_plain_run(s, i), i);
+		}
+	for (i = 0; i < 40; i++) {
+		struct ps_buf in = PS_BUF_INIT, out = PS_BUF_INIT;
+		const char *p;
+
+		memset(s, 'x', sizeof(s));
+		s[i] = '"';
+		s[39 - i] = '\n';
+		ps_json_add_str(&in, s, 40);
+		p = in.data + 1;
+		cr_assert_eq(ps_json_unescape(&p, in.data + in.len, &out), 0);
+		cr_assert_eq(p, in.data + in.len);
+		cr_assert_eq(out.len, 40);
+		cr_assert_eq(memcmp(out.data, s, 40), 0, "offset %zu", i);
+		ps_buf_release(&in);
+		ps_buf_release(&out);
+	}
+}
