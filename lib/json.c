@@ -393,9 +393,30 @@ int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b)
 	o = b->data + b->len;
 	for (;;) {
 		unsigned cp, lo;
-		size_t k = ps_json_plain_run(s, (size_t)(end - s));
+		size_t k;
 
+#ifdef __SSE2__
+		/* copy 16 bytes at a time (the output, never longer than
+		 * the input, has the room) up to the first special byte */
+		unsigned m = 0;
+		__m128i x;
+
+		while (end - s >= 16 && !(m = ps_json_special16(s, &x))) {
+			_mm_storeu_si128((__m128i *)(void *)o, x);
+			s += 16;
+			o += 16;
+		}
+		if (m) {
+			_mm_storeu_si128((__m128i *)(void *)o, x);
+			k = (size_t)__builtin_ctz(m);
+		} else {
+			k = ps_json_plain_run(s, (size_t)(end - s));
+			memcpy(o, s, k);
+		}
+#else
+		k = ps_json_plain_run(s, (size_t)(end - s));
 		memcpy(o, s, k);
+#endif
 		o += k;
 		s += k;
 		if (s >= end || (unsigned char)*s < 0x20)

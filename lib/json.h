@@ -84,6 +84,22 @@ int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b);
 /* Append a yajl tree back as compact JSON (for passing through values). */
 void ps_json_add_value(struct ps_buf *b, yajl_val v);
 
+#ifdef __SSE2__
+/* A bit per byte of the 16 at p that ends a plain run inside a JSON
+ * string (quote, backslash or a control byte); x gets the bytes. */
+static inline unsigned ps_json_special16(const char *p, __m128i *x)
+{
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+		      ctl = _mm_set1_epi8(0x1f);
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+	*x = v;
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+		_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v)));
+}
+#endif
+
 /*
  * The offset in p[0..n) of the first byte that ends a plain run inside a
  * JSON string (quote, backslash or a control byte), or n: 16 bytes at a
@@ -94,16 +110,9 @@ static inline size_t ps_json_plain_run(const char *p, size_t n)
 	size_t i = 0;
 
 #ifdef __SSE2__
-	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
-		      ctl = _mm_set1_epi8(0x1f);
-
 	for (; n - i >= 16; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)
-					    (p + i));
-		__m128i hit = _mm_or_si128(
-			_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
-			_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
-		unsigned m = (unsigned)_mm_movemask_epi8(hit);
+		__m128i x;
+		unsigned m = ps_json_special16(p + i, &x);
 
 		if (m)
 			return i + (size_t)__builtin_ctz(m);
