@@ -187,9 +187,16 @@ int ps_maint_option(struct ps_maint_opts *o, int key, const char *arg,
 		o->vacuum = 1;
 		return 0;
 	case PS_MAINT_OPT_RETAIN:
-		return ps_opt_duration("--retain", arg, PS_MAINT_RETENTION_MIN,
-				       100LL * 366 * 24 * 3600 * 1000000,
-				       &o->retention, e);
+		if (ps_opt_duration("--retain", arg, 0,
+				    100LL * 366 * 24 * 3600 * 1000000,
+				    &o->retention, e))
+			return -1;
+		if (o->retention < PS_MAINT_RETENTION_MIN)
+			return ps_error_set(e, PS_EX_USAGE, "--retain: at least "
+					    "1h, or a writer's files not "
+					    "committed yet could go: '%s'",
+					    arg);
+		return 0;
 	case PS_MAINT_OPT_SMALL_FILES:
 		if (ps_opt_size("--small-files", arg, 1, (long long)1 << 40, &v,
 				e))
