@@ -70,9 +70,8 @@ def duck_rows(con, table, version):
     name = "t%d" % version
     con.sql("ATTACH '%s' AS %s (TYPE delta, VERSION %d)" % (table, name,
                                                              version))
-    rel = con.sql("SELECT * FROM %s" % name)
-    cols = rel.columns
-    rows = [dict(zip(cols, r)) for r in rel.fetchall()]
+    # through Arrow: fetchall() needs pytz for TIMESTAMP WITH TIME ZONE
+    rows = con.sql("SELECT * FROM %s" % name).fetch_arrow_table().to_pylist()
     con.sql("DETACH %s" % name)
     return canon(rows)
 

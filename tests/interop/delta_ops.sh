@@ -148,4 +148,29 @@ check 'pipelines/maintenance.sh maintains silver and gold; a stage without table
 	test "$(grep -c "no Delta table yet: skipped" "$TMPD/e.err")" -eq 2
 '
 
+# The same on real pipeline output: a silver table of several versions.
+R=$TMPD/real
+check 'pipeline silver: every version as deltalake and DuckDB read it (ps-silver --dump --version-as-of)' '
+	ps-simulate -m realistic --count 4000 --seed 3 --start 2026-01-01T00:00:00Z 2>/dev/null |
+		ps-bronze -L "$R" --ingest-time 2026-06-01T00:00:00Z 2>/dev/null |
+		ps-silver -L "$R" --flush-records 1000 2>/dev/null |
+		ps-gold -L "$R" --now 2026-01-05T00:00:00Z >/dev/null 2>&1 &&
+	T=$R/silver/admissions && dumps 0 &&
+	test "$(ls "$TMPD/dump" | wc -l)" -ge 4 &&
+	"$py" "$ops" versions "$T" "$TMPD/dump" 0
+'
+
+check 'pipeline silver compacted: same rows, every reader; gold catches up to the same tables' '
+	T=$R/silver/admissions &&
+	ps-silver --dump "$T" | sort >"$TMPD/before" &&
+	gold_snapshot "$R" "$TMPD/gold.before" &&
+	ps-silver -q -L "$R" --compact >"$TMPD/rc" &&
+	grep -q "\"version\":[0-9]" "$TMPD/rc" &&
+	ps-silver --dump "$T" | sort | cmp - "$TMPD/before" &&
+	dumps 0 && "$py" "$ops" versions "$T" "$TMPD/dump" 0 &&
+	ps-gold -q -L "$R" --now 2026-01-05T00:00:00Z --catch-up >/dev/null &&
+	gold_snapshot "$R" "$TMPD/gold.after" &&
+	cmp "$TMPD/gold.before" "$TMPD/gold.after"
+'
+
 done_testing

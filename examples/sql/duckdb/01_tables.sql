@@ -15,11 +15,13 @@ CREATE OR REPLACE VIEW dim_patient AS
 	SELECT * FROM delta_scan('gold/dim_patient');
 CREATE OR REPLACE VIEW dim_department AS
 	SELECT * FROM delta_scan('gold/dim_department');
--- Silver, for checks that go back to the clean records.
+-- Silver, for checks that go back to the clean records: the Delta table
+-- of the admissions stream (silver/STREAM/_delta_log), partitioned by
+-- admission_date, read at its latest version like the gold tables (never
+-- the files of a batch still being committed, nor those a compaction
+-- replaced).
 CREATE OR REPLACE VIEW silver AS
-	SELECT * FROM read_parquet('silver/*/*/*.parquet',
-				   hive_partitioning = false,
-				   union_by_name = true);
+	SELECT * FROM delta_scan('silver/admissions');
 
 -- "Now" of the last ps-gold commit (every KPI row carries it as as_of).
 CREATE OR REPLACE MACRO gold_now() AS

@@ -51,6 +51,29 @@ CREATE EXTERNAL TABLE dbo.kpi_waiting (
 ) WITH (LOCATION = 'kpi_waiting', DATA_SOURCE = gold_lake,
 	FILE_FORMAT = delta_format);
 GO
+-- Silver, the clean records of the admissions stream: a Delta table
+-- partitioned by admission_date.  Serverless SQL pools do not support
+-- external tables over partitioned Delta folders, so silver is a view over
+-- OPENROWSET (which reads the partitions from the log: a query on
+-- admission_date skips the other folders).
+CREATE EXTERNAL DATA SOURCE silver_lake WITH (
+	LOCATION = 'https://<account>.dfs.core.windows.net/<container>/silver'
+);
+GO
+CREATE OR ALTER VIEW dbo.silver_admissions AS
+	SELECT * FROM OPENROWSET(BULK 'admissions/',
+		DATA_SOURCE = 'silver_lake', FORMAT = 'DELTA')
+	WITH (source NVARCHAR(200), position BIGINT, ingest_time DATETIME2,
+	      event_id NVARCHAR(100), encounter_id NVARCHAR(100),
+	      event_type NVARCHAR(20), event_time DATETIME2,
+	      patient_id NVARCHAR(100), gender NVARCHAR(50), age INT,
+	      age_band NVARCHAR(10), department NVARCHAR(100),
+	      hospital_id INT, bed_id INT, arrival_time DATETIME2,
+	      admission_time DATETIME2, discharge_time DATETIME2,
+	      admission_date DATE, los_hours FLOAT, wait_minutes FLOAT,
+	      triage_level INT, unknown_department BIT,
+	      flags NVARCHAR(400)) AS silver;
+GO
 -- A gold table read directly, without an external table (the latest
 -- version; serverless SQL has no time travel):
 --   SELECT TOP 10 * FROM OPENROWSET(
