@@ -10,6 +10,7 @@
 # The lake goes to a tmpfs (/dev/shm) when there is one, so that the
 # figure is the stage's own work rather than the disk's fsync latency
 # (about 20 fsyncs a commit); BENCH_LAKE=DIR puts it elsewhere.
+# The commit cost per batch (ms) is measured on 100,000 of them.
 # Usage: bench/silver.sh [COUNT] (default 1000000; BIG=0 skips 10M).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,6 +89,28 @@ awk -v n="$n" -v st="$st" -v at="$at" -v rss="$rss" -v sc="$sc" -v ac="$ac" 'BEG
 	printf "yajl_tree_parse %d events: %.2f s, %d events/s (anchor)\n", n, at, ae
 	printf "ratio ps-silver/yajl-tree: %.2f (target >= 500000/760000 = 0.66; RSS target <= 64 MiB)\n", se / ae
 	printf "CPU seconds: ps-silver %.2f (two threads), anchor %.2f\n", sc, ac
+}'
+
+# Commit cost per batch: the same 100,000 envelopes committed in 100
+# batches (--flush-records 1000) and in one; the difference over the 99
+# extra batches is what a batch costs (its Parquet files, the dedup window
+# and the Delta log version with its add and txn actions, a checkpoint
+# every 10 versions), best of 3 each.  The log and its checkpoints are
+# the silver table's (lib/stage.h).
+head -n 100000 "$tmp/env" >"$tmp/env100k"
+: >"$tmp/c1.t"; : >"$tmp/c100.t"
+for i in 1 2 3; do
+	for b in 100000 1000; do
+		rm -rf "$lakedir/lake"
+		/usr/bin/time -f "%e" -o "$tmp/one" "$top/bin/ps-silver" -q \
+			-L "$lakedir/lake" --no-catch-up -n --flush-records "$b" \
+			<"$tmp/env100k"
+		cat "$tmp/one" >>"$tmp/c$((100000 / b)).t"
+	done
+done
+versions=$(ls "$lakedir/lake/silver/admissions/_delta_log" 2>/dev/null | grep -c '^0*[0-9]*\.json$' || true)
+awk -v t100="$(best "$tmp/c100.t")" -v t1="$(best "$tmp/c1.t")" -v v="$versions" 'BEGIN {
+	printf "commit cost per batch: %.1f ms (100k events: %.2f s in 100 batches (%d log versions), %.2f s in 1)\n", (t100 - t1) * 1000 / 99, t100, v, t1
 }'
 
 if [ "$big" -gt 0 ]; then
