@@ -221,5 +221,5 @@ $(B)/test/stage.o: lib/stage.c $(B)/.flags
 $(B)/test-bin/%: $(B)/tools/%.o $(B)/test/stage.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/test/stage.o $(LIBA) $(LIBS)
-check-e2e: $(TEST_TOOLS)
+check-e2e check-interop: $(TEST_TOOLS)
 -include $(B)/test/stage.d
