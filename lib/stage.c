@@ -26,8 +26,7 @@ struct dtable {
 	struct ps_delta_snapshot snap;
 	struct dadd *adds;
 	size_t nadds, capadds;
-	struct ps_delta_commit *c;	/* the open commit's removes (its
-					   adds are made at commit) */
+	struct ps_delta_commit *c;	/* the open commit, made at commit */
 };
 
 struct ps_stage {
@@ -425,13 +424,6 @@ const struct ps_delta_snapshot *ps_stage_snapshot(struct ps_stage *st,
 	return &st->dt[table].snap;
 }
 
-void ps_stage_table_positions(struct ps_stage *st, size_t table,
-			      struct ps_checkpoint *cp)
-{
-	ps_lake_delta_positions(&st->dt[table].snap, st->tool, st->stream,
-				cp);
-}
-
 /* ---- the commit ---- */
 
 void ps_stage_add_file(struct ps_stage *st, const char *path)
@@ -467,16 +459,6 @@ void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
 		a->pv[npv + k] = pv_vals[k] ? ps_xstrdup(pv_vals[k]) : NULL;
 	}
 	ps_stage_add_file(st, path);
-}
-
-void ps_stage_remove_data(struct ps_stage *st, size_t table,
-			  const struct ps_delta_file *f)
-{
-	struct dtable *dt = &st->dt[table];
-
-	if (!dt->c)
-		dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
-	ps_delta_commit_remove(dt->c, f, ps_time_now() / 1000, 1);
 }
 
 void ps_stage_set_position(struct ps_stage *st, const char *source,
@@ -582,11 +564,9 @@ static int commit_delta(struct ps_stage *st, struct ps_error *e)
 		int64_t now = ps_time_now() / 1000, v;
 		struct ps_error ce = { 0, "" };
 
-		if (!dt->nadds && !dt->c &&
-		    (i + 1 < st->o.ndelta || !np))
+		if (!dt->nadds && (i + 1 < st->o.ndelta || !np))
 			continue;
-		if (!dt->c)
-			dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
+		dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
 		for (k = 0; k < dt->nadds && rc == 0; k++) {
 			const struct dadd *a = &dt->adds[k];
 

@@ -12,7 +12,7 @@
  *      the commit holds positions (plain input has none).  For a stage
  *      with Delta tables (ps_stage_opts.delta) that is the tables' logs:
  *      one version per table, in the order of ps_stage_opts.delta, each
- *      holding the table's add/remove actions of the commit and one txn
+ *      holding the table's add actions of the commit and one txn
  *      action per source (appId "TOOL/STREAM/SOURCE", ps_lake_txn_app_id;
  *      version the highest position); the last table's version is the
  *      commit point.  Without Delta tables it is LAKE/_state/TOOL/
@@ -33,15 +33,11 @@
  * commit point does not cover (a commit that died between steps 1 and 3;
  * their records are processed again).
  *
- * Delta tables and gold.  A stage that rewrites a table (gold's
- * dimensions and KPIs) removes the files of the current version with
- * ps_stage_remove_data (ps_stage_snapshot lists them) and adds the new
- * ones with ps_stage_add_data: both land in the same version, so a
- * reader sees either the old table or the new one.  A stage with several
- * Delta tables commits them one after the other; after a crash between
- * two of them, the tables before the last may be one commit ahead of the
- * commit point: ps_stage_table_positions tells what each table holds, so
- * that the stage can leave alone a table that has a commit already.
+ * Several Delta tables.  A stage with several commits them one after the
+ * other; after a crash between two of them, the tables before the last
+ * may be one commit ahead of the commit point (the last table's).  Only
+ * silver uses Delta tables through this module today (one table, appends
+ * only); gold commits its tables through lib/gold_delta.
  *
  * Test builds (compiled with -DPS_TEST_HOOKS) stop the process with
  * SIGSTOP at a named point when PS_TEST_STOP is TOOL:POINT:N (the N-th
@@ -135,25 +131,11 @@ void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
 		       size_t npv);
 
 /*
- * The commit removes file f (an active file of ps_stage_snapshot(table);
- * copied) from Delta table table.  Cannot fail.
- */
-void ps_stage_remove_data(struct ps_stage *st, size_t table,
-			  const struct ps_delta_file *f);
-
-/*
  * The snapshot of Delta table table as of this stage's last commit (owned
  * by st, updated by each commit).  Cannot fail.
  */
 const struct ps_delta_snapshot *ps_stage_snapshot(struct ps_stage *st,
 						  size_t table);
-
-/*
- * The positions Delta table table holds (its txn actions of this stage
- * and stream), merged into cp.  Cannot fail.
- */
-void ps_stage_table_positions(struct ps_stage *st, size_t table,
-			      struct ps_checkpoint *cp);
 
 /*
  * The open commit covers source (len bytes) up to position (keeping the
