@@ -354,8 +354,10 @@ Test(lake, readers_see_only_what_the_commit_point_covers, .init = mklake,
 		     0);
 	cr_assert_eq(fs.n, 2);
 	ps_lake_parts_release(&fs);
-	ps_stage_add_data(st, 0, lpath(SD "part-kafka_t_0" B2 ".parquet"),
-			  tpart, (const char *const[]){ "2026-11-30" }, 1);
+	char *f = lpath(SD "part-kafka_t_0" B2 ".parquet");
+	ps_stage_add_data(st, 0, f, tpart,
+			  (const char *const[]){ "2026-11-30" }, 1);
+	free(f);	/* the stage copies the path */
 	commit_files(st, 19, NULL);
 	cr_assert_eq(ps_lake_visible(lake, PS_LAKE_SILVER, "adm", &fs, &e),
 		     0);
