@@ -216,10 +216,7 @@ static int dump_file(const char *dir, const struct ps_delta_file *f,
 		}
 	}
 	if (k < 0) {
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "%s: %s", path, e->msg);
-		ps_error_set(e, e->code ? e->code : PS_EX_DATAERR, "%s", msg);
+		ps_error_prefix(e, PS_EX_DATAERR, path);
 		rc = -1;
 	}
 	free(at);

@@ -26,6 +26,16 @@ int ps_error_set(struct ps_error *e, int code, const char *fmt, ...)
 	return -1;
 }
 
+int ps_error_prefix(struct ps_error *e, int code, const char *what)
+{
+	char msg[sizeof(e->msg)];
+
+	if (!e)
+		return -1;
+	memcpy(msg, e->msg, sizeof(msg));
+	return ps_error_set(e, e->code ? e->code : code, "%s: %s", what, msg);
+}
+
 int ps_error_errno(struct ps_error *e, int code, int errno_value,
 		   const char *fmt, ...)
 {

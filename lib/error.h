@@ -45,6 +45,12 @@ int ps_error_set(struct ps_error *e, int code, const char *fmt, ...)
 int ps_error_errno(struct ps_error *e, int code, int errno_value,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * Prefix the message in e with "what: " (a file name, say), and set code
+ * when e has none yet.  Returns -1.
+ */
+int ps_error_prefix(struct ps_error *e, int code, const char *what);
+
 /* The symbolic name of an exit code ("usage", "ioerr"...), never NULL. */
 const char *ps_exit_name(int code);
 

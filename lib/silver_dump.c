@@ -108,10 +108,7 @@ static int dump_file(const char *path, ps_silver_write_fn out, void *ctx,
 		}
 	}
 	if (m < 0) {
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "%s: %s", path, e->msg);
-		ps_error_set(e, e->code ? e->code : PS_EX_DATAERR, "%s", msg);
+		ps_error_prefix(e, PS_EX_DATAERR, path);
 		rc = -1;
 	}
 	ps_pq_reader_free(r);

@@ -28,23 +28,8 @@
 # LAKE/_state/, see pulsestream(7)) is busy, not failed: it is skipped (the
 # live writer keeps it current) and the run goes on with the next stage.
 set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-if [ -n "${PS_BIN:-}" ]; then
-	PATH=$PS_BIN:$PATH
-elif [ -d "$top/bin" ]; then
-	PATH=$top/bin:$PATH
-fi
-export PATH
-
-lake=${1:-${PS_LAKE:-}}
-if [ -z "$lake" ]; then
-	echo "batch.sh: no lake: give LAKE or set PS_LAKE" >&2
-	exit 64
-fi
-if [ ! -d "$lake" ]; then
-	echo "batch.sh: lake $lake does not exist" >&2
-	exit 66
-fi
+me=batch.sh
+. "$(dirname "$0")/lake-env.sh"
 
 log() {
 	echo "batch.sh: $*" >&2

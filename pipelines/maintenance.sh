@@ -20,23 +20,8 @@
 # concurrent rewrite, run again; the other stage still ran).  A stage
 # whose tables do not exist yet (exit 66) is skipped.
 set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-if [ -n "${PS_BIN:-}" ]; then
-	PATH=$PS_BIN:$PATH
-elif [ -d "$top/bin" ]; then
-	PATH=$top/bin:$PATH
-fi
-export PATH
-
-lake=${1:-${PS_LAKE:-}}
-if [ -z "$lake" ]; then
-	echo "maintenance.sh: no lake: give LAKE or set PS_LAKE" >&2
-	exit 64
-fi
-if [ ! -d "$lake" ]; then
-	echo "maintenance.sh: lake $lake does not exist" >&2
-	exit 66
-fi
+me=maintenance.sh
+. "$(dirname "$0")/lake-env.sh"
 
 status=0
 for tool in ps-silver ps-gold; do
