@@ -601,6 +601,29 @@ static int list_log(const char *dir, struct listing *l, struct ps_error *e)
 	return 0;
 }
 
+/*
+ * Apply the commits from..to of listing l to r, in order: every one of
+ * them must be in the log.  Returns 0 or -1 with e filled.
+ */
+static int apply_commits(struct replay *r, const char *dir,
+			 const struct listing *l, int64_t from, int64_t to,
+			 int64_t *ts_ms, struct ps_error *e)
+{
+	size_t i = 0;
+	int64_t v;
+
+	for (v = from; v <= to; v++) {
+		while (i < l->ncommits && l->commits[i] < v)
+			i++;
+		if (i >= l->ncommits || l->commits[i] != v)
+			return BAD(e, "%s: version %lld is missing from the log",
+				   dir, (long long)v);
+		if (apply_commit(r, dir, v, ts_ms, e))
+			return -1;
+	}
+	return 0;
+}
+
 static void listing_release(struct listing *l)
 {
 	free(l->commits);
@@ -668,7 +691,7 @@ int ps_delta_snapshot_load(const char *dir, int64_t version,
 {
 	struct replay r;
 	struct listing l;
-	int64_t target, cp = -1, v, ts = -1;
+	int64_t target, cp = -1, ts = -1;
 	size_t i;
 	int rc = 0;
 
@@ -708,17 +731,8 @@ int ps_delta_snapshot_load(const char *dir, int64_t version,
 		rc = apply_checkpoint(&r, dir, cp, e);
 		s->checkpoint = cp;
 	}
-	/* The commits after the checkpoint must all be there. */
-	for (v = cp + 1, i = 0; !rc && v <= target; v++) {
-		while (i < l.ncommits && l.commits[i] < v)
-			i++;
-		if (i >= l.ncommits || l.commits[i] != v) {
-			rc = BAD(e, "%s: version %lld is missing from the log",
-				 dir, (long long)v);
-			break;
-		}
-		rc = apply_commit(&r, dir, v, &ts, e);
-	}
+	if (!rc)
+		rc = apply_commits(&r, dir, &l, cp + 1, target, &ts, e);
 	if (!rc && cp == target) {
 		/* the version's own commit file, if kept, has its time */
 		char *p = log_path(dir, target, ".json");
@@ -765,7 +779,7 @@ int ps_delta_snapshot_update(const char *dir, struct ps_delta_snapshot *s,
 {
 	struct replay r;
 	struct listing l;
-	int64_t v, ts = s->timestamp_ms;
+	int64_t ts = s->timestamp_ms;
 	size_t i;
 	int rc = 0;
 
@@ -798,17 +812,9 @@ int ps_delta_snapshot_update(const char *dir, struct ps_delta_snapshot *s,
 	free(s->removed);
 	s->files = s->removed = NULL;
 	s->nfiles = s->nremoved = 0;
-	for (v = s->version + 1, i = 0; !rc && v <= l.commits[l.ncommits - 1];
-	     v++) {
-		while (i < l.ncommits && l.commits[i] < v)
-			i++;
-		if (i >= l.ncommits || l.commits[i] != v) {
-			rc = BAD(e, "%s: version %lld is missing from the log",
-				 dir, (long long)v);
-			break;
-		}
-		rc = apply_commit(&r, dir, v, &ts, e);
-	}
+	if (!rc)
+		rc = apply_commits(&r, dir, &l, s->version + 1,
+				   l.commits[l.ncommits - 1], &ts, e);
 	if (rc) {
 		listing_release(&l);
 		replay_release(&r);
