@@ -148,6 +148,13 @@ def valid(url, local):
     except dl.exceptions.TableNotFoundError:
         print("none")
         return
+    except OSError as e:
+        # Paused before its first request created the container: nothing
+        # is there yet, which is a valid remote (no table).
+        if "ContainerNotFound" not in str(e):
+            raise
+        print("none")
+        return
     same_versions(url, local, opts, rt.version())
     print(rt.version())
 
