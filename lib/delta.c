@@ -725,6 +725,17 @@ int ps_delta_snapshot_load(const char *dir, int64_t version,
 			break;
 		}
 	}
+	if (cp < 0 && l.ncheckpoints && (!l.ncommits || l.commits[0] > 0)) {
+		/* before the oldest checkpoint, whose earlier versions log
+		 * cleanup removed (ps_delta_log_cleanup) */
+		rc = ps_error_set(e, PS_EX_NOINPUT, "delta: %s: version %lld "
+				  "is no longer in the log (removed by log "
+				  "cleanup; the oldest version left is %lld)",
+				  dir, (long long)target,
+				  (long long)l.checkpoints[0]);
+		listing_release(&l);
+		return rc;
+	}
 	memset(&r, 0, sizeof(r));
 	r.s = s;
 	if (cp >= 0) {
@@ -2050,5 +2061,116 @@ int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
 	v.e = e;
 	rc = vacuum_dir(&v, dir, 0);
 	ps_delta_snapshot_release(&s);
+	return rc;
+}
+
+/* ---- log cleanup (PROTOCOL.md, "Metadata Cleanup") ---- */
+
+/* Modification time of a log file in ms, or -1. */
+static int64_t log_mtime(const char *dir, int64_t v, const char *suffix)
+{
+	char *p = log_path(dir, v, suffix);
+	struct stat st;
+	int64_t ms = -1;
+
+	if (stat(p, &st) == 0)
+		ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+		     st.st_mtim.tv_nsec / 1000000;
+	free(p);
+	return ms;
+}
+
+int ps_delta_log_cleanup(const char *dir, int64_t retention_ms,
+			 int64_t now_ms, int dry_run,
+			 struct ps_delta_maint *m, struct ps_error *e)
+{
+	struct listing l;
+	char *ld;
+	DIR *d;
+	struct dirent *de;
+	int64_t cutoff, commit = -1, prev = INT64_MIN, keep = -1;
+	size_t i;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->version = -1;
+	if (retention_ms < 0)
+		return ps_error_set(e, PS_EX_USAGE, "delta: negative log "
+				    "retention");
+	if (list_log(dir, &l, e))
+		return -1;
+	if (!l.ncommits) {
+		listing_release(&l);
+		return ps_error_set(e, PS_EX_NOINPUT, "delta: %s: no table",
+				    dir);
+	}
+	/* midnight UTC of the day the retention reaches back to */
+	cutoff = now_ms - retention_ms;
+	cutoff -= ((cutoff % 86400000) + 86400000) % 86400000;
+	/* The newest commit not newer than the cutoff, by modification
+	 * time made monotonic (a commit is never older than the one
+	 * before it): every commit up to it is expired. */
+	for (i = 0; i < l.ncommits; i++) {
+		int64_t t = log_mtime(dir, l.commits[i], ".json");
+
+		if (t <= prev)
+			t = prev + 1;
+		prev = t;
+		if (t > cutoff)
+			break;
+		commit = l.commits[i];
+	}
+	/* The newest checkpoint not newer than that commit: it and what
+	 * follows stay, so every version from it on can be read, and the
+	 * latest checkpoint is never touched. */
+	for (i = l.ncheckpoints; commit >= 0 && i-- > 0;)
+		if (l.checkpoints[i] <= commit) {
+			keep = l.checkpoints[i];
+			break;
+		}
+	listing_release(&l);
+	m->version = keep;
+	if (keep <= 0)
+		return 0;
+	ld = log_path(dir, -1, "");
+	d = opendir(ld);
+	if (!d) {
+		rc = ps_error_errno(e, PS_EX_IOERR, errno, "cannot list %s",
+				    ld);
+		free(ld);
+		return rc;
+	}
+	/* commits, checkpoints (single or multi-part) and checksum files
+	 * of the versions before it */
+	while (!rc && (de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t nl = strlen(n);
+		int64_t v;
+		struct stat st;
+		char *p;
+
+		if (nl <= 20)
+			continue;
+		if ((v = name_version(n, n + 20)) < 0 || v >= keep ||
+		    (strcmp(n + 20, ".json") && strcmp(n + 20, ".crc") &&
+		     (strncmp(n + 20, ".checkpoint.", 12) || nl < 28 ||
+		      strcmp(n + nl - 8, ".parquet"))))
+			continue;
+		p = ps_path_join(ld, n);
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (dry_run || unlink(p) == 0 || errno == ENOENT) {
+				m->deleted++;
+				m->bytes_deleted += (int64_t)st.st_size;
+			} else {
+				rc = ps_error_errno(e, PS_EX_IOERR, errno,
+						    "cannot delete %s", p);
+			}
+		}
+		free(p);
+	}
+	closedir(d);
+	if (!rc && !dry_run && m->deleted)
+		rc = ps_fsync_dir(ld, e);
+	free(ld);
 	return rc;
 }

@@ -84,7 +84,8 @@ struct ps_delta_snapshot {
  * up to it.  A missing table (no _delta_log, or no version 0) gives a
  * snapshot with version -1 and returns 0.  Returns 0, or -1 with e filled:
  * 65 for a corrupt or unsupported log (a gap in the versions, a protocol
- * above reader 1 / writer 2, bad JSON), 66 when version does not exist,
+ * above reader 1 / writer 2, bad JSON), 66 when version does not exist
+ * (or log cleanup removed it: the message names the oldest left),
  * 74 on read errors.  s must be PS_DELTA_SNAPSHOT_INIT or released.
  */
 int ps_delta_snapshot_load(const char *dir, int64_t version,
@@ -294,6 +295,27 @@ typedef void (*ps_delta_each_fn)(void *ctx, const char *path, int64_t size);
 int ps_delta_vacuum(const char *dir, int64_t retention_ms, int64_t now_ms,
 		    int dry_run, ps_delta_each_fn each, void *ctx,
 		    struct ps_delta_maint *m, struct ps_error *e);
+
+/*
+ * Log cleanup (PROTOCOL.md, "Metadata Cleanup"): the log entries of the
+ * versions before a checkpoint that is itself expired are deleted.  The
+ * cutoff is midnight UTC of the day of now_ms - retention_ms (Delta's
+ * delta.logRetentionDuration, 30 days by default); the newest commit not
+ * newer than it (by the log files' modification times, made monotonic)
+ * is the cutoff commit, and the newest checkpoint not newer than that is
+ * kept together with every version after it: the commits, checkpoints
+ * and checksum files of the versions before it are deleted; the latest
+ * checkpoint, where readers of the latest version start, and what it
+ * needs are never touched.  Time travel to a deleted
+ * version then fails with 66 (ps_delta_snapshot_load names the oldest
+ * version left).  With dry_run nothing is deleted.  m->version gets the
+ * oldest version kept whole (-1 or 0: nothing to clean), m->deleted and
+ * m->bytes_deleted what went (or would go).  Returns 0 or -1 with e
+ * filled (66 no table, 74 I/O).
+ */
+int ps_delta_log_cleanup(const char *dir, int64_t retention_ms,
+			 int64_t now_ms, int dry_run,
+			 struct ps_delta_maint *m, struct ps_error *e);
 
 /*
  * Append one action as a JSON line (with '\n') as the log holds it: used

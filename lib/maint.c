@@ -110,6 +110,28 @@ static int one_table(struct run *r, const char *dir, struct ps_error *e)
 		       PS_I("files", (long long)m.deleted),
 		       PS_I("bytes", m.bytes_deleted));
 	}
+	if (o->vacuum && !r->gone) {
+		if (ps_delta_log_cleanup(dir, o->log_retention / 1000,
+					 ps_time_now() / 1000, o->dry_run,
+					 &m, e)) {
+			rc = -1;
+			goto out;
+		}
+		line_start(r, &b, "log_cleanup");
+		ps_buf_addf(&b, ",\"dry_run\":%s,\"oldest_version\":",
+			    o->dry_run ? "true" : "false");
+		if (m.deleted)
+			ps_buf_add_i64(&b, m.version);
+		else
+			ps_buf_adds(&b, "null");
+		ps_buf_addf(&b, ",\"deleted\":%zu,\"bytes_deleted\":%lld",
+			    m.deleted, (long long)m.bytes_deleted);
+		emit(r, &b);
+		ps_log(PS_INFO, o->dry_run ? "log cleanup would delete" :
+		       "log cleaned up", PS_S("table", r->table),
+		       PS_I("files", (long long)m.deleted),
+		       PS_I("oldest_version", m.version));
+	}
 out:
 	ps_buf_release(&b);
 	return rc;
@@ -174,6 +196,19 @@ static int worse(int a, int b)
 	return a == PS_EX_TEMPFAIL ? b : a;
 }
 
+/* A retention option's DURATION into *us: 0, or -1 (64) below 1h. */
+static int retention(const char *opt, const char *arg, const char *why,
+		     int64_t *us, struct ps_error *e)
+{
+	if (ps_opt_duration(opt, arg, 0, 100LL * 366 * 24 * 3600 * 1000000,
+			    us, e))
+		return -1;
+	if (*us < PS_MAINT_RETENTION_MIN)
+		return ps_error_set(e, PS_EX_USAGE, "%s: at least 1h%s: '%s'",
+				    opt, why, arg);
+	return 0;
+}
+
 int ps_maint_option(struct ps_maint_opts *o, int key, const char *arg,
 		    struct ps_error *e)
 {
@@ -187,16 +222,11 @@ int ps_maint_option(struct ps_maint_opts *o, int key, const char *arg,
 		o->vacuum = 1;
 		return 0;
 	case PS_MAINT_OPT_RETAIN:
-		if (ps_opt_duration("--retain", arg, 0,
-				    100LL * 366 * 24 * 3600 * 1000000,
-				    &o->retention, e))
-			return -1;
-		if (o->retention < PS_MAINT_RETENTION_MIN)
-			return ps_error_set(e, PS_EX_USAGE, "--retain: at least "
-					    "1h, or a writer's files not "
-					    "committed yet could go: '%s'",
-					    arg);
-		return 0;
+		return retention("--retain", arg, ", or a writer's files not "
+				 "committed yet could go", &o->retention, e);
+	case PS_MAINT_OPT_LOG_RETAIN:
+		return retention("--log-retain", arg, "", &o->log_retention,
+				 e);
 	case PS_MAINT_OPT_SMALL_FILES:
 		if (ps_opt_size("--small-files", arg, 1, (long long)1 << 40, &v,
 				e))
@@ -219,6 +249,8 @@ int ps_maint_run(const struct ps_maint_opts *o, const char *root,
 		return ps_error_set(e, PS_EX_USAGE, "vacuum retention below "
 				    "1h: a writer's files not committed yet "
 				    "and the versions readers use would go");
+	if (o->vacuum && o->log_retention < PS_MAINT_RETENTION_MIN)
+		return ps_error_set(e, PS_EX_USAGE, "log retention below 1h");
 	if (o->dry_run && o->compact)
 		return ps_error_set(e, PS_EX_USAGE, "--dry-run goes with "
 				    "--vacuum alone: compaction has no dry "

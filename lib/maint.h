@@ -8,12 +8,17 @@
  * table LAKE/silver/STREAM, or LAKE/gold whose subdirectories are the gold
  * tables), and every Delta table there is maintained in name order:
  * compaction first (its removed files then wait out the retention like any
- * other), then vacuum.  One NDJSON line per table and operation goes to
+ * other), then vacuum, then (with the vacuum) log cleanup: the log entries
+ * of the versions before an expired checkpoint (lib/delta.h,
+ * ps_delta_log_cleanup; --log-retain, 30 days as Delta's
+ * delta.logRetentionDuration).  One NDJSON line per table and operation goes to
  * the output:
  *
  *   {"table":T,"op":"compact","version":V|null,"files_in":N,"files_out":N,
  *    "bytes_in":N,"bytes_out":N}
  *   {"table":T,"op":"vacuum","dry_run":B,"deleted":N,"bytes_deleted":N}
+ *   {"table":T,"op":"log_cleanup","dry_run":B,"oldest_version":V|null,
+ *    "deleted":N,"bytes_deleted":N}
  *
  * and before a vacuum's summary, one line per file it deletes (or, dry
  * run, would delete): {"table":T,"op":"vacuum","path":P,"bytes":N,
@@ -33,6 +38,8 @@
 #define PS_MAINT_RETENTION_MIN (3600LL * 1000000)
 /* Delta Lake's default retention: 7 days. */
 #define PS_MAINT_RETENTION_DEFAULT (7LL * 24 * 3600 * 1000000)
+/* Delta Lake's default log retention (delta.logRetentionDuration). */
+#define PS_MAINT_LOG_RETENTION_DEFAULT (30LL * 24 * 3600 * 1000000)
 /* Files below this size are compacted. */
 #define PS_MAINT_SMALL_DEFAULT ((int64_t)64 << 20)
 
@@ -47,10 +54,13 @@ struct ps_maint_opts {
 	int vacuum;
 	int64_t retention;	/* microseconds, >= PS_MAINT_RETENTION_MIN */
 	int dry_run;		/* vacuum: report, delete nothing */
+	int64_t log_retention;	/* microseconds, >= PS_MAINT_RETENTION_MIN:
+				   vacuum also cleans the log up to this */
 };
 
 #define PS_MAINT_OPTS_INIT { NULL, 0, PS_MAINT_SMALL_DEFAULT, 0, \
-			     PS_MAINT_RETENTION_DEFAULT, 0 }
+			     PS_MAINT_RETENTION_DEFAULT, 0, \
+			     PS_MAINT_LOG_RETENTION_DEFAULT }
 
 /*
  * The options every stage with Delta tables offers, for its option table
@@ -59,7 +69,7 @@ struct ps_maint_opts {
  */
 enum {
 	PS_MAINT_OPT_COMPACT = 0x4d00, PS_MAINT_OPT_VACUUM,
-	PS_MAINT_OPT_RETAIN, PS_MAINT_OPT_SMALL_FILES,
+	PS_MAINT_OPT_RETAIN, PS_MAINT_OPT_SMALL_FILES, PS_MAINT_OPT_LOG_RETAIN,
 };
 #define PS_MAINT_OPTIONS \
 	{ "compact", PS_MAINT_OPT_COMPACT, NULL, "compact the small files " \
@@ -69,7 +79,10 @@ enum {
 	{ "retain", PS_MAINT_OPT_RETAIN, "DURATION", "--vacuum keeps what " \
 	  "versions of the last DURATION use (default 7d, at least 1h)" }, \
 	{ "small-files", PS_MAINT_OPT_SMALL_FILES, "SIZE", "--compact " \
-	  "rewrites files below SIZE (default 64M)" }
+	  "rewrites files below SIZE (default 64M)" }, \
+	{ "log-retain", PS_MAINT_OPT_LOG_RETAIN, "DURATION", "--vacuum " \
+	  "also removes the log entries older than DURATION before a " \
+	  "checkpoint (default 30d, at least 1h)" }
 int ps_maint_option(struct ps_maint_opts *o, int key, const char *arg,
 		    struct ps_error *e);
 

@@ -61,7 +61,7 @@ static const struct ps_option options[] = {
 
 static struct ps_tool tool = {
 	"ps-gold", "[OPTIONS]\n--compact | --vacuum [--retain DURATION] "
-	"[--dry-run]",
+	"[--log-retain DURATION] [--dry-run]",
 	"Maintain the gold star schema and KPI tables from clean records; "
 	"print KPI snapshots and alerts.",
 	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK, NULL,

@@ -73,7 +73,8 @@ static const struct ps_option options[] = {
 
 static struct ps_tool tool = {
 	"ps-silver", "[OPTIONS]\n--dump [--version-as-of N | --as-of TIME] "
-	"PATH...\n--compact | --vacuum [--retain DURATION] [--dry-run]",
+	"PATH...\n--compact | --vacuum [--retain DURATION] "
+	"[--log-retain DURATION] [--dry-run]",
 	"Parse, validate, quarantine, deduplicate and write raw events as "
 	"silver Parquet.",
 	options, PS_CLI_LAKE | PS_CLI_STREAM | PS_CLI_LOCK, NULL,

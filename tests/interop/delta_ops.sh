@@ -87,13 +87,14 @@ check 'ps-silver --vacuum --dry-run names the 12 removed files and the killed wr
 	ps-silver -q -L "$L" --vacuum --retain 1h --dry-run >"$TMPD/dry" &&
 	test "$(grep -c "\"status\":\"would_delete\"" "$TMPD/dry")" -eq 13 &&
 	grep -q "part-killed-writer" "$TMPD/dry" && ! grep -q "part-young" "$TMPD/dry" &&
-	tail -n 1 "$TMPD/dry" | grep -q "\"dry_run\":true,\"deleted\":13," &&
+	grep -q "\"op\":\"vacuum\",\"dry_run\":true,\"deleted\":13," "$TMPD/dry" &&
+	tail -n 1 "$TMPD/dry" | grep -q "\"op\":\"log_cleanup\",\"dry_run\":true,\"oldest_version\":null,\"deleted\":0," &&
 	data_files | cmp - "$TMPD/before"
 '
 
 check 'ps-silver --vacuum deletes them; versions since the compaction still read the same' '
 	ps-silver -q -L "$L" --vacuum --retain 1h >"$TMPD/vac" &&
-	tail -n 1 "$TMPD/vac" | grep -q "\"dry_run\":false,\"deleted\":13," &&
+	grep -q "\"op\":\"vacuum\",\"dry_run\":false,\"deleted\":13," "$TMPD/vac" &&
 	test "$(data_files | wc -l)" -eq 4 &&
 	"$py" "$ops" versions "$T" "$TMPD/dump" 13 &&
 	ps-silver -q -L "$L" --vacuum --retain 1h | grep -q "\"deleted\":0,"
@@ -124,6 +125,26 @@ check 'compaction and vacuum while a writer appends: same rows at every version,
 	done
 '
 
+check 'ps-silver --vacuum cleans the log up to the checkpoint before --log-retain; every version left reads alike, an earlier one fails clearly' '
+	v=0 && while [ $v -le 24 ]; do
+		touch -d "@$((real / 1000 - 40 * 86400))" "$T/_delta_log/$(printf %020d $v).json" || exit 1
+		v=$((v + 1))
+	done &&
+	touch -d "@$((real / 1000 - 40 * 86400))" "$T"/_delta_log/000000000000000000[12]0.checkpoint.parquet &&
+	ps-silver -q -L "$L" --vacuum --retain 1h --log-retain 30d --dry-run | tail -n 1 >"$TMPD/lc" &&
+	grep -q "\"op\":\"log_cleanup\",\"dry_run\":true,\"oldest_version\":20,\"deleted\":21," "$TMPD/lc" &&
+	test -f "$T/_delta_log/00000000000000000000.json" &&
+	ps-silver -q -L "$L" --vacuum --retain 1h --log-retain 30d | tail -n 1 >"$TMPD/lc" &&
+	grep -q "\"op\":\"log_cleanup\",\"dry_run\":false,\"oldest_version\":20,\"deleted\":21," "$TMPD/lc" &&
+	test "$(ls "$T/_delta_log" | grep -c "^0*1[0-9]\.\|^0*[0-9]\.")" -eq 0 &&
+	test -f "$T/_delta_log/00000000000000000020.checkpoint.parquet" &&
+	dumps 20 && "$py" "$ops" versions "$T" "$TMPD/dump" 20 &&
+	ps-silver --dump --version-as-of 19 "$T" 2>"$TMPD/e"; test $? -eq 66 &&
+	grep -q "version 19 is no longer in the log (removed by log cleanup; the oldest version left is 20)" "$TMPD/e" &&
+	ps-silver -q -L "$L" --vacuum --log-retain 30m 2>"$TMPD/e"; test $? -eq 64 &&
+	grep -q "log-retain: at least 1h" "$TMPD/e"
+'
+
 check 'ps-gold --compact / --vacuum maintain every Delta table under LAKE/gold' '
 	mkdir -p "$L/gold" && G=$L/gold/kpi_test &&
 	"$dt" create "$G" --schema "id:int64,name:string?,admission_date:date" \
@@ -133,7 +154,7 @@ check 'ps-gold --compact / --vacuum maintain every Delta table under LAKE/gold' 
 	mkdir -p "$L/gold/not_a_table" &&
 	ps-gold -q -L "$L" --compact --vacuum --dry-run >"$TMPD/g" 2>&1; test $? -eq 64 &&
 	ps-gold -q -L "$L" --compact --vacuum >"$TMPD/g" &&
-	test "$(wc -l <"$TMPD/g")" -eq 2 &&
+	test "$(wc -l <"$TMPD/g")" -eq 3 &&
 	grep -q "{\"table\":\"gold/kpi_test\",\"op\":\"compact\",\"version\":3,\"files_in\":2,\"files_out\":1," "$TMPD/g" &&
 	ps-silver --dump "$G" | sort | grep -c . | grep -qx 4
 '
@@ -141,7 +162,8 @@ check 'ps-gold --compact / --vacuum maintain every Delta table under LAKE/gold' 
 check 'pipelines/maintenance.sh maintains silver and gold; a stage without tables is skipped' '
 	"$TOP/pipelines/maintenance.sh" "$L" >"$TMPD/m" 2>"$TMPD/m.err" &&
 	test "$(grep -c "\"op\":\"compact\"" "$TMPD/m")" -eq 2 &&
-	test "$(grep -c "\"dry_run\":false" "$TMPD/m")" -eq 2 &&
+	test "$(grep -c "\"op\":\"vacuum\",\"dry_run\":false" "$TMPD/m")" -eq 2 &&
+	test "$(grep -c "\"op\":\"log_cleanup\",\"dry_run\":false" "$TMPD/m")" -eq 2 &&
 	grep -q "\"table\":\"silver/admissions\"" "$TMPD/m" &&
 	grep -q "\"table\":\"gold/kpi_test\"" "$TMPD/m" &&
 	mkdir -p "$TMPD/empty" && "$TOP/pipelines/maintenance.sh" "$TMPD/empty" 2>"$TMPD/e.err" &&

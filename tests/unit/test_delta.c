@@ -480,3 +480,88 @@ Test(delta, update_applies_only_the_new_commits, .init = mkdir_tmp,
 	ps_delta_snapshot_release(&a);
 	ps_delta_snapshot_release(&b);
 }
+
+/* Set the modification time of log file version v (suffix) to t s. */
+static void log_age(int64_t v, const char *suffix, time_t t)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/_delta_log/%020lld%s", dir, (long long)v,
+		 suffix);
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0, "%s", p);
+}
+
+Test(delta, log_cleanup_keeps_the_checkpoint_before_the_cutoff,
+     .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_maint m;
+	struct ps_error e = { 0 };
+	char p[256], name[64];
+	time_t now = time(NULL), old = now - 40 * 86400;
+	int64_t v;
+	int i;
+
+	create();
+	snprintf(p, sizeof(p), "%s/day=2026-01-01", dir);
+	mkdir(p, 0755);
+	for (i = 1; i <= 25; i++) {
+		snprintf(name, sizeof(name), "day=2026-01-01/p%d.parquet", i);
+		data_file(name, 1, i);
+		cr_assert_eq(append(name, "s", i, i - 1, 1000 * i, &e), i,
+			     "%s", e.msg);
+	}
+	/* versions 0..14 are 40 days old but 13, which makes 14 young too
+	 * (times are made monotonic); 15..25 are new */
+	for (v = 0; v <= 14; v++)
+		log_age(v, ".json", v == 13 ? now : old);
+	log_age(10, ".checkpoint.parquet", old);
+	/* nothing is expired under a retention of 100 days */
+	cr_assert_eq(ps_delta_log_cleanup(dir, 100LL * 86400000,
+					  (int64_t)now * 1000, 0, &m, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.deleted, 0);
+	/* 30 days: the cutoff commit is 12 (13 is young), so checkpoint
+	 * 10 is kept with everything after it; dry run first */
+	cr_assert_eq(ps_delta_log_cleanup(dir, 30LL * 86400000,
+					  (int64_t)now * 1000, 1, &m, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.deleted, 10);
+	cr_assert_eq(m.version, 10);
+	snprintf(p, sizeof(p), "%s/_delta_log/%020d.json", dir, 0);
+	cr_assert_eq(access(p, F_OK), 0);
+	cr_assert_eq(ps_delta_log_cleanup(dir, 30LL * 86400000,
+					  (int64_t)now * 1000, 0, &m, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.deleted, 10);
+	cr_assert_neq(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/_delta_log/%020d.json", dir, 10);
+	cr_assert_eq(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/_delta_log/%020d.checkpoint.parquet",
+		 dir, 10);
+	cr_assert_eq(access(p, F_OK), 0);
+	/* every version left reads; an earlier one fails clearly */
+	for (v = 10; v <= 25; v++) {
+		cr_assert_eq(ps_delta_snapshot_load(dir, v, &s, &e), 0,
+			     "%lld: %s", (long long)v, e.msg);
+		cr_assert_eq(s.nfiles, (size_t)v);
+		cr_assert_eq(ps_delta_txn_version(&s, "s"), v);
+	}
+	cr_assert_eq(ps_delta_snapshot_load(dir, 9, &s, &e), -1);
+	cr_assert_eq(e.code, PS_EX_NOINPUT);
+	cr_assert(strstr(e.msg, "version 9 is no longer in the log"), "%s",
+		  e.msg);
+	cr_assert(strstr(e.msg, "oldest version left is 10"), "%s", e.msg);
+	/* the latest checkpoint (20) is never touched, even when all is
+	 * expired; the commits before it go */
+	cr_assert_eq(ps_delta_log_cleanup(dir, 3600000, (int64_t)now * 1000 +
+					  3LL * 86400000, 0, &m, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(m.version, 20);
+	cr_assert_eq(m.deleted, 11);	/* 10..19 and checkpoint 10 */
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.version, 25);
+	cr_assert_eq(s.nfiles, 25);
+	ps_delta_snapshot_release(&s);
+}
