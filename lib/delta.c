@@ -1744,14 +1744,15 @@ static int same_partition(const struct ps_delta_file *a,
 	return 1;
 }
 
-/* Copy the current row of r into w (same schema).  0 or -1. */
+/* Copy the current row of r into w: column at[c] of r into column c of
+ * w, for c < nc.  0 or -1. */
 static int copy_row(struct ps_pq_reader *r, struct ps_pq_writer *w,
-		    size_t nc, struct ps_error *e)
+		    const int *at, size_t nc, struct ps_error *e)
 {
 	size_t c;
 
 	for (c = 0; c < nc; c++) {
-		const struct ps_pq_value *v = ps_pq_value(r, c);
+		const struct ps_pq_value *v = ps_pq_value(r, (size_t)at[c]);
 
 		if (!v || v->is_null) {
 			ps_pq_set_null(w, c);
@@ -1774,19 +1775,39 @@ static int copy_row(struct ps_pq_reader *r, struct ps_pq_writer *w,
 	return ps_pq_end_row(w, e);
 }
 
-static int same_schema(const struct ps_pq_reader *a,
-		       const struct ps_pq_reader *b)
+/* Is name one of f's partition columns? */
+static int is_part_col(const struct ps_delta_file *f, const char *name)
 {
-	size_t i, n = ps_pq_reader_ncols(a);
+	size_t i;
 
-	if (n != ps_pq_reader_ncols(b))
+	for (i = 0; i < f->npv; i++)
+		if (!strcmp(f->pv_keys[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Map the nc columns cols onto the columns of r (by name) in at[].  1
+ * when r holds exactly these columns with the same types, besides the
+ * partition columns of f (an older file may hold them), else 0.
+ */
+static int map_columns(const struct ps_pq_reader *r,
+		       const struct ps_delta_file *f,
+		       const struct ps_pq_column *cols, size_t nc, int *at)
+{
+	size_t i, n = ps_pq_reader_ncols(r), data = 0;
+
+	for (i = 0; i < n; i++)
+		data += !is_part_col(f, ps_pq_reader_col(r, i)->name);
+	if (data != nc)
 		return 0;
-	for (i = 0; i < n; i++) {
-		const struct ps_pq_column *x = ps_pq_reader_col(a, i);
-		const struct ps_pq_column *y = ps_pq_reader_col(b, i);
+	for (i = 0; i < nc; i++) {
+		const struct ps_pq_column *y;
 
-		if (strcmp(x->name, y->name) || x->type != y->type ||
-		    x->nullable != y->nullable)
+		if ((at[i] = ps_pq_reader_find(r, cols[i].name)) < 0)
+			return 0;
+		y = ps_pq_reader_col(r, (size_t)at[i]);
+		if (y->type != cols[i].type || y->nullable != cols[i].nullable)
 			return 0;
 	}
 	return 1;
@@ -1794,7 +1815,10 @@ static int same_schema(const struct ps_pq_reader *a,
 
 /*
  * Rewrite files[0..n-1] (one partition) as dir/<new>, adding the actions
- * to c.  Returns 0, 1 when the files' schemas differ (skipped), or -1.
+ * to c.  The new file holds the columns of the first file but the
+ * partition columns (a file of an older writer may hold them: Delta
+ * readers take their values from the log).  Returns 0, 1 when the files'
+ * schemas differ (skipped), or -1.
  */
 static int compact_group(const char *dir, struct ps_delta_file **files,
 			 size_t n, int64_t now_ms, struct ps_delta_commit *c,
@@ -1807,7 +1831,7 @@ static int compact_group(const char *dir, struct ps_delta_file **files,
 	char uuid[37], *full = NULL;
 	const char *slash;
 	size_t i, nc = 0;
-	int rc = -1, k;
+	int rc = -1, k, *at = NULL;
 
 	for (i = 0; i < n; i++) {
 		char *p = ps_path_join(dir, files[i]->path);
@@ -1821,17 +1845,19 @@ static int compact_group(const char *dir, struct ps_delta_file **files,
 				rc = 1;
 			goto out;
 		}
-		if (i && !same_schema(rd[0], rd[i])) {
+	}
+	cols = ps_xcalloc(ps_pq_reader_ncols(rd[0]) + 1, sizeof(*cols));
+	for (i = 0; i < ps_pq_reader_ncols(rd[0]); i++)
+		if (!is_part_col(files[0], ps_pq_reader_col(rd[0], i)->name))
+			cols[nc++] = *ps_pq_reader_col(rd[0], i);
+	at = ps_xcalloc(n * (nc + 1), sizeof(*at));
+	for (i = 0; i < n; i++)
+		if (!map_columns(rd[i], files[i], cols, nc, at + i * (nc + 1))) {
 			ps_error_set(e, PS_EX_DATAERR, "%s: another schema",
 				     files[i]->path);
 			rc = 1;
 			goto out;
 		}
-	}
-	nc = ps_pq_reader_ncols(rd[0]);
-	cols = ps_xcalloc(nc, sizeof(*cols));
-	for (i = 0; i < nc; i++)
-		cols[i] = *ps_pq_reader_col(rd[0], i);
 	make_uuid(uuid);
 	slash = strrchr(files[0]->path, '/');
 	if (slash)
@@ -1843,7 +1869,7 @@ static int compact_group(const char *dir, struct ps_delta_file **files,
 		goto out;
 	for (i = 0; i < n; i++) {
 		while ((k = ps_pq_next(rd[i], e)) == 1)
-			if (copy_row(rd[i], w, nc, e))
+			if (copy_row(rd[i], w, at + i * (nc + 1), nc, e))
 				goto out;
 		if (k < 0) {
 			if (e->code == PS_EX_DATAERR)
@@ -1874,6 +1900,7 @@ out:
 		ps_pq_reader_free(rd[i]);
 	free(rd);
 	free(cols);
+	free(at);
 	free(full);
 	ps_buf_release(&rel);
 	return rc;

@@ -336,12 +336,31 @@ static int dedup_load(struct ps_dedup *d, const char *path,
 /* The silver schema                                                   */
 /* ------------------------------------------------------------------ */
 
-/* The columns: lib/clean.h, the one definition ps-gold reads too. */
+/* The columns: lib/clean.h, the one definition ps-gold reads too.  This
+ * is the table's schema (the Delta log's schemaString). */
 static const struct ps_pq_column schema[PS_CLEAN_NCOLS] = {
 #define SCHEMA_COL(id, name, type, nullable, no_dict, gold)	\
 	{ name, PS_PQ_##type, nullable, no_dict },
 	PS_CLEAN_COLUMNS(SCHEMA_COL)
 #undef SCHEMA_COL
+};
+
+/*
+ * The columns of a data file: the table's but the partition column
+ * admission_date, whose value is the file's partition value in the log
+ * (Delta: partition columns are not stored in the data files).  FC(ID)
+ * is the data file's index of clean column PS_CLEAN_ID; the partition
+ * column's entry is put after the FILE_NCOLS a file has.
+ */
+#define PART_COL PS_CLEAN_ADMISSION_DATE
+#define FILE_NCOLS (PS_CLEAN_NCOLS - 1)
+#define FC_OF(c) ((c) == PART_COL ? FILE_NCOLS : (c) < PART_COL ? (c) : (c) - 1)
+#define FC(id) FC_OF(PS_CLEAN_##id)
+static const struct ps_pq_column file_schema[FILE_NCOLS + 1] = {
+#define FILE_COL(id, name, type, nullable, no_dict, gold)	\
+	[FC(id)] = { name, PS_PQ_##type, nullable, no_dict },
+	PS_CLEAN_COLUMNS(FILE_COL)
+#undef FILE_COL
 };
 
 /* Strings of a row, stored one after another in the batch arena. */
@@ -578,7 +597,7 @@ static int write_partition(struct silver *s, const struct batch *bt,
 	po.row_group_bytes = 16u << 20;
 	po.level = 1;		/* fast; silver files are few and small */
 	po.group = g;
-	w = ps_pq_open(*pathp, schema, PS_CLEAN_NCOLS, &po, e);
+	w = ps_pq_open(*pathp, file_schema, FILE_NCOLS, &po, e);
 	if (!w)
 		return -1;
 	ps_pq_add_kv(w, "pulsestream.schema", "silver/"
@@ -600,60 +619,59 @@ static int write_partition(struct silver *s, const struct batch *bt,
 			str[k] = a;
 			a += r->slen[k];
 		}
-		ps_pq_set_string(w, PS_CLEAN_SOURCE, bs->id.data, bs->id.len);
-		ps_pq_set_int64(w, PS_CLEAN_POSITION, r->position);
-		ps_pq_set_int64(w, PS_CLEAN_INGEST_TIME, r->ingest_time);
+		ps_pq_set_string(w, FC(SOURCE), bs->id.data, bs->id.len);
+		ps_pq_set_int64(w, FC(POSITION), r->position);
+		ps_pq_set_int64(w, FC(INGEST_TIME), r->ingest_time);
 		if (r->present & 1u << PS_EF_EVENT_ID)
-			ps_pq_set_string(w, PS_CLEAN_EVENT_ID, str[S_EVENT_ID],
+			ps_pq_set_string(w, FC(EVENT_ID), str[S_EVENT_ID],
 					 r->slen[S_EVENT_ID]);
-		ps_pq_set_string(w, PS_CLEAN_ENCOUNTER_ID, str[S_ENCOUNTER_ID],
+		ps_pq_set_string(w, FC(ENCOUNTER_ID), str[S_ENCOUNTER_ID],
 				 r->slen[S_ENCOUNTER_ID]);
 		if (r->present & 1u << PS_EF_EVENT_TYPE)
-			ps_pq_set_string(w, PS_CLEAN_EVENT_TYPE, str[S_EVENT_TYPE],
+			ps_pq_set_string(w, FC(EVENT_TYPE), str[S_EVENT_TYPE],
 					 r->slen[S_EVENT_TYPE]);
 		if (r->present & 1u << PS_EF_EVENT_TIME)
-			ps_pq_set_int64(w, PS_CLEAN_EVENT_TIME, r->event_time);
-		ps_pq_set_string(w, PS_CLEAN_PATIENT_ID, str[S_PATIENT_ID],
+			ps_pq_set_int64(w, FC(EVENT_TIME), r->event_time);
+		ps_pq_set_string(w, FC(PATIENT_ID), str[S_PATIENT_ID],
 				 r->slen[S_PATIENT_ID]);
-		ps_pq_set_string(w, PS_CLEAN_GENDER, str[S_GENDER],
+		ps_pq_set_string(w, FC(GENDER), str[S_GENDER],
 				 r->slen[S_GENDER]);
-		ps_pq_set_int32(w, PS_CLEAN_AGE, r->age);
+		ps_pq_set_int32(w, FC(AGE), r->age);
 		band = ps_silver_age_band(r->age);
-		ps_pq_set_string(w, PS_CLEAN_AGE_BAND, band, strlen(band));
-		ps_pq_set_string(w, PS_CLEAN_DEPARTMENT, str[S_DEPARTMENT],
+		ps_pq_set_string(w, FC(AGE_BAND), band, strlen(band));
+		ps_pq_set_string(w, FC(DEPARTMENT), str[S_DEPARTMENT],
 				 r->slen[S_DEPARTMENT]);
-		ps_pq_set_int32(w, PS_CLEAN_HOSPITAL_ID, r->hospital_id);
+		ps_pq_set_int32(w, FC(HOSPITAL_ID), r->hospital_id);
 		if (r->present & 1u << PS_EF_BED_ID)
-			ps_pq_set_int32(w, PS_CLEAN_BED_ID, r->bed_id);
+			ps_pq_set_int32(w, FC(BED_ID), r->bed_id);
 		if (r->present & 1u << PS_EF_ARRIVAL_TIME)
-			ps_pq_set_int64(w, PS_CLEAN_ARRIVAL_TIME, r->arrival_time);
-		ps_pq_set_int64(w, PS_CLEAN_ADMISSION_TIME, r->admission_time);
+			ps_pq_set_int64(w, FC(ARRIVAL_TIME), r->arrival_time);
+		ps_pq_set_int64(w, FC(ADMISSION_TIME), r->admission_time);
 		if (r->present & 1u << PS_EF_DISCHARGE_TIME)
-			ps_pq_set_int64(w, PS_CLEAN_DISCHARGE_TIME,
+			ps_pq_set_int64(w, FC(DISCHARGE_TIME),
 					r->discharge_time);
-		ps_pq_set_int32(w, PS_CLEAN_ADMISSION_DATE, r->date);
 		if (r->present & HAS_LOS)
-			ps_pq_set_double(w, PS_CLEAN_LOS_HOURS, r->los_hours);
+			ps_pq_set_double(w, FC(LOS_HOURS), r->los_hours);
 		if (r->present & HAS_WAIT)
-			ps_pq_set_double(w, PS_CLEAN_WAIT_MINUTES, r->wait_minutes);
+			ps_pq_set_double(w, FC(WAIT_MINUTES), r->wait_minutes);
 		if (r->present & 1u << PS_EF_TRIAGE_LEVEL)
-			ps_pq_set_int32(w, PS_CLEAN_TRIAGE_LEVEL,
+			ps_pq_set_int32(w, FC(TRIAGE_LEVEL),
 					r->triage_level);
 		if (r->present & 1u << PS_EF_SEEN_TIME)
-			ps_pq_set_int64(w, PS_CLEAN_SEEN_TIME, r->seen_time);
+			ps_pq_set_int64(w, FC(SEEN_TIME), r->seen_time);
 		if (r->present & 1u << PS_EF_DECISION_TIME)
-			ps_pq_set_int64(w, PS_CLEAN_DECISION_TIME,
+			ps_pq_set_int64(w, FC(DECISION_TIME),
 					r->decision_time);
 		if (r->present & 1u << PS_EF_DISPOSITION)
-			ps_pq_set_string(w, PS_CLEAN_DISPOSITION,
+			ps_pq_set_string(w, FC(DISPOSITION),
 					 str[S_DISPOSITION],
 					 r->slen[S_DISPOSITION]);
-		ps_pq_set_bool(w, PS_CLEAN_UNKNOWN_DEPARTMENT, r->unknown_dept);
+		ps_pq_set_bool(w, FC(UNKNOWN_DEPARTMENT), r->unknown_dept);
 		if (r->slen[S_FLAGS])
-			ps_pq_set_string(w, PS_CLEAN_FLAGS, str[S_FLAGS],
+			ps_pq_set_string(w, FC(FLAGS), str[S_FLAGS],
 					 r->slen[S_FLAGS]);
 		if (r->slen[S_EXTRA])
-			ps_pq_set_string(w, PS_CLEAN_EXTRA, str[S_EXTRA],
+			ps_pq_set_string(w, FC(EXTRA), str[S_EXTRA],
 					 r->slen[S_EXTRA]);
 		if (ps_pq_end_row(w, e) < 0) {
 			ps_pq_abort(w);

@@ -170,6 +170,29 @@ check 'pipelines/maintenance.sh maintains silver and gold; a stage without table
 	test "$(grep -c "no Delta table yet: skipped" "$TMPD/e.err")" -eq 2
 '
 
+check 'compaction drops the partition column an older writer stored in its files' '
+	O=$TMPD/older && mkdir -p "$O/admission_date=2026-01-01" &&
+	"$dt" create "$O" --schema "id:int64,name:string?,admission_date:date" \
+		--partition admission_date --now $old >/dev/null &&
+	printf "{\"id\":1,\"name\":\"a\",\"admission_date\":\"2026-01-01\"}\n" |
+		"$pqtool" write "$O/admission_date=2026-01-01/old.parquet" \
+		--schema "id:int64,name:string?,admission_date:date" &&
+	"$dt" append "$O" --pv admission_date=2026-01-01 --txn w=1 \
+		admission_date=2026-01-01/old.parquet >/dev/null &&
+	put "$O" new.parquet 2026-01-01 2 now &&
+	ps-silver --dump "$O" | sort >"$TMPD/o.before" &&
+	test "$(wc -l <"$TMPD/o.before")" -eq 3 &&
+	"$dt" compact "$O" 1000000 >"$TMPD/o.json" &&
+	grep -q "\"files_in\":2,\"files_out\":1" "$TMPD/o.json" &&
+	ps-silver --dump "$O" | sort | cmp - "$TMPD/o.before" &&
+	"$py" -c "import sys, glob, deltalake, pyarrow.parquet as pq
+f = glob.glob(sys.argv[1] + \"/*/part-compacted-*.parquet\")
+t = deltalake.DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()
+sys.exit(len(f) != 1 or pq.read_schema(f[0]).names != [\"id\", \"name\"] or
+         sorted(r[\"id\"] for r in t) != [1, 2, 1002] or
+         {str(r[\"admission_date\"]) for r in t} != {\"2026-01-01\"})" "$O"
+'
+
 # The same on real pipeline output: a silver table of several versions.
 R=$TMPD/real
 check 'pipeline silver: every version as deltalake and DuckDB read it (ps-silver --dump --version-as-of)' '

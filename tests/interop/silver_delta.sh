@@ -17,8 +17,10 @@ T=2026-06-01T00:00:00Z
 py=$("$TOP/scripts/pyenv.sh" delta) || { echo "silver_delta: no deltalake venv" >&2; exit 1; }
 cd "$TMPD" || exit 1
 
-# keys TABLE: "source position" of every row deltalake reads, sorted; and
-# the same from DuckDB's delta_scan (both must agree, no row twice).
+# keys TABLE: "source position admission_date" of every row deltalake
+# reads, sorted; and the same from DuckDB's delta_scan (both must agree,
+# no row twice).  admission_date, the partition column, is not in the data
+# files: both take it from the add actions' partitionValues.
 cat >keys.py <<'EOF'
 import os, sys
 sys.path.insert(0, os.path.join(sys.argv[1], "tests", "interop"))
@@ -26,19 +28,22 @@ import delta_check as d
 import deltalake
 
 t = deltalake.DeltaTable(sys.argv[2])
-a = t.to_pyarrow_table(columns=["source", "position"]).to_pylist()
-dl = sorted("%s %d" % (r["source"], r["position"]) for r in a)
+a = t.to_pyarrow_table(columns=["source", "position", "admission_date"])
+dl = sorted("%s %d %s" % (r["source"], r["position"],
+                          r["admission_date"].isoformat())
+            for r in a.to_pylist())
 con = d.duck()
-dk = sorted("%s %d" % r for r in con.sql(
-    "select source, position from delta_scan('%s')" % sys.argv[2]).fetchall())
+dk = sorted("%s %d %s" % r for r in con.sql(
+    "select source, position, admission_date::varchar from delta_scan('%s')"
+    % sys.argv[2]).fetchall())
 if dl != dk:
     d.fail("deltalake and DuckDB disagree: %d / %d rows" % (len(dl), len(dk)))
-if len(set(dl)) != len(dl):
+if len(set(r.rsplit(" ", 1)[0] for r in dl)) != len(dl):
     d.fail("a row twice")
 print("\n".join(dl))
 EOF
 keys() { "$py" keys.py "$TOP" "$1/silver/admissions"; }
-printed() { jq -r '"\(.source) \(.position)"' "$@" | sort; }
+printed() { jq -r '"\(.source) \(.position) \(.admission_date)"' "$@" | sort; }
 
 # A lake with bronze committed; silver then catches up in small batches.
 ps-simulate --count 3000 --seed 4 --dirty invalid_age=0.05,duplicate=0.03 \
@@ -52,6 +57,14 @@ check 'the reference run: deltalake and DuckDB read its rows, as printed' '
 	[ $(wc -l <ref.keys) -gt 2500 ] &&
 	keys ref >ref.dl && cmp ref.keys ref.dl &&
 	[ -f ref/silver/admissions/_delta_log/00000000000000000010.checkpoint.parquet ]'
+
+check 'the data files do not hold the partition column (PROTOCOL.md)' '
+	find ref/silver/admissions -name "part-*.parquet" >files &&
+	[ $(wc -l <files) -gt 5 ] &&
+	"$py" -c "import sys, pyarrow.parquet as pq
+sys.exit(any(\"admission_date\" in pq.read_schema(f.strip()).names
+             or \"position\" not in pq.read_schema(f.strip()).names
+             for f in open(\"files\")))"'
 
 # kill_at POINT N LAKE: ps-silver stopped at the N-th POINT, then SIGKILLed.
 kill_at() {
