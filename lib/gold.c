@@ -547,16 +547,15 @@ static uint32_t version_start_at(const struct patient *p, int64_t t)
 	return k;
 }
 
-/* The surrogate key of the version of patient key pk starting at from:
- * ps_gold_sk of patient_id, 0x1f, from in microseconds (decimal). */
-/* ps_gold_sk of patient_id, 0x1f, from in decimal ("%lld"), without
- * building that string: the FNV state runs over the three parts. */
-static int64_t version_sk(const struct key *pk, int64_t from)
+/* The surrogate key of the version of a patient starting at from:
+ * ps_gold_sk of patient_id, 0x1f, from in decimal ("%lld"), without
+ * building that string: the FNV state runs on from h, the state after
+ * patient_id. */
+static int64_t version_sk_from(uint64_t h, int64_t from)
 {
 	char t[24];
 	size_t n = 0;
 	uint64_t u = from < 0 ? 0u - (uint64_t)from : (uint64_t)from;
-	uint64_t h = fnv_add(FNV_INIT, pk->p, pk->len);
 
 	h = fnv_add(h, "\x1f", 1);
 	if (from < 0)
@@ -572,11 +571,17 @@ static int64_t version_sk(const struct key *pk, int64_t from)
 	return (int64_t)(ps_mix64(h) & INT64_MAX);
 }
 
+/* version_sk_from for the stored patient key pk: its FNV state is the
+ * stored hash unmixed (lib/rand.h), not the id hashed again. */
+static int64_t version_sk(const struct key *pk, int64_t from)
+{
+	return version_sk_from(ps_unmix64(pk->h), from);
+}
+
 int64_t ps_gold_version_sk(const char *patient_id, int64_t from)
 {
-	struct key k = { patient_id, (uint32_t)strlen(patient_id), 0 };
-
-	return version_sk(&k, from);
+	return version_sk_from(fnv_add(FNV_INIT, patient_id,
+				       strlen(patient_id)), from);
 }
 
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,

@@ -26,6 +26,19 @@ static inline uint64_t ps_mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* The inverse of ps_mix64: ps_unmix64(ps_mix64(x)) == x for every x (each
+ * step is a bijection: xor-shifts and odd multipliers).  Gold recovers
+ * the FNV state of a key from its stored hash with it.  Cannot fail. */
+static inline uint64_t ps_unmix64(uint64_t x)
+{
+	x ^= (x >> 31) ^ (x >> 62);
+	x *= 0x319642b2d24d8ec3ULL;	/* 0x94d049bb133111eb^-1 mod 2^64 */
+	x ^= (x >> 27) ^ (x >> 54);
+	x *= 0x96de1b173f119089ULL;	/* 0xbf58476d1ce4e5b9^-1 mod 2^64 */
+	x ^= (x >> 30) ^ (x >> 60);
+	return x - 0x9e3779b97f4a7c15ULL;
+}
+
 static inline uint64_t ps_rotl64(uint64_t x, int k)
 {
 	return (x << k) | (x >> (64 - k));

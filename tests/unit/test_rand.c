@@ -283,3 +283,18 @@ Test(rand, mix64_is_a_bijection_sample)
 		prev = v;
 	}
 }
+
+Test(rand, unmix64_inverts_mix64)
+{
+	/* Round trips over small, large and pseudo-random values. */
+	struct ps_rand r;
+	uint64_t i, x;
+
+	ps_rand_seed(&r, 3);
+	for (i = 0; i < 100000; i++) {
+		x = i < 1000 ? i : i < 2000 ? UINT64_MAX - i : ps_rand_u64(&r);
+		cr_assert_eq(ps_unmix64(ps_mix64(x)), x, "x=%llx",
+			     (unsigned long long)x);
+		cr_assert_eq(ps_mix64(ps_unmix64(x)), x);
+	}
+}
