@@ -1500,6 +1500,48 @@ static int cmp_sk_ix(const void *a, const void *b)
 	return (x->sk > y->sk) - (x->sk < y->sk);
 }
 
+/* Sort v[0..n-1] by sk (>= 0, 63 bits): an LSD radix sort, 11 bits a
+ * pass (six passes; a pass where every key has the same digit is
+ * skipped); qsort for a few.  Equal keys may come in any order (a tie
+ * sorts the partition on every column, fact_rows).  Cannot fail. */
+static void sort_sk_ix(struct sk_ix *v, size_t n)
+{
+	enum { BITS = 11, NB = 1 << BITS };
+	struct sk_ix *tmp, *a = v, *b;
+	size_t *cnt, i, d;
+
+	if (n < 256) {
+		qsort(v, n, sizeof(*v), cmp_sk_ix);
+		return;
+	}
+	tmp = ps_xmalloc(n * sizeof(*tmp));
+	cnt = ps_xmalloc(NB * sizeof(*cnt));
+	b = tmp;
+	for (d = 0; d < 63; d += BITS) {
+		size_t sum = 0;
+
+		memset(cnt, 0, NB * sizeof(*cnt));
+		for (i = 0; i < n; i++)
+			cnt[(uint64_t)a[i].sk >> d & (NB - 1)]++;
+		if (cnt[(uint64_t)a[0].sk >> d & (NB - 1)] == n)
+			continue;
+		for (i = 0; i < NB; i++) {
+			size_t c = cnt[i];
+
+			cnt[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			b[cnt[(uint64_t)a[i].sk >> d & (NB - 1)]++] = a[i];
+		a = b;
+		b = a == v ? tmp : v;
+	}
+	if (a != v)
+		memcpy(v, a, n * sizeof(*v));
+	free(cnt);
+	free(tmp);
+}
+
 /* Rows of a fact partition per chunk of a streamed write. */
 #define FACT_CHUNK 4096
 
@@ -1536,7 +1578,7 @@ static void fact_rows(struct fact_src *src, struct sk_ix *ix,
 
 	for (i = 0; i < src->n; i++)
 		ix[i].sk = key_sk(&src->g->eidx.keys[ix[i].i]);
-	qsort(ix, src->n, sizeof(*ix), cmp_sk_ix);
+	sort_sk_ix(ix, src->n);
 	for (i = 1; i < src->n; i++)
 		tie |= ix[i].sk == ix[i - 1].sk;
 	src->ix = ix;
