@@ -446,30 +446,19 @@ static int cb_number(void *ctx, const char *s, size_t n)
 	return 1;
 }
 
-static int cb_string(void *ctx, const unsigned char *s, size_t n)
+/* Store string s (n bytes) of field t, or its problem. */
+static void set_str(struct ps_event_parser *p, int t, const char *s, size_t n)
 {
-	struct ps_event_parser *p = ctx;
 	struct ps_event *ev = p->ev;
 	const char *why = NULL;
 	int64_t us;
-	int t;
 
-	if (!top_level_check(p))
-		return 0;
-	t = value_target(p);
-	if (t == CUR_EXTRA) {
-		extra_array_comma(p);
-		ps_json_add_str(&p->extra, (const char *)s, n);
-		return 1;
-	}
-	if (t < 0)
-		return 1;
 	switch (field_kind[t]) {
 	case 'i':
 		wrong_type(p, t, "a string");
 		break;
 	case 't':
-		if (ps_time_parse((const char *)s, n, &us, &why) < 0) {
+		if (ps_time_parse(s, n, &us, &why) < 0) {
 			ps_event_add_problem(ev, PS_RULE_BAD_TIMESTAMP, t,
 					     "%s: %s", field_names[t], why);
 			break;
@@ -495,6 +484,23 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 		ev->present |= 1u << t;
 		break;
 	}
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct ps_event_parser *p = ctx;
+	int t;
+
+	if (!top_level_check(p))
+		return 0;
+	t = value_target(p);
+	if (t == CUR_EXTRA) {
+		extra_array_comma(p);
+		ps_json_add_str(&p->extra, (const char *)s, n);
+		return 1;
+	}
+	if (t >= 0)
+		set_str(p, t, (const char *)s, n);
 	return 1;
 }
 
@@ -795,16 +801,84 @@ static size_t bad_escape(const char *s, size_t len)
 	return len;
 }
 
-int ps_event_parse(struct ps_event_parser *p, const char *s, size_t len,
-		   struct ps_event *ev)
+/*
+ * The fast path, for events as hospitals and ps-simulate send them: one
+ * object of known members, each once, whose values are strings without
+ * escapes, integers (no fraction, no exponent) or null.  It fills ev as
+ * the callbacks above do for the same text (the same set_str, set_int and
+ * problems).  Returns 0 when the record was all of that, or 1 when
+ * something else came (an unknown member, an escape, a nested value,
+ * true/false, a repeated member, anything malformed): the caller then
+ * starts over with yajl, which decides, with its messages.
+ */
+static int parse_plain(struct ps_event_parser *p, const char *s, size_t len)
 {
-	yajl_handle h;
-	yajl_status st;
-	size_t i;
+	const char *q = s, *e = s + len, *v, *end;
+	size_t n;
+	int f;
 
+	q = ps_json_ws(q, e);
+	if (q == e || *q++ != '{')
+		return 1;
+	q = ps_json_ws(q, e);
+	if (q < e && *q == '}') {
+		q++;
+		goto done;
+	}
+	for (;;) {
+		if (q == e || *q++ != '"' ||
+		    ps_json_plain_str(&q, e, &v, &n) != 0)
+			return 1;
+		f = find_field((const unsigned char *)v, n);
+		if (f < 0 || p->seen & 1u << f)
+			return 1;
+		p->seen |= 1u << f;
+		q = ps_json_ws(q, e);
+		if (q == e || *q++ != ':')
+			return 1;
+		q = ps_json_ws(q, e);
+		if (q == e)
+			return 1;
+		if (*q == '"') {
+			q++;
+			if (ps_json_plain_str(&q, e, &v, &n) != 0)
+				return 1;
+			set_str(p, f, v, n);
+		} else if (*q == 'n') {
+			if (e - q < 4 || memcmp(q, "null", 4))
+				return 1;
+			q += 4;		/* null: absent */
+		} else {
+			if (!(end = ps_json_int_end(q, e)) ||
+			    (end < e && (*end == '.' || *end == 'e' ||
+					 *end == 'E')))
+				return 1;
+			if (field_kind[f] == 'i')
+				set_int(p, f, q, (size_t)(end - q));
+			else
+				wrong_type(p, f, "a number");
+			q = end;
+		}
+		q = ps_json_ws(q, e);
+		if (q == e)
+			return 1;
+		if (*q == '}') {
+			q++;
+			break;
+		}
+		if (*q++ != ',')
+			return 1;
+		q = ps_json_ws(q, e);
+	}
+done:
+	return ps_json_ws(q, e) == e ? 0 : 1;
+}
+
+/* Forget what a parse of ev stored. */
+static void parse_reset(struct ps_event_parser *p, struct ps_event *ev)
+{
 	memset(ev, 0, offsetof(struct ps_event, detail));
 	ev->detail[0] = '\0';
-	p->ev = ev;
 	ps_buf_reset(&p->strings);
 	ps_buf_reset(&p->extra);
 	ps_buf_reset(&p->keys);
@@ -816,6 +890,17 @@ int ps_event_parse(struct ps_event_parser *p, const char *s, size_t len,
 	p->skip_to = 0;
 	p->done = 0;
 	p->fail = NULL;
+}
+
+int ps_event_parse(struct ps_event_parser *p, const char *s, size_t len,
+		   struct ps_event *ev)
+{
+	yajl_handle h;
+	yajl_status st;
+	size_t i;
+
+	p->ev = ev;
+	parse_reset(p, ev);
 
 	if (memchr(s, '\0', len)) {
 		ps_event_add_problem(ev, PS_RULE_MALFORMED_JSON, -1,
@@ -844,6 +929,11 @@ int ps_event_parse(struct ps_event_parser *p, const char *s, size_t len,
 				     "at byte %zu", i);
 		return 1;
 	}
+	if (!parse_plain(p, s, len)) {
+		finish(p, ev);
+		return ev->nproblems > 0;
+	}
+	parse_reset(p, ev);
 	h = yajl_alloc(&callbacks, &p->af, p);
 	/* UTF-8 was checked above, more strictly than yajl does. */
 	yajl_config(h, yajl_dont_validate_strings, 1);

@@ -925,33 +925,18 @@ static int field_of(const char *p, size_t n, size_t *next)
 	return ps_gold_fields[i].kind ? (int)i : -1;
 }
 
-static const char *ws(const char *p, const char *e)
-{
-	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' ||
-			 *p == '\r'))
-		p++;
-	return p;
-}
-
 /* A string at *pp (just after the opening quote).  Escaped strings are
  * decoded into sc, which has room for the whole line (no realloc). */
 static int scan_str(const char **pp, const char *e, struct ps_gold_str *s,
 		    struct ps_buf *sc)
 {
-	const char *p = *pp, *start = p;
+	const char *p = *pp;
 	size_t at;
+	int rc = ps_json_plain_str(pp, e, &s->p, &s->len);
 
-	p += ps_json_plain_run(p, (size_t)(e - p));
-	if (p < e && *p == '"') {
-		s->p = start;
-		s->len = (size_t)(p - start);
-		*pp = p + 1;
-		return 0;
-	}
-	if (p < e && *p != '\\')
-		return -1;		/* a control byte */
+	if (rc <= 0)
+		return rc;	/* plain, or a control byte */
 	at = sc->len;
-	p = start;
 	if (ps_json_unescape(&p, e, sc) < 0)
 		return -1;
 	s->p = sc->data + at;
@@ -1087,12 +1072,12 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 		return rec_complete(r, why, whylen);
 	ps_gold_rec_init(r);
 	ps_buf_reset(sc);
-	p = ws(p, e);
+	p = ps_json_ws(p, e);
 	if (p >= e || *p++ != '{') {
 		snprintf(why, whylen, "malformed_json: not a JSON object");
 		return -1;
 	}
-	p = ws(p, e);
+	p = ps_json_ws(p, e);
 	if (p < e && *p == '}') {
 		p++;
 		goto end;
@@ -1106,10 +1091,10 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 
 		if (p >= e || *p++ != '"' || scan_str(&p, e, &k, sc) < 0)
 			goto bad;
-		p = ws(p, e);
+		p = ps_json_ws(p, e);
 		if (p >= e || *p++ != ':')
 			goto bad;
-		p = ws(p, e);
+		p = ps_json_ws(p, e);
 		if (p >= e)
 			goto bad;
 		f = field_of(k.p, k.len, &next);
@@ -1168,9 +1153,9 @@ int ps_gold_parse(const char *line, size_t len, struct ps_gold_rec *r,
 			break;
 		}
 next:
-		p = ws(p, e);
+		p = ps_json_ws(p, e);
 		if (p < e && *p == ',') {
-			p = ws(p + 1, e);
+			p = ps_json_ws(p + 1, e);
 			continue;
 		}
 		if (p < e && *p == '}') {
@@ -1180,7 +1165,7 @@ next:
 		goto bad;
 	}
 end:
-	if (ws(p, e) != e)
+	if (ps_json_ws(p, e) != e)
 		goto bad;
 	return rec_complete(r, why, whylen);
 bad:

@@ -136,4 +136,60 @@ static inline size_t ps_json_plain_run(const char *p, size_t n)
 	return i;
 }
 
+
+/*
+ * Scanners for the fast paths that read JSON in the form our stages write
+ * it (ps-gold's clean records, ps-silver's events), and hand anything
+ * else to a full parser.  None of them allocates or fails.
+ */
+
+/* p moved past JSON whitespace (space, tab, LF, CR), at most to e. */
+static inline const char *ps_json_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' ||
+			 *p == '\r'))
+		p++;
+	return p;
+}
+
+/*
+ * A string without escapes at *pp (just after its opening quote): returns
+ * 0 with its bytes at *s, *n and *pp past the closing quote; 1 when a
+ * backslash comes first (*pp unchanged: the caller unescapes, or gives
+ * up); -1 for a control byte or no closing quote.
+ */
+static inline int ps_json_plain_str(const char **pp, const char *e,
+				    const char **s, size_t *n)
+{
+	const char *p = *pp;
+	size_t k = ps_json_plain_run(p, (size_t)(e - p));
+
+	if (k == (size_t)(e - p) || (p[k] != '"' && p[k] != '\\'))
+		return -1;
+	if (p[k] == '\\')
+		return 1;
+	*s = p;
+	*n = k;
+	*pp = p + k + 1;
+	return 0;
+}
+
+/*
+ * The end of the JSON integer at p (-?(0|[1-9][0-9]*)), or NULL when p
+ * does not start one.  What follows is not looked at: a fraction or an
+ * exponent is for the caller's next check to refuse.
+ */
+static inline const char *ps_json_int_end(const char *p, const char *e)
+{
+	if (p < e && *p == '-')
+		p++;
+	if (p == e || *p < '0' || *p > '9')
+		return NULL;
+	if (*p++ == '0')
+		return p;
+	while (p < e && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
 #endif

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "event.h"
 #include "pstime.h"
+#include "rand.h"
 #include "banned.h"
 
 #define GOOD "{\"patient_id\":\"p1\",\"gender\":\"Female\",\"age\":45," \
@@ -269,4 +270,114 @@ Test(event, escapes_and_surrogates)
 	cr_assert_eq(parse(GOOD ",\"x\":\"\xc0\xaf\"}"), 1);
 	cr_assert_eq(parse(GOOD ",\"x\":\"\xed\xa0\x80\"}"), 1);
 	cr_assert(strstr(ev.detail, "invalid_utf8"));
+}
+
+/* A copy of the fields of an event, its strings copied out. */
+struct snap {
+	struct ps_event ev;
+	char s[8][128];
+};
+
+static void take(const struct ps_event *e, struct snap *o)
+{
+	const struct ps_str *str[8] = {
+		&e->event_id, &e->encounter_id, &e->event_type, &e->patient_id,
+		&e->gender, &e->department, &e->disposition, &e->extra,
+	};
+	size_t n;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->ev = *e;
+	n = strlen(e->detail);	/* what follows the message is stale */
+	memset(o->ev.detail + n, 0, sizeof(o->ev.detail) - n);
+	for (i = 0; i < 8; i++) {
+		n = str[i]->len < 127 ? str[i]->len : 127;
+		if (n)
+			memcpy(o->s[i], str[i]->p, n);
+		((struct ps_str *)((char *)&o->ev + ((const char *)str[i] -
+						     (const char *)e)))->p =
+			NULL;
+	}
+}
+
+/* The fast path and yajl agree on line: the same line with its first
+ * member name's first letter written as a \u escape (the same text to a
+ * JSON reader) always goes to yajl. */
+static void same_both_ways(const char *line, size_t n)
+{
+	struct snap a, b;
+	char *alt;
+	int ra, rb;
+
+	if (n < 3 || line[0] != '{' || line[1] != '"' || line[2] < 'a' ||
+	    line[2] > 'z')
+		return;
+	alt = malloc(n + 6);
+	memcpy(alt, line, 2);
+	snprintf(alt + 2, 7, "\\u%04x", (unsigned char)line[2]);
+	memcpy(alt + 8, line + 3, n - 3);
+	ra = ps_event_parse(p, line, n, &ev);
+	take(&ev, &a);
+	rb = ps_event_parse(p, alt, n + 5, &ev);
+	take(&ev, &b);
+	cr_assert_eq(ra, rb, "%.*s", (int)n, line);
+	cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0, "%.*s\n%s\n%s", (int)n,
+		     line, a.ev.detail, b.ev.detail);
+	free(alt);
+}
+
+Test(event, fast_path_equals_yajl)
+{
+	static const char *const base[] = {
+		GOOD "}",
+		GOOD ",\"event_id\":\"e1\",\"encounter_id\":\"c1\","
+		"\"event_type\":\"ADMIT\",\"event_time\":\"2026-01-02T03:04:05Z\","
+		"\"arrival_time\":\"2026-01-02T01:00:00+01:00\","
+		"\"triage_level\":3,\"seen_time\":null,"
+		"\"decision_time\":\"2026-01-02T02:00:00Z\","
+		"\"disposition\":\"ADMITTED\"}",
+		"{ \"age\" : -0 ,\t\"gender\":\"\\u00e9\", \"bed_id\":01}\r",
+		"{\"age\":45.0,\"hospital_id\":1e2,\"bed_id\":2147483648}",
+		"{\"age\":\"45\",\"gender\":7,\"department\":\"\",\"x\":[1,{}]}",
+		"{\"age\":true,\"patient_id\":\"p\",\"patient_id\":\"q\"}",
+		"{\"triage_level\":9,\"event_type\":\"NOPE\",\"age\":-99999999999}",
+		"{\"admission_time\":\"yesterday\",\"discharge_time\":\"2026-13-01\"}",
+		"{}", "{} x", "{\"age\":1}{", "[1]", "{\"age\":}", "{\"age\":1,}",
+		"{\"age\":nul}", "{\"gender\":\"a\x01\"}", "{\"age\":-}",
+	};
+	static const char noise[] = "\"{}[],:0-.e \\nux1a";
+	struct ps_rand r;
+	char buf[512];
+	size_t i, k;
+
+	for (i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		same_both_ways(base[i], strlen(base[i]));
+	ps_rand_seed(&r, 7);
+	for (k = 0; k < 20000; k++) {
+		const char *b = base[ps_rand_below(&r, 2)];
+		size_t n = strlen(b), m = 1 + ps_rand_below(&r, 3), j;
+
+		memcpy(buf, b, n);
+		for (j = 0; j < m; j++) {
+			size_t at = 3 + ps_rand_below(&r, (uint32_t)(n - 3));
+			char c = noise[ps_rand_below(&r, sizeof(noise) - 1)];
+
+			switch (ps_rand_below(&r, 3)) {
+			case 0:		/* replace */
+				buf[at] = c;
+				break;
+			case 1:		/* delete */
+				memmove(buf + at, buf + at + 1, n - at - 1);
+				n--;
+				break;
+			default:	/* insert */
+				memmove(buf + at + 1, buf + at, n - at);
+				buf[at] = c;
+				n++;
+				break;
+			}
+		}
+		same_both_ways(buf, n);
+	}
 }
