@@ -363,7 +363,7 @@ static int startup(struct run *r, struct ps_error *e)
 	};
 	const struct ps_bronze_opts *o = r->o;
 	struct ps_stage_opts so = { o->lake, PS_BRONZE_TOOL, o->stream,
-				    o->lock_wait, tables, 2, NULL, 0 };
+				    o->lock_wait, tables, 2, NULL, 0, 0, 0 };
 
 	r->bronze_root = ps_lake_dir(o->lake, PS_LAKE_BRONZE, o->stream);
 	r->quarantine_root = ps_lake_dir(o->lake, PS_LAKE_BRONZE_QUARANTINE,

@@ -2347,6 +2347,27 @@ const struct ps_gold_alert_src *ps_gold_alert_sources(const char *table)
 	return NULL;
 }
 
+size_t ps_gold_table_list(const char **name, const struct ps_pq_column **cols,
+			  size_t *ncols)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NKPI; i++) {
+		name[n] = kpi_defs[i].name;
+		cols[n] = kpi_defs[i].cols;
+		ncols[n++] = kpi_defs[i].ncols;
+		if (i)
+			continue;
+		name[n] = "dim_patient";
+		cols[n] = dim_patient_cols;
+		ncols[n++] = NCOLS(dim_patient_cols);
+		name[n] = "fact_patient_flow";
+		cols[n] = ps_gold_fact_columns(&ncols[n]);
+		n++;
+	}
+	return n;
+}
+
 /* Rows of dim_patient per chunk of a streamed write. */
 #define DIM_CHUNK 4096
 

@@ -1,6 +1,6 @@
 /*
  * gold.h - the gold stage: clean records in, a star schema and KPI tables
- * out (Delta tables of Parquet files in LAKE/gold, lib/gold_delta.h), KPI
+ * out (Delta tables of Parquet files in LAKE/gold, lib/stage.h), KPI
  * snapshots and alerts on the output.
  *
  * State lives in memory while running (hash maps: patient_id -> SCD2
@@ -12,7 +12,8 @@
  *      then of dim_patient, dim_department and every kpi_* table
  *      (LAKE/gold/T/part-SEQ.parquet), new files made durable together;
  *   2. each table's Delta log (dimensions, fact, KPI tables), one version
- *      per table replacing its changed files (lib/gold_delta.h);
+ *      per table replacing its changed files (lib/stage.h, numbered
+ *      commits);
  *   3. the state and the positions applied per source: a record of what
  *      changed appended to the state log LAKE/_state/ps-gold/STREAM.log
  *      (lib/statelog.h), or, when the log has grown to the size of the
@@ -206,6 +207,15 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
  * 0).  The set is then empty again.  Cannot fail.
  */
 int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n);
+
+/*
+ * The tables ps-gold writes, in the order of its commits: dim_department,
+ * dim_patient, fact_patient_flow, then the KPI tables of ps_gold_tables.
+ * Their names and columns go into name, cols and ncols (room for
+ * PS_GOLD_MAX_TABLES each); returns their count.  Cannot fail.
+ */
+size_t ps_gold_table_list(const char **name, const struct ps_pq_column **cols,
+			  size_t *ncols);
 
 /* The columns of fact_patient_flow; *n gets their count.  Cannot fail. */
 const struct ps_pq_column *ps_gold_fact_columns(size_t *n);

@@ -15,7 +15,6 @@
 #include "crypto.h"
 #include "fsutil.h"
 #include "gold.h"
-#include "gold_delta.h"
 #include "lake.h"
 #include "log.h"
 #include "ndjson.h"
@@ -33,8 +32,9 @@ enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
 struct run {
 	const struct ps_gold_opts *o;
 	struct ps_gold *g;
-	struct ps_stage *stage;		/* lock, commits */
-	struct ps_gold_delta *delta;	/* the tables' Delta logs */
+	struct ps_stage *stage;		/* lock, commits, the tables */
+	struct ps_stage_table tables[PS_GOLD_MAX_TABLES];
+	size_t ntables;
 	long long applied_then;		/* C_APPLIED at the last commit */
 	int catch_ups;			/* catch-up passes so far */
 	struct ps_checkpoint *cp;	/* positions applied */
@@ -120,13 +120,28 @@ static int emit(struct run *r, const char *p, size_t n)
 
 #define FACT "fact_patient_flow"
 
-/* Write table t as a new data file of its Delta table. */
-static int write_table(struct run *r, const struct ps_table *t,
+/* The index of the stage's Delta table name (one of ps_gold_table_list). */
+static size_t table_index(const struct run *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntables; i++)
+		if (!strcmp(strrchr(r->tables[i].dir, '/') + 1, name))
+			break;
+	return i;
+}
+
+/* Write table t as a new data file of its Delta table k, replacing the
+ * table's files. */
+static int write_table(struct run *r, size_t k, const struct ps_table *t,
 		       struct ps_fsgroup *g, struct ps_error *e)
 {
-	char *p = ps_gold_delta_file(r->delta, t->name, NULL);
-	int rc = ps_table_write_parquet_to(t, p, r->o->codec, g, e);
+	char *p;
+	int rc;
 
+	ps_stage_remove(r->stage, k, NULL);
+	p = ps_stage_new_data(r->stage, k, NULL);
+	rc = ps_table_write_parquet_to(t, p, r->o->codec, g, e);
 	free(p);
 	return rc;
 }
@@ -171,6 +186,7 @@ static void eval_alerts(struct run *r, struct ps_table *t, size_t nt,
 /* Write (or remove, when empty) the fact partition of one day. */
 struct part_ctx {
 	struct run *r;
+	size_t fact;		/* its stage table */
 	struct ps_fsgroup *g;
 	struct ps_error *e;
 };
@@ -185,9 +201,9 @@ static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 
 	ps_date_format((int64_t)day * PS_USEC_PER_DAY, d);
 	snprintf(sub, sizeof(sub), "admission_date=%s", d);
-	ps_gold_delta_replace(c->r->delta, FACT, sub);
+	ps_stage_remove(c->r->stage, c->fact, sub);
 	if (t->nrows || t->fill) {
-		p = ps_gold_delta_file(c->r->delta, FACT, sub);
+		p = ps_stage_new_data(c->r->stage, c->fact, sub);
 		rc = ps_table_write_parquet_to(t, p, c->r->o->codec, c->g,
 					       c->e);
 		free(p);
@@ -272,10 +288,11 @@ struct commit_ctx {
 	struct ps_table *t;
 	size_t nt;
 	struct ps_buf lines;	/* alert transitions */
-	int64_t hour;
+	int64_t hour, now;
 };
 
-/* Step 2: alert levels, then the snapshot (with the positions). */
+/* The state, once the tables are committed: the alerts evaluated on the
+ * new tables and their levels, then the snapshot (with the positions). */
 static int save_state(void *ctx, struct ps_error *e)
 {
 	struct commit_ctx *c = ctx;
@@ -284,6 +301,8 @@ static int save_state(void *ctx, struct ps_error *e)
 	char *p;
 	int rc;
 
+	if (!r->o->no_alerts)
+		eval_alerts(r, c->t, c->nt, c->now, &c->lines);
 	ps_alerts_save_state(&r->alerts, &ast);
 	p = pathf("%s/%s.alerts", r->state_dir, r->o->stream);
 	rc = ps_seal_write(p, ast.data ? ast.data : "", ast.len, PS_SEAL_BIN,
@@ -336,66 +355,47 @@ static int emit_kpis(void *ctx, struct ps_error *e)
 	return 0;
 }
 
-/* After each table's Delta commit: the test hook. */
-static void table_committed(void *ctx, const char *table)
-{
-	struct run *r = ctx;
-
-	(void)table;
-	ps_stage_test_point(r->stage, "table");
-}
-
 /*
  * Commit everything applied so far (see gold.h for the order): the data
- * files of every table, then each table's Delta log (lib/gold_delta.h),
- * then the state (the commit point of the input), then the output.
+ * files of every table, then each table's Delta log (lib/stage.h,
+ * numbered commits), then the state (the commit point of the input), then
+ * the output.
  */
 static int commit(struct run *r, struct ps_error *e)
 {
 	const struct ps_gold_opts *o = r->o;
 	int64_t now = o->now != PS_GOLD_NULL ? o->now : ps_time_now();
 	struct ps_table t[PS_GOLD_MAX_TABLES];
-	struct part_ctx pc = { r, ps_fsgroup_new(), e };
-	struct commit_ctx cc = { r, t, 0, PS_BUF_INIT, 0 };
-	size_t nd = 0, i, n, nfc;
+	struct part_ctx pc = { r, table_index(r, FACT), ps_fsgroup_new(), e };
+	struct commit_ctx cc = { r, t, 0, PS_BUF_INIT, 0, now };
+	size_t nd = 0, i, n;
 	double t0 = ps_mono();
 	unsigned long long b0 = ps_fs_bytes_written(), f0 = ps_fs_fsyncs();
 	int32_t *days = ps_gold_take_dirty(r->g, &nd);
-	const struct ps_pq_column *fc = ps_gold_fact_columns(&nfc);
 	/* the dimensions change only with records (not with the clock) */
 	int same = r->c[C_APPLIED].value == r->applied_then;
 	int rc = -1;
 
 	cc.hour = now / (3600LL * PS_USEC_PER_SEC) * (3600LL * PS_USEC_PER_SEC);
-	/* the order of the tables' commits: dimensions, fact, KPIs */
-	ps_gold_delta_table(r->delta, "dim_department", NULL, 0,
-			    PS_GOLD_DELTA_REWRITE);
-	ps_gold_delta_table(r->delta, "dim_patient", NULL, 0,
-			    PS_GOLD_DELTA_REWRITE);
 	/* a state built from nothing replaces every partition */
-	ps_gold_delta_table(r->delta, FACT, fc, nfc, r->committed_once ?
-			    PS_GOLD_DELTA_PARTITIONS : PS_GOLD_DELTA_REWRITE);
+	if (!r->committed_once)
+		ps_stage_remove(r->stage, pc.fact, NULL);
 	if (ps_gold_fact_each(r->g, days, nd, now, write_part, &pc) < 0)
 		goto out;
 	ps_gold_tables(r->g, now, o->window, t, &cc.nt);
 	for (i = 0; i < cc.nt; i++) {
-		int keep = same && strncmp(t[i].name, "kpi_", 4) &&
-			   ps_gold_delta_can_keep(r->delta, t[i].name);
+		size_t k = table_index(r, t[i].name);
 
-		ps_gold_delta_table(r->delta, t[i].name, t[i].cols,
-				    t[i].ncols, keep ? PS_GOLD_DELTA_KEEP :
-				    PS_GOLD_DELTA_REWRITE);
-		if (!keep && write_table(r, &t[i], pc.g, e) < 0)
+		/* unchanged dimensions keep their files (the version holds
+		 * the txn alone) */
+		if (same && strncmp(t[i].name, "kpi_", 4) &&
+		    ps_stage_current(r->stage, k))
+			continue;
+		if (write_table(r, k, &t[i], pc.g, e) < 0)
 			goto out;
 	}
 	if (ps_fsgroup_commit(pc.g, e) < 0)
 		goto out;
-	ps_stage_test_point(r->stage, "data");
-	if (ps_gold_delta_commit(r->delta, ps_time_now() / 1000,
-				 table_committed, r, e) < 0)
-		goto out;
-	if (!o->no_alerts)
-		eval_alerts(r, t, cc.nt, now, &cc.lines);
 	n = ps_checkpoint_count(r->cp);
 	for (i = 0; i < n; i++) {
 		const char *src;
@@ -421,7 +421,7 @@ static int commit(struct run *r, struct ps_error *e)
 	rc = 0;
 out:
 	if (rc < 0)
-		ps_gold_delta_abort(r->delta);
+		ps_stage_abort(r->stage);
 	ps_fsgroup_free(pc.g);
 	for (i = 0; i < cc.nt; i++)
 		ps_table_release(&t[i]);
@@ -909,8 +909,11 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	};
 	struct ps_departments ds = PS_DEPARTMENTS_INIT;
 	struct ps_stage_opts so = { o->lake, PS_GOLD_TOOL, o->stream,
-				    o->lock_wait, NULL, 0, NULL, 0 };
+				    o->lock_wait, NULL, 0, NULL, 0, 1,
+				    o->keep_removed / 1000 };
+	const char *names[PS_GOLD_MAX_TABLES];
 	struct run r;
+	size_t k;
 	int rc = -1, i;
 
 	memset(&r, 0, sizeof(r));
@@ -940,15 +943,30 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	r.cp = ps_checkpoint_new();
 	r.gold_dir = pathf("%s/gold", o->lake);
 	r.state_dir = pathf("%s/_state/%s", o->lake, PS_GOLD_TOOL);
+	{
+		const struct ps_pq_column *cols[PS_GOLD_MAX_TABLES];
+		size_t ncols[PS_GOLD_MAX_TABLES];
+
+		r.ntables = ps_gold_table_list(names, cols, ncols);
+		for (k = 0; k < r.ntables; k++) {
+			struct ps_stage_table *t = &r.tables[k];
+
+			memset(t, 0, sizeof(*t));
+			t->dir = ps_path_join(r.gold_dir, names[k]);
+			t->cols = cols[k];
+			t->ncols = ncols[k];
+			t->lake_table = -1;
+			/* its partitions cannot be recovered from the state */
+			t->keep_unlogged = !strcmp(names[k], FACT);
+		}
+	}
+	so.delta = r.tables;
+	so.ndelta = r.ntables;
 	r.stage = ps_stage_open(&so, e);
 	if (!r.stage || ps_mkdir_p(r.gold_dir, 0755, e) < 0)
 		goto done;
 	clean_temps(r.gold_dir);
 	if (load_state(&r, e) < 0)
-		goto done;
-	r.delta = ps_gold_delta_open(r.gold_dir, o->stream, FACT,
-				     o->keep_removed / 1000, e);
-	if (!r.delta)
 		goto done;
 	ps_log(PS_INFO, "state loaded",
 	       PS_I("patients", ps_gold_npatients(r.g)),
@@ -968,7 +986,6 @@ done:
 		       PS_I("encounters", ps_gold_nencounters(r.g)),
 		       PS_I("departments", ps_gold_ndepartments(r.g)));
 	}
-	ps_gold_delta_free(r.delta);
 	ps_gold_free(r.g);
 	ps_buf_release(&r.logbuf);
 	ps_secret_free(r.pkey);
@@ -978,5 +995,7 @@ done:
 	ps_departments_release(&ds);
 	free(r.gold_dir);
 	free(r.state_dir);
+	for (k = 0; k < r.ntables; k++)
+		free((char *)r.tables[k].dir);
 	return rc;
 }

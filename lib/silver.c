@@ -1664,10 +1664,10 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 		};
 		static const char *const part[] = { "admission_date" };
 		struct ps_stage_table dt = { NULL, schema, PS_CLEAN_NCOLS,
-					     part, 1, PS_LAKE_SILVER };
+					     part, 1, PS_LAKE_SILVER, 0 };
 		struct ps_stage_opts so = { o->lake, PS_SILVER_TOOL,
 					    o->stream, o->lock_wait, tables,
-					    2, &dt, 1 };
+					    2, &dt, 1, 0, 0 };
 
 		s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER,
 					    o->stream);

@@ -26,6 +26,11 @@ struct dtable {
 	struct ps_delta_snapshot snap;
 	struct dadd *adds;
 	size_t nadds, capadds;
+	char **rm;			/* numbered: subdirectories whose
+					   files the commit removes */
+	size_t nrm;
+	int rm_all;			/* numbered: every file */
+	int64_t txn;			/* numbered: its TOOL/STREAM txn */
 	struct ps_delta_commit *c;	/* the open commit, made at commit */
 };
 
@@ -39,6 +44,11 @@ struct ps_stage {
 	struct ps_checkpoint *pending;	/* positions of the open commit */
 	char **files;			/* files of the open commit */
 	size_t nfiles, capfiles;
+	char *app_id;			/* numbered: "TOOL/STREAM" */
+	int64_t seq;			/* numbered: the last commit's number */
+	int64_t last_ok;		/* numbered: the number of this
+					   process's last commit that reached
+					   every table, or 0 */
 };
 
 /* ---- the test hook ---- */
@@ -66,11 +76,6 @@ static void hook(const struct ps_stage *st, const char *point)
 	(void)point;
 }
 #endif
-
-void ps_stage_test_point(struct ps_stage *st, const char *point)
-{
-	hook(st, point);
-}
 
 /* ---- open: lock, temporaries, positions, uncommitted files ---- */
 
@@ -286,6 +291,91 @@ done:
 	return rc;
 }
 
+static int is_part_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(name, "part-", 5) && n > 13 &&
+	       !strcmp(name + n - 8, ".parquet");
+}
+
+/*
+ * The part files under dir (rel: its path in the table, "" at the top;
+ * one level of "key=value" subdirectories) that the snapshot of dt does
+ * not reference (none when it has no log) are counted in *found and,
+ * unless dry, removed.
+ */
+static int sweep(const struct dtable *dt, const char *dir, const char *rel,
+		 int depth, int dry, size_t *found, struct ps_error *e)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!dh)
+		return errno == ENOENT ? 0 :
+		       ps_error_errno(e, PS_EX_IOERR, errno, "cannot list %s",
+				      dir);
+	while (rc == 0 && (de = readdir(dh))) {
+		struct ps_buf r = PS_BUF_INIT;
+		char *p;
+
+		if (de->d_name[0] == '.' || de->d_name[0] == '_')
+			continue;
+		p = ps_path_join(dir, de->d_name);
+		ps_buf_addf(&r, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		if (is_part_file(de->d_name)) {
+			if (!ps_delta_snapshot_find(&dt->snap, r.data, 1)) {
+				(*found)++;
+				if (!dry && unlink(p) < 0 && errno != ENOENT)
+					rc = ps_error_errno(e, PS_EX_IOERR,
+							    errno, "cannot "
+							    "remove %s", p);
+				else if (!dry)
+					ps_log(PS_INFO, "removed a file no "
+					       "version references",
+					       PS_S("file", p));
+			}
+		} else if (depth > 0 && strchr(de->d_name, '=')) {
+			rc = sweep(dt, p, r.data, depth - 1, dry, found, e);
+		}
+		ps_buf_release(&r);
+		free(p);
+	}
+	closedir(dh);
+	return rc;
+}
+
+/*
+ * Numbered commits, a table loaded on open (created by its first commit):
+ * refuse it or remove the files no version references, take the commit
+ * number from its txn.
+ */
+static int open_numbered(struct ps_stage *st, struct dtable *dt,
+			 struct ps_error *e)
+{
+	size_t found = 0;
+
+	if (dt->snap.version < 0 && dt->t.keep_unlogged) {
+		if (sweep(dt, dt->t.dir, "", 1, 1, &found, e) < 0)
+			return -1;
+		if (found)
+			return ps_error_set(e, PS_EX_CONFIG, "%s has Parquet "
+					    "files but no Delta log (written "
+					    "before %s wrote Delta tables): "
+					    "rebuild it (remove the tables "
+					    "and LAKE/_state/%s, then %s "
+					    "--catch-up)", dt->t.dir, st->tool,
+					    st->tool, st->tool);
+	}
+	if (sweep(dt, dt->t.dir, "", 1, 0, &found, e) < 0)
+		return -1;
+	dt->txn = ps_delta_txn_version(&dt->snap, st->app_id);
+	if (dt->txn > st->seq)
+		st->seq = dt->txn;
+	return 0;
+}
+
 /* Load (or create) the Delta tables; positions from the last one. */
 static int open_tables(struct ps_stage *st, struct ps_error *e)
 {
@@ -300,11 +390,13 @@ static int open_tables(struct ps_stage *st, struct ps_error *e)
 		free(ld);
 		if (ps_delta_snapshot_load(dt->t.dir, -1, &dt->snap, e) < 0)
 			return -1;
-		if (dt->snap.version < 0 && create_table(st, dt, e) < 0)
+		if (st->o.numbered ? open_numbered(st, dt, e) < 0 :
+		    dt->snap.version < 0 && create_table(st, dt, e) < 0)
 			return -1;
 	}
-	ps_lake_delta_positions(&st->dt[st->o.ndelta - 1].snap, st->tool,
-				st->stream, st->committed);
+	if (!st->o.numbered)
+		ps_lake_delta_positions(&st->dt[st->o.ndelta - 1].snap,
+					st->tool, st->stream, st->committed);
 	return 0;
 }
 
@@ -340,6 +432,8 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 	}
 	st->committed = ps_checkpoint_new();
 	st->pending = ps_checkpoint_new();
+	ps_buf_addf(&b, "%s/%s", o->tool, o->stream);
+	st->app_id = ps_buf_detach(&b, NULL);
 	if (ps_mkdir_p(o->lake, 0755, e) < 0)
 		goto fail;
 	st->lock = ps_lake_lock(o->lake, o->tool, o->stream, o->lock_wait, e);
@@ -354,9 +448,10 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 	ps_buf_release(&b);
 	for (i = 0; i < o->ntables; i++)
 		remove_table_temps(o->lake, o->tables[i], o->stream);
-	if (o->ndelta) {
-		if (open_tables(st, e) < 0)
-			goto fail;
+	if (o->ndelta && open_tables(st, e) < 0)
+		goto fail;
+	if (o->ndelta && !o->numbered) {
+		/* positions from the tables (open_tables) */
 	} else if (o->ntables) {
 		if (ps_lake_committed(o->lake, o->tables[0], o->stream,
 				      st->committed, e) < 0)
@@ -377,6 +472,13 @@ fail:
 static void dtable_forget(struct dtable *dt)
 {
 	size_t i, k;
+
+	for (i = 0; i < dt->nrm; i++)
+		free(dt->rm[i]);
+	free(dt->rm);
+	dt->rm = NULL;
+	dt->nrm = 0;
+	dt->rm_all = 0;
 
 	for (i = 0; i < dt->nadds; i++) {
 		free(dt->adds[i].rel);
@@ -407,6 +509,7 @@ void ps_stage_close(struct ps_stage *st)
 	ps_checkpoint_free(st->pending);
 	free(st->files);
 	free(st->tables);
+	free(st->app_id);
 	free(st->lake);
 	free(st->tool);
 	free(st->stream);
@@ -459,6 +562,38 @@ void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
 		a->pv[npv + k] = pv_vals[k] ? ps_xstrdup(pv_vals[k]) : NULL;
 	}
 	ps_stage_add_file(st, path);
+}
+
+char *ps_stage_new_data(struct ps_stage *st, size_t table, const char *sub)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	char *p;
+
+	ps_buf_adds(&b, st->dt[table].t.dir);
+	if (sub)
+		ps_buf_addf(&b, "/%s", sub);
+	ps_buf_addf(&b, "/part-%020lld.parquet", (long long)(st->seq + 1));
+	p = ps_buf_detach(&b, NULL);
+	ps_stage_add_data(st, table, p, NULL, NULL, 0);
+	return p;
+}
+
+void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub)
+{
+	struct dtable *dt = &st->dt[table];
+
+	if (!sub) {
+		dt->rm_all = 1;
+		return;
+	}
+	dt->rm = ps_xrealloc(dt->rm, (dt->nrm + 1) * sizeof(*dt->rm));
+	dt->rm[dt->nrm++] = ps_xstrdup(sub);
+}
+
+int ps_stage_current(const struct ps_stage *st, size_t table)
+{
+	return st->last_ok > 0 && st->last_ok == st->seq &&
+	       st->dt[table].txn == st->seq;
 }
 
 void ps_stage_set_position(struct ps_stage *st, const char *source,
@@ -548,35 +683,87 @@ static void keep_files(struct ps_stage *st, const struct dtable *dt)
 }
 
 /*
- * Step 3 for Delta tables: one version per table that has actions (the
- * last one, the commit point, also for positions alone), each with a txn
- * per source of the commit; then the table's snapshot is brought up to
- * date, and a checkpoint written when one is due.
+ * At a checkpoint version v: write the checkpoint.  With numbered
+ * commits, first vacuum the files removed longer ago than keep_removed,
+ * leave their tombstones out of the checkpoint and reload the snapshot
+ * from it (which drops them).  A failure is logged: the commit stands,
+ * the next checkpoint tries again.
  */
-static int commit_delta(struct ps_stage *st, struct ps_error *e)
+static void maintain(struct ps_stage *st, struct dtable *dt, int64_t v,
+		     int64_t now)
 {
-	struct ps_buf app = PS_BUF_INIT;
-	size_t i, k, np = ps_checkpoint_count(st->pending);
+	struct ps_delta_maint m;
+	struct ps_error ce = { 0, "" };
+	int64_t keep = st->o.numbered ? st->o.keep_removed : -1;
+
+	if (keep >= 0 && ps_delta_vacuum(dt->t.dir, keep, now, 0, NULL, NULL,
+					 &m, &ce) < 0) {
+		ps_log(PS_WARN, "vacuum failed (the commit stands)",
+		       PS_S("table", dt->t.dir), PS_S("err", ce.msg));
+		return;
+	}
+	hook(st, "checkpoint");
+	if (ps_delta_checkpoint(dt->t.dir, v, now, keep, &ce) < 0)
+		ps_log(PS_WARN, "delta checkpoint failed (the commit stands)",
+		       PS_S("table", dt->t.dir), PS_I("version", v),
+		       PS_S("err", ce.msg));
+	else if (keep >= 0 &&
+		 ps_delta_snapshot_load(dt->t.dir, -1, &dt->snap, &ce) < 0)
+		ps_log(PS_WARN, "cannot reload the table after its checkpoint",
+		       PS_S("table", dt->t.dir), PS_S("err", ce.msg));
+}
+
+/* Does the open commit of dt remove its active file at path? */
+static int removed(const struct dtable *dt, const char *path)
+{
+	size_t i, n;
+
+	if (dt->rm_all)
+		return 1;
+	for (i = 0; i < dt->nrm; i++) {
+		n = strlen(dt->rm[i]);
+		if (!strncmp(path, dt->rm[i], n) && path[n] == '/')
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The version of dt in the open commit: its removes and adds, and its
+ * txns: one per source of the commit (appId TOOL/STREAM/SOURCE, the
+ * highest position), or with numbered commits one TOOL/STREAM whose
+ * version is the commit number seq.  Then the files of dt are kept,
+ * the snapshot brought up to date and, at a checkpoint version, the
+ * table maintained.  Returns 0 or -1 with e filled.
+ */
+static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
+			struct ps_error *e)
+{
+	int64_t now = ps_time_now() / 1000, v;
+	size_t k, np = ps_checkpoint_count(st->pending);
 	int rc = 0;
 
-	for (i = 0; i < st->o.ndelta && rc == 0; i++) {
-		struct dtable *dt = &st->dt[i];
-		int64_t now = ps_time_now() / 1000, v;
-		struct ps_error ce = { 0, "" };
+	dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
+	if (dt->snap.version < 0)
+		rc = ps_delta_commit_create(dt->c, NULL, dt->t.cols,
+					    dt->t.ncols, dt->t.part,
+					    dt->t.npart, now, e);
+	for (k = 0; rc == 0 && k < dt->snap.nfiles; k++)
+		if (removed(dt, dt->snap.files[k].path))
+			ps_delta_commit_remove(dt->c, &dt->snap.files[k], now,
+					       1);
+	for (k = 0; rc == 0 && k < dt->nadds; k++)
+		rc = ps_delta_commit_add_file(
+			dt->c, dt->t.dir, dt->adds[k].rel,
+			(const char *const *)dt->adds[k].pv,
+			(const char *const *)dt->adds[k].pv + dt->adds[k].npv,
+			dt->adds[k].npv, 1, e);
+	if (seq > 0) {
+		ps_delta_commit_txn(dt->c, st->app_id, seq, now);
+	} else {
+		struct ps_buf app = PS_BUF_INIT;
 
-		if (!dt->nadds && (i + 1 < st->o.ndelta || !np))
-			continue;
-		dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
-		for (k = 0; k < dt->nadds && rc == 0; k++) {
-			const struct dadd *a = &dt->adds[k];
-
-			rc = ps_delta_commit_add_file(
-				dt->c, dt->t.dir, a->rel,
-				(const char *const *)a->pv,
-				(const char *const *)a->pv + a->npv, a->npv,
-				1, e);
-		}
-		for (k = 0; k < np && rc == 0; k++) {
+		for (k = 0; k < np; k++) {
 			const char *src;
 			size_t len;
 			long long pos;
@@ -587,41 +774,100 @@ static int commit_delta(struct ps_stage *st, struct ps_error *e)
 					   len);
 			ps_delta_commit_txn(dt->c, app.data, pos, now);
 		}
-		if (rc == 0)
-			rc = ps_delta_commit_write(dt->t.dir, dt->c, now, 0,
-						   &v, e);
-		if (rc < 0)
-			break;
-		keep_files(st, dt);
-		if (ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0) {
-			rc = -1;
-			break;
-		}
-		if (v > 0 && v % PS_DELTA_CHECKPOINT_INTERVAL == 0) {
-			hook(st, "checkpoint");
-			if (ps_delta_checkpoint(dt->t.dir, v, now, -1, &ce) < 0)
-				ps_log(PS_WARN, "delta checkpoint failed (the "
-				       "commit stands)", PS_S("table",
-				       dt->t.dir), PS_I("version", v),
-				       PS_S("err", ce.msg));
-		}
+		ps_buf_release(&app);
 	}
-	ps_buf_release(&app);
-	return rc;
+	if (rc == 0)
+		rc = ps_delta_commit_write(dt->t.dir, dt->c, now, 0, &v, e);
+	if (rc < 0)
+		return -1;
+	keep_files(st, dt);
+	if (ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0)
+		return -1;
+	hook(st, "table");
+	if (v > 0 && v % PS_DELTA_CHECKPOINT_INTERVAL == 0)
+		maintain(st, dt, v, now);
+	return 0;
+}
+
+/*
+ * Step 3 for Delta tables: one version per table that has actions (the
+ * last one, the commit point, also for positions alone).
+ */
+static int commit_delta(struct ps_stage *st, struct ps_error *e)
+{
+	size_t i, np = ps_checkpoint_count(st->pending);
+
+	for (i = 0; i < st->o.ndelta; i++) {
+		struct dtable *dt = &st->dt[i];
+
+		if (!dt->nadds && (i + 1 < st->o.ndelta || !np))
+			continue;
+		if (commit_table(st, dt, -1, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Step 2 of numbered commits: one version per table, in order (even
+ * without actions: the txn alone); the number is used up either way.
+ */
+static int commit_numbered(struct ps_stage *st, struct ps_error *e)
+{
+	size_t i;
+
+	hook(st, "data");
+	st->seq++;
+	st->last_ok = 0;
+	for (i = 0; i < st->o.ndelta; i++) {
+		if (commit_table(st, &st->dt[i], st->seq, e) < 0)
+			return -1;
+		st->dt[i].txn = st->seq;
+	}
+	st->last_ok = st->seq;
+	return 0;
+}
+
+/* Step 4 without Delta tables, or with numbered commits: the positions
+ * of the commit into the checkpoint file. */
+static int save_positions(struct ps_stage *st, struct ps_error *e)
+{
+	struct ps_checkpoint *next;
+
+	if (!ps_checkpoint_count(st->pending))
+		return 0;	/* plain input alone has no commit point */
+	next = ps_checkpoint_new();
+	ps_checkpoint_merge(next, st->committed);
+	ps_checkpoint_merge(next, st->pending);
+	if (ps_checkpoint_save(next, st->lake, st->tool, st->stream, e) < 0) {
+		ps_checkpoint_free(next);
+		return -1;
+	}
+	ps_checkpoint_free(st->committed);
+	st->committed = next;
+	return 0;
 }
 
 int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		    ps_stage_fn emit, void *ctx, struct ps_error *e)
 {
-	struct ps_checkpoint *next;
-
+	if (sync_dirs(st, e) < 0 ||
+	    (st->o.numbered && commit_numbered(st, e) < 0)) {
+		ps_stage_abort(st);
+		return -1;
+	}
 	hook(st, "state");
-	if (sync_dirs(st, e) < 0 || (save_state && save_state(ctx, e) < 0)) {
+	if (save_state && save_state(ctx, e) < 0) {
 		ps_stage_abort(st);
 		return -1;
 	}
 	hook(st, "commit");
-	if (st->o.ndelta) {
+	if (st->o.numbered || !st->o.ndelta) {
+		if (save_positions(st, e) < 0) {
+			ps_stage_abort(st);
+			return -1;
+		}
+	} else {
 		if (commit_delta(st, e) < 0) {
 			ps_stage_abort(st);
 			return -1;
@@ -629,19 +875,6 @@ int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		/* every writer's positions, as the commit point holds them */
 		ps_lake_delta_positions(&st->dt[st->o.ndelta - 1].snap,
 					st->tool, st->stream, st->committed);
-	} else if (ps_checkpoint_count(st->pending)) {
-		/* A commit of plain input alone has no commit point. */
-		next = ps_checkpoint_new();
-		ps_checkpoint_merge(next, st->committed);
-		ps_checkpoint_merge(next, st->pending);
-		if (ps_checkpoint_save(next, st->lake, st->tool, st->stream,
-				       e) < 0) {
-			ps_checkpoint_free(next);
-			ps_stage_abort(st);
-			return -1;
-		}
-		ps_checkpoint_free(st->committed);
-		st->committed = next;
 	}
 	forget(st);
 	hook(st, "emit");

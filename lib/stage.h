@@ -35,9 +35,31 @@
  *
  * Several Delta tables.  A stage with several commits them one after the
  * other; after a crash between two of them, the tables before the last
- * may be one commit ahead of the commit point (the last table's).  Only
- * silver uses Delta tables through this module today (one table, appends
- * only); gold commits its tables through lib/gold_delta.
+ * may be one commit ahead of the commit point (the last table's).
+ *
+ * Numbered commits (ps_stage_opts.numbered; ps-gold): a stage whose
+ * private state must never run ahead of its tables commits the tables
+ * first.  The sequence is then: 1. the files; 2. every table, one version
+ * each in the order of ps_stage_opts.delta, even when the commit changes
+ * nothing in it, holding the commit's remove and add actions and one txn
+ * action with appId "TOOL/STREAM" whose version is the commit's number
+ * (1 for new tables, else one more than the highest such txn of any of
+ * the tables, so that it never repeats even after a crash between two
+ * tables); 3. the state; 4. the commit point, LAKE/_state/TOOL/
+ * STREAM.json; 5. the records.  A table is created by its first commit
+ * (version 0 holds protocol, metaData and that commit).  Data files are
+ * new files named part-N.parquet (N the commit number in 20 digits,
+ * ps_stage_new_data), never replaced in place, so that every version
+ * stays readable until its removed files are vacuumed.  Between two
+ * tables' versions a reader sees the earlier tables at commit N and the
+ * later ones at N - 1, each complete.  On open, the files of the tables
+ * that no version references (a commit that died before its log commit,
+ * or a table of an older lake without a log) are removed; a table marked
+ * keep_unlogged that holds Parquet files but no log is refused (78).  At
+ * each table's checkpoint (every PS_DELTA_CHECKPOINT_INTERVAL versions)
+ * the table is vacuumed (ps_delta_vacuum, files removed longer ago than
+ * ps_stage_opts.keep_removed) and checkpointed without their tombstones:
+ * a table rewritten at every commit would otherwise pile up removed files.
  *
  * Test builds (compiled with -DPS_TEST_HOOKS) stop the process with
  * SIGSTOP at a named point when PS_TEST_STOP is TOOL:POINT:N (the N-th
@@ -45,14 +67,16 @@
  * "test hook: stopped" with the point; POINT is "file" (after each file of
  * step 1, that is between two renames), "state" (before step 2),
  * "commit" (before step 3), "checkpoint" (after a Delta commit that is due
- * a checkpoint, before it is written) or "emit" (before step 4), or a
- * point the stage names itself (ps_stage_test_point).  Other builds ignore
+ * a checkpoint, before it is written) or "emit" (before step 4); with
+ * numbered commits also "data" (the files durable, before the first
+ * table) and "table" (after each table's version).  Other builds ignore
  * the variable.
  */
 #ifndef PS_STAGE_H
 #define PS_STAGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "checkpoint.h"
 #include "delta.h"
@@ -76,6 +100,8 @@ struct ps_stage_table {
 	int lake_table;		/* an enum ps_lake_table whose part files
 				   the table holds (converted from an older
 				   lake on open), or -1 */
+	int keep_unlogged;	/* numbered: Parquet files without a log are
+				   refused on open (78), not removed */
 };
 
 struct ps_stage_opts {
@@ -88,6 +114,8 @@ struct ps_stage_opts {
 	const struct ps_stage_table *delta;	/* its Delta tables: the
 						   commit point (above) */
 	size_t ndelta;
+	int numbered;		/* numbered commits (above) */
+	int64_t keep_removed;	/* numbered: ms a removed file is kept */
 };
 
 struct ps_stage;
@@ -131,6 +159,29 @@ void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
 		       size_t npv);
 
 /*
+ * Numbered commits: the path (caller frees) of a new data file of Delta
+ * table table, TABLEDIR[/sub]/part-N.parquet, registered in the open
+ * commit as ps_stage_add_data (no partition values).  Write it complete
+ * before ps_stage_commit.  Cannot fail.
+ */
+char *ps_stage_new_data(struct ps_stage *st, size_t table, const char *sub);
+
+/*
+ * Numbered commits: the open commit removes the active files of Delta
+ * table table under its subdirectory sub (NULL: every file).  Cannot
+ * fail.
+ */
+void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub);
+
+/*
+ * Numbered commits: 1 when the latest version of Delta table table holds
+ * this process's last commit and that commit reached every table (a
+ * caller that knows the table's content did not change since may leave
+ * it alone: its next version holds the txn alone), else 0.
+ */
+int ps_stage_current(const struct ps_stage *st, size_t table);
+
+/*
  * The snapshot of Delta table table as of this stage's last commit (owned
  * by st, updated by each commit).  Cannot fail.
  */
@@ -148,17 +199,14 @@ void ps_stage_set_position(struct ps_stage *st, const char *source,
  * Commit (steps 1-4 above): save_state and emit may be NULL; both get
  * ctx.  Returns 0; or -1 with e filled: when a step before the commit
  * point failed (the commit's files are then removed and the positions
- * are unchanged), or when emit failed (the commit stands).
+ * are unchanged; with numbered commits, the tables committed before the
+ * failure stay committed, their files too, and the number is used up),
+ * or when emit failed (the commit stands).  Errors: 73/74 I/O, 75
+ * another writer's conflicting commit, 65 a corrupt log, 66 a data file
+ * that cannot be read, or save_state's.
  */
 int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		    ps_stage_fn emit, void *ctx, struct ps_error *e);
-
-/*
- * The test hook at a point of the stage's own (ps-gold: "data" once its
- * data files are durable, "table" after each table's Delta commit).
- * Cannot fail.
- */
-void ps_stage_test_point(struct ps_stage *st, const char *point);
 
 /* Drop the open commit: remove its files, forget its positions. */
 void ps_stage_abort(struct ps_stage *st);

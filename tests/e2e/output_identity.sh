@@ -20,7 +20,7 @@ cd "$TMPD" || exit 1
 # active TABLE: the data files of the latest version of a Delta table
 # (the adds of its log not removed since), else every Parquet file under
 # it.  Gold's data files are named by the gold commit that wrote them
-# (part-SEQ.parquet, lib/gold_delta.h): the manifest names them by table
+# (part-SEQ.parquet, lib/stage.h): the manifest names them by table
 # and partition, as SEQ depends on how many commits a run made.
 active() {
 	if [ -d "$1/_delta_log" ]; then

@@ -290,9 +290,9 @@ static struct ps_stage *silver_stage(struct ps_error *e)
 {
 	static char *dir;
 	static struct ps_stage_table dt = { NULL, tcols, 2, tpart, 1,
-					    PS_LAKE_SILVER };
+					    PS_LAKE_SILVER, 0 };
 	struct ps_stage_opts o = { NULL, "ps-silver", "adm", 0,
-				   silver_tables, 2, &dt, 1 };
+				   silver_tables, 2, &dt, 1, 0, 0 };
 
 	free(dir);
 	dir = ps_lake_dir(lake, PS_LAKE_SILVER, "adm");
@@ -608,4 +608,255 @@ Test(lake, one_writer_per_stage_and_stream, .init = mklake,
 	cr_assert_eq(WEXITSTATUS(status), 0);
 	ps_lake_unlock(l);
 	close(fds[0]);
+}
+
+/* ---- numbered commits (ps-gold's tables) ---- */
+
+static const struct ps_pq_column ncols[] = {
+	{ "x", PS_PQ_INT64, 0, 0 },
+};
+
+/* A numbered stage of ps-gold, stream "adm", with tables dim and fact
+ * (fact refused without a log). */
+static struct ps_stage *gold_stage(struct ps_error *e)
+{
+	static char *dirs[2];
+	static struct ps_stage_table dt[2] = {
+		{ NULL, ncols, 1, NULL, 0, -1, 0 },
+		{ NULL, ncols, 1, NULL, 0, -1, 1 },
+	};
+	struct ps_stage_opts o = { NULL, "ps-gold", "adm", 0, NULL, 0, dt, 2,
+				   1, 3600 * 1000 };
+
+	free(dirs[0]);
+	free(dirs[1]);
+	dirs[0] = lpath("gold/dim");
+	dirs[1] = lpath("gold/fact");
+	dt[0].dir = dirs[0];
+	dt[1].dir = dirs[1];
+	o.lake = lake;
+	return ps_stage_open(&o, e);
+}
+
+/* A new data file of table k (under sub) with a row, removing what rm
+ * names (NULL: nothing, "*": every file). */
+static char *put(struct ps_stage *st, size_t k, const char *sub,
+		 const char *rm)
+{
+	struct ps_pq_options po = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_pq_writer *w;
+	char *p, *slash;
+
+	if (rm)
+		ps_stage_remove(st, k, strcmp(rm, "*") ? rm : NULL);
+	p = ps_stage_new_data(st, k, sub);
+	slash = strrchr(p, '/');
+	*slash = '\0';
+	cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
+	*slash = '/';
+	w = ps_pq_open(p, ncols, 1, &po, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	ps_pq_set_int64(w, 0, 1);
+	cr_assert_eq(ps_pq_end_row(w, &e), 0);
+	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+	return p;
+}
+
+static void gsnap(const char *table, struct ps_delta_snapshot *s)
+{
+	struct ps_error e = { 0, "" };
+	char *p = lpath(table);
+
+	ps_delta_snapshot_release(s);
+	cr_assert_eq(ps_delta_snapshot_load(p, -1, s, &e), 0, "%s", e.msg);
+	free(p);
+}
+
+static void gcommit(struct ps_stage *st)
+{
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_stage_commit(st, NULL, NULL, NULL, &e), 0, "%s",
+		     e.msg);
+}
+
+/* The state is saved after every table's version, before the positions
+ * (the commit point). */
+static int state_after_tables(void *ctx, struct ps_error *e)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+
+	(void)ctx;
+	gsnap("gold/fact", &s);
+	cr_assert_eq(ps_delta_txn_version(&s, "ps-gold/adm"), 1);
+	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-gold", "adm", e), 0);
+	cr_assert_eq(ps_checkpoint_count(cp), 0);
+	ps_checkpoint_free(cp);
+	ps_delta_snapshot_release(&s);
+	emitted++;
+	return 0;
+}
+
+Test(stage, numbered_tables_first_one_version_each, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_stage *st = gold_stage(&e);
+	int k;
+
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert(!exists("gold/dim/_delta_log"), "created by a commit");
+	free(put(st, 0, NULL, "*"));
+	free(put(st, 1, "day=1", "day=1"));
+	ps_stage_set_position(st, "kafka:t/0", 9, 5);
+	emitted = 0;
+	cr_assert_eq(ps_stage_commit(st, state_after_tables, NULL, NULL, &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(emitted, 1);
+	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-gold", "adm", &e), 0);
+	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 5);
+	/* version 0 creates the table with the first commit */
+	gsnap("gold/dim", &s);
+	cr_assert_eq(s.version, 0);
+	cr_assert_eq(s.nfiles, 1);
+	/* a rewrite: remove + add in one version */
+	for (k = 2; k <= 3; k++) {
+		free(put(st, 0, NULL, "*"));
+		gcommit(st);
+	}
+	gsnap("gold/dim", &s);
+	cr_assert_eq(s.version, 2);
+	cr_assert_eq(s.nfiles, 1);
+	cr_assert_str_eq(s.files[0].path, "part-00000000000000000003.parquet");
+	cr_assert_eq(s.nremoved, 2);
+	cr_assert_eq(ps_delta_txn_version(&s, "ps-gold/adm"), 3);
+	/* the fact, untouched, has a version per commit (the txn alone) */
+	gsnap("gold/fact", &s);
+	cr_assert_eq(s.version, 2);
+	cr_assert_eq(s.nfiles, 1);
+	cr_assert_eq(ps_delta_txn_version(&s, "ps-gold/adm"), 3);
+	ps_delta_snapshot_release(&s);
+	ps_checkpoint_free(cp);
+	ps_stage_close(st);
+}
+
+Test(stage, numbered_partitions_replace_only_their_files, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st = gold_stage(&e);
+
+	cr_assert_not_null(st, "%s", e.msg);
+	free(put(st, 1, "day=1", "day=1"));
+	free(put(st, 1, "day=2", "day=2"));
+	gcommit(st);
+	/* day 1 rewritten, day 2 emptied, day 3 new */
+	free(put(st, 1, "day=1", "day=1"));
+	ps_stage_remove(st, 1, "day=2");
+	free(put(st, 1, "day=3", "day=3"));
+	gcommit(st);
+	gsnap("gold/fact", &s);
+	cr_assert_eq(s.nfiles, 2);
+	cr_assert_str_eq(s.files[0].path,
+			 "day=1/part-00000000000000000002.parquet");
+	cr_assert_str_eq(s.files[1].path,
+			 "day=3/part-00000000000000000002.parquet");
+	cr_assert_eq(s.nremoved, 2);
+	ps_delta_snapshot_release(&s);
+	ps_stage_close(st);
+}
+
+Test(stage, numbered_current_only_after_a_whole_commit_of_this_process,
+     .init = mklake, .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st = gold_stage(&e);
+	char *p;
+
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert_eq(ps_stage_current(st, 0), 0);
+	free(put(st, 0, NULL, "*"));
+	gcommit(st);
+	cr_assert_eq(ps_stage_current(st, 0), 1);
+	cr_assert_eq(ps_stage_current(st, 1), 1);
+	/* a commit that fails at its second table: the first stays
+	 * committed, the number is used up, nothing is current */
+	free(put(st, 0, NULL, "*"));
+	p = put(st, 1, NULL, NULL);
+	cr_assert_eq(unlink(p), 0);
+	cr_assert_eq(ps_stage_commit(st, NULL, NULL, NULL, &e), -1);
+	cr_assert_eq(e.code, PS_EX_NOINPUT, "%d %s", e.code, e.msg);
+	free(p);
+	cr_assert(exists("gold/dim/part-00000000000000000002.parquet"));
+	cr_assert_eq(ps_stage_current(st, 0), 0);
+	free(put(st, 1, NULL, NULL));
+	gcommit(st);
+	cr_assert(exists("gold/fact/part-00000000000000000003.parquet"));
+	cr_assert_eq(ps_stage_current(st, 0), 1);
+	ps_stage_close(st);
+	/* a new process continues the numbers, knows nothing current */
+	st = gold_stage(&e);
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert_eq(ps_stage_current(st, 0), 0);
+	p = put(st, 0, NULL, "*");
+	cr_assert(strstr(p, "part-00000000000000000004.parquet"), "%s", p);
+	free(p);
+	ps_stage_close(st);
+}
+
+Test(stage, numbered_open_removes_files_no_version_references,
+     .init = mklake, .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st = gold_stage(&e);
+
+	cr_assert_not_null(st, "%s", e.msg);
+	free(put(st, 0, NULL, "*"));
+	free(put(st, 1, "day=1", "day=1"));
+	gcommit(st);
+	/* a commit that died after its data files: close aborts it */
+	free(put(st, 0, NULL, "*"));
+	ps_stage_close(st);
+	cr_assert(!exists("gold/dim/part-00000000000000000002.parquet"));
+	touch("gold/dim/part-00000000000000000002.parquet");
+	touch("gold/fact/day=1/part-00000000000000000002.parquet");
+	st = gold_stage(&e);
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert(!exists("gold/dim/part-00000000000000000002.parquet"));
+	cr_assert(!exists("gold/fact/day=1/part-00000000000000000002.parquet"));
+	cr_assert(exists("gold/dim/part-00000000000000000001.parquet"));
+	cr_assert(exists("gold/fact/day=1/part-00000000000000000001.parquet"));
+	ps_stage_close(st);
+}
+
+Test(stage, numbered_unlogged_files_refused_or_removed, .init = mklake,
+     .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st;
+	char *p = lpath("gold/dim");
+
+	/* dim of an older lake: its files go; fact: refused */
+	cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	touch("gold/dim/part-0.parquet");
+	p = lpath("gold/fact/day=1");
+	cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
+	free(p);
+	touch("gold/fact/day=1/part-0.parquet");
+	cr_assert_null(gold_stage(&e));
+	cr_assert_eq(e.code, PS_EX_CONFIG);
+	cr_assert(strstr(e.msg, "no Delta log"), "%s", e.msg);
+	cr_assert(!exists("gold/dim/part-0.parquet"));
+	p = lpath("gold/fact/day=1/part-0.parquet");
+	cr_assert_eq(unlink(p), 0);
+	free(p);
+	st = gold_stage(&e);
+	cr_assert_not_null(st, "%s", e.msg);
+	ps_stage_close(st);
 }
