@@ -188,14 +188,77 @@ struct pobs {
 	uint32_t gender, band;		/* symbols */
 };
 
+/* Most patients have one observation and one encounter: those are held
+ * in the struct itself (48 bytes, no allocation); more go to the heap. */
 struct patient {
-	struct pobs *o;			/* sorted by t, one per instant */
-	uint32_t n, cap;
-	int32_t age;
+	union {				/* sorted by t, one per instant */
+		struct pobs one;	/* n <= 1 */
+		struct {
+			struct pobs *v;
+			uint32_t cap;
+		} heap;			/* n > 1 */
+	} o;
 	int64_t age_t;
-	int32_t *encs;			/* encounters seen with this patient */
-	uint32_t nenc, capenc;		/* (not persisted: rebuilt) */
+	union {				/* encounters seen with this patient */
+		int32_t one;		/* capenc == 0: at most one */
+		int32_t *v;
+	} encs;
+	uint32_t n, nenc, capenc;	/* (encs not persisted: rebuilt) */
+	int32_t age;
 };
+
+/* The observations of p, o[0..p->n - 1]. */
+static struct pobs *obs_of(struct patient *p)
+{
+	return p->n <= 1 ? &p->o.one : p->o.heap.v;
+}
+
+static const struct pobs *cobs(const struct patient *p)
+{
+	return p->n <= 1 ? &p->o.one : p->o.heap.v;
+}
+
+/* Room for n observations (p->n of them kept), inline or on the heap;
+ * returns the array.  Cannot fail. */
+static struct pobs *obs_room(struct patient *p, uint32_t n)
+{
+	struct pobs one;
+
+	if (n <= 1) {
+		if (p->n > 1) {
+			one = p->o.heap.v[0];
+			free(p->o.heap.v);
+			p->o.one = one;
+		}
+		return &p->o.one;
+	}
+	if (p->n <= 1) {
+		one = p->o.one;
+		p->o.heap.v = ps_xmalloc((n < 2 ? 2 : n) * sizeof(one));
+		p->o.heap.cap = n < 2 ? 2 : n;
+		p->o.heap.v[0] = one;
+	} else if (n > p->o.heap.cap) {
+		uint32_t cap = p->o.heap.cap * 2 > n ? p->o.heap.cap * 2 : n;
+
+		p->o.heap.v = ps_xrealloc(p->o.heap.v, cap * sizeof(one));
+		p->o.heap.cap = cap;
+	}
+	return p->o.heap.v;
+}
+
+/* The encounters seen with p, encs[0..p->nenc - 1]. */
+static const int32_t *encs_of(const struct patient *p)
+{
+	return p->capenc ? p->encs.v : &p->encs.one;
+}
+
+static void pat_release(struct patient *p)
+{
+	if (p->n > 1)
+		free(p->o.heap.v);
+	if (p->capenc)
+		free(p->encs.v);
+}
 
 /* One derived SCD2 version: observations o[first..end-1]. */
 struct pver {
@@ -301,10 +364,8 @@ void ps_gold_free(struct ps_gold *g)
 
 	if (!g)
 		return;
-	for (i = 0; i < g->pidx.n; i++) {
-		free(g->pat[i].o);
-		free(g->pat[i].encs);
-	}
+	for (i = 0; i < g->pidx.n; i++)
+		pat_release(&g->pat[i]);
 	free(g->pat);
 	free(g->dep);
 	free(g->enc);
@@ -460,38 +521,35 @@ static int scd2_observe(const struct ps_gold *g, struct patient *p,
 			int64_t t, uint32_t gender, uint32_t band)
 {
 	uint32_t lo = 0, hi = p->n, k;
+	struct pobs *o = obs_of(p);
 
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
 
-		if (p->o[mid].t < t)
+		if (o[mid].t < t)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	k = lo;
-	if (k < p->n && p->o[k].t == t) {
-		struct pobs *o = &p->o[k];
-		int c = symcmp(g, gender, o->gender);
+	if (k < p->n && o[k].t == t) {
+		int c = symcmp(g, gender, o[k].gender);
 
 		if (!c)
-			c = symcmp(g, band, o->band);
+			c = symcmp(g, band, o[k].band);
 		if (c >= 0)
 			return 0;
-		o->gender = gender;
-		o->band = band;
+		o[k].gender = gender;
+		o[k].band = band;
 		return 2;
 	}
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 2;
-		p->o = ps_xrealloc(p->o, p->cap * sizeof(*p->o));
-	}
-	memmove(&p->o[k + 1], &p->o[k], (p->n - k) * sizeof(*p->o));
-	p->o[k].t = t;
-	p->o[k].gender = gender;
-	p->o[k].band = band;
+	o = obs_room(p, p->n + 1);
+	memmove(&o[k + 1], &o[k], (p->n - k) * sizeof(*o));
+	o[k].t = t;
+	o[k].gender = gender;
+	o[k].band = band;
 	p->n++;
-	if (k > 0 && p->o[k - 1].gender == gender && p->o[k - 1].band == band)
+	if (k > 0 && o[k - 1].gender == gender && o[k - 1].band == band)
 		return 1;
 	return 2;
 }
@@ -504,7 +562,7 @@ static uint32_t scd2_versions(const struct patient *p, struct pver **v,
 	uint32_t i, n = 0;
 
 	for (i = 0; i < p->n; i++) {
-		const struct pobs *o = &p->o[i];
+		const struct pobs *o = &cobs(p)[i];
 
 		if (n && (*v)[n - 1].gender == o->gender &&
 		    (*v)[n - 1].band == o->band) {
@@ -530,19 +588,20 @@ static uint32_t scd2_versions(const struct patient *p, struct pver **v,
  * last version starting at or before t, or the first one. */
 static uint32_t version_start_at(const struct patient *p, int64_t t)
 {
+	const struct pobs *o = cobs(p);
 	uint32_t lo = 0, hi = p->n, k;
 
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
 
-		if (p->o[mid].t <= t)
+		if (o[mid].t <= t)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	k = lo ? lo - 1 : 0;
-	while (k > 0 && p->o[k - 1].gender == p->o[k].gender &&
-	       p->o[k - 1].band == p->o[k].band)
+	while (k > 0 && o[k - 1].gender == o[k].gender &&
+	       o[k - 1].band == o[k].band)
 		k--;
 	return k;
 }
@@ -652,11 +711,23 @@ static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
 
 static void pat_add_enc(struct patient *p, int32_t ei)
 {
-	if (p->nenc == p->capenc) {
-		p->capenc = p->capenc ? p->capenc * 2 : 2;
-		p->encs = ps_xrealloc(p->encs, p->capenc * sizeof(*p->encs));
+	if (!p->capenc) {
+		int32_t one = p->encs.one;
+
+		if (!p->nenc) {
+			p->encs.one = ei;
+			p->nenc = 1;
+			return;
+		}
+		p->encs.v = ps_xmalloc(2 * sizeof(*p->encs.v));
+		p->encs.v[0] = one;
+		p->capenc = 2;
+	} else if (p->nenc == p->capenc) {
+		p->capenc *= 2;
+		p->encs.v = ps_xrealloc(p->encs.v,
+					p->capenc * sizeof(*p->encs.v));
 	}
-	p->encs[p->nenc++] = ei;
+	p->encs.v[p->nenc++] = ei;
 }
 
 /* What a record does to the cancel state of its encounter. */
@@ -858,9 +929,11 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		const struct patient *pp = &g->pat[pi];
 		uint32_t k;
 
+		const int32_t *pe = encs_of(pp);
+
 		for (k = 0; k < pp->nenc; k++)
-			if (g->enc[pp->encs[k]].patient == (int32_t)pi)
-				mark_dirty(g, g->enc[pp->encs[k]].admission);
+			if (g->enc[pe[k]].patient == (int32_t)pi)
+				mark_dirty(g, g->enc[pe[k]].admission);
 	}
 	/* for the state log: whatever the record did to them */
 	if (pi < g->lpat)
@@ -1335,7 +1408,7 @@ static const struct pobs *cur_ver(const struct ps_gold *g, int32_t pi)
 {
 	const struct patient *p = &g->pat[pi];
 
-	return &p->o[p->n - 1];
+	return &cobs(p)[p->n - 1];
 }
 
 /* Compare rows on every column in order (nulls first). */
@@ -1401,7 +1474,7 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 	ps_table_set_i(t, r, FC_FACT_SK, key_sk(ek));
 	ps_table_set_s(t, r, FC_ENCOUNTER, ek->p, ek->len);
 	ps_table_set_i(t, r, FC_PATIENT_SK, version_sk(pk,
-		p->o[version_start_at(p, e->admission)].t));
+		cobs(p)[version_start_at(p, e->admission)].t));
 	ps_table_set_i(t, r, FC_PATIENT_KEY, key_sk(pk));
 	ps_table_set_i(t, r, FC_DEPT_SK, d->sk);
 	ps_table_set_s(t, r, FC_PATIENT_ID, pk->p, pk->len);
@@ -2502,9 +2575,9 @@ static void put_pat(struct ps_buf *b, const struct patient *p)
 	put64(b, p->age_t);
 	put32(b, (int32_t)p->n);
 	for (j = 0; j < p->n; j++) {
-		put64(b, p->o[j].t);
-		put32(b, (int32_t)p->o[j].gender);
-		put32(b, (int32_t)p->o[j].band);
+		put64(b, cobs(p)[j].t);
+		put32(b, (int32_t)cobs(p)[j].gender);
+		put32(b, (int32_t)cobs(p)[j].band);
 	}
 }
 
@@ -2714,6 +2787,7 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 		    struct patient *pt)
 {
 	int32_t nv, j;
+	struct pobs *o;
 
 	pt->age = get32(r);
 	pt->age_t = get64(r);
@@ -2723,19 +2797,14 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 		r->bad = 1;
 		return;
 	}
-	if ((uint32_t)nv > pt->cap) {
-		pt->o = ps_xrealloc(pt->o, (size_t)nv * sizeof(*pt->o));
-		pt->cap = (uint32_t)nv;
-	}
+	o = obs_room(pt, (uint32_t)nv);
 	pt->n = (uint32_t)nv;
 	for (j = 0; j < nv; j++) {
-		pt->o[j].t = get64(r);
-		pt->o[j].gender = (uint32_t)get32(r);
-		pt->o[j].band = (uint32_t)get32(r);
-		if (pt->o[j].gender >= g->syms.n ||
-		    pt->o[j].band >= g->syms.n ||
-		    !snap_time_ok(pt->o[j].t) ||
-		    (j && pt->o[j].t <= pt->o[j - 1].t))
+		o[j].t = get64(r);
+		o[j].gender = (uint32_t)get32(r);
+		o[j].band = (uint32_t)get32(r);
+		if (o[j].gender >= g->syms.n || o[j].band >= g->syms.n ||
+		    !snap_time_ok(o[j].t) || (j && o[j].t <= o[j - 1].t))
 			r->bad = 1;
 	}
 }
