@@ -424,11 +424,7 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 	return 0;
 }
 
-/*
- * Is the writer of temporary file name (".NAME.tmp-PID") still running?  A
- * name without a PID counts as abandoned.
- */
-static int writer_alive(const char *name)
+int ps_temp_writer_alive(const char *name)
 {
 	const char *t = strstr(name, ".tmp-"), *q;
 	char *end;
@@ -455,7 +451,7 @@ int ps_remove_stale_temps(const char *dir)
 		return 0;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") &&
-		    !writer_alive(de->d_name)) {
+		    !ps_temp_writer_alive(de->d_name)) {
 			char *p = ps_path_join(dir, de->d_name);
 
 			if (unlink(p) == 0)

@@ -148,6 +148,12 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 int ps_remove_stale_temps(const char *dir);
 
 /*
+ * 1 when the writer of the temporary file name (".NAME.tmp-PID") is a
+ * running process, 0 when it is not or the name carries no PID.
+ */
+int ps_temp_writer_alive(const char *name);
+
+/*
  * What this process has written through ps_afile_write and how many
  * fsyncs it asked for (files and directories), since it started: the
  * figures behind "bytes and fsyncs per commit" in logs and benchmarks.

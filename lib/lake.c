@@ -835,77 +835,157 @@ static long holder_pid(int fd)
 	return pid;
 }
 
-struct ps_lake_lock *ps_lake_lock(const char *lake, const char *tool,
-				  const char *stream, double wait,
-				  struct ps_error *e)
+/*
+ * Take flock op (LOCK_EX or LOCK_SH) on the file path (created when
+ * missing), trying until wait seconds have passed or a stop is requested;
+ * the error names the holder: "another TOOL (PID n) WHAT" (what: "is
+ * writing stream admissions").  With prev, *prev is set to 1 when the file held a
+ * PID (a holder that died holding it), 0 when it was empty; an exclusive
+ * holder writes its own PID into the file.  Returns the lock, or NULL
+ * with e filled (75 still held, 73 cannot create).
+ */
+static struct ps_lake_lock *lock_file(const char *path, int op, double wait,
+				      const char *tool, const char *what,
+				      int *prev, struct ps_error *e)
 {
-	struct ps_buf b = PS_BUF_INIT;
 	struct ps_lake_lock *l;
 	double deadline = ps_mono() + (wait > 0 ? wait : 0);
 	int fd, logged = 0;
 	long pid;
 
-	ps_buf_adds(&b, lake);
-	ps_buf_addf(&b, "/_state/%s", tool);
-	if (ps_mkdir_p(b.data, 0755, e) < 0) {
-		ps_buf_release(&b);
-		return NULL;
-	}
-	ps_buf_addf(&b, "/.%s.lock", stream);
-	fd = open(b.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ps_error_errno(e, PS_EX_CANTCREAT, errno, "cannot open %s",
-			       b.data);
-		ps_buf_release(&b);
+			       path);
 		return NULL;
 	}
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	while (flock(fd, op | LOCK_NB) < 0) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			ps_error_errno(e, PS_EX_CANTCREAT, errno,
-				       "cannot lock %s", b.data);
+				       "cannot lock %s", path);
 			goto fail;
 		}
 		if (ps_mono() >= deadline || ps_stop_requested) {
 			pid = holder_pid(fd);
 			if (pid)
 				ps_error_set(e, PS_EX_TEMPFAIL, "another %s "
-					     "(PID %ld) is writing stream %s: "
-					     "%s is locked; try again later",
-					     tool, pid, stream, b.data);
+					     "(PID %ld) %s: %s is locked; try "
+					     "again later", tool, pid, what,
+					     path);
 			else
-				ps_error_set(e, PS_EX_TEMPFAIL, "another %s "
-					     "is writing stream %s: %s is "
-					     "locked; try again later", tool,
-					     stream, b.data);
+				ps_error_set(e, PS_EX_TEMPFAIL, "another %s %s: "
+					     "%s is locked; try again later",
+					     tool, what, path);
 			goto fail;
 		}
 		if (!logged++)
 			ps_log(PS_INFO, "waiting for the lock",
-			       PS_S("lock", b.data),
+			       PS_S("lock", path),
 			       PS_I("holder_pid", holder_pid(fd)));
 		nanosleep(&ts, NULL);
 	}
-	{
+	if (prev)
+		*prev = holder_pid(fd) != 0;
+	if (op == LOCK_SH && ftruncate(fd, 0) < 0) {
+		/* a shared holder: the PID of an earlier one is stale */
+		ps_error_errno(e, PS_EX_CANTCREAT, errno, "cannot write %s",
+			       path);
+		goto fail;
+	}
+	if (op == LOCK_EX) {
 		char pb[32];
 		int n = snprintf(pb, sizeof(pb), "%ld\n", (long)getpid());
 
 		if (ftruncate(fd, 0) < 0 ||
 		    pwrite(fd, pb, (size_t)n, 0) != n) {
 			ps_error_errno(e, PS_EX_CANTCREAT, errno,
-				       "cannot write %s", b.data);
+				       "cannot write %s", path);
 			goto fail;
 		}
 	}
-	ps_buf_release(&b);
 	l = ps_xcalloc(1, sizeof(*l));
 	l->fd = fd;
 	return l;
 fail:
 	close(fd);
-	ps_buf_release(&b);
 	return NULL;
+}
+
+/* LAKE/_state/TOOL (created) into b.  Returns 0, or -1 with e (73). */
+static int state_dir(struct ps_buf *b, const char *lake, const char *tool,
+		     struct ps_error *e)
+{
+	ps_buf_adds(b, lake);
+	ps_buf_addf(b, "/_state/%s", tool);
+	return ps_mkdir_p(b->data, 0755, e);
+}
+
+struct ps_lake_lock *ps_lake_lock(const char *lake, const char *tool,
+				  const char *stream, double wait,
+				  struct ps_error *e)
+{
+	return ps_lake_lock_mode(lake, tool, stream, wait, 0, e);
+}
+
+struct ps_lake_lock *ps_lake_lock_mode(const char *lake, const char *tool,
+				       const char *stream, double wait,
+				       int shared, struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT, w = PS_BUF_INIT;
+	struct ps_lake_lock *l = NULL;
+
+	if (state_dir(&b, lake, tool, e) == 0) {
+		ps_buf_addf(&b, "/.%s.lock", stream);
+		ps_buf_addf(&w, "is writing stream %s", stream);
+		l = lock_file(b.data, shared ? LOCK_SH : LOCK_EX, wait, tool,
+			      w.data, NULL, e);
+	}
+	ps_buf_release(&w);
+	ps_buf_release(&b);
+	return l;
+}
+
+void ps_lake_source_dir(struct ps_buf *b, const char *lake, const char *tool,
+			const char *stream)
+{
+	ps_buf_adds(b, lake);
+	ps_buf_addf(b, "/_state/%s/%s.sources", tool, stream);
+}
+
+struct ps_lake_lock *ps_lake_source_lock(const char *lake, const char *tool,
+					 const char *stream,
+					 const char *source, size_t len,
+					 double wait, int *died,
+					 struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT, w = PS_BUF_INIT;
+	struct ps_lake_lock *l = NULL;
+
+	ps_lake_source_dir(&b, lake, tool, stream);
+	if (ps_mkdir_p(b.data, 0755, e) == 0) {
+		ps_buf_addc(&b, '/');
+		ps_lake_safe_source(&b, source, len);
+		ps_buf_adds(&b, ".lock");
+		ps_buf_addf(&w, "is writing source %.*s of stream %s",
+			    (int)len, source, stream);
+		l = lock_file(b.data, LOCK_EX, wait, tool, w.data, died, e);
+	}
+	ps_buf_release(&w);
+	ps_buf_release(&b);
+	return l;
+}
+
+void ps_lake_source_unlock(struct ps_lake_lock *l)
+{
+	if (!l)
+		return;
+	if (ftruncate(l->fd, 0) < 0)
+		ps_log(PS_WARN, "cannot clear a source lock (the next holder "
+		       "will look for files of an unfinished batch)",
+		       PS_S("err", strerror(errno)));
+	ps_lake_unlock(l);
 }
 
 void ps_lake_unlock(struct ps_lake_lock *l)

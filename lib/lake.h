@@ -53,7 +53,11 @@
  * Locks.  Each (stage, stream) has one writer at a time: ps_lake_lock
  * takes flock(2) on LAKE/_state/TOOL/.STREAM.lock and writes the holder's
  * PID into it.  The kernel drops the lock when the holder exits, however
- * it dies, so there is nothing to clean up after a crash.
+ * it dies, so there is nothing to clean up after a crash.  Several
+ * writers of one table (ps-silver --shared: one per set of Kafka
+ * partitions) hold that lock shared, which still excludes a single
+ * writer, and each source exclusively while a batch of theirs holds it
+ * (ps_lake_source_lock).
  */
 #ifndef PS_LAKE_H
 #define PS_LAKE_H
@@ -287,7 +291,50 @@ struct ps_lake_lock *ps_lake_lock(const char *lake, const char *tool,
 				  const char *stream, double wait,
 				  struct ps_error *e);
 
+/*
+ * ps_lake_lock, or with shared set a shared flock on the same file: any
+ * number of shared holders (writers of one table that each lock what they
+ * write: ps_lake_source_lock) exclude an exclusive one (a single writer)
+ * and the other way round.  A shared holder writes no PID (it empties
+ * the file: an exclusive holder's PID there is stale).  Errors as
+ * ps_lake_lock.
+ */
+struct ps_lake_lock *ps_lake_lock_mode(const char *lake, const char *tool,
+				       const char *stream, double wait,
+				       int shared, struct ps_error *e);
+
 /* Release the lock (the file stays); NULL is a no-op. */
 void ps_lake_unlock(struct ps_lake_lock *l);
+
+/*
+ * Per-source state of several writers of one stream (shared locks):
+ * append LAKE/_state/TOOL/STREAM.sources to b, the directory that holds,
+ * per source, SAFE.lock and what travels with the source from one writer
+ * to the next (silver: SAFE.dedup).  Cannot fail.
+ */
+void ps_lake_source_dir(struct ps_buf *b, const char *lake, const char *tool,
+			const char *stream);
+
+/*
+ * Become the only writer of source (len bytes) of stream among the
+ * shared holders: an exclusive flock on ps_lake_source_dir/SAFE.lock
+ * (created, with the directory), waiting as ps_lake_lock does, and this
+ * process's PID written into it.  *died is set to 1 when the file already
+ * held a PID: its previous holder died while holding it (ps_lake_source_
+ * unlock empties it), so files of an unfinished batch of the source may
+ * be left.  Returns the lock, or NULL with e filled (75 still held: the
+ * message names the holder's PID; 73 cannot create).
+ */
+struct ps_lake_lock *ps_lake_source_lock(const char *lake, const char *tool,
+					 const char *stream,
+					 const char *source, size_t len,
+					 double wait, int *died,
+					 struct ps_error *e);
+
+/*
+ * Release a source lock after everything written under it is committed
+ * or removed again: the file is emptied, then unlocked.  NULL is a no-op.
+ */
+void ps_lake_source_unlock(struct ps_lake_lock *l);
 
 #endif

@@ -279,9 +279,16 @@ struct srcpos {
 	long long pos;
 };
 
+/*
+ * Add the entries of the window file path to d: those of the sources of
+ * cp at or below the position cp holds for them (the rest belong to a
+ * batch never committed, or to other sources), and with plain, those of
+ * plain lines.  A missing file adds nothing.  Returns 0, or -1 with e
+ * filled (78 not a window file, 74).
+ */
 static int dedup_load(struct ps_dedup *d, const char *path,
-		      const struct ps_checkpoint *cp, long long *dropped,
-		      struct ps_error *e)
+		      const struct ps_checkpoint *cp, int plain,
+		      long long *dropped, struct ps_error *e)
 {
 	struct ps_buf b = PS_BUF_INIT;
 	struct srcpos *sp;
@@ -324,6 +331,8 @@ static int dedup_load(struct ps_dedup *d, const char *path,
 				(*dropped)++;	/* an uncommitted batch */
 				continue;
 			}
+		} else if (!plain) {
+			continue;
 		}
 		ps_dedup_check_add(d, x.key, x.src, x.pos);
 	}
@@ -392,6 +401,21 @@ enum {
 	K_BATCHES, K_FILES, K_RULES
 };
 
+/*
+ * A source of a shared writer (--shared): the lock that makes this
+ * process its only writer while a batch of ours holds it, and its own
+ * dedup window, saved per source so that it travels with the source.
+ */
+struct ssrc {
+	struct ps_buf id;
+	uint32_t hash;
+	struct ps_dedup *dd;
+	struct ps_lake_lock *lock;	/* held while holders > 0 */
+	int holders;		/* batches (cur, fly) holding it; under mu */
+	int seen;		/* locked once by this process */
+	long long known;	/* dd is the window as of this position */
+};
+
 /* One source of a batch: its range and its quarantined records. */
 struct bsrc {
 	struct ps_buf id;	/* the source id */
@@ -401,6 +425,8 @@ struct bsrc {
 	int64_t q_ingest;	/* ingest time of its first quarantined */
 	struct ps_buf quar;	/* quarantine NDJSON */
 	long long nquar;
+	struct ssrc *ss;	/* --shared: its lock and window */
+	struct ps_buf dimg;	/* --shared: its window as of the batch */
 };
 
 /* A batch cuts a commit: at most MAX_SOURCES sources (Kafka partitions
@@ -458,6 +484,13 @@ struct silver {
 	struct ps_counter counters[K_RULES + PS_RULE_COUNT];
 	struct ps_progress prog;
 	long long total_quarantined;
+
+	/* --shared (o->shared, not a dry run) */
+	int shared;
+	struct ssrc **ss;	/* every source seen (the producer's) */
+	size_t nss;
+	struct ps_delta_snapshot view;	/* the producer's look at the log */
+	char *src_dir;		/* ps_lake_source_dir */
 };
 
 static void rule_count(struct silver *s, enum ps_rule r)
@@ -752,13 +785,31 @@ struct commit_ctx {
 	struct batch *bt;
 };
 
-/* Step 2: the dedup window as of the batch. */
+static char *ssrc_dedup_path(const struct silver *s, const struct ssrc *x);
+
+/* Step 2: the dedup window as of the batch (--shared: the window of
+ * each of its sources). */
 static int save_dedup(void *ctx, struct ps_error *e)
 {
 	struct silver *s = ((struct commit_ctx *)ctx)->s;
+	struct batch *bt = ((struct commit_ctx *)ctx)->bt;
+	int k, rc = 0;
 
-	return ps_seal_write(s->dedup_path, s->dedup_img.data,
-			     s->dedup_img.len, PS_SEAL_BIN, e);
+	if (!s->shared)
+		return ps_seal_write(s->dedup_path, s->dedup_img.data,
+				     s->dedup_img.len, PS_SEAL_BIN, e);
+	for (k = 0; k < bt->nsrc && rc == 0; k++) {
+		const struct bsrc *bs = &bt->src[k];
+		char *path;
+
+		if (!bs->ss || !bs->nrec)
+			continue;
+		path = ssrc_dedup_path(s, bs->ss);
+		rc = ps_seal_write(path, bs->dimg.data, bs->dimg.len,
+				   PS_SEAL_BIN, e);
+		free(path);
+	}
+	return rc;
 }
 
 /* Step 4: the kept records on the output. */
@@ -801,6 +852,33 @@ static void add_data(struct silver *s, const char *path)
 	memcpy(val, eq + 1, 10);
 	val[10] = '\0';
 	ps_stage_add_data(s->stage, 0, path, key, vals, 1);
+}
+
+/* A batch no longer holds source x (--shared): the last one releases its
+ * lock (what was written under it is committed, or removed again). */
+static void unpin(struct silver *s, struct ssrc *x)
+{
+	struct ps_lake_lock *l = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	if (--x->holders == 0) {
+		l = x->lock;
+		x->lock = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	ps_lake_source_unlock(l);
+}
+
+/* The batch bt is committed or removed: it holds its sources no more. */
+static void release_sources(struct silver *s, struct batch *bt)
+{
+	int k;
+
+	for (k = 0; k < bt->nsrc; k++)
+		if (bt->src[k].ss) {
+			unpin(s, bt->src[k].ss);
+			bt->src[k].ss = NULL;
+		}
 }
 
 /*
@@ -874,6 +952,7 @@ static int commit_batch(struct silver *s, struct batch *bt,
 					      bt->src[k].last);
 	if (ps_stage_commit(s->stage, save_dedup, emit_rows, &cc, e) < 0)
 		goto fail;
+	release_sources(s, bt);
 	s->counters[K_BATCHES].value++;
 	batch_reset(bt);
 	rc = 0;
@@ -886,6 +965,7 @@ fail:
 			unlink(paths[i]);
 	ps_log(PS_ERROR, "commit failed, batch removed",
 	       PS_I("records", bt->nrec), PS_I("sources", bt->nsrc));
+	release_sources(s, bt);
 done:
 	ps_fsgroup_free(g);
 	for (i = 0; i < npaths; i++)
@@ -957,12 +1037,19 @@ static int commit(struct silver *s, struct ps_error *e)
 		return 0;
 	if (commit_wait(s, e) < 0)
 		return -1;
-	for (i = 0; i < s->cur->nsrc; i++)
-		if (!s->cur->src[i].plain && s->cur->src[i].nrec)
-			ps_checkpoint_set(s->cp, s->cur->src[i].id.data,
-					  s->cur->src[i].id.len,
-					  s->cur->src[i].last);
-	if (!s->o->dry_run) {
+	for (i = 0; i < s->cur->nsrc; i++) {
+		struct bsrc *bs = &s->cur->src[i];
+
+		if (!bs->plain && bs->nrec)
+			ps_checkpoint_set(s->cp, bs->id.data, bs->id.len,
+					  bs->last);
+		if (bs->ss) {
+			bs->ss->known = bs->last;
+			ps_buf_reset(&bs->dimg);
+			dedup_format(bs->ss->dd, &bs->dimg);
+		}
+	}
+	if (!s->o->dry_run && !s->shared) {
 		ps_buf_reset(&s->dedup_img);
 		dedup_format(s->dd, &s->dedup_img);
 	}
@@ -974,6 +1061,179 @@ static int commit(struct silver *s, struct ps_error *e)
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Several writers of one table (--shared)                             */
+/* ------------------------------------------------------------------ */
+
+/* The state of source (len bytes), made on first use. */
+static struct ssrc *ssrc_get(struct silver *s, const char *src, size_t len)
+{
+	struct ssrc *x;
+	size_t i;
+
+	for (i = 0; i < s->nss; i++)
+		if (s->ss[i]->id.len == len &&
+		    !memcmp(s->ss[i]->id.data, src, len))
+			return s->ss[i];
+	s->ss = ps_xrealloc(s->ss, (s->nss + 1) * sizeof(*s->ss));
+	x = ps_xcalloc(1, sizeof(*x));
+	ps_buf_add(&x->id, src, len);
+	x->hash = source_hash(src, len);
+	x->known = -1;		/* dd: when first claimed */
+	s->ss[s->nss++] = x;
+	return x;
+}
+
+/* LAKE/_state/ps-silver/STREAM.sources/SAFE.dedup (caller frees). */
+static char *ssrc_dedup_path(const struct silver *s, const struct ssrc *x)
+{
+	struct ps_buf b = PS_BUF_INIT;
+
+	ps_buf_adds(&b, s->src_dir);
+	ps_buf_addc(&b, '/');
+	ps_lake_safe_source(&b, x->id.data, x->id.len);
+	ps_buf_adds(&b, ".dedup");
+	return ps_buf_detach(&b, NULL);
+}
+
+/* The position the log holds for x now (-1: none).  Returns 0, or -1
+ * with e filled (65, 74). */
+static int logged_position(struct silver *s, const struct ssrc *x,
+			   long long *pos, struct ps_error *e)
+{
+	struct ps_buf app = PS_BUF_INIT;
+
+	if (ps_delta_snapshot_update(s->silver_dir, &s->view, e) < 0)
+		return -1;
+	ps_lake_txn_app_id(&app, PS_SILVER_TOOL, s->o->stream, x->id.data,
+			   x->id.len);
+	*pos = ps_delta_txn_version(&s->view, app.data);
+	ps_buf_release(&app);
+	return 0;
+}
+
+/*
+ * x's window as its last writer left it, committed up to t: the entries
+ * of its file (and, the first time, those of the single writer's window
+ * file) at or below t.  Returns 0, or -1 with e filled.
+ */
+static int load_window(struct silver *s, struct ssrc *x, long long t,
+		       struct ps_error *e)
+{
+	struct ps_checkpoint *one = ps_checkpoint_new();
+	char *path = ssrc_dedup_path(s, x);
+	long long dropped;
+	int rc = 0;
+
+	ps_dedup_free(x->dd);
+	x->dd = ps_dedup_new(s->o->dedup_window);
+	if (t >= 0)
+		ps_checkpoint_set(one, x->id.data, x->id.len, t);
+	if (!x->seen)
+		rc = dedup_load(x->dd, s->dedup_path, one, 0, &dropped, e);
+	if (rc == 0)
+		rc = dedup_load(x->dd, path, one, 0, &dropped, e);
+	free(path);
+	ps_checkpoint_free(one);
+	return rc;
+}
+
+static int commit(struct silver *s, struct ps_error *e);
+static int commit_wait(struct silver *s, struct ps_error *e);
+
+/*
+ * --shared: take source x for the open batch, for a record at position
+ * pos above what this writer knows committed.  Returns 1 when the batch
+ * may take the record (x is pinned: the batch that gets the record holds
+ * it), 0 when another writer committed pos already (skip the record), or
+ * -1 with e filled (75 x stayed locked lock_wait seconds, 74, 65).
+ *
+ * With a batch of ours holding x already, there is nothing to do.
+ * Otherwise its lock is taken; while another writer holds it, nothing is
+ * held here (the open batch is committed first, so that two writers
+ * never wait for each other), and the wait ends early once the log has
+ * pos.  Then the position committed is read from the log, the files of a
+ * batch of a writer that died holding x are removed (the first time,
+ * those of any earlier run too), and when another writer committed x
+ * since this one last did, x's window is read from where it left it.
+ */
+static int claim(struct silver *s, struct ssrc *x, long long pos,
+		 struct ps_error *e)
+{
+	struct ps_error le = { 0, "" };
+	double deadline = ps_mono() + s->o->lock_wait;
+	long long t;
+	int died = 0, waited = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (x->holders) {
+		x->holders++;
+		pthread_mutex_unlock(&s->mu);
+		return 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	while (!(x->lock = ps_lake_source_lock(s->o->lake, PS_SILVER_TOOL,
+					       s->o->stream, x->id.data,
+					       x->id.len, 0, &died, &le))) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		if (le.code != PS_EX_TEMPFAIL) {
+			*e = le;
+			return -1;
+		}
+		if (!waited++) {
+			if (commit(s, e) < 0 || commit_wait(s, e) < 0)
+				return -1;
+			ps_log(PS_INFO, "waiting for a source another writer "
+			       "holds", PS_S("source", x->id.data),
+			       PS_I("position", pos));
+		}
+		if (logged_position(s, x, &t, e) < 0)
+			return -1;
+		if (pos <= t) {
+			ps_checkpoint_set(s->cp, x->id.data, x->id.len, t);
+			return 0;
+		}
+		if (ps_mono() >= deadline || ps_stop_requested) {
+			*e = le;
+			return -1;
+		}
+		memset(&le, 0, sizeof(le));
+		nanosleep(&ts, NULL);
+	}
+	if (logged_position(s, x, &t, e) < 0)
+		goto fail;
+	if (died || !x->seen) {
+		struct ps_checkpoint *one = ps_checkpoint_new();
+		int rc;
+
+		if (t >= 0)
+			ps_checkpoint_set(one, x->id.data, x->id.len, t);
+		rc = ps_stage_clean_source(s->stage, one, x->id.data,
+					   x->id.len, e);
+		ps_checkpoint_free(one);
+		if (rc < 0)
+			goto fail;
+	}
+	if ((!x->seen || t != x->known) && load_window(s, x, t, e) < 0)
+		goto fail;
+	x->seen = 1;
+	x->known = t;
+	if (t >= 0)
+		ps_checkpoint_set(s->cp, x->id.data, x->id.len, t);
+	pthread_mutex_lock(&s->mu);
+	x->holders = 1;
+	pthread_mutex_unlock(&s->mu);
+	if (pos > t)
+		return 1;
+	unpin(s, x);
+	return 0;
+fail:
+	ps_lake_source_unlock(x->lock);
+	x->lock = NULL;
+	return -1;
 }
 
 /* Index of source in the open batch, or -1. */
@@ -1021,6 +1281,8 @@ static int batch_for(struct silver *s, const char *src, size_t len,
 		ps_buf_add(&bs->id, src, len);
 		bs->plain = plain;
 		bs->hash = plain ? PS_DEDUP_PLAIN : source_hash(src, len);
+		/* --shared: claim() pinned it for this batch */
+		bs->ss = s->shared && !plain ? ssrc_get(s, src, len) : NULL;
 		bs->nrec = 0;
 		bs->nquar = 0;
 		ps_buf_reset(&bs->quar);
@@ -1249,6 +1511,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 		   const char *pre_detail, struct ps_error *e)
 {
 	struct ps_event *ev = &s->ev;
+	struct ps_dedup *dd;
 	struct bsrc *bs;
 	uint64_t key = 0;
 	int bad, si;
@@ -1257,6 +1520,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 	if (si < 0)
 		return -1;
 	bs = &s->cur->src[si];
+	dd = bs->ss ? bs->ss->dd : s->dd;
 	s->counters[K_RECORDS].value++;
 	if (pre != PS_RULE_COUNT) {
 		memset(ev, 0, sizeof(*ev));
@@ -1282,7 +1546,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 							   env->payload_len) ^
 				       ((uint64_t)bs->hash << 32 | bs->hash));
 			key += !key;
-			dedup_prefetch(s->dd, key);
+			dedup_prefetch(dd, key);
 		}
 		if (!bad)
 			bad = ps_silver_check(ev, ref_time(s->o, env, ev),
@@ -1307,7 +1571,7 @@ static int process(struct silver *s, const struct ps_envelope *env,
 		size_t arena_len = bt->arena.len;
 
 		keep(s, si, env, ev);
-		if (ps_dedup_check_add(s->dd, key, bs->hash, env->position)) {
+		if (ps_dedup_check_add(dd, key, bs->hash, env->position)) {
 			bt->nrows--;	/* not kept after all */
 			bt->arena.len = arena_len;
 			s->counters[K_DUPLICATES].value++;
@@ -1340,6 +1604,17 @@ static int process_envelope(struct silver *s, const struct ps_envelope *env,
 	if (env->position <= ck) {
 		s->counters[K_SKIPPED].value++;
 		return 0;
+	}
+	if (s->shared && si < 0) {
+		int r = claim(s, ssrc_get(s, env->source, env->source_len),
+			      env->position, e);
+
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			s->counters[K_SKIPPED].value++;
+			return 0;
+		}
 	}
 	if (env->reason) {
 		/* Its producer could not pass it on whole (lib/envelope.h). */
@@ -1520,8 +1795,8 @@ static int catch_up(struct silver *s, struct ps_error *e)
 	size_t i;
 	int rc = 0;
 
-	if (ps_lake_visible(s->o->lake, PS_LAKE_BRONZE, s->o->stream, &fs,
-			    e) < 0)
+	if (ps_lake_visible(s->o->bronze_lake ? s->o->bronze_lake : s->o->lake,
+			    PS_LAKE_BRONZE, s->o->stream, &fs, e) < 0)
 		return -1;
 	for (i = 0; i < fs.n && !rc && !ps_stop_requested && !s->out_gone;
 	     i++) {
@@ -1588,6 +1863,7 @@ static int write_stats(struct silver *s, const char *path, int ok,
 
 static void silver_release(struct silver *s)
 {
+	size_t j;
 	int i, k;
 
 	ps_departments_release(&s->ds);
@@ -1607,9 +1883,19 @@ static void silver_release(struct silver *s)
 		for (k = 0; k < MAX_SOURCES; k++) {
 			ps_buf_release(&s->bt[i].src[k].id);
 			ps_buf_release(&s->bt[i].src[k].quar);
+			ps_buf_release(&s->bt[i].src[k].dimg);
 		}
 		ps_buf_release(&s->bt[i].arena);
 	}
+	for (j = 0; j < s->nss; j++) {
+		ps_lake_source_unlock(s->ss[j]->lock);
+		ps_dedup_free(s->ss[j]->dd);
+		ps_buf_release(&s->ss[j]->id);
+		free(s->ss[j]);
+	}
+	free(s->ss);
+	free(s->src_dir);
+	ps_delta_snapshot_release(&s->view);
 	ps_buf_release(&s->dedup_img);
 	ps_buf_release(&s->line);
 	ps_buf_release(&s->json);
@@ -1640,6 +1926,11 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 	s->dd = ps_dedup_new(o->dedup_window);
 	s->cur = &s->bt[0];
 	s->fly = &s->bt[1];
+	{
+		struct ps_delta_snapshot s0 = PS_DELTA_SNAPSHOT_INIT;
+
+		s->view = s0;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (ps_departments_load(&s->ds, o->departments, e) < 0)
@@ -1672,10 +1963,17 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 		s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER,
 					    o->stream);
 		dt.dir = s->silver_dir;
-		s->stage = ps_stage_open(&so, e);
+		s->shared = o->shared;
+		s->stage = s->shared ? ps_stage_open_shared(&so, e) :
+			   ps_stage_open(&so, e);
 		if (!s->stage)
 			return -1;
 		ps_checkpoint_merge(s->cp, ps_stage_positions(s->stage));
+		if (s->shared) {
+			ps_lake_source_dir(&b, o->lake, PS_SILVER_TOOL,
+					   o->stream);
+			s->src_dir = ps_buf_detach(&b, NULL);
+		}
 	}
 	if (!s->silver_dir)
 		s->silver_dir = ps_lake_dir(o->lake, PS_LAKE_SILVER,
@@ -1685,7 +1983,9 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 	ps_buf_addf(&b, "%s/_state/%s/%s.dedup", o->lake, PS_SILVER_TOOL,
 		    o->stream);
 	s->dedup_path = ps_buf_detach(&b, NULL);
-	if (dedup_load(s->dd, s->dedup_path, s->cp, &dropped, e) < 0)
+	/* --shared: each source's window when it is claimed */
+	if (!s->shared &&
+	    dedup_load(s->dd, s->dedup_path, s->cp, 1, &dropped, e) < 0)
 		return -1;
 	if (dropped)
 		ps_log(PS_WARN, "dropped dedup keys of an uncommitted batch",

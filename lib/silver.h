@@ -91,11 +91,14 @@ struct ps_silver_opts {
 				   NULL: the built-in rules */
 	int format;		/* of the payloads: enum ps_feed_format */
 	enum ps_input input;	/* what in_fd holds */
+	int shared;		/* one of several writers (below) */
+	const char *bronze_lake;	/* catch-up reads its bronze; NULL:
+					   lake */
 };
 
 #define PS_SILVER_OPTS_INIT { NULL, "admissions", 1, 1, 0, 0, 0, -1, \
 	3600LL * 1000000, NULL, NULL, 1.0, 50000, PS_PQ_ZSTD, INT64_MIN, \
-	200000, 1024 * 1024, 30.0, NULL, 0, PS_INPUT_ENVELOPES }
+	200000, 1024 * 1024, 30.0, NULL, 0, PS_INPUT_ENVELOPES, 0, NULL }
 
 /*
  * Run the stage: optionally catch up from LAKE/bronze, then read lines

@@ -49,6 +49,7 @@ struct ps_stage {
 	int64_t last_ok;		/* numbered: the number of this
 					   process's last commit that reached
 					   every table, or 0 */
+	int shared;			/* one of several writers */
 };
 
 /* ---- the test hook ---- */
@@ -79,9 +80,10 @@ static void hook(const struct ps_stage *st, const char *point)
 
 /* ---- open: lock, temporaries, positions, uncommitted files ---- */
 
-/* Remove dir's entries that start with prefix and contain ".tmp-". */
+/* Remove dir's entries that start with prefix and contain ".tmp-" (with
+ * keep_live, not those whose writer is running). */
 static void remove_temps(const char *dir, const char *prefix,
-			 const char *not_prefix)
+			 const char *not_prefix, int keep_live)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -94,7 +96,8 @@ static void remove_temps(const char *dir, const char *prefix,
 
 		if (strncmp(de->d_name, prefix, pl) ||
 		    !strstr(de->d_name, ".tmp-") ||
-		    (nl && !strncmp(de->d_name, not_prefix, nl)))
+		    (nl && !strncmp(de->d_name, not_prefix, nl)) ||
+		    (keep_live && ps_temp_writer_alive(de->d_name)))
 			continue;
 		p = ps_path_join(dir, de->d_name);
 		if (unlink(p) == 0)
@@ -109,10 +112,11 @@ static void remove_temps(const char *dir, const char *prefix,
  * In each partition directory of table t: remove the temporaries of its
  * writer (".part-..." names; in the shared quarantine area, silver's are
  * those not starting ".part-bronze-").  The lock guarantees that no other
- * writer of t is running.
+ * writer of t is running, unless it is shared (keep_live: the temporaries
+ * of running writers stay).
  */
 static void remove_table_temps(const char *lake, enum ps_lake_table t,
-			       const char *stream)
+			       const char *stream, int keep_live)
 {
 	char *root = ps_lake_dir(lake, t, stream);
 	DIR *d = opendir(root);
@@ -126,11 +130,13 @@ static void remove_table_temps(const char *lake, enum ps_lake_table t,
 				continue;
 			p = ps_path_join(root, de->d_name);
 			if (t == PS_LAKE_BRONZE_QUARANTINE)
-				remove_temps(p, ".part-bronze-", NULL);
+				remove_temps(p, ".part-bronze-", NULL,
+					     keep_live);
 			else if (t == PS_LAKE_SILVER_QUARANTINE)
-				remove_temps(p, ".part-", ".part-bronze-");
+				remove_temps(p, ".part-", ".part-bronze-",
+					     keep_live);
 			else
-				remove_temps(p, ".part-", NULL);
+				remove_temps(p, ".part-", NULL, keep_live);
 			free(p);
 		}
 		closedir(d);
@@ -139,7 +145,8 @@ static void remove_table_temps(const char *lake, enum ps_lake_table t,
 }
 
 /* The Delta table of the stage that holds lake table t, or NULL. */
-static struct dtable *delta_of(struct ps_stage *st, enum ps_lake_table t)
+static const struct dtable *delta_of(const struct ps_stage *st,
+				     enum ps_lake_table t)
 {
 	size_t i;
 
@@ -161,11 +168,14 @@ static int referenced(const struct dtable *dt, const char *path)
 }
 
 /*
- * Remove the files of t that the committed positions do not cover; for a
+ * Remove the files of t that the positions committed do not cover; for a
  * table held in a Delta table, the files of plain-input runs (which have
- * no positions) that no version references.
+ * no positions) that no version references.  With safe, only the files of
+ * that source (its safe form), and none of plain-input runs.
  */
-static int remove_uncommitted(struct ps_stage *st, enum ps_lake_table t,
+static int remove_uncommitted(const struct ps_stage *st,
+			      enum ps_lake_table t, const char *safe,
+			      const struct ps_checkpoint *committed,
 			      struct ps_error *e)
 {
 	struct ps_lake_parts fs = PS_LAKE_PARTS_INIT;
@@ -175,8 +185,10 @@ static int remove_uncommitted(struct ps_stage *st, enum ps_lake_table t,
 
 	rc = ps_lake_list(st->lake, t, st->stream, &fs, e);
 	for (i = 0; rc == 0 && i < fs.n; i++) {
+		if (safe && (fs.v[i].run >= 0 || strcmp(fs.v[i].safe, safe)))
+			continue;
 		if (dt && fs.v[i].run >= 0 ? referenced(dt, fs.v[i].path) :
-		    ps_lake_covered(t, &fs.v[i], st->committed))
+		    ps_lake_covered(t, &fs.v[i], committed))
 			continue;
 		ps_log(PS_WARN, "removing a file of an unfinished commit",
 		       PS_S("file", fs.v[i].path));
@@ -400,8 +412,8 @@ static int open_tables(struct ps_stage *st, struct ps_error *e)
 	return 0;
 }
 
-struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
-			       struct ps_error *e)
+static struct ps_stage *stage_open(const struct ps_stage_opts *o,
+				   int shared, struct ps_error *e)
 {
 	struct ps_stage *st = ps_xcalloc(1, sizeof(*st));
 	struct ps_buf b = PS_BUF_INIT;
@@ -409,6 +421,7 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 	size_t i;
 
 	st->o = *o;
+	st->shared = shared;
 	st->lake = ps_xstrdup(o->lake);
 	st->tool = ps_xstrdup(o->tool);
 	st->stream = ps_xstrdup(o->stream);
@@ -436,18 +449,25 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 	st->app_id = ps_buf_detach(&b, NULL);
 	if (ps_mkdir_p(o->lake, 0755, e) < 0)
 		goto fail;
-	st->lock = ps_lake_lock(o->lake, o->tool, o->stream, o->lock_wait, e);
+	st->lock = ps_lake_lock_mode(o->lake, o->tool, o->stream,
+				     o->lock_wait, shared, e);
 	if (!st->lock)
 		goto fail;
 	/* State temporaries: ".STREAM.<anything>.tmp-PID". */
 	cpp = ps_checkpoint_path(o->lake, o->tool, o->stream);
 	*strrchr(cpp, '/') = '\0';
 	ps_buf_addf(&b, ".%s.", o->stream);
-	remove_temps(cpp, b.data, NULL);
+	remove_temps(cpp, b.data, NULL, shared);
 	free(cpp);
+	ps_buf_reset(&b);
+	if (shared) {
+		ps_lake_source_dir(&b, o->lake, o->tool, o->stream);
+		ps_remove_stale_temps(b.data);
+	}
 	ps_buf_release(&b);
 	for (i = 0; i < o->ntables; i++)
-		remove_table_temps(o->lake, o->tables[i], o->stream);
+		remove_table_temps(o->lake, o->tables[i], o->stream,
+				   shared);
 	if (o->ndelta && open_tables(st, e) < 0)
 		goto fail;
 	if (o->ndelta && !o->numbered) {
@@ -460,13 +480,27 @@ struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 				      o->stream, e) < 0) {
 		goto fail;
 	}
-	for (i = 0; i < o->ntables; i++)
-		if (remove_uncommitted(st, o->tables[i], e) < 0)
+	/* Shared: each source when it is locked (ps_stage_clean_source). */
+	for (i = 0; i < o->ntables && !shared; i++)
+		if (remove_uncommitted(st, o->tables[i], NULL, st->committed,
+				       e) < 0)
 			goto fail;
 	return st;
 fail:
 	ps_stage_close(st);
 	return NULL;
+}
+
+struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
+			       struct ps_error *e)
+{
+	return stage_open(o, 0, e);
+}
+
+struct ps_stage *ps_stage_open_shared(const struct ps_stage_opts *o,
+				      struct ps_error *e)
+{
+	return stage_open(o, 1, e);
 }
 
 static void dtable_forget(struct dtable *dt)
@@ -525,6 +559,22 @@ const struct ps_delta_snapshot *ps_stage_snapshot(struct ps_stage *st,
 						  size_t table)
 {
 	return &st->dt[table].snap;
+}
+
+int ps_stage_clean_source(const struct ps_stage *st,
+			  const struct ps_checkpoint *committed,
+			  const char *source, size_t len, struct ps_error *e)
+{
+	struct ps_buf safe = PS_BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	ps_lake_safe_source(&safe, source, len);
+	for (i = 0; i < st->o.ntables && rc == 0; i++)
+		rc = remove_uncommitted(st, st->o.tables[i], safe.data,
+					committed, e);
+	ps_buf_release(&safe);
+	return rc;
 }
 
 /* ---- the commit ---- */
@@ -743,6 +793,14 @@ static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
 	size_t k, np = ps_checkpoint_count(st->pending);
 	int rc = 0;
 
+	/*
+	 * Shared: read from the version the log has now.  The sources of
+	 * the commit were locked (and their positions read from the log)
+	 * after our last commit; a commit of theirs by another writer
+	 * before that is no conflict.
+	 */
+	if (st->shared && ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0)
+		return -1;
 	dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
 	if (dt->snap.version < 0)
 		rc = ps_delta_commit_create(dt->c, NULL, dt->t.cols,

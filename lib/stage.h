@@ -61,6 +61,17 @@
  * ps_stage_opts.keep_removed) and checkpointed without their tombstones:
  * a table rewritten at every commit would otherwise pile up removed files.
  *
+ * Several writers (ps_stage_open_shared; Delta tables, positioned
+ * sources only).  Each holds the stream's lock shared (lib/lake.h: a
+ * single writer still excludes them all) and, while a batch of its own
+ * holds a source, that source's lock (ps_lake_source_lock, taken and
+ * released by the stage's user).  Open then removes only the temporaries
+ * of writers no longer running, and no part file: those of a source
+ * that no commit covers are removed by ps_stage_clean_source once the
+ * source is locked.  Commits of several writers interleave in the log
+ * (lib/delta.h retries at the next version); a commit whose txn another
+ * writer committed meanwhile fails (75), which the source locks rule out.
+ *
  * Test builds (compiled with -DPS_TEST_HOOKS) stop the process with
  * SIGSTOP at a named point when PS_TEST_STOP is TOOL:POINT:N (the N-th
  * time, counted from 1, that this process reaches POINT), after logging
@@ -129,6 +140,10 @@ struct ps_stage;
 struct ps_stage *ps_stage_open(const struct ps_stage_opts *o,
 			       struct ps_error *e);
 
+/* ps_stage_open for one of several writers of the tables (above). */
+struct ps_stage *ps_stage_open_shared(const struct ps_stage_opts *o,
+				      struct ps_error *e);
+
 /*
  * Abort any open commit (as ps_stage_abort), release the lock and free
  * st.  NULL is a no-op.
@@ -187,6 +202,18 @@ int ps_stage_current(const struct ps_stage *st, size_t table);
  */
 const struct ps_delta_snapshot *ps_stage_snapshot(struct ps_stage *st,
 						  size_t table);
+
+/*
+ * Shared writers: remove the part files of source (len bytes) in the
+ * stage's tables that committed (the positions committed, as the caller
+ * read them from the log after locking the source) does not cover: the
+ * files of a batch whose writer died.  Touches nothing a commit changes,
+ * so another thread may call it while one runs.  Returns 0, or -1 with e
+ * filled (74).
+ */
+int ps_stage_clean_source(const struct ps_stage *st,
+			  const struct ps_checkpoint *committed,
+			  const char *source, size_t len, struct ps_error *e);
 
 /*
  * The open commit covers source (len bytes) up to position (keeping the

@@ -22,7 +22,7 @@ enum {
 	OPT_DEPARTMENTS, OPT_STRICT, OPT_MAX_ERRORS, OPT_STATS_JSON,
 	OPT_FLUSH_INTERVAL, OPT_FLUSH_RECORDS, OPT_CODEC, OPT_DRY_RUN,
 	OPT_NOW, OPT_DEDUP_WINDOW, OPT_MAX_RECORD, OPT_MAP, OPT_VERSION_AS_OF,
-	OPT_AS_OF, OPT_FORMAT, OPT_INPUT,
+	OPT_AS_OF, OPT_FORMAT, OPT_INPUT, OPT_SHARED, OPT_BRONZE_LAKE,
 };
 
 static const struct ps_option options[] = {
@@ -32,6 +32,10 @@ static const struct ps_option options[] = {
 	  "past the checkpoint, then exit (no stdin)" },
 	{ "no-catch-up", OPT_NO_CATCH_UP, NULL, "read stdin only, without "
 	  "catching up from bronze first" },
+	{ "shared", OPT_SHARED, NULL, "one of several ps-silver appending to "
+	  "the table, each its own Kafka partitions (pulsestream(7))" },
+	{ "bronze-lake", OPT_BRONZE_LAKE, "DIR", "catch up from the bronze "
+	  "of lake DIR (this pipeline's own; default: the -L lake)" },
 	{ "dump", OPT_DUMP, NULL, "print the tables, Parquet files or "
 	  "directories given as operands as NDJSON" },
 	{ "version-as-of", OPT_VERSION_AS_OF, "N", "--dump: the Delta "
@@ -118,6 +122,12 @@ static int on_option(void *ctx, int key, const char *arg, struct ps_error *e)
 	case OPT_NO_CATCH_UP:
 		a->o.catch_up = 0;
 		a->o.read_stdin = 1;
+		return 0;
+	case OPT_SHARED:
+		a->o.shared = 1;
+		return 0;
+	case OPT_BRONZE_LAKE:
+		a->o.bronze_lake = arg;
 		return 0;
 	case OPT_DUMP:
 		a->dump = 1;
@@ -225,6 +235,13 @@ int main(int argc, char **argv)
 	    (!a.dump || (a.at.version >= 0 && a.at.as_of != INT64_MIN))) {
 		rc = ps_cli_misuse(&tool, "--version-as-of and --as-of go with "
 				   "--dump, one at a time");
+		goto out;
+	}
+	if (a.o.shared && (a.o.input == PS_INPUT_EVENTS || a.dump ||
+			   ps_maint_wanted(&a.m))) {
+		rc = ps_cli_misuse(&tool, "--shared goes with envelopes "
+				   "(positions), not --input events, --dump, "
+				   "--compact or --vacuum");
 		goto out;
 	}
 	if (a.o.map && a.o.format == PS_FEED_FMT_EVENTS) {
