@@ -40,6 +40,17 @@
  * (part-SRC-FIRST-LAST-rRUN), and only dedup protects against replays:
  * at-least-once.
  *
+ * Several writers (opts.shared, envelopes only): each of several
+ * processes appends to the one table (lib/stage.h, ps_stage_open_shared),
+ * each fed its own sources (Kafka partitions shared out by a consumer
+ * group).  A source is locked (ps_lake_source_lock) from the first record
+ * of it that a batch takes to that batch's commit; having locked it, the
+ * writer reads its txn version from the log (records at or below it are
+ * skipped), and its dedup window, one per source, from
+ * LAKE/_state/ps-silver/STREAM.sources/SAFE.dedup, which step 2 writes
+ * for each source of the batch instead of STREAM.dedup.  Catch-up reads
+ * the bronze of opts.bronze_lake (each pipeline's own).
+ *
  * Threads: a reader thread parses while the calling thread commits the
  * previous batch (one batch in flight, commits in order).
  */

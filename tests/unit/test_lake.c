@@ -859,4 +859,77 @@ Test(stage, numbered_unlogged_files_refused_or_removed, .init = mklake,
 	st = gold_stage(&e);
 	cr_assert_not_null(st, "%s", e.msg);
 	ps_stage_close(st);
+Test(lake, shared_writers_and_source_locks, .init = mklake, .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_lake_lock *a, *b, *s1;
+	int status, died = -1;
+	pid_t pid;
+
+	/* shared holders coexist (flock: open file descriptions) */
+	a = ps_lake_lock_mode(lake, "ps-silver", "adm", 0, 1, &e);
+	cr_assert_not_null(a, "%s", e.msg);
+	b = ps_lake_lock_mode(lake, "ps-silver", "adm", 0, 1, &e);
+	cr_assert_not_null(b, "%s", e.msg);
+	/* and exclude a single writer: 75 */
+	cr_assert_null(ps_lake_lock(lake, "ps-silver", "adm", 0, &e));
+	cr_assert_eq(e.code, 75);
+	ps_lake_unlock(a);
+	ps_lake_unlock(b);
+	/* which, holding it, excludes them */
+	a = ps_lake_lock(lake, "ps-silver", "adm", 0, &e);
+	cr_assert_not_null(a, "%s", e.msg);
+	cr_assert_null(ps_lake_lock_mode(lake, "ps-silver", "adm", 0, 1, &e));
+	cr_assert_eq(e.code, 75);
+	ps_lake_unlock(a);
+
+	/* a source lock: another process gets 75 naming the holder */
+	s1 = ps_lake_source_lock(lake, "ps-silver", "adm", "kafka:t/3", 9, 0,
+				 &died, &e);
+	cr_assert_not_null(s1, "%s", e.msg);
+	cr_assert_eq(died, 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct ps_lake_lock *x;
+		char want[64];
+		int d;
+
+		x = ps_lake_source_lock(lake, "ps-silver", "adm",
+					"kafka:t/3", 9, 0, &d, &e);
+		snprintf(want, sizeof(want), "(PID %ld)", (long)getppid());
+		if (x || e.code != 75 || !strstr(e.msg, want) ||
+		    !strstr(e.msg, "kafka:t/3"))
+			_exit(1);
+		/* another source is free */
+		x = ps_lake_source_lock(lake, "ps-silver", "adm",
+					"kafka:t/4", 9, 0, &d, &e);
+		_exit(x && d == 0 ? 0 : 2);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child: %d",
+		     WEXITSTATUS(status));
+	/* released cleanly: the next holder finds it empty */
+	ps_lake_source_unlock(s1);
+	s1 = ps_lake_source_lock(lake, "ps-silver", "adm", "kafka:t/3", 9, 0,
+				 &died, &e);
+	cr_assert_not_null(s1, "%s", e.msg);
+	cr_assert_eq(died, 0);
+	ps_lake_source_unlock(s1);
+	/* a holder that dies holding it: the next one is told */
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int d;
+
+		_exit(ps_lake_source_lock(lake, "ps-silver", "adm",
+					  "kafka:t/3", 9, 0, &d, &e) ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(WEXITSTATUS(status), 0);
+	s1 = ps_lake_source_lock(lake, "ps-silver", "adm", "kafka:t/3", 9, 0,
+				 &died, &e);
+	cr_assert_not_null(s1, "%s", e.msg);
+	cr_assert_eq(died, 1);
+	ps_lake_source_unlock(s1);
 }
