@@ -859,6 +859,8 @@ Test(stage, numbered_unlogged_files_refused_or_removed, .init = mklake,
 	st = gold_stage(&e);
 	cr_assert_not_null(st, "%s", e.msg);
 	ps_stage_close(st);
+}
+
 Test(lake, shared_writers_and_source_locks, .init = mklake, .fini = rmlake)
 {
 	struct ps_error e = { 0, "" };
