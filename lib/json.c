@@ -153,7 +153,12 @@ size_t ps_utf8_valid_prefix(const char *str, size_t n)
 	size_t i = 0, k;
 
 	while (i < n) {
-		/* Skip ASCII eight bytes at a time. */
+		/* Skip ASCII sixteen (or eight) bytes at a time. */
+#ifdef __SSE2__
+		while (i + 16 <= n && !_mm_movemask_epi8(_mm_loadu_si128(
+			(const __m128i *)(const void *)(s + i))))
+			i += 16;
+#endif
 		while (i + 8 <= n) {
 			uint64_t w;
 

@@ -92,6 +92,7 @@ struct wcol {
 	struct ps_buf dict;	/* PLAIN-encoded entries */
 	uint32_t *doff;		/* entry offsets in dict (strings) */
 	size_t ndict, cdoff;
+	uint32_t last;		/* the index dict_lookup returned last */
 	uint32_t *ht;		/* index + 1, 0 = empty */
 	size_t htcap;
 };
@@ -325,6 +326,10 @@ static uint32_t dict_lookup(struct wcol *c, uint64_t bits, const char *p,
 	size_t j;
 	uint32_t ix;
 
+	/* a run of one value (a file's source, a batch's ingest time) is
+	 * found without hashing */
+	if (c->last < c->ndict && dict_equal(c, c->last, bits, p, n))
+		return c->last;
 	if ((c->ndict + 1) * 2 > c->htcap)
 		dict_rehash(c);
 	h = c->ptype == T_BYTE_ARRAY ? hash_bytes(p, n) :
@@ -332,10 +337,10 @@ static uint32_t dict_lookup(struct wcol *c, uint64_t bits, const char *p,
 	j = h & (c->htcap - 1);
 	while (c->ht[j]) {
 		if (dict_equal(c, c->ht[j] - 1, bits, p, n))
-			return c->ht[j] - 1;
+			return c->last = c->ht[j] - 1;
 		j = (j + 1) & (c->htcap - 1);
 	}
-	ix = (uint32_t)c->ndict++;
+	ix = c->last = (uint32_t)c->ndict++;
 	c->ht[j] = ix + 1;
 	if (c->ptype == T_BYTE_ARRAY) {
 		if (c->ndict > c->cdoff) {

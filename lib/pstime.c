@@ -67,11 +67,65 @@ static int digits(const char *s, size_t len, size_t *i, int n)
 
 #define FAIL(reason) do { if (why) *why = (reason); return -1; } while (0)
 
+/*
+ * The forms nearly every record has, "YYYY-MM-DDTHH:MM:SSZ", the same
+ * naive, and "YYYY-MM-DDTHH:MM:SS.ffffffZ" (an envelope's ingest time):
+ * 1 with *us set when s is one of them, in range; 0 for anything else,
+ * which the general parser below then decides (with its reasons).
+ */
+static int parse_plain(const char *s, size_t len, int64_t *us)
+{
+#define D(k) ((unsigned)(unsigned char)s[k] - '0')
+	unsigned y, mo, d, h, mi, sec, bad;
+	int64_t t, frac = 0;
+
+	if (len == 27) {
+		if (s[19] != '.' || s[26] != 'Z')
+			return 0;
+		bad = (D(20) > 9) | (D(21) > 9) | (D(22) > 9) | (D(23) > 9) |
+		      (D(24) > 9) | (D(25) > 9);
+		if (bad)
+			return 0;
+		frac = ((((D(20) * 10 + D(21)) * 10 + D(22)) * 10 + D(23)) * 10 +
+			D(24)) * 10 + D(25);
+	} else if (!(len == 20 && s[19] == 'Z') && len != 19) {
+		return 0;
+	}
+	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':')
+		return 0;
+	bad = (D(0) > 9) | (D(1) > 9) | (D(2) > 9) | (D(3) > 9) |
+	      (D(5) > 9) | (D(6) > 9) | (D(8) > 9) | (D(9) > 9) |
+	      (D(11) > 9) | (D(12) > 9) | (D(14) > 9) | (D(15) > 9) |
+	      (D(17) > 9) | (D(18) > 9);
+	if (bad)
+		return 0;
+	y = D(0) * 1000 + D(1) * 100 + D(2) * 10 + D(3);
+	mo = D(5) * 10 + D(6);
+	d = D(8) * 10 + D(9);
+	h = D(11) * 10 + D(12);
+	mi = D(14) * 10 + D(15);
+	sec = D(17) * 10 + D(18);
+#undef D
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+		return 0;
+	t = (ps_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+	     sec) * PS_USEC_PER_SEC + frac;
+	if (!ps_time_in_range(t))
+		return 0;
+	*us = t;
+	return 1;
+}
+
 int ps_time_parse(const char *s, size_t len, int64_t *us, const char **why)
 {
 	size_t i = 0;
 	int y, mo, d, h = 0, mi = 0, sec = 0;
 	int64_t frac = 0, off = 0, t;
+
+	if (parse_plain(s, len, us))
+		return 0;
 
 	if ((y = digits(s, len, &i, 4)) < 1)
 		FAIL("bad year");

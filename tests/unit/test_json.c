@@ -542,3 +542,22 @@ Test(json, writer_plain_runs_stop_at_every_offset)
 			ps_buf_release(&want);
 		}
 }
+
+/* An invalid or a multi-byte sequence at every offset of an ASCII run:
+ * the valid prefix ends at the invalid byte, wherever the 16- and 8-byte
+ * skips stand. */
+Test(json, utf8_valid_prefix_at_every_offset)
+{
+	char s[64];
+	size_t i;
+
+	for (i = 0; i < 48; i++) {
+		memset(s, 'a', sizeof(s));
+		s[i] = (char)0xff;
+		cr_assert_eq(ps_utf8_valid_prefix(s, 48), i, "at %zu", i);
+		s[i] = (char)0xc3;
+		s[i + 1] = (char)0xa9;
+		cr_assert_eq(ps_utf8_valid_prefix(s, 49), 49, "at %zu", i);
+		cr_assert_eq(ps_utf8_valid_prefix(s, i + 1), i, "cut at %zu", i);
+	}
+}

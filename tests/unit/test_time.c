@@ -305,3 +305,42 @@ Test(time, utc_range_rule_at_both_edges)
 	cr_assert(!ps_date_in_range(PS_TIME_MIN_US / PS_USEC_PER_DAY - 1));
 	cr_assert(!ps_date_in_range(PS_TIME_MAX_US / PS_USEC_PER_DAY + 1));
 }
+
+/* The fast path for "YYYY-MM-DDTHH:MM:SSZ", the naive form and
+ * ".ffffffZ" agrees with the general parser (reached by a fraction of
+ * another length, the same instant) on random digits, in range or not. */
+Test(time, plain_form_equals_general_parser)
+{
+	struct ps_rand r;
+	int k;
+
+	ps_rand_seed(&r, 11);
+	for (k = 0; k < 100000; k++) {
+		char a[32], b[32];
+		int64_t ua = 0, ub = 0;
+		const char *wa = NULL, *wb = NULL;
+		int ra, rb, naive = k % 3 == 1, frac = k % 3 == 2;
+
+		snprintf(a, sizeof(a), "%04u-%02u-%02uT%02u:%02u:%02u%s",
+			 (unsigned)ps_rand_below(&r, k % 7 ? 3000 : 10000),
+			 (unsigned)ps_rand_below(&r, 14),
+			 (unsigned)ps_rand_below(&r, 33),
+			 (unsigned)ps_rand_below(&r, 25),
+			 (unsigned)ps_rand_below(&r, 61),
+			 (unsigned)ps_rand_below(&r, 61),
+			 naive ? "" : frac ? ".000000Z" : "Z");
+		if (frac)
+			snprintf(a + 20, 8, "%06uZ",
+				 (unsigned)ps_rand_below(&r, 1000000));
+		/* the general parser: a fraction of another length */
+		snprintf(b, sizeof(b), "%.19s.%.6s0%s", a,
+			 frac ? a + 20 : "", naive ? "" : "Z");
+		ra = ps_time_parse(a, strlen(a), &ua, &wa);
+		rb = ps_time_parse(b, strlen(b), &ub, &wb);
+		cr_assert_eq(ra, rb, "%s: %d, %s: %d", a, ra, b, rb);
+		if (!ra)
+			cr_assert_eq(ua, ub, "%s", a);
+		else
+			cr_assert_str_eq(wa, wb, "%s", a);
+	}
+}
