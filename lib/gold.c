@@ -274,6 +274,8 @@ struct dept {
 	int64_t sk;
 };
 
+/* An encounter as the rules see it (enc_get / enc_put; the snapshot
+ * holds it as it is: no padding). */
 struct enc {
 	int32_t patient, dept;
 	int32_t bed, triage;
@@ -284,6 +286,34 @@ struct enc {
 	int64_t arrival, admission, discharge, seen, decision;
 	int64_t ingest, last_event;
 };
+
+/*
+ * How an encounter is stored: 48 bytes.  Most encounters come from
+ * records that set every field they hold at one event time, without the
+ * ED fields (arrival, triage, seen, decision, disposition): then every
+ * event time is last_event or null, and flags say which.  Any other
+ * encounter also has an extension (the event times and ED fields, 104
+ * bytes), which it keeps.
+ */
+struct encc {
+	int32_t patient;
+	uint16_t dept;			/* DEPT_EXT: in the extension */
+	uint16_t flags;			/* EF_* */
+	int32_t bed;
+	uint32_t ext;			/* index in encx + 1, or 0 */
+	int64_t admission, discharge, last_event, ingest;
+};
+
+struct enc_ext {
+	int64_t t_adm, t_dis, t_arr, t_bed, t_tri, t_seen, t_dec, t_disp;
+	int64_t t_open;
+	int64_t arrival, seen, decision;
+	int32_t triage, disposition;
+	int32_t dept;
+};
+
+#define DEPT_EXT 0xffff
+enum { EF_CANCELLED = 1, EF_DIS = 2, EF_BED = 4, EF_OPEN = 8 };
 
 /* A set of item indices: a bitmap for membership, a list for order. */
 struct touched {
@@ -337,8 +367,11 @@ struct ps_gold {
 	struct index syms, pidx, didx, eidx;
 	struct patient *pat;
 	struct dept *dep;
-	struct enc *enc;
+	struct encc *enc;
 	size_t patcap, depcap, enccap;
+	size_t nencc;			/* enc entries stored */
+	struct enc_ext *encx;		/* the extensions of enc */
+	size_t nencx, capencx;
 	int32_t *dirty;			/* admission days changed */
 	size_t ndirty, dirtycap;
 	long long min_samples;		/* of a reported percentile */
@@ -348,6 +381,124 @@ struct ps_gold {
 	size_t lsym, ldep, lpat, lenc;
 	struct touched tpat, tenc;
 };
+
+/* Encounter i as the rules see it, into e.  Cannot fail. */
+static void enc_get(const struct ps_gold *g, size_t i, struct enc *e)
+{
+	const struct encc *c = &g->enc[i];
+
+	e->patient = c->patient;
+	e->bed = c->bed;
+	e->cancelled = c->flags & EF_CANCELLED;
+	e->admission = c->admission;
+	e->discharge = c->discharge;
+	e->last_event = c->last_event;
+	e->ingest = c->ingest;
+	if (c->ext) {
+		const struct enc_ext *x = &g->encx[c->ext - 1];
+
+		e->dept = c->dept == DEPT_EXT ? x->dept : c->dept;
+		e->triage = x->triage;
+		e->disposition = x->disposition;
+		e->t_adm = x->t_adm;
+		e->t_dis = x->t_dis;
+		e->t_arr = x->t_arr;
+		e->t_bed = x->t_bed;
+		e->t_tri = x->t_tri;
+		e->t_seen = x->t_seen;
+		e->t_dec = x->t_dec;
+		e->t_disp = x->t_disp;
+		e->t_open = x->t_open;
+		e->arrival = x->arrival;
+		e->seen = x->seen;
+		e->decision = x->decision;
+		return;
+	}
+	e->dept = c->dept;
+	e->triage = e->disposition = NUL32;
+	e->t_adm = c->last_event;
+	e->t_dis = c->flags & EF_DIS ? c->last_event : PS_GOLD_NULL;
+	e->t_bed = c->flags & EF_BED ? c->last_event : PS_GOLD_NULL;
+	e->t_open = c->flags & EF_OPEN ? c->last_event : PS_GOLD_NULL;
+	e->t_arr = e->t_tri = e->t_seen = e->t_dec = e->t_disp = PS_GOLD_NULL;
+	e->arrival = e->seen = e->decision = PS_GOLD_NULL;
+}
+
+/* t is null or the encounter's last event time. */
+static int at_last(int64_t t, const struct enc *e)
+{
+	return t == PS_GOLD_NULL || t == e->last_event;
+}
+
+/* Store e as encounter i (room for it made): compact when it fits,
+ * otherwise with an extension (enc_get gives e back either way).
+ * Cannot fail. */
+static void enc_put(struct ps_gold *g, size_t i, const struct enc *e)
+{
+	struct encc *c = &g->enc[i];
+	struct enc_ext *x;
+
+	c->patient = e->patient;
+	c->bed = e->bed;
+	c->flags = (uint16_t)(e->cancelled ? EF_CANCELLED : 0);
+	c->admission = e->admission;
+	c->discharge = e->discharge;
+	c->last_event = e->last_event;
+	c->ingest = e->ingest;
+	if (!c->ext && e->dept >= 0 && e->dept < DEPT_EXT &&
+	    e->t_adm == e->last_event && at_last(e->t_dis, e) &&
+	    at_last(e->t_bed, e) && at_last(e->t_open, e) &&
+	    (e->cancelled == 0 || e->cancelled == 1) &&
+	    e->t_arr == PS_GOLD_NULL && e->t_tri == PS_GOLD_NULL &&
+	    e->t_seen == PS_GOLD_NULL && e->t_dec == PS_GOLD_NULL &&
+	    e->t_disp == PS_GOLD_NULL && e->arrival == PS_GOLD_NULL &&
+	    e->seen == PS_GOLD_NULL && e->decision == PS_GOLD_NULL &&
+	    e->triage == NUL32 && e->disposition == NUL32) {
+		c->dept = (uint16_t)e->dept;
+		c->flags |= (uint16_t)((e->t_dis != PS_GOLD_NULL ? EF_DIS : 0) |
+				       (e->t_bed != PS_GOLD_NULL ? EF_BED : 0) |
+				       (e->t_open != PS_GOLD_NULL ? EF_OPEN : 0));
+		return;
+	}
+	if (!c->ext) {
+		if (g->nencx == g->capencx) {
+			g->capencx = g->capencx ? g->capencx * 2 : 64;
+			g->encx = ps_xrealloc(g->encx, g->capencx *
+					      sizeof(*g->encx));
+		}
+		c->ext = (uint32_t)++g->nencx;
+	}
+	x = &g->encx[c->ext - 1];
+	c->dept = (uint16_t)(e->dept >= 0 && e->dept < DEPT_EXT ? e->dept :
+			     DEPT_EXT);
+	x->dept = e->dept;
+	x->triage = e->triage;
+	x->disposition = e->disposition;
+	x->t_adm = e->t_adm;
+	x->t_dis = e->t_dis;
+	x->t_arr = e->t_arr;
+	x->t_bed = e->t_bed;
+	x->t_tri = e->t_tri;
+	x->t_seen = e->t_seen;
+	x->t_dec = e->t_dec;
+	x->t_disp = e->t_disp;
+	x->t_open = e->t_open;
+	x->arrival = e->arrival;
+	x->seen = e->seen;
+	x->decision = e->decision;
+}
+
+/* Room for encounter i of eidx; a new one (past those stored so far)
+ * has no extension yet.  Cannot fail. */
+static void enc_room(struct ps_gold *g, size_t i)
+{
+	if (g->eidx.n > g->enccap) {
+		g->enccap = g->eidx.cap;
+		g->enc = ps_xrealloc(g->enc, g->enccap * sizeof(*g->enc));
+	}
+	for (; g->nencc <= i; g->nencc++)
+		g->enc[g->nencc].ext = 0;
+}
 
 struct ps_gold *ps_gold_new(const struct ps_departments *ds)
 {
@@ -369,6 +520,7 @@ void ps_gold_free(struct ps_gold *g)
 	free(g->pat);
 	free(g->dep);
 	free(g->enc);
+	free(g->encx);
 	free(g->dirty);
 	touched_free(&g->tpat);
 	touched_free(&g->tenc);
@@ -758,7 +910,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 	size_t eidlen = r->encounter_id.len, bandlen = r->age_band.len;
 	size_t pi, di, ei;
 	struct patient *p;
-	struct enc *e, old;
+	struct enc cur, *e = &cur, old;
 	int64_t t;
 	int added, changed = 0, bounds, kind;
 
@@ -821,12 +973,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 	ei = index_get(&g->eidx, &g->arena, eid, eidlen, &added);
 	ps_buf_release(&derived);
 	if (added) {
-		if (g->eidx.n > g->enccap) {
-			g->enccap = g->eidx.cap;
-			g->enc = ps_xrealloc(g->enc,
-					     g->enccap * sizeof(*g->enc));
-		}
-		e = &g->enc[ei];
+		enc_room(g, ei);
 		memset(e, 0, sizeof(*e));
 		e->t_adm = e->t_dis = e->last_event = PS_GOLD_NULL;
 		e->t_arr = e->t_bed = e->t_tri = PS_GOLD_NULL;
@@ -835,8 +982,9 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		e->seen = e->decision = PS_GOLD_NULL;
 		e->bed = e->triage = e->disposition = NUL32;
 		e->patient = -1;
+	} else {
+		enc_get(g, ei, e);
 	}
-	e = &g->enc[ei];
 	old = *e;
 	if (added || t > e->t_adm ||
 	    (t == e->t_adm && adm_side_cmp(g, r, e, (int32_t)pi,
@@ -915,6 +1063,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		e->last_event = t;
 		e->ingest = r->ingest_time;
 	}
+	enc_put(g, ei, e);
 	if (e->patient != old.patient)
 		pat_add_enc(&g->pat[e->patient], (int32_t)ei);
 	if (added || memcmp(&old, e, sizeof(old))) {
@@ -927,9 +1076,8 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		/* the patient's version keys may have moved: every fact row
 		 * of the patient points at the version of its admission */
 		const struct patient *pp = &g->pat[pi];
-		uint32_t k;
-
 		const int32_t *pe = encs_of(pp);
+		uint32_t k;
 
 		for (k = 0; k < pp->nenc; k++)
 			if (g->enc[pe[k]].patient == (int32_t)pi)
@@ -1515,7 +1663,7 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 }
 
 /* The index in days[0..n-1] (sorted) of the day of e, or -1. */
-static long day_slot(const struct enc *e, const int32_t *days, size_t n)
+static long day_slot(const struct encc *e, const int32_t *days, size_t n)
 {
 	int32_t d = day_of(e->admission);
 	size_t lo = 0, hi = n;
@@ -1533,12 +1681,12 @@ static long day_slot(const struct enc *e, const int32_t *days, size_t n)
 
 /* day_slot through the table slot[day - lo] of span days when there is
  * one. */
-static long enc_slot(const struct enc *e, const int32_t *days, size_t n,
+static long enc_slot(const struct encc *e, const int32_t *days, size_t n,
 		     const int32_t *slot, int32_t lo, size_t span)
 {
 	int64_t d;
 
-	if (e->cancelled)
+	if (e->flags & EF_CANCELLED)
 		return -1;	/* no fact row */
 	if (!slot)
 		return day_slot(e, days, n);
@@ -1617,9 +1765,12 @@ static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
 	const struct fact_src *s = ctx;
 	size_t k;
 
-	for (k = 0; *cursor < s->n && k < FACT_CHUNK; (*cursor)++, k++)
-		fact_row(s->g, &s->g->enc[s->ix[*cursor].i], s->ix[*cursor].i,
-			 s->now, t);
+	struct enc e;
+
+	for (k = 0; *cursor < s->n && k < FACT_CHUNK; (*cursor)++, k++) {
+		enc_get(s->g, s->ix[*cursor].i, &e);
+		fact_row(s->g, &e, s->ix[*cursor].i, s->now, t);
+	}
 	return k;
 }
 
@@ -1852,8 +2003,11 @@ static void accumulate(struct kctx *c)
 	size_t i, k;
 
 	for (i = 0; i < g->eidx.n; i++) {
-		const struct enc *e = &g->enc[i];
-		struct dacc *a = &c->da[e->dept];
+		struct enc ebuf, *e = &ebuf;
+		struct dacc *a;
+
+		enc_get(g, i, e);
+		a = &c->da[e->dept];
 		const struct pobs *v = cur_ver(g, e->patient);
 		const struct dept *dp = &g->dep[e->dept];
 		double thr = overstay_hours(g, dp);
@@ -2581,6 +2735,15 @@ static void put_pat(struct ps_buf *b, const struct patient *p)
 	}
 }
 
+/* Encounter i: struct enc as it is (get_enc reads it back). */
+static void put_enc(struct ps_buf *b, const struct ps_gold *g, size_t i)
+{
+	struct enc e;
+
+	enc_get(g, i, &e);
+	ps_buf_add(b, &e, sizeof(e));
+}
+
 /* Where a snapshot goes: b, flushed to f (when not NULL) in pieces. */
 struct snapw {
 	struct ps_buf *b;
@@ -2629,7 +2792,7 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 	put32(b, (int32_t)g->eidx.n);
 	for (i = 0; i < g->eidx.n && !w->failed; i++) {
 		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
-		ps_buf_add(b, &g->enc[i], sizeof(g->enc[i]));
+		put_enc(b, g, i);
 		snap_flush(w, SNAP_CHUNK);
 	}
 	ps_buf_adds(b, SNAP_END);
@@ -2812,13 +2975,9 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 /* Encounter ei's record (ei already in eidx). */
 static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 {
-	struct enc *x;
+	struct enc e, *x = &e;
 
-	if (g->eidx.n > g->enccap) {
-		g->enccap = g->eidx.cap;
-		g->enc = ps_xrealloc(g->enc, g->enccap * sizeof(*g->enc));
-	}
-	x = &g->enc[ei];
+	enc_room(g, ei);
 	get(r, x, sizeof(*x));
 	if ((x->disposition != NUL32 &&
 	     (x->disposition < 0 || (size_t)x->disposition >= g->syms.n)) ||
@@ -2826,6 +2985,8 @@ static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 	    x->dept < 0 || (size_t)x->dept >= g->didx.n ||
 	    (x->cancelled != 0 && x->cancelled != 1) || !enc_times_ok(x))
 		r->bad = 1;
+	else
+		enc_put(g, ei, x);
 }
 
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
@@ -2931,7 +3092,7 @@ static void delta_enc(const struct ps_gold *g, size_t i, struct ps_buf *b)
 	put32(b, (int32_t)i);
 	if (i >= g->lenc)
 		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
-	ps_buf_add(b, &g->enc[i], sizeof(g->enc[i]));
+	put_enc(b, g, i);
 }
 
 size_t ps_gold_delta_items(const struct ps_gold *g)
