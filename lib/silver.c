@@ -1,4 +1,5 @@
 /* silver.c - see silver.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -1903,6 +1904,40 @@ static void silver_release(struct silver *s)
 	pthread_cond_destroy(&s->cv);
 }
 
+/*
+ * A single writer after shared ones (--shared): the windows they left per
+ * source join the stream's window, keys beyond the committed positions
+ * dropped.  Returns 0, or -1 with e filled.
+ */
+static int load_shared_windows(struct silver *s,
+			       const struct ps_silver_opts *o,
+			       struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	struct dirent *de;
+	long long dropped;
+	DIR *d;
+	int rc = 0;
+
+	ps_lake_source_dir(&b, o->lake, PS_SILVER_TOOL, o->stream);
+	d = opendir(b.data);
+	while (d && rc == 0 && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char *p;
+
+		if (de->d_name[0] == '.' || n < 7 ||
+		    strcmp(de->d_name + n - 6, ".dedup"))
+			continue;
+		p = ps_path_join(b.data, de->d_name);
+		rc = dedup_load(s->dd, p, s->cp, 0, &dropped, e);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	ps_buf_release(&b);
+	return rc;
+}
+
 static int setup(struct silver *s, const struct ps_silver_opts *o,
 		 struct ps_error *e)
 {
@@ -1985,7 +2020,8 @@ static int setup(struct silver *s, const struct ps_silver_opts *o,
 	s->dedup_path = ps_buf_detach(&b, NULL);
 	/* --shared: each source's window when it is claimed */
 	if (!s->shared &&
-	    dedup_load(s->dd, s->dedup_path, s->cp, 1, &dropped, e) < 0)
+	    (dedup_load(s->dd, s->dedup_path, s->cp, 1, &dropped, e) < 0 ||
+	     load_shared_windows(s, o, e) < 0))
 		return -1;
 	if (dropped)
 		ps_log(PS_WARN, "dropped dedup keys of an uncommitted batch",
