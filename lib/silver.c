@@ -451,6 +451,8 @@ struct silver {
 	ps_silver_write_fn out;
 	void *out_ctx;
 	volatile int out_gone;
+	int halt;		/* --shared: stopped waiting for a source;
+				   read no further record */
 	struct ps_departments ds;
 	struct ps_checkpoint *cp;
 	struct ps_dedup *dd;
@@ -1178,7 +1180,7 @@ static int claim(struct silver *s, struct ssrc *x, long long pos,
 	while (!(x->lock = ps_lake_source_lock(s->o->lake, PS_SILVER_TOOL,
 					       s->o->stream, x->id.data,
 					       x->id.len, 0, &died, &le))) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
 		if (le.code != PS_EX_TEMPFAIL) {
 			*e = le;
@@ -1197,7 +1199,16 @@ static int claim(struct silver *s, struct ssrc *x, long long pos,
 			ps_checkpoint_set(s->cp, x->id.data, x->id.len, t);
 			return 0;
 		}
-		if (ps_mono() >= deadline || ps_stop_requested) {
+		if (ps_stop_requested) {
+			/*
+			 * Stop here: a later record of x must not be
+			 * committed without this one (and the batch that
+			 * held others is committed already).
+			 */
+			s->halt = 1;
+			return 0;
+		}
+		if (ps_mono() >= deadline) {
 			*e = le;
 			return -1;
 		}
@@ -1599,6 +1610,9 @@ static int process_envelope(struct silver *s, const struct ps_envelope *env,
 
 	int si = batch_find(s->cur, env->source, env->source_len, 0);
 
+	if (s->halt)
+		return 0;	/* read again by the next run */
+
 	/* Also what the open batch holds (catch-up, then the same on stdin). */
 	if (si >= 0 && s->cur->src[si].nrec && s->cur->src[si].last > ck)
 		ck = s->cur->src[si].last;
@@ -1749,7 +1763,7 @@ static int read_stdin(struct silver *s, int fd, struct ps_error *e)
 	for (;;) {
 		struct ps_error re = { 0, "" };
 
-		if (s->out_gone)
+		if (s->out_gone || s->halt)
 			break;
 		n = ps_ndjson_next(r, &ln, &re);
 		if (n == 0)
@@ -1799,7 +1813,8 @@ static int catch_up(struct silver *s, struct ps_error *e)
 	if (ps_lake_visible(s->o->bronze_lake ? s->o->bronze_lake : s->o->lake,
 			    PS_LAKE_BRONZE, s->o->stream, &fs, e) < 0)
 		return -1;
-	for (i = 0; i < fs.n && !rc && !ps_stop_requested && !s->out_gone;
+	for (i = 0; i < fs.n && !rc && !ps_stop_requested && !s->out_gone &&
+	     !s->halt;
 	     i++) {
 		struct ps_lake_part *f = &fs.v[i];
 		struct ps_lake_reader *br;
