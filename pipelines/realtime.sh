@@ -12,6 +12,15 @@
 #   pipelines/realtime.sh catch-up
 #       the same with --exit-at-end: for cron or a Data Factory custom
 #       activity; exits 0 once every partition is landed and processed
+#   pipelines/realtime.sh pipeline K
+#       processing pipeline K of several on the topic (pulsestream(7), "N
+#       processing pipelines, one gold"): ps-ingest consume -L BRONZE |
+#       ps-bronze -L BRONZE --input envelopes | ps-silver --shared
+#       --bronze-lake BRONZE, BRONZE its own bronze lake ($PS_LAKE.bronze-K);
+#       the consumers of one group share the partitions out
+#   pipelines/realtime.sh gold
+#       the one ps-gold beside those pipelines: --catch-up every
+#       PS_GOLD_INTERVAL seconds (default 10) until SIGINT/SIGTERM
 #   pipelines/realtime.sh local [N]
 #       a demonstration on this machine: a local broker (scripts/kafka.sh),
 #       N simulated events (default 20000) produced, then caught up into
@@ -27,6 +36,7 @@
 #   PS_KAFKA_OPTS  extra ps-ingest options, e.g. "-X ssl.ca.location=ca.pem"
 #   PS_DASH_SERVE  where ps-dash serves the dashboard, [ADDR:]PORT (default
 #                  127.0.0.1:8080; "none": no dashboard)
+#   PS_GOLD_INTERVAL  seconds between the catch-ups of "gold" (default 10)
 # Kafka restarts are waited out; a killed stage is restarted by re-running
 # this script (the lake's checkpoints make every restart exactly once).
 set -eu
@@ -76,6 +86,26 @@ produce)
 process)
 	process ""
 	;;
+pipeline)
+	k=${2:-}
+	case $k in ''|*[!0-9]*)
+		echo "realtime.sh: pipeline K: K is a number" >&2; exit 64 ;;
+	esac
+	c=$(conn)
+	b="$lake.bronze-$k"
+	p="ps-ingest consume -t '$topic' $c -L '$b'"
+	p="$p | ps-bronze -L '$b' --input envelopes"
+	p="$p | ps-silver --shared --bronze-lake '$b' -n"
+	echo "realtime.sh: $p (lake $lake)" >&2
+	sh -c "$p"
+	;;
+gold)
+	trap 'exit 0' INT TERM
+	while :; do
+		ps-gold --catch-up -q >/dev/null || [ $? -eq 75 ] || exit
+		sleep "${PS_GOLD_INTERVAL:-10}"
+	done
+	;;
 catch-up)
 	process --exit-at-end
 	;;
@@ -94,7 +124,7 @@ local)
 		-exec zcat {} + | wc -l) events from topic $topic"
 	;;
 *)
-	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'
 	exit 64
 	;;
 esac
