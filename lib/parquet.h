@@ -408,4 +408,12 @@ int ps_pq_compress(enum ps_pq_codec c, int level, const void *src, size_t n,
 int ps_pq_decompress(enum ps_pq_codec c, const void *src, size_t n,
 		     void *dst, size_t dn, struct ps_error *e);
 
+/*
+ * Free the zstd contexts the calling thread keeps for the two functions
+ * above (each thread keeps its own, reachable until exit): for a thread
+ * that ends before the process.  The next call makes new ones.  Never
+ * fails.
+ */
+void ps_pq_thread_release(void);
+
 #endif

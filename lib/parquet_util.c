@@ -226,6 +226,14 @@ int ps_pq_rle_decode(const uint8_t *p, size_t len, int bw, uint32_t *out,
 static _Thread_local ZSTD_CCtx *zcctx;
 static _Thread_local ZSTD_DCtx *zdctx;
 
+void ps_pq_thread_release(void)
+{
+	ZSTD_freeCCtx(zcctx);
+	ZSTD_freeDCtx(zdctx);
+	zcctx = NULL;
+	zdctx = NULL;
+}
+
 int ps_pq_compress(enum ps_pq_codec c, int level, const void *src, size_t n,
 		   struct ps_buf *out, struct ps_error *e)
 {

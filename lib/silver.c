@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +489,11 @@ struct silver {
 	struct ps_progress prog;
 	long long total_quarantined;
 
+	/* the second writer of a commit's partition files (commit_batch) */
+	struct pwjob *pw;
+	pthread_t pw_thread;
+	int pw_started;
+
 	/* --shared (o->shared, not a dry run) */
 	int shared;
 	struct ssrc **ss;	/* every source seen (the producer's) */
@@ -885,6 +891,141 @@ static void release_sources(struct silver *s, struct batch *bt)
 }
 
 /*
+ * The partition files of a commit are written by two threads, the
+ * committer and a helper started at the first commit that has more than
+ * one (a day's rows of one source make one file, and a batch usually
+ * spans several days): both take the next group until none is left, each
+ * into its own commit group.  A file's bytes do not depend on the thread
+ * that writes it.
+ */
+struct pwjob {
+	struct silver *s;
+	const struct batch *bt;
+	const size_t *idx, *cut;	/* group k: idx[cut[k]..cut[k + 1]) */
+	size_t ngroups;
+	char **paths;			/* of group k */
+	atomic_size_t next;		/* the next group to write */
+	atomic_int failed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int posted, done, quit;		/* under mu */
+	struct ps_fsgroup *g;		/* the helper's files */
+	struct ps_error e;		/* the helper's error */
+};
+
+/* Write groups of j until none is left or one failed.  0 or -1. */
+static int pw_run(struct pwjob *j, struct ps_fsgroup *g, struct ps_error *e)
+{
+	size_t k;
+
+	while (!atomic_load(&j->failed) &&
+	       (k = atomic_fetch_add(&j->next, 1)) < j->ngroups)
+		if (write_partition(j->s, j->bt, j->idx + j->cut[k],
+				    j->cut[k + 1] - j->cut[k], &j->paths[k],
+				    g, e) < 0) {
+			atomic_store(&j->failed, 1);
+			return -1;
+		}
+	return 0;
+}
+
+static void *pw_main(void *arg)
+{
+	struct pwjob *j = arg;
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (!j->posted && !j->quit)
+			pthread_cond_wait(&j->cv, &j->mu);
+		if (j->quit)
+			break;
+		j->posted = 0;
+		pthread_mutex_unlock(&j->mu);
+		pw_run(j, j->g, &j->e);
+		pthread_mutex_lock(&j->mu);
+		j->done = 1;
+		pthread_cond_broadcast(&j->cv);
+	}
+	pthread_mutex_unlock(&j->mu);
+	ps_pq_thread_release();
+	return NULL;
+}
+
+/* Stop the helper (if any) and free its job.  Never fails. */
+static void pw_stop(struct silver *s)
+{
+	if (s->pw_started) {
+		pthread_mutex_lock(&s->pw->mu);
+		s->pw->quit = 1;
+		pthread_cond_broadcast(&s->pw->cv);
+		pthread_mutex_unlock(&s->pw->mu);
+		pthread_join(s->pw_thread, NULL);
+		s->pw_started = 0;
+	}
+	if (s->pw) {
+		pthread_mutex_destroy(&s->pw->mu);
+		pthread_cond_destroy(&s->pw->cv);
+		free(s->pw);
+		s->pw = NULL;
+	}
+}
+
+/*
+ * Write the ngroups partition files of bt (group k: idx[cut[k]..cut[k+1])
+ * to paths[k]), the helper's into its commit group *hg (the caller
+ * commits or frees it), the committer's into g.  Returns 0, or -1 with e
+ * filled; the paths written are in paths[] either way.
+ */
+static int write_partitions(struct silver *s, const struct batch *bt,
+			    const size_t *idx, const size_t *cut,
+			    size_t ngroups, char **paths,
+			    struct ps_fsgroup *g, struct ps_fsgroup **hg,
+			    struct ps_error *e)
+{
+	struct pwjob *j;
+	int rc;
+
+	if (!s->pw) {
+		s->pw = ps_xcalloc(1, sizeof(*s->pw));
+		pthread_mutex_init(&s->pw->mu, NULL);
+		pthread_cond_init(&s->pw->cv, NULL);
+	}
+	j = s->pw;
+	j->s = s;
+	j->bt = bt;
+	j->idx = idx;
+	j->cut = cut;
+	j->ngroups = ngroups;
+	j->paths = paths;
+	atomic_store(&j->next, 0);
+	atomic_store(&j->failed, 0);
+	if (ngroups > 1 && !s->pw_started &&
+	    pthread_create(&s->pw_thread, NULL, pw_main, j) == 0)
+		s->pw_started = 1;	/* else the committer writes all */
+	if (ngroups > 1 && s->pw_started) {
+		*hg = ps_fsgroup_new();
+		memset(&j->e, 0, sizeof(j->e));
+		pthread_mutex_lock(&j->mu);
+		j->g = *hg;
+		j->done = 0;
+		j->posted = 1;
+		pthread_cond_broadcast(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+		rc = pw_run(j, g, e);
+		pthread_mutex_lock(&j->mu);
+		while (!j->done)
+			pthread_cond_wait(&j->cv, &j->mu);
+		pthread_mutex_unlock(&j->mu);
+		if (!rc && atomic_load(&j->failed)) {
+			*e = j->e;
+			rc = -1;
+		}
+		return rc;
+	}
+	return pw_run(j, g, e);
+}
+
+/*
  * Commit the batch (silver.h, steps 1-4, in the order of lib/stage.h).
  * On failure, the files of the batch already in place are removed again
  * and the checkpoint is left as it was.
@@ -894,9 +1035,9 @@ static int commit_batch(struct silver *s, struct batch *bt,
 {
 	struct commit_ctx cc = { s, bt };
 	char **paths = NULL;
-	size_t *idx = NULL, npaths = 0, i, j;
+	size_t *idx = NULL, *cut = NULL, npaths = 0, i, j;
 	int rc = -1, k;
-	struct ps_fsgroup *g = NULL;
+	struct ps_fsgroup *g = NULL, *hg = NULL;
 
 	if (s->o->dry_run) {
 		s->counters[K_BATCHES].value++;
@@ -908,6 +1049,7 @@ static int commit_batch(struct silver *s, struct batch *bt,
 	paths = ps_xcalloc(bt->nrows + (size_t)bt->nsrc + 1, sizeof(char *));
 	if (bt->nrows) {
 		idx = ps_xmalloc(bt->nrows * sizeof(*idx));
+		cut = ps_xmalloc((bt->nrows + 1) * sizeof(*cut));
 		sort_rows(bt->rows, bt->nrows, bt->nsrc, idx);
 		for (i = 0; i < bt->nrows; i = j) {
 			const struct row *ri = &bt->rows[idx[i]];
@@ -916,13 +1058,14 @@ static int commit_batch(struct silver *s, struct batch *bt,
 			     bt->rows[idx[j]].date == ri->date &&
 			     bt->rows[idx[j]].src == ri->src; j++)
 				;
-			if (write_partition(s, bt, idx + i, j - i,
-					    &paths[npaths++], g, e) < 0)
-				goto fail;
-			s->counters[K_FILES].value++;
+			cut[npaths++] = i;
 		}
-		if (ps_fsgroup_commit(g, e) < 0)
+		cut[npaths] = bt->nrows;
+		if (write_partitions(s, bt, idx, cut, npaths, paths, g, &hg,
+				     e) < 0 || ps_fsgroup_commit(g, e) < 0 ||
+		    (hg && ps_fsgroup_commit(hg, e) < 0))
 			goto fail;
+		s->counters[K_FILES].value += npaths;
 		for (i = 0; i < npaths; i++)
 			add_data(s, paths[i]);
 	}
@@ -971,6 +1114,8 @@ fail:
 	release_sources(s, bt);
 done:
 	ps_fsgroup_free(g);
+	ps_fsgroup_free(hg);
+	free(cut);
 	for (i = 0; i < npaths; i++)
 		free(paths[i]);
 	free(paths);
@@ -1890,6 +2035,7 @@ static void silver_release(struct silver *s)
 	ps_feed_free(s->feed);
 	ps_hl7map_free(s->map);
 	ps_envelope_parser_free(s->envp);
+	pw_stop(s);
 	ps_gzpool_free(s->gz);
 	free(s->silver_dir);
 	free(s->quar_dir);
