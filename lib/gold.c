@@ -2601,15 +2601,14 @@ size_t ps_gold_table_list(const char **name, const struct ps_pq_column **cols,
 /* The fill function of the streamed dim_patient (lib/kpi.h): the versions
  * of the patients from *cursor on, whole patients, until the chunk holds
  * DIM_CHUNK rows. */
-static size_t dim_patient_fill(const void *ctx, size_t *cursor,
-			       struct ps_table *T)
+static size_t fill_patients(const struct ps_gold *g, size_t end,
+			    size_t *cursor, struct ps_table *T)
 {
-	const struct ps_gold *g = ctx;
 	struct pver *vers = NULL;
 	uint32_t capv = 0;
 	size_t i, j, n0 = T->nrows;
 
-	for (i = *cursor; i < g->pidx.n && T->nrows - n0 < DIM_CHUNK; i++) {
+	for (i = *cursor; i < end && T->nrows - n0 < DIM_CHUNK; i++) {
 		const struct patient *p = &g->pat[i];
 		const struct key *pk = &g->pidx.keys[i];
 		uint32_t nv = scd2_versions(p, &vers, &capv);
@@ -2638,6 +2637,41 @@ static size_t dim_patient_fill(const void *ctx, size_t *cursor,
 	free(vers);
 	*cursor = i;
 	return T->nrows - n0;
+}
+
+static size_t dim_patient_fill(const void *ctx, size_t *cursor,
+			       struct ps_table *T)
+{
+	const struct ps_gold *g = ctx;
+
+	return fill_patients(g, g->pidx.n, cursor, T);
+}
+
+/* The fill of ps_gold_dim_patient: the cursor starts at r->lo. */
+static size_t range_fill(const void *ctx, size_t *cursor, struct ps_table *T)
+{
+	const struct ps_gold_patients *r = ctx;
+
+	if (*cursor < r->lo)
+		*cursor = r->lo;
+	return fill_patients(r->g, r->hi < r->g->pidx.n ? r->hi :
+			     r->g->pidx.n, cursor, T);
+}
+
+void ps_gold_dim_patient(const struct ps_gold_patients *r, struct ps_table *t)
+{
+	ps_table_init(t, "dim_patient", dim_patient_cols,
+		      NCOLS(dim_patient_cols));
+	t->fill = range_fill;
+	t->fill_ctx = r;
+}
+
+size_t ps_gold_changed_patients(const struct ps_gold *g,
+				const uint32_t **touched, size_t *n)
+{
+	*touched = g->tpat.list;
+	*n = g->tpat.n;
+	return g->lpat;
 }
 
 void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,

@@ -209,6 +209,26 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n);
 
 /*
+ * The rows of dim_patient of the patients lo..hi-1 (by index: the order of
+ * ps_gold_tables' dim_patient, new patients last), as a table streamed
+ * from r (borrowed: r and its gold must outlive t's use).  Cannot fail.
+ */
+struct ps_gold_patients {
+	const struct ps_gold *g;
+	size_t lo, hi;
+};
+void ps_gold_dim_patient(const struct ps_gold_patients *r, struct ps_table *t);
+
+/*
+ * The patients changed since the last ps_gold_delta or ps_gold_mark_clean
+ * (the state's last save): those at or past the index returned are new,
+ * *touched lists (in no order, n of them, owned by g) the older ones that
+ * changed.  Cannot fail.
+ */
+size_t ps_gold_changed_patients(const struct ps_gold *g,
+				const uint32_t **touched, size_t *n);
+
+/*
  * The tables ps-gold writes, in the order of its commits: dim_department,
  * dim_patient, fact_patient_flow, then the KPI tables of ps_gold_tables.
  * Their names and columns go into name, cols and ncols (room for

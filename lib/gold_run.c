@@ -35,6 +35,8 @@ struct run {
 	struct ps_stage *stage;		/* lock, commits, the tables */
 	struct ps_stage_table tables[PS_GOLD_MAX_TABLES];
 	size_t ntables;
+	struct prange *pr;	/* dim_patient's files, by patient index */
+	size_t npr;
 	long long applied_then;		/* C_APPLIED at the last commit */
 	int catch_ups;			/* catch-up passes so far */
 	struct ps_checkpoint *cp;	/* positions applied */
@@ -119,6 +121,22 @@ static int emit(struct run *r, const char *p, size_t n)
 }
 
 #define FACT "fact_patient_flow"
+#define DIM_PATIENT "dim_patient"
+
+/*
+ * dim_patient's files, while this process wrote every file of its current
+ * version: the rows of the patients lo..hi-1 (by index) in the file rel
+ * (relative to the table).  A live commit rewrites only the ranges that
+ * hold a changed patient and appends the new patients in ranges of at
+ * most DIM_RANGE, the last one growing until it is full; the first
+ * commit of a process writes one file of every patient.
+ */
+struct prange {
+	size_t lo, hi;
+	char *rel;
+};
+
+#define DIM_RANGE 4096
 
 /* The index of the stage's Delta table name (one of ps_gold_table_list). */
 static size_t table_index(const struct run *r, const char *name)
@@ -143,6 +161,128 @@ static int write_table(struct run *r, size_t k, const struct ps_table *t,
 	p = ps_stage_new_data(r->stage, k, NULL);
 	rc = ps_table_write_parquet_to(t, p, r->o->codec, g, e);
 	free(p);
+	return rc;
+}
+
+static void forget_ranges(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->npr; i++)
+		free(r->pr[i].rel);
+	free(r->pr);
+	r->pr = NULL;
+	r->npr = 0;
+}
+
+/* A new file of dim_patient (table k) for the patients of range p (its
+ * file, if any, removed); p->rel becomes the new file's. */
+static int write_range(struct run *r, size_t k, struct prange *p,
+		       const struct ps_table *all, struct ps_fsgroup *g,
+		       struct ps_error *e)
+{
+	struct ps_gold_patients gp = { r->g, p->lo, p->hi };
+	struct ps_table t;
+	char *path;
+	int rc;
+
+	if (p->rel)
+		ps_stage_remove(r->stage, k, p->rel);
+	free(p->rel);
+	path = ps_stage_new_data(r->stage, k, NULL);
+	p->rel = ps_xstrdup(path + strlen(r->tables[k].dir) + 1);
+	if (all) {
+		rc = ps_table_write_parquet_to(all, path, r->o->codec, g, e);
+	} else {
+		ps_gold_dim_patient(&gp, &t);
+		rc = ps_table_write_parquet_to(&t, path, r->o->codec, g, e);
+		ps_table_release(&t);
+	}
+	free(path);
+	return rc;
+}
+
+static int cmp_range(const void *k, const void *p)
+{
+	size_t i = *(const size_t *)k;
+	const struct prange *r = p;
+
+	return i < r->lo ? -1 : i >= r->hi;
+}
+
+/*
+ * dim_patient (table k, all its rows streamed by all): when this process
+ * wrote the current version and kept its ranges, the ranges of changed
+ * patients and the new patients (see struct prange); else every patient
+ * in one file.
+ */
+static int write_patients(struct run *r, size_t k, const struct ps_table *all,
+			  struct ps_fsgroup *g, struct ps_error *e)
+{
+	size_t n = ps_gold_npatients(r->g), nt, i, end, old;
+	const uint32_t *tp;
+	struct prange *p;
+	unsigned char *dirty;
+	int rc = 0;
+
+	end = r->npr ? r->pr[r->npr - 1].hi : 0;
+	if (!ps_stage_current(r->stage, k) || !r->npr ||
+	    ps_gold_changed_patients(r->g, &tp, &nt) != end) {
+		forget_ranges(r);
+		ps_stage_remove(r->stage, k, NULL);
+		r->pr = ps_xcalloc(1, sizeof(*r->pr));
+		r->pr[0].hi = n;
+		r->npr = 1;
+		return write_range(r, k, &r->pr[0], all, g, e);
+	}
+	/* the ranges the new patients need: the last one fills up */
+	old = r->npr;
+	for (;;) {
+		p = &r->pr[r->npr - 1];
+		if (p->hi < n && p->hi - p->lo < DIM_RANGE) {
+			p->hi = p->lo + DIM_RANGE < n ? p->lo + DIM_RANGE : n;
+			continue;
+		}
+		if (p->hi >= n)
+			break;
+		r->pr = ps_xrealloc(r->pr, (r->npr + 1) * sizeof(*r->pr));
+		r->pr[r->npr].lo = r->pr[r->npr].hi = r->pr[r->npr - 1].hi;
+		r->pr[r->npr++].rel = NULL;
+	}
+	dirty = ps_xcalloc(r->npr, 1);
+	for (i = 0; i < nt; i++) {
+		size_t ix = tp[i];
+
+		p = bsearch(&ix, r->pr, old, sizeof(*r->pr), cmp_range);
+		if (p)
+			dirty[p - r->pr] = 1;
+	}
+	for (i = 0; i < r->npr && rc == 0; i++) {
+		if (!dirty[i] && r->pr[i].hi <= end)
+			continue;
+		/* a range larger than DIM_RANGE (all patients, written by
+		 * the first commit) is split once it changes: its file goes,
+		 * the first piece takes its place */
+		while (rc == 0 && r->pr[i].hi - r->pr[i].lo > DIM_RANGE) {
+			struct prange piece = r->pr[i];
+
+			piece.hi = piece.lo + DIM_RANGE;
+			r->pr[i].lo = piece.hi;
+			r->pr[i].rel = NULL;
+			rc = write_range(r, k, &piece, NULL, g, e);
+			r->pr = ps_xrealloc(r->pr, (r->npr + 1) *
+					    sizeof(*r->pr));
+			dirty = ps_xrealloc(dirty, r->npr + 1);
+			memmove(&r->pr[i + 1], &r->pr[i],
+				(r->npr - i) * sizeof(*r->pr));
+			memmove(&dirty[i + 1], &dirty[i], r->npr - i);
+			r->pr[i++] = piece;
+			r->npr++;
+		}
+		if (rc == 0)
+			rc = write_range(r, k, &r->pr[i], NULL, g, e);
+	}
+	free(dirty);
 	return rc;
 }
 
@@ -391,7 +531,9 @@ static int commit(struct run *r, struct ps_error *e)
 		if (same && strncmp(t[i].name, "kpi_", 4) &&
 		    ps_stage_current(r->stage, k))
 			continue;
-		if (write_table(r, k, &t[i], pc.g, e) < 0)
+		if (!strcmp(t[i].name, DIM_PATIENT) ?
+		    write_patients(r, k, &t[i], pc.g, e) < 0 :
+		    write_table(r, k, &t[i], pc.g, e) < 0)
 			goto out;
 	}
 	if (ps_fsgroup_commit(pc.g, e) < 0)
@@ -997,5 +1139,6 @@ done:
 	free(r.state_dir);
 	for (k = 0; k < r.ntables; k++)
 		free((char *)r.tables[k].dir);
+	forget_ranges(&r);
 	return rc;
 }

@@ -616,13 +616,25 @@ void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
 
 char *ps_stage_new_data(struct ps_stage *st, size_t table, const char *sub)
 {
+	const struct dtable *dt = &st->dt[table];
 	struct ps_buf b = PS_BUF_INIT;
+	size_t k, same = 0, sl = sub ? strlen(sub) : 0;
 	char *p;
 
-	ps_buf_adds(&b, st->dt[table].t.dir);
+	/* the files already in sub: part-N-K.parquet for the K-th */
+	for (k = 0; k < dt->nadds; k++) {
+		const char *r = dt->adds[k].rel, *slash = strrchr(r, '/');
+		size_t dl = slash ? (size_t)(slash - r) : 0;
+
+		same += dl == sl && (!sl || !strncmp(r, sub, sl));
+	}
+	ps_buf_adds(&b, dt->t.dir);
 	if (sub)
 		ps_buf_addf(&b, "/%s", sub);
-	ps_buf_addf(&b, "/part-%020lld.parquet", (long long)(st->seq + 1));
+	ps_buf_addf(&b, "/part-%020lld", (long long)(st->seq + 1));
+	if (same)
+		ps_buf_addf(&b, "-%zu", same);
+	ps_buf_adds(&b, ".parquet");
 	p = ps_buf_detach(&b, NULL);
 	ps_stage_add_data(st, table, p, NULL, NULL, 0);
 	return p;
@@ -772,7 +784,8 @@ static int removed(const struct dtable *dt, const char *path)
 		return 1;
 	for (i = 0; i < dt->nrm; i++) {
 		n = strlen(dt->rm[i]);
-		if (!strncmp(path, dt->rm[i], n) && path[n] == '/')
+		if (!strncmp(path, dt->rm[i], n) &&
+		    (path[n] == '/' || !path[n]))
 			return 1;
 	}
 	return 0;

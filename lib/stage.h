@@ -175,16 +175,17 @@ void ps_stage_add_data(struct ps_stage *st, size_t table, const char *path,
 
 /*
  * Numbered commits: the path (caller frees) of a new data file of Delta
- * table table, TABLEDIR[/sub]/part-N.parquet, registered in the open
- * commit as ps_stage_add_data (no partition values).  Write it complete
- * before ps_stage_commit.  Cannot fail.
+ * table table, TABLEDIR[/sub]/part-N.parquet (the K-th further file of
+ * the commit in the same directory: part-N-K.parquet), registered in the
+ * open commit as ps_stage_add_data (no partition values).  Write it
+ * complete before ps_stage_commit.  Cannot fail.
  */
 char *ps_stage_new_data(struct ps_stage *st, size_t table, const char *sub);
 
 /*
  * Numbered commits: the open commit removes the active files of Delta
- * table table under its subdirectory sub (NULL: every file).  Cannot
- * fail.
+ * table table under its subdirectory sub, or the file sub (a path
+ * relative to the table), or with sub NULL every file.  Cannot fail.
  */
 void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub);
 

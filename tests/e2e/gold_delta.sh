@@ -1,5 +1,5 @@
 #!/bin/sh
-# ps-gold's tables are Delta tables (lib/gold_delta.h; pulsestream(7),
+# ps-gold's tables are Delta tables (lib/stage.h, numbered commits; pulsestream(7),
 # "Gold's Delta tables"), read by deltalake and DuckDB's delta extension
 # (scripts/pyenv.sh delta).  A test build of ps-gold (build/test-bin,
 # PS_TEST_STOP) is killed with SIGKILL between its data files and the
