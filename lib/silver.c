@@ -150,27 +150,64 @@ struct dentry {
 	uint32_t src;
 };
 
+/*
+ * The ring and the table grow (doubling) with the keys held, up to cap:
+ * a window holds what it is given, not its bound (--shared keeps one per
+ * source).
+ */
 struct ps_dedup {
 	uint64_t *table;
 	size_t mask;
 	struct dentry *ring;
-	size_t cap, head, count;	/* oldest at head */
+	size_t cap, size, head, count;	/* size: the ring's; oldest at head */
 };
+
+/* A table of twice n slots or more, with the keys of the ring. */
+static void dedup_table(struct ps_dedup *d, size_t n)
+{
+	size_t slots = 16, i, k;
+
+	while (slots < n * 2)
+		slots <<= 1;
+	free(d->table);
+	d->table = ps_xcalloc(slots, sizeof(uint64_t));
+	d->mask = slots - 1;
+	for (i = 0; i < d->count; i++) {
+		uint64_t key = d->ring[(d->head + i) % d->size].key;
+
+		k = (size_t)key & d->mask;
+		while (d->table[k])
+			k = (k + 1) & d->mask;
+		d->table[k] = key;
+	}
+}
 
 struct ps_dedup *ps_dedup_new(long long cap)
 {
 	struct ps_dedup *d = ps_xcalloc(1, sizeof(*d));
-	size_t slots = 16;
 
 	if (cap < 1)
 		cap = 1;
-	while (slots < (size_t)cap * 2)
-		slots <<= 1;
-	d->table = ps_xcalloc(slots, sizeof(uint64_t));
-	d->mask = slots - 1;
 	d->cap = (size_t)cap;
-	d->ring = ps_xcalloc(d->cap, sizeof(struct dentry));
+	d->size = d->cap < 4096 ? d->cap : 4096;
+	d->ring = ps_xcalloc(d->size, sizeof(struct dentry));
+	dedup_table(d, d->size);
 	return d;
+}
+
+/* The ring is full below cap: double it (oldest first again). */
+static void dedup_grow(struct ps_dedup *d)
+{
+	size_t n = d->size * 2 < d->cap ? d->size * 2 : d->cap, i;
+	struct dentry *r = ps_xcalloc(n, sizeof(*r));
+
+	for (i = 0; i < d->count; i++)
+		r[i] = d->ring[(d->head + i) % d->size];
+	free(d->ring);
+	d->ring = r;
+	d->size = n;
+	d->head = 0;
+	dedup_table(d, n);
 }
 
 void ps_dedup_free(struct ps_dedup *d)
@@ -226,9 +263,14 @@ int ps_dedup_check_add(struct ps_dedup *d, uint64_t key, uint32_t src,
 			return 1;
 		i = (i + 1) & d->mask;
 	}
-	if (d->count == d->cap) {
+	if (d->count == d->size && d->size < d->cap) {
+		dedup_grow(d);
+		i = (size_t)key & d->mask;
+		while (d->table[i])
+			i = (i + 1) & d->mask;
+	} else if (d->count == d->cap) {
 		table_remove(d, d->ring[d->head].key);
-		d->head = (d->head + 1) % d->cap;
+		d->head = (d->head + 1) % d->size;
 		d->count--;
 		/* the slot found above may have moved: search again */
 		i = (size_t)key & d->mask;
@@ -236,7 +278,7 @@ int ps_dedup_check_add(struct ps_dedup *d, uint64_t key, uint32_t src,
 			i = (i + 1) & d->mask;
 	}
 	d->table[i] = key;
-	slot = &d->ring[(d->head + d->count) % d->cap];
+	slot = &d->ring[(d->head + d->count) % d->size];
 	slot->key = key;
 	slot->pos = pos;
 	slot->src = src;
@@ -265,7 +307,7 @@ static void dedup_format(const struct ps_dedup *d, struct ps_buf *b)
 	ps_buf_add(b, &n, 8);
 	ps_buf_grow(b, d->count * 20);
 	for (i = 0; i < d->count; i++) {
-		const struct dentry *x = &d->ring[(d->head + i) % d->cap];
+		const struct dentry *x = &d->ring[(d->head + i) % d->size];
 
 		memcpy(b->data + b->len, &x->key, 8);
 		memcpy(b->data + b->len + 8, &x->pos, 8);

@@ -68,7 +68,8 @@ static const struct ps_option options[] = {
 	{ "now", OPT_NOW, "TIME", "reference time for the future rules "
 	  "and ingest time of plain lines (default: each ingest time)" },
 	{ "dedup-window", OPT_DEDUP_WINDOW, "N", "event ids remembered for "
-	  "dedup, about 40 bytes each (default 200000)" },
+	  "dedup, about 40 bytes each (default 200000; --shared: per "
+	  "source)" },
 	{ "max-record", OPT_MAX_RECORD, "SIZE", "longest payload accepted "
 	  "(default 1M)" },
 	PS_MAINT_OPTIONS,

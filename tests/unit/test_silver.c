@@ -131,6 +131,28 @@ Test(silver, dedup_window_is_bounded)
 	ps_dedup_free(d);
 }
 
+Test(silver, dedup_window_grows_to_its_bound)
+{
+	struct ps_dedup *d = ps_dedup_new(10000);
+	uint64_t k;
+
+	/* past the first allocation (4096), twice, then evicting */
+	for (k = 1; k <= 25000; k++)
+		cr_assert_eq(ps_dedup_check_add(d, k * 0x9e3779b97f4a7c15ULL,
+						0, (long long)k), 0);
+	cr_assert_eq(ps_dedup_count(d), 10000);
+	for (k = 15001; k <= 25000; k++)	/* remembered: no change */
+		cr_assert_eq(ps_dedup_check_add(d, k * 0x9e3779b97f4a7c15ULL,
+						0, 0), 1,
+			     "key %llu", (unsigned long long)k);
+	cr_assert_eq(ps_dedup_check_add(d, 15000 * 0x9e3779b97f4a7c15ULL, 0,
+					0), 0, "15000 was forgotten");
+	cr_assert_eq(ps_dedup_check_add(d, 15001 * 0x9e3779b97f4a7c15ULL, 0,
+					0), 0, "evicted by 15000");
+	cr_assert_eq(ps_dedup_count(d), 10000);
+	ps_dedup_free(d);
+}
+
 Test(silver, dedup_window_many_keys)
 {
 	struct ps_dedup *d = ps_dedup_new(1000);
