@@ -68,13 +68,145 @@ static void arena_free(struct arena *a)
 
 /* keys[i] is item i; a slot holds the top 32 bits of the key's hash
  * and item index + 1 (0 = empty), so that a probe reads keys[] only when
- * the hash matches. */
+ * the hash matches.  The hash is of the key's text; a packed index
+ * stores the text packed (key_pack). */
 struct index {
 	struct key *keys;
 	size_t n, cap;
 	uint64_t *slots;
 	size_t nslots;		/* power of two */
+	int packed;
 };
+
+/*
+ * Patient and encounter ids are mostly UUIDs (36 characters), and the
+ * encounter ids silver derives are a UUID, '@' and a time
+ * (YYYY-MM-DDTHH:MM:SSZ): a packed key holds those in 17 and 25 bytes
+ * (tag 1: the UUID's 16 bytes; tag 2: then the time in seconds, 8
+ * bytes), anything else as tag 0 and the text.  A text is packed only
+ * when unpacking gives it back, so equal packed keys are equal texts.
+ */
+#define KEY_UUID 36
+#define KEY_UUID_AT (KEY_UUID + 1 + 20)
+#define KEY_TEXT_MAX(n) ((n) > KEY_UUID_AT ? (n) : KEY_UUID_AT)
+
+/* Where the 16 bytes of a UUID start in its text. */
+static const unsigned char uuid_at[16] = {
+	0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34
+};
+
+/* The value of each byte as a lowercase hex digit, or 16; the two
+ * digits of each byte value (hex_init fills both once). */
+static unsigned char hex_val[256];
+static char hex_pair[256][2];
+
+static void hex_init(void)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned i;
+
+	if (hex_pair[255][0])
+		return;
+	for (i = 0; i < 256; i++) {
+		hex_val[i] = (unsigned char)(i >= '0' && i <= '9' ? i - '0' :
+					     i >= 'a' && i <= 'f' ?
+					     i - 'a' + 10 : 16);
+		hex_pair[i][0] = hex[i >> 4];
+		hex_pair[i][1] = hex[i & 15];
+	}
+}
+
+/* The 16 bytes of a UUID in lowercase 8-4-4-4-12 form; 0 or -1 (then
+ * uuid_text gives back exactly the text packed). */
+static int uuid_pack(const char *p, unsigned char *out)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	unsigned bad = 0;
+	size_t i;
+
+	if (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+		return -1;
+	for (i = 0; i < 16; i++) {
+		unsigned hi = hex_val[s[uuid_at[i]]];
+		unsigned lo = hex_val[s[uuid_at[i] + 1]];
+
+		bad |= (hi | lo) & 16;
+		out[i] = (unsigned char)(hi << 4 | (lo & 15));
+	}
+	return bad ? -1 : 0;
+}
+
+static void uuid_text(const unsigned char *u, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		memcpy(out + 2 * i, hex_pair[u[i]], 2);
+	out[8] = '-';
+	memcpy(out + 9, hex_pair[u[4]], 2);
+	memcpy(out + 11, hex_pair[u[5]], 2);
+	out[13] = '-';
+	memcpy(out + 14, hex_pair[u[6]], 2);
+	memcpy(out + 16, hex_pair[u[7]], 2);
+	out[18] = '-';
+	memcpy(out + 19, hex_pair[u[8]], 2);
+	memcpy(out + 21, hex_pair[u[9]], 2);
+	out[23] = '-';
+	for (i = 10; i < 16; i++)
+		memcpy(out + 24 + 2 * (i - 10), hex_pair[u[i]], 2);
+}
+
+/* The text of packed key p (n bytes) into out (KEY_TEXT_MAX(n) bytes);
+ * returns its length.  Cannot fail. */
+static size_t key_text(const char *p, size_t n, char *out)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	int64_t sec;
+
+	if (n == 17 && u[0] == 1) {
+		uuid_text(u + 1, out);
+		return KEY_UUID;
+	}
+	if (n == 25 && u[0] == 2) {
+		uuid_text(u + 1, out);
+		out[KEY_UUID] = '@';
+		memcpy(&sec, u + 17, 8);
+		return KEY_UUID + 1 + ps_time_format(sec * PS_USEC_PER_SEC,
+						     out + KEY_UUID + 1, 0);
+	}
+	memcpy(out, p + 1, n - 1);
+	return n - 1;
+}
+
+/* Pack text p (n bytes) into out (n + 1 bytes); returns the length. */
+static size_t key_pack(const char *p, size_t n, char *out)
+{
+	unsigned char *u = (unsigned char *)out;
+
+	if (n == KEY_UUID && !uuid_pack(p, u + 1)) {
+		u[0] = 1;
+		return 17;
+	}
+	if (n == KEY_UUID_AT && p[KEY_UUID] == '@' && !uuid_pack(p, u + 1)) {
+		const char *tp = p + KEY_UUID + 1;
+		char back[PS_TIME_MAX];
+		int64_t us, sec;
+
+		/* only a time that formats back to the same text */
+		if (!ps_time_parse(tp, 20, &us, NULL) &&
+		    us % PS_USEC_PER_SEC == 0 &&
+		    ps_time_format(us, back, 0) == 20 &&
+		    !memcmp(back, tp, 20)) {
+			sec = us / PS_USEC_PER_SEC;
+			u[0] = 2;
+			memcpy(u + 17, &sec, 8);
+			return 25;
+		}
+	}
+	u[0] = 0;
+	memcpy(out + 1, p, n);
+	return n + 1;
+}
 
 #define FNV_INIT PS_FNV1A_INIT
 #define fnv_add ps_fnv1a
@@ -147,11 +279,26 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 {
 	uint64_t h = hash_bytes(p, n);
 	size_t slot;
-	long i = index_find(x, p, n, h, &slot);
+	char kb[128];
+	struct ps_buf big = PS_BUF_INIT;
+	long i;
 
+	if (x->packed) {
+		char *o = kb;
+
+		if (n + 1 > sizeof(kb)) {
+			ps_buf_grow(&big, n + 1);
+			o = big.data;
+		}
+		n = key_pack(p, n, o);
+		p = o;
+	}
+	i = index_find(x, p, n, h, &slot);
 	*added = 0;
-	if (i >= 0)
+	if (i >= 0) {
+		ps_buf_release(&big);
 		return (size_t)i;
+	}
 	if (x->n == x->cap) {
 		x->cap = x->cap ? x->cap * 2 : 64;
 		x->keys = ps_xrealloc(x->keys, x->cap * sizeof(*x->keys));
@@ -160,6 +307,7 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	x->keys[x->n].len = (uint32_t)n;
 	x->keys[x->n].h = h;
 	x->n++;
+	ps_buf_release(&big);
 	if (x->n * 2 > x->nslots) {
 		index_rehash(x, x->nslots ? x->nslots * 2 : 128);
 	} else {
@@ -174,6 +322,58 @@ static void index_free(struct index *x)
 	free(x->keys);
 	free(x->slots);
 	memset(x, 0, sizeof(*x));
+}
+
+/* The item index of text p, or -1. */
+static long index_lookup(const struct index *x, const char *p, size_t n)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	size_t slot;
+	uint64_t h = hash_bytes(p, n);
+	long i;
+
+	if (!x->packed)
+		return index_find(x, p, n, h, &slot);
+	ps_buf_grow(&b, n + 1);
+	i = index_find(x, b.data, key_pack(p, n, b.data), h, &slot);
+	ps_buf_release(&b);
+	return i;
+}
+
+/* The text of item i of x, appended to b; returns where it starts in
+ * b->data.  Cannot fail. */
+static size_t index_text(const struct index *x, size_t i, struct ps_buf *b)
+{
+	const struct key *k = &x->keys[i];
+	size_t at = b->len;
+
+	if (!x->packed) {
+		ps_buf_add(b, k->p, k->len);
+		return at;
+	}
+	ps_buf_grow(b, KEY_TEXT_MAX(k->len) + 1);
+	b->len += key_text(k->p, k->len, b->data + at);
+	b->data[b->len] = '\0';
+	return at;
+}
+
+/* The text of item i of x, stable in arena a; *len gets its length. */
+static const char *index_text_in(const struct index *x, size_t i,
+				 struct arena *a, size_t *len)
+{
+	const struct key *k = &x->keys[i];
+	char t[KEY_UUID_AT + PS_TIME_MAX];
+
+	if (!x->packed) {
+		*len = k->len;
+		return k->p;
+	}
+	if (!k->p[0]) {
+		*len = k->len - 1;
+		return k->p + 1;	/* tag 0: the text follows */
+	}
+	*len = key_text(k->p, k->len, t);
+	return arena_dup(a, t, *len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,6 +580,9 @@ struct ps_gold {
 	 * older ones touched */
 	size_t lsym, ldep, lpat, lenc;
 	struct touched tpat, tenc;
+	/* the texts of packed keys in rows being made (dim_patient, fact):
+	 * emptied when a streamed chunk starts */
+	struct arena *scratch;
 };
 
 /* Encounter i as the rules see it, into e.  Cannot fail. */
@@ -506,6 +709,9 @@ struct ps_gold *ps_gold_new(const struct ps_departments *ds)
 
 	g->ds = ds;
 	g->min_samples = PS_GOLD_MIN_SAMPLES;
+	g->pidx.packed = g->eidx.packed = 1;
+	hex_init();
+	g->scratch = ps_xcalloc(1, sizeof(*g->scratch));
 	return g;
 }
 
@@ -529,6 +735,8 @@ void ps_gold_free(struct ps_gold *g)
 	index_free(&g->didx);
 	index_free(&g->eidx);
 	arena_free(&g->arena);
+	arena_free(g->scratch);
+	free(g->scratch);
 	free(g);
 }
 
@@ -798,9 +1006,8 @@ int64_t ps_gold_version_sk(const char *patient_id, int64_t from)
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
 		       struct ps_gold_version *out, size_t max)
 {
-	size_t n = strlen(patient_id), slot, j;
-	long i = index_find(&g->pidx, patient_id, n,
-			    hash_bytes(patient_id, n), &slot);
+	size_t j;
+	long i = index_lookup(&g->pidx, patient_id, strlen(patient_id));
 	struct pver *v = NULL;
 	uint32_t nv, cap = 0;
 
@@ -844,7 +1051,7 @@ static int strcmp_n(const char *a, size_t an, const char *b, size_t bn)
 static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
 			const struct enc *e, int32_t pi, int32_t di)
 {
-	const struct key *pk, *ek, *dk, *ok;
+	const struct key *dk, *ok;
 
 	if (r->admission_time != e->admission)
 		return r->admission_time > e->admission ? 1 : -1;
@@ -854,9 +1061,15 @@ static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
 		return strcmp_n(dk->p, dk->len, ok->p, ok->len);
 	}
 	if (pi != e->patient) {
-		pk = &g->pidx.keys[pi];
-		ek = &g->pidx.keys[e->patient];
-		return strcmp_n(pk->p, pk->len, ek->p, ek->len);
+		struct ps_buf b = PS_BUF_INIT;
+		size_t a1 = index_text(&g->pidx, (size_t)pi, &b), a2, l1;
+		int c;
+
+		l1 = b.len - a1;
+		a2 = index_text(&g->pidx, (size_t)e->patient, &b);
+		c = strcmp_n(b.data + a1, l1, b.data + a2, b.len - a2);
+		ps_buf_release(&b);
+		return c;
 	}
 	return 0;
 }
@@ -1615,17 +1828,20 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 	const struct key *pk = &g->pidx.keys[e->patient];
 	const struct patient *p = &g->pat[e->patient];
 	const struct dept *d = &g->dep[e->dept];
-	size_t nl;
+	size_t nl, el, pl;
 	const char *dn = symstr(g, d->name, &nl);
+	const char *es = index_text_in(&g->eidx, ei, g->scratch, &el);
+	const char *ps = index_text_in(&g->pidx, (size_t)e->patient,
+				       g->scratch, &pl);
 	int64_t we = wait_end(g, e), bo = boarding_us(e);
 
 	ps_table_set_i(t, r, FC_FACT_SK, key_sk(ek));
-	ps_table_set_s(t, r, FC_ENCOUNTER, ek->p, ek->len);
+	ps_table_set_s(t, r, FC_ENCOUNTER, es, el);
 	ps_table_set_i(t, r, FC_PATIENT_SK, version_sk(pk,
 		cobs(p)[version_start_at(p, e->admission)].t));
 	ps_table_set_i(t, r, FC_PATIENT_KEY, key_sk(pk));
 	ps_table_set_i(t, r, FC_DEPT_SK, d->sk);
-	ps_table_set_s(t, r, FC_PATIENT_ID, pk->p, pk->len);
+	ps_table_set_s(t, r, FC_PATIENT_ID, ps, pl);
 	ps_table_set_s(t, r, FC_DEPT, dn, nl);
 	ps_table_set_i(t, r, FC_HOSP, d->hospital);
 	if (e->bed != NUL32)
@@ -1767,6 +1983,10 @@ static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
 
 	struct enc e;
 
+	/* a streamed chunk (no fill of its own): the texts of the last one
+	 * are written; ps_table_fill_all keeps every chunk's */
+	if (!t->fill)
+		arena_free(s->g->scratch);
 	for (k = 0; *cursor < s->n && k < FACT_CHUNK; (*cursor)++, k++) {
 		enc_get(s->g, s->ix[*cursor].i, &e);
 		fact_row(s->g, &e, s->ix[*cursor].i, s->now, t);
@@ -2608,10 +2828,14 @@ static size_t fill_patients(const struct ps_gold *g, size_t end,
 	uint32_t capv = 0;
 	size_t i, j, n0 = T->nrows;
 
+	if (!T->fill)		/* a streamed chunk: as fact_fill */
+		arena_free(g->scratch);
 	for (i = *cursor; i < end && T->nrows - n0 < DIM_CHUNK; i++) {
 		const struct patient *p = &g->pat[i];
 		const struct key *pk = &g->pidx.keys[i];
 		uint32_t nv = scd2_versions(p, &vers, &capv);
+		size_t pl;
+		const char *ps = index_text_in(&g->pidx, i, g->scratch, &pl);
 
 		for (j = 0; j < nv; j++) {
 			struct ps_pq_value *r = ps_table_add_row(T);
@@ -2621,7 +2845,7 @@ static size_t fill_patients(const struct ps_gold *g, size_t end,
 
 			ps_table_set_i(T, r, 0, version_sk(pk, vers[j].from));
 			ps_table_set_i(T, r, 1, key_sk(pk));
-			ps_table_set_s(T, r, 2, pk->p, pk->len);
+			ps_table_set_s(T, r, 2, ps, pl);
 			ps_table_set_i(T, r, 3, (int64_t)j + 1);
 			ps_table_set_s(T, r, 4, gs, l1);
 			ps_table_set_s(T, r, 5, bs, l2);
@@ -2769,6 +2993,20 @@ static void put_pat(struct ps_buf *b, const struct patient *p)
 	}
 }
 
+/* The text of key i of x. */
+static void put_key(struct ps_buf *b, const struct index *x, size_t i)
+{
+	const struct key *k = &x->keys[i];
+	char t[KEY_UUID_AT + PS_TIME_MAX];
+
+	if (!x->packed)
+		putstr(b, k->p, k->len);
+	else if (!k->p[0])
+		putstr(b, k->p + 1, k->len - 1);
+	else
+		putstr(b, t, key_text(k->p, k->len, t));
+}
+
 /* Encounter i: struct enc as it is (get_enc reads it back). */
 static void put_enc(struct ps_buf *b, const struct ps_gold *g, size_t i)
 {
@@ -2819,13 +3057,13 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 	for (i = 0; i < g->pidx.n && !w->failed; i++) {
 		const struct patient *p = &g->pat[i];
 
-		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
+		put_key(b, &g->pidx, i);
 		put_pat(b, p);
 		snap_flush(w, SNAP_CHUNK);
 	}
 	put32(b, (int32_t)g->eidx.n);
 	for (i = 0; i < g->eidx.n && !w->failed; i++) {
-		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
+		put_key(b, &g->eidx, i);
 		put_enc(b, g, i);
 		snap_flush(w, SNAP_CHUNK);
 	}
@@ -3117,7 +3355,7 @@ static void delta_pat(const struct ps_gold *g, size_t i, struct ps_buf *b)
 {
 	put32(b, (int32_t)i);
 	if (i >= g->lpat)
-		putstr(b, g->pidx.keys[i].p, g->pidx.keys[i].len);
+		put_key(b, &g->pidx, i);
 	put_pat(b, &g->pat[i]);
 }
 
@@ -3125,7 +3363,7 @@ static void delta_enc(const struct ps_gold *g, size_t i, struct ps_buf *b)
 {
 	put32(b, (int32_t)i);
 	if (i >= g->lenc)
-		putstr(b, g->eidx.keys[i].p, g->eidx.keys[i].len);
+		put_key(b, &g->eidx, i);
 	put_enc(b, g, i);
 }
 

@@ -23,6 +23,13 @@
  *      the same positions for other tools;
  *   5. the KPI rows and alert transitions on the output.
  *
+ * In memory, a patient with one observation costs about 107 bytes (48
+ * of state, its key 24, index slots ~17, its id packed in 18 when it is a
+ * UUID); an encounter whose records set everything at one event time
+ * about 115 (48, 24, ~17, 26 for a UUID or UUID@time id), one with
+ * several event times or ED fields 104 more; ids of other forms take
+ * their length + 2.
+ *
  * On start the snapshot and the log records after it are loaded; records
  * at or below the position of their source are skipped.  Upserts are
  * idempotent, so records applied again after a crash between 1 and 3

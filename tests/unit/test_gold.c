@@ -983,3 +983,99 @@ Test(gold, cancel_admit_removes_the_encounter_in_any_order)
 		fx_done(&f);
 	}
 }
+
+/* Patient and encounter ids are stored packed when they are UUIDs or a
+ * UUID, '@' and a time in whole seconds (lib/gold.c key_pack): every id
+ * comes back as it came in the tables, the snapshot and the lookups,
+ * and ids that only look alike stay apart. */
+Test(gold, packed_ids_come_back_as_they_came)
+{
+	static const char *ids[] = {
+		"0b2a8519-8872-47ae-974e-37bafd7693f6",
+		"0B2A8519-8872-47ae-974e-37bafd7693f6",	/* upper case */
+		"0b2a8519-8872-47ae-974e-37bafd7693f",	/* 35 characters */
+		"0b2a8519x8872-47ae-974e-37bafd7693f6",
+		"0b2a8519-8872-47ae-974e-37bafd7693g6",
+		"0b2a8519-8872-47ae-974e-37bafd7693f6@2024-12-30T14:00:00Z",
+		"0b2a8519-8872-47ae-974e-37bafd7693f6@2024-12-30T14:00:00.5Z",
+		"0b2a8519-8872-47ae-974e-37bafd7693f6@2024-12-30T14:00:00z",
+		"0b2a8519-8872-47ae-974e-37bafd7693f6@2024-12-30 14:00:00Z",
+		"0b2a8519-8872-47ae-974e-37bafd7693f6@2024-12-31T14:00:00Z",
+		"0b2a8519-8872-47ae-974e-37bafd7693f6|2024-12-30T14:00:00Z",
+		"ffffffff-ffff-ffff-ffff-ffffffffffff@1900-01-01T00:00:00Z",
+	};
+	const size_t n = sizeof(ids) / sizeof(ids[0]);
+	struct ps_gold *g = ps_gold_new(NULL), *b = ps_gold_new(NULL);
+	struct ps_buf s1 = PS_BUF_INIT, s2 = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_table t[PS_GOLD_MAX_TABLES], f;
+	struct ps_gold_version v[2];
+	int64_t now = ts("2026-02-01T00:00:00Z");
+	int32_t day = (int32_t)(ts("2026-01-05") / PS_USEC_PER_DAY), *days;
+	size_t i, j, nt, nd, seen;
+	const char *pos;
+	size_t poslen;
+
+	for (i = 0; i < n; i++)
+		cr_assert_eq(enc_rec(g, ids[i], ids[i], "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 1);
+	cr_assert_eq(ps_gold_npatients(g), n);
+	cr_assert_eq(ps_gold_nencounters(g), n);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(ps_gold_history(g, ids[i], v, 2), 1, "%s", ids[i]);
+	cr_assert_eq(ps_gold_history(g, "0b2a8519-8872-47ae-974e-"
+				     "37bafd7693f7", v, 2), 0);
+	/* dim_patient and the fact rows hold the ids as they came */
+	ps_gold_tables(g, now, 24LL * 3600 * 1000000, t, &nt);
+	ps_table_fill_all(&t[0]);
+	cr_assert_eq(t[0].nrows, n);
+	for (i = 0, seen = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			const struct ps_pq_value *c =
+				&t[0].v[j * t[0].ncols +
+					ps_table_col(&t[0], "patient_id")];
+
+			seen += c->v.s.len == strlen(ids[i]) &&
+				!memcmp(c->v.s.p, ids[i], c->v.s.len);
+		}
+	cr_assert_eq(seen, n);
+	release_tables(t, nt);
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_eq(nd, 1);
+	cr_assert_eq(days[0], day);
+	free(days);
+	ps_gold_fact_partitions(g, &day, 1, now, &f);
+	cr_assert_eq(f.nrows, n);
+	for (j = 0; j < n; j++) {
+		const struct ps_pq_value *en =
+			&f.v[j * f.ncols + ps_table_col(&f, "encounter_id")];
+		const struct ps_pq_value *pi =
+			&f.v[j * f.ncols + ps_table_col(&f, "patient_id")];
+
+		cr_assert_eq(en->v.s.len, pi->v.s.len);
+		cr_assert_eq(memcmp(en->v.s.p, pi->v.s.p, en->v.s.len), 0);
+		for (i = 0; i < n; i++)
+			if (en->v.s.len == strlen(ids[i]) &&
+			    !memcmp(en->v.s.p, ids[i], en->v.s.len))
+				break;
+		cr_assert_lt(i, n, "%.*s", (int)en->v.s.len, en->v.s.p);
+	}
+	ps_table_release(&f);
+	/* the snapshot holds the texts, and a restore gives the same state */
+	ps_gold_snapshot(g, "{}", 2, &s1);
+	for (i = 0; i < n; i++)
+		cr_assert(memmem(s1.data, s1.len, ids[i], strlen(ids[i])),
+			  "%s", ids[i]);
+	cr_assert_eq(ps_gold_restore(b, s1.data, s1.len, &pos, &poslen, &e),
+		     0, "%s", e.msg);
+	ps_gold_snapshot(b, "{}", 2, &s2);
+	cr_assert_eq(s1.len, s2.len);
+	cr_assert_eq(memcmp(s1.data, s2.data, s1.len), 0);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(ps_gold_history(b, ids[i], v, 2), 1, "%s", ids[i]);
+	ps_buf_release(&s1);
+	ps_buf_release(&s2);
+	ps_gold_free(g);
+	ps_gold_free(b);
+}
