@@ -33,7 +33,7 @@ produce() { ps-ingest produce -q -t so -b "$B"; }
 # S, in a session of its own (killed as one); its PID (= the session) in
 # pK.pid.
 pipeline() {
-	setsid sh -c "ps-ingest consume -t so -b '$B' -G G -L P$1 2>c$1.err |
+	setsid sh -c "ps-ingest consume -v -t so -b '$B' -G G -L P$1 2>c$1.err |
 		ps-bronze -L P$1 --input envelopes --flush-records 400 \
 			--flush-interval 0.3 -q 2>b$1.err |
 		ps-silver -L S --shared --bronze-lake P$1 --now $NOW -n \
@@ -65,9 +65,16 @@ both_working() {
 	[ "$("$TOP/tests/silver_positions.sh" S | jq length)" -eq 6 ]
 }
 
-sed -n "1,$((N / 3))p" in.ndjson | produce
+# Pipeline $1 holds partitions now ("partition assigned", logged with -v).
+assigned() { grep -q "partition assigned" "c$1.err" 2>/dev/null; }
+# Both in the group before the first event: else, on a slow machine, the
+# first pipeline may take and land all six partitions before the second
+# one joins.
 pipeline 1
+wait_for assigned 1
 pipeline 2
+wait_for assigned 2
+sed -n "1,$((N / 3))p" in.ndjson | produce
 wait_for both_working
 parts 1 >killed.parts
 # the second third while the pipelines run; pipeline 1 dies in the middle
@@ -120,6 +127,7 @@ rows S >s.rows
 check 'the topic has 6 partitions with events, each consumed' '
 	[ "$(jq length end.json)" -eq 6 ] && [ "$(jq "[.[]] | add" end.json)" -gt $((N - 100)) ]'
 check 'the partitions were shared out, and those of the killed pipeline taken over' '
+	echo "# killed: $(tr "\n" " " <killed.parts)2: $(parts 2 | tr "\n" " ")3: $(parts 3 | tr "\n" " ")"
 	[ -s killed.parts ] && [ "$(wc -l <killed.parts)" -lt 6 ] &&
 	{ parts 2; parts 3; } | sort -u >after.parts &&
 	[ -n "$(parts 3)" ] && [ -z "$(comm -23 killed.parts after.parts)" ]'
