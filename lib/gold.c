@@ -573,6 +573,8 @@ struct ps_gold {
 	struct enc_ext *encx;		/* the extensions of enc */
 	size_t nencx, capencx;
 	int32_t *dirty;			/* admission days changed */
+	int32_t *left;			/* days an encounter moved out of */
+	size_t nleft, leftcap;
 	size_t ndirty, dirtycap;
 	long long min_samples;		/* of a reported percentile */
 	/* what changed since the last ps_gold_delta or ps_gold_mark_clean:
@@ -728,6 +730,7 @@ void ps_gold_free(struct ps_gold *g)
 	free(g->enc);
 	free(g->encx);
 	free(g->dirty);
+	free(g->left);
 	touched_free(&g->tpat);
 	touched_free(&g->tenc);
 	index_free(&g->syms);
@@ -1280,8 +1283,15 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 	if (e->patient != old.patient)
 		pat_add_enc(&g->pat[e->patient], (int32_t)ei);
 	if (added || memcmp(&old, e, sizeof(old))) {
-		if (!added && old.admission != e->admission)
+		if (!added && old.admission != e->admission) {
 			mark_dirty(g, old.admission);
+			if (g->nleft == g->leftcap) {
+				g->leftcap = g->leftcap ? 2 * g->leftcap : 16;
+				g->left = ps_xrealloc(g->left, g->leftcap *
+						      sizeof(*g->left));
+			}
+			g->left[g->nleft++] = day_of(old.admission);
+		}
 		mark_dirty(g, e->admission);
 		changed = 1;
 	}
@@ -1293,8 +1303,13 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		uint32_t k;
 
 		for (k = 0; k < pp->nenc; k++)
-			if (g->enc[pe[k]].patient == (int32_t)pi)
+			if (g->enc[pe[k]].patient == (int32_t)pi) {
 				mark_dirty(g, g->enc[pe[k]].admission);
+				/* its fact row changes: a table writer
+				 * must know (ps_gold_changed_encounters) */
+				if ((size_t)pe[k] < g->lenc)
+					touch(&g->tenc, (size_t)pe[k]);
+			}
 	}
 	/* for the state log: whatever the record did to them */
 	if (pi < g->lpat)
@@ -2022,6 +2037,21 @@ static void fact_rows(struct fact_src *src, struct sk_ix *ix,
 int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 		      int64_t now, ps_gold_part_fn fn, void *ctx)
 {
+	return ps_gold_fact_range(g, days, n, 0, g->eidx.n, now, fn, ctx);
+}
+
+size_t ps_gold_changed_encounters(const struct ps_gold *g,
+				  const uint32_t **touched, size_t *n)
+{
+	*touched = g->tenc.list;
+	*n = g->tenc.n;
+	return g->lenc;
+}
+
+int ps_gold_fact_range(struct ps_gold *g, const int32_t *days, size_t n,
+		       size_t from, size_t to, int64_t now, ps_gold_part_fn fn,
+		       void *ctx)
+{
 	size_t *start = ps_xcalloc(n + 1, sizeof(*start)), *fill, i, tot;
 	size_t span = 0;
 	int32_t *slot = NULL, lo = 0;
@@ -2038,7 +2068,7 @@ int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 			slot[days[i] - lo] = (int32_t)i;
 	}
 	/* bucket the encounters of the n days: one counting sort */
-	for (i = 0; i < g->eidx.n; i++) {
+	for (i = from; i < to && i < g->eidx.n; i++) {
 		long s = enc_slot(&g->enc[i], days, n, slot, lo, span);
 
 		if (s >= 0)
@@ -2051,7 +2081,7 @@ int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 	fill = ps_xmalloc((n ? n : 1) * sizeof(*fill));
 	if (n)
 		memcpy(fill, start, n * sizeof(*fill));
-	for (i = 0; i < g->eidx.n; i++) {
+	for (i = from; i < to && i < g->eidx.n; i++) {
 		long s = enc_slot(&g->enc[i], days, n, slot, lo, span);
 
 		if (s >= 0)
@@ -3308,6 +3338,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	for (i = 0; i < (int32_t)g->eidx.n; i++)
 		pat_add_enc(&g->pat[g->enc[i].patient], i);
 	g->ndirty = 0;
+	g->nleft = 0;
 	ps_gold_mark_clean(g);
 	return 0;
 }
@@ -3317,6 +3348,21 @@ static int cmp_i32(const void *a, const void *b)
 	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
 
 	return (x > y) - (x < y);
+}
+
+int32_t *ps_gold_take_left(struct ps_gold *g, size_t *n)
+{
+	int32_t *d = g->left;
+
+	*n = g->nleft;
+	g->left = NULL;
+	g->nleft = g->leftcap = 0;
+	return d;
+}
+
+int32_t ps_gold_encounter_day(const struct ps_gold *g, size_t i)
+{
+	return day_of(g->enc[i].admission);
 }
 
 int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
@@ -3484,4 +3530,5 @@ void ps_gold_relink(struct ps_gold *g)
 	for (i = 0; i < g->eidx.n; i++)
 		pat_add_enc(&g->pat[g->enc[i].patient], (int32_t)i);
 	g->ndirty = 0;
+	g->nleft = 0;
 }

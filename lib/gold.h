@@ -244,6 +244,14 @@ size_t ps_gold_changed_patients(const struct ps_gold *g,
 size_t ps_gold_table_list(const char **name, const struct ps_pq_column **cols,
 			  size_t *ncols);
 
+/*
+ * The days that an encounter left since the last call (its admission
+ * moved to another day; malloc'd, in no order, NULL when *n is 0), and
+ * the admission day of encounter i.  Cannot fail.
+ */
+int32_t *ps_gold_take_left(struct ps_gold *g, size_t *n);
+int32_t ps_gold_encounter_day(const struct ps_gold *g, size_t i);
+
 /* The columns of fact_patient_flow; *n gets their count.  Cannot fail. */
 const struct ps_pq_column *ps_gold_fact_columns(size_t *n);
 
@@ -269,6 +277,20 @@ typedef int (*ps_gold_part_fn)(void *ctx, int32_t day,
 			       const struct ps_table *t);
 int ps_gold_fact_each(struct ps_gold *g, const int32_t *days, size_t n,
 		      int64_t now, ps_gold_part_fn fn, void *ctx);
+
+/* As ps_gold_fact_each, with the rows of the encounters from..to-1 (by
+ * index, new encounters last) only. */
+int ps_gold_fact_range(struct ps_gold *g, const int32_t *days, size_t n,
+		       size_t from, size_t to, int64_t now, ps_gold_part_fn fn,
+		       void *ctx);
+
+/*
+ * The encounters whose fact rows changed since the last ps_gold_delta or
+ * ps_gold_mark_clean (the state's last save), as ps_gold_changed_patients
+ * gives the patients: those at or past the index returned are new.
+ */
+size_t ps_gold_changed_encounters(const struct ps_gold *g,
+				  const uint32_t **touched, size_t *n);
 
 /* Serialize the state (with positions text pos) / load it back. */
 void ps_gold_snapshot(const struct ps_gold *g, const char *pos,

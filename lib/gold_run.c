@@ -29,14 +29,45 @@
 enum { C_RECORDS, C_APPLIED, C_UNCHANGED, C_SKIPPED, C_BAD, C_COMMITS,
        C_ALERTS, C_NCOUNTERS };
 
+/*
+ * The files of dim_patient and of the fact while this process wrote them:
+ * ranges of rows by index (patients, encounters; new ones last).  A live
+ * commit rewrites only the ranges that hold a changed row and appends the
+ * new rows in ranges of at most RANGE, the last one growing until it is
+ * full.  dim_patient: the file rel holds the patients lo..hi-1; the first
+ * commit of a run writes one file of every patient, split into ranges
+ * once it changes.  The fact: f holds, per admission day, the file of the
+ * encounters lo..hi-1 admitted that day; the base range (the encounters
+ * up to this run's first commit) owns every file of a day that no other
+ * range names, as the commits before wrote them (one per day).
+ */
+struct dfile {
+	int32_t day;
+	char *rel;
+};
+
+struct range {
+	size_t lo, hi;
+	char *rel;		/* dim_patient */
+	struct dfile *f;	/* the fact */
+	size_t nf;
+	int base;
+};
+
+struct ranges {
+	struct range *v;
+	size_t n;
+};
+
+#define RANGE 4096
+
 struct run {
 	const struct ps_gold_opts *o;
 	struct ps_gold *g;
 	struct ps_stage *stage;		/* lock, commits, the tables */
 	struct ps_stage_table tables[PS_GOLD_MAX_TABLES];
 	size_t ntables;
-	struct prange *pr;	/* dim_patient's files, by patient index */
-	size_t npr;
+	struct ranges pr, er;	/* dim_patient's and the fact's files */
 	long long applied_then;		/* C_APPLIED at the last commit */
 	int catch_ups;			/* catch-up passes so far */
 	struct ps_checkpoint *cp;	/* positions applied */
@@ -120,23 +151,10 @@ static int emit(struct run *r, const char *p, size_t n)
 	return rc < 0 ? -1 : 0;
 }
 
+
 #define FACT "fact_patient_flow"
 #define DIM_PATIENT "dim_patient"
 
-/*
- * dim_patient's files, while this process wrote every file of its current
- * version: the rows of the patients lo..hi-1 (by index) in the file rel
- * (relative to the table).  A live commit rewrites only the ranges that
- * hold a changed patient and appends the new patients in ranges of at
- * most DIM_RANGE, the last one growing until it is full; the first
- * commit of a process writes one file of every patient.
- */
-struct prange {
-	size_t lo, hi;
-	char *rel;
-};
-
-#define DIM_RANGE 4096
 
 /* The index of the stage's Delta table name (one of ps_gold_table_list). */
 static size_t table_index(const struct run *r, const char *name)
@@ -164,20 +182,87 @@ static int write_table(struct run *r, size_t k, const struct ps_table *t,
 	return rc;
 }
 
-static void forget_ranges(struct run *r)
+static void ranges_free(struct ranges *rs)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < r->npr; i++)
-		free(r->pr[i].rel);
-	free(r->pr);
-	r->pr = NULL;
-	r->npr = 0;
+	for (i = 0; i < rs->n; i++) {
+		free(rs->v[i].rel);
+		for (k = 0; k < rs->v[i].nf; k++)
+			free(rs->v[i].f[k].rel);
+		free(rs->v[i].f);
+	}
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = 0;
+}
+
+/* rs becomes the one range 0..n-1 (base). */
+static void ranges_reset(struct ranges *rs, size_t n, int base)
+{
+	ranges_free(rs);
+	rs->v = ps_xcalloc(1, sizeof(*rs->v));
+	rs->v[0].hi = n;
+	rs->v[0].base = base;
+	rs->n = 1;
+}
+
+static struct range *ranges_insert(struct ranges *rs, size_t at)
+{
+	rs->v = ps_xrealloc(rs->v, (rs->n + 1) * sizeof(*rs->v));
+	memmove(&rs->v[at + 1], &rs->v[at], (rs->n - at) * sizeof(*rs->v));
+	rs->n++;
+	memset(&rs->v[at], 0, sizeof(*rs->v));
+	return &rs->v[at];
+}
+
+static int cmp_range(const void *k, const void *p)
+{
+	size_t i = *(const size_t *)k;
+	const struct range *r = p;
+
+	return i < r->lo ? -1 : i >= r->hi;
+}
+
+/*
+ * The ranges a commit rewrites, of rows 0..n-1 of which end.. are new and
+ * touched (nt) changed: the last range fills up (not a base), then new
+ * ranges of RANGE; returns their marks (free them), rs->n long.
+ */
+static unsigned char *ranges_dirty(struct ranges *rs, size_t n, size_t end,
+				   const uint32_t *touched, size_t nt)
+{
+	size_t old = rs->n, i;
+	unsigned char *dirty;
+	struct range *p;
+
+	for (;;) {
+		p = &rs->v[rs->n - 1];
+		if (p->hi < n && !p->base && p->hi - p->lo < RANGE) {
+			p->hi = p->lo + RANGE < n ? p->lo + RANGE : n;
+			continue;
+		}
+		if (p->hi >= n)
+			break;
+		p = ranges_insert(rs, rs->n);
+		p->lo = p->hi = rs->v[rs->n - 2].hi;
+	}
+	dirty = ps_xcalloc(rs->n, 1);
+	for (i = 0; i < nt; i++) {
+		size_t ix = touched[i];
+
+		p = bsearch(&ix, rs->v, old, sizeof(*rs->v), cmp_range);
+		if (p)
+			dirty[p - rs->v] = 1;
+	}
+	for (i = 0; i < rs->n; i++)
+		dirty[i] |= rs->v[i].hi > end;
+	return dirty;
 }
 
 /* A new file of dim_patient (table k) for the patients of range p (its
  * file, if any, removed); p->rel becomes the new file's. */
-static int write_range(struct run *r, size_t k, struct prange *p,
+static int write_range(struct run *r, size_t k, struct range *p,
 		       const struct ps_table *all, struct ps_fsgroup *g,
 		       struct ps_error *e)
 {
@@ -202,85 +287,50 @@ static int write_range(struct run *r, size_t k, struct prange *p,
 	return rc;
 }
 
-static int cmp_range(const void *k, const void *p)
-{
-	size_t i = *(const size_t *)k;
-	const struct prange *r = p;
-
-	return i < r->lo ? -1 : i >= r->hi;
-}
-
 /*
  * dim_patient (table k, all its rows streamed by all): when this process
  * wrote the current version and kept its ranges, the ranges of changed
- * patients and the new patients (see struct prange); else every patient
+ * patients and the new patients (see struct range); else every patient
  * in one file.
  */
 static int write_patients(struct run *r, size_t k, const struct ps_table *all,
 			  struct ps_fsgroup *g, struct ps_error *e)
 {
-	size_t n = ps_gold_npatients(r->g), nt, i, end, old;
+	struct ranges *rs = &r->pr;
+	size_t n = ps_gold_npatients(r->g), nt, i, end;
 	const uint32_t *tp;
-	struct prange *p;
 	unsigned char *dirty;
 	int rc = 0;
 
-	end = r->npr ? r->pr[r->npr - 1].hi : 0;
-	if (!ps_stage_current(r->stage, k) || !r->npr ||
+	end = rs->n ? rs->v[rs->n - 1].hi : 0;
+	if (!ps_stage_current(r->stage, k) || !rs->n ||
 	    ps_gold_changed_patients(r->g, &tp, &nt) != end) {
-		forget_ranges(r);
+		ranges_reset(rs, n, 0);
 		ps_stage_remove(r->stage, k, NULL);
-		r->pr = ps_xcalloc(1, sizeof(*r->pr));
-		r->pr[0].hi = n;
-		r->npr = 1;
-		return write_range(r, k, &r->pr[0], all, g, e);
+		return write_range(r, k, &rs->v[0], all, g, e);
 	}
-	/* the ranges the new patients need: the last one fills up */
-	old = r->npr;
-	for (;;) {
-		p = &r->pr[r->npr - 1];
-		if (p->hi < n && p->hi - p->lo < DIM_RANGE) {
-			p->hi = p->lo + DIM_RANGE < n ? p->lo + DIM_RANGE : n;
+	dirty = ranges_dirty(rs, n, end, tp, nt);
+	for (i = 0; i < rs->n && rc == 0; i++) {
+		if (!dirty[i])
 			continue;
-		}
-		if (p->hi >= n)
-			break;
-		r->pr = ps_xrealloc(r->pr, (r->npr + 1) * sizeof(*r->pr));
-		r->pr[r->npr].lo = r->pr[r->npr].hi = r->pr[r->npr - 1].hi;
-		r->pr[r->npr++].rel = NULL;
-	}
-	dirty = ps_xcalloc(r->npr, 1);
-	for (i = 0; i < nt; i++) {
-		size_t ix = tp[i];
-
-		p = bsearch(&ix, r->pr, old, sizeof(*r->pr), cmp_range);
-		if (p)
-			dirty[p - r->pr] = 1;
-	}
-	for (i = 0; i < r->npr && rc == 0; i++) {
-		if (!dirty[i] && r->pr[i].hi <= end)
-			continue;
-		/* a range larger than DIM_RANGE (all patients, written by
-		 * the first commit) is split once it changes: its file goes,
+		/* a range larger than RANGE (all patients, written by the
+		 * first commit) is split once it changes: its file goes,
 		 * the first piece takes its place */
-		while (rc == 0 && r->pr[i].hi - r->pr[i].lo > DIM_RANGE) {
-			struct prange piece = r->pr[i];
+		while (rc == 0 && rs->v[i].hi - rs->v[i].lo > RANGE) {
+			struct range *piece = ranges_insert(rs, i);
 
-			piece.hi = piece.lo + DIM_RANGE;
-			r->pr[i].lo = piece.hi;
-			r->pr[i].rel = NULL;
-			rc = write_range(r, k, &piece, NULL, g, e);
-			r->pr = ps_xrealloc(r->pr, (r->npr + 1) *
-					    sizeof(*r->pr));
-			dirty = ps_xrealloc(dirty, r->npr + 1);
-			memmove(&r->pr[i + 1], &r->pr[i],
-				(r->npr - i) * sizeof(*r->pr));
-			memmove(&dirty[i + 1], &dirty[i], r->npr - i);
-			r->pr[i++] = piece;
-			r->npr++;
+			dirty = ps_xrealloc(dirty, rs->n);
+			memmove(&dirty[i + 1], &dirty[i], rs->n - 1 - i);
+			piece->lo = rs->v[i + 1].lo;
+			piece->hi = piece->lo + RANGE;
+			piece->rel = rs->v[i + 1].rel;
+			rs->v[i + 1].rel = NULL;
+			rs->v[i + 1].lo = piece->hi;
+			rc = write_range(r, k, piece, NULL, g, e);
+			i++;
 		}
 		if (rc == 0)
-			rc = write_range(r, k, &r->pr[i], NULL, g, e);
+			rc = write_range(r, k, &rs->v[i], NULL, g, e);
 	}
 	free(dirty);
 	return rc;
@@ -332,7 +382,8 @@ struct part_ctx {
 };
 
 /* The fact partition of one day: its files are replaced by a new one,
- * or by none when the day has no rows left. */
+ * or by none when the day has no rows left (the first commit of a run,
+ * or when the ranges of struct range are not known). */
 static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 {
 	struct part_ctx *c = ctx;
@@ -349,6 +400,139 @@ static int write_part(void *ctx, int32_t day, const struct ps_table *t)
 		free(p);
 	}
 	return rc < 0 ? -1 : 0;
+}
+
+static int cmp_day(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The rows of one range of encounters, day by day. */
+struct range_ctx {
+	struct part_ctx *pc;
+	struct range *rg;
+};
+
+/* Does a range other than the base name the fact file rel? */
+static int claimed(const struct ranges *rs, const char *rel)
+{
+	size_t i, k;
+
+	for (i = 0; i < rs->n; i++)
+		for (k = 0; !rs->v[i].base && k < rs->v[i].nf; k++)
+			if (!strcmp(rs->v[i].f[k].rel, rel))
+				return 1;
+	return 0;
+}
+
+/* The fact file of one day of one range: the range's file of the day
+ * replaced (the base range's: every file of the day no other range
+ * names), by none when the range has no rows that day. */
+static int write_range_part(void *ctx, int32_t day, const struct ps_table *t)
+{
+	struct range_ctx *c = ctx;
+	struct run *r = c->pc->r;
+	struct range *rg = c->rg;
+	struct dfile *df = NULL;
+	char d[16], sub[32], *p;
+	size_t i, sl;
+	int rc = 0;
+
+	ps_date_format((int64_t)day * PS_USEC_PER_DAY, d);
+	sl = (size_t)snprintf(sub, sizeof(sub), "admission_date=%s", d);
+	for (i = 0; i < rg->nf && !df; i++)
+		if (rg->f[i].day == day)
+			df = &rg->f[i];
+	if (df)
+		ps_stage_remove(r->stage, c->pc->fact, df->rel);
+	if (rg->base) {
+		const struct ps_delta_snapshot *s =
+			ps_stage_snapshot(r->stage, c->pc->fact);
+
+		for (i = 0; i < s->nfiles; i++)
+			if (!strncmp(s->files[i].path, sub, sl) &&
+			    s->files[i].path[sl] == '/' &&
+			    !claimed(&r->er, s->files[i].path))
+				ps_stage_remove(r->stage, c->pc->fact,
+						s->files[i].path);
+	}
+	if (!t->nrows && !t->fill) {
+		if (df) {
+			free(df->rel);
+			*df = rg->f[--rg->nf];
+		}
+		return 0;
+	}
+	if (!df) {
+		rg->f = ps_xrealloc(rg->f, (rg->nf + 1) * sizeof(*rg->f));
+		df = &rg->f[rg->nf++];
+		df->day = day;
+		df->rel = NULL;
+	}
+	p = ps_stage_new_data(r->stage, c->pc->fact, sub);
+	free(df->rel);
+	df->rel = ps_xstrdup(p + strlen(r->tables[c->pc->fact].dir) + 1);
+	rc = ps_table_write_parquet_to(t, p, r->o->codec, c->pc->g, c->pc->e);
+	free(p);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The fact's files of the n changed days: when this process wrote the
+ * current version and kept its ranges, the files of those days of the
+ * ranges that hold a changed or new encounter (struct range); else the
+ * days whole.
+ */
+static int write_fact(struct run *r, struct part_ctx *pc, const int32_t *days,
+		      size_t n, int64_t now)
+{
+	struct ranges *rs = &r->er;
+	size_t ne = ps_gold_nencounters(r->g), nt, i, end, nl, nb;
+	const uint32_t *tp;
+	unsigned char *dirty;
+	int32_t *left = ps_gold_take_left(r->g, &nl), *bd;
+	int rc = 0;
+
+	end = rs->n ? rs->v[rs->n - 1].hi : 0;
+	if (!r->committed_once || !ps_stage_current(r->stage, pc->fact) ||
+	    !rs->n || ps_gold_changed_encounters(r->g, &tp, &nt) != end) {
+		/* a state built from nothing replaces every partition */
+		if (!r->committed_once)
+			ps_stage_remove(r->stage, pc->fact, NULL);
+		ranges_reset(rs, ne, 1);
+		free(left);
+		return ps_gold_fact_each(r->g, days, n, now, write_part, pc);
+	}
+	dirty = ranges_dirty(rs, ne, end, tp, nt);
+	/* the base range (large) only on the days of its changed
+	 * encounters and the days encounters left */
+	bd = ps_xmalloc((nt + nl + 1) * sizeof(*bd));
+	nb = 0;
+	for (i = 0; i < nt; i++)
+		if (tp[i] < rs->v[0].hi)
+			bd[nb++] = ps_gold_encounter_day(r->g, tp[i]);
+	for (i = 0; i < nl; i++)
+		bd[nb++] = left[i];
+	qsort(bd, nb, sizeof(*bd), cmp_day);
+	for (i = 0, nl = 0; i < nb; i++)
+		if (!nl || bd[nl - 1] != bd[i])
+			bd[nl++] = bd[i];
+	for (i = 0; i < rs->n && rc == 0; i++) {
+		struct range_ctx c = { pc, &rs->v[i] };
+		int base = rs->v[i].base;
+
+		if (dirty[i] && (base ? nl : n))
+			rc = ps_gold_fact_range(r->g, base ? bd : days,
+						base ? nl : n, rs->v[i].lo,
+						rs->v[i].hi, now,
+						write_range_part, &c);
+	}
+	free(dirty);
+	free(left);
+	free(bd);
+	return rc;
 }
 
 #define LOG_HEADER "PSGOLDLOG1\n"
@@ -517,10 +701,7 @@ static int commit(struct run *r, struct ps_error *e)
 	int rc = -1;
 
 	cc.hour = now / (3600LL * PS_USEC_PER_SEC) * (3600LL * PS_USEC_PER_SEC);
-	/* a state built from nothing replaces every partition */
-	if (!r->committed_once)
-		ps_stage_remove(r->stage, pc.fact, NULL);
-	if (ps_gold_fact_each(r->g, days, nd, now, write_part, &pc) < 0)
+	if (write_fact(r, &pc, days, nd, now) < 0)
 		goto out;
 	ps_gold_tables(r->g, now, o->window, t, &cc.nt);
 	for (i = 0; i < cc.nt; i++) {
@@ -1139,6 +1320,7 @@ done:
 	free(r.state_dir);
 	for (k = 0; k < r.ntables; k++)
 		free((char *)r.tables[k].dir);
-	forget_ranges(&r);
+	ranges_free(&r.pr);
+	ranges_free(&r.er);
 	return rc;
 }
