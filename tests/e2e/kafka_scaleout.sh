@@ -47,12 +47,12 @@ parts() {
 	find "P$1/bronze" -name 'part-kafka_so_*' 2>/dev/null |
 		sed 's/.*part-kafka_so_\([0-9]*\)-.*/\1/' | sort -u
 }
-# Wait (up to 60 s) until command $@ succeeds.
+# Wait (up to 2 min: a sanitizer build on a loaded machine) until $@ succeeds.
 wait_for() {
 	i=0
 	until "$@"; do
 		i=$((i + 1))
-		[ $i -lt 300 ] || { echo "# timed out: $*"; return 1; }
+		[ $i -lt 600 ] || { echo "# timed out: $*"; return 1; }
 		sleep 0.2
 	done
 }
@@ -94,12 +94,12 @@ sed -n "$((2 * N / 3 + 1)),\$p" in.ndjson | produce
 ps-ingest consume -t so -b "$B" -G probe --exit-at-end 2>/dev/null |
 	jq -s -c 'group_by(.source) | map({key: .[0].source,
 		value: (map(.position) | max)}) | from_entries' >end.json
-# Done when silver's txn versions reach them (at most 60 s).
+# Done when silver's txn versions reach them (at most 2 min).
 i=0
 until "$TOP/tests/silver_positions.sh" S | jq -e --slurpfile e end.json \
 	'. == $e[0]' >/dev/null; do
 	i=$((i + 1))
-	[ $i -lt 300 ] || break
+	[ $i -lt 600 ] || break
 	sleep 0.2
 done
 for k in 2 3; do
@@ -108,7 +108,7 @@ for k in 2 3; do
 done
 for k in 2 3; do
 	j=0
-	while kill -0 -"$(cat p$k.pid)" 2>/dev/null && [ $j -lt 100 ]; do
+	while kill -0 -"$(cat p$k.pid)" 2>/dev/null && [ $j -lt 300 ]; do
 		j=$((j + 1)); sleep 0.1
 	done
 done
