@@ -1727,11 +1727,21 @@ out:
 /* ---- maintenance ---- */
 
 /* Same partition values (in order)? */
+/*
+ * May a and b go into one compacted file: the same partition values, and
+ * the same directory (a writer that lays files out in directories without
+ * declaring them partition columns, as gold's fact does by day, replaces
+ * a directory's files: a file holding rows of several would outlive them).
+ */
 static int same_partition(const struct ps_delta_file *a,
 			  const struct ps_delta_file *b)
 {
+	const char *sa = strrchr(a->path, '/'), *sb = strrchr(b->path, '/');
 	size_t i;
 
+	if ((sa ? sa - a->path : -1) != (sb ? sb - b->path : -1) ||
+	    (sa && strncmp(a->path, b->path, (size_t)(sa - a->path))))
+		return 0;
 	if (a->npv != b->npv)
 		return 0;
 	for (i = 0; i < a->npv; i++) {

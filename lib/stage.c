@@ -31,6 +31,8 @@ struct dtable {
 	size_t nrm;
 	int rm_all;			/* numbered: every file */
 	int64_t txn;			/* numbered: its TOOL/STREAM txn */
+	int64_t own;			/* the version this process wrote
+					   last, or -1 */
 	struct ps_delta_commit *c;	/* the open commit, made at commit */
 };
 
@@ -383,6 +385,7 @@ static int open_numbered(struct ps_stage *st, struct dtable *dt,
 	if (sweep(dt, dt->t.dir, "", 1, 0, &found, e) < 0)
 		return -1;
 	dt->txn = ps_delta_txn_version(&dt->snap, st->app_id);
+	dt->own = -1;
 	if (dt->txn > st->seq)
 		st->seq = dt->txn;
 	return 0;
@@ -652,10 +655,21 @@ void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub)
 	dt->rm[dt->nrm++] = ps_xstrdup(sub);
 }
 
-int ps_stage_current(const struct ps_stage *st, size_t table)
+int ps_stage_current(struct ps_stage *st, size_t table)
 {
-	return st->last_ok > 0 && st->last_ok == st->seq &&
-	       st->dt[table].txn == st->seq;
+	struct dtable *dt = &st->dt[table];
+	struct ps_error e = { 0, "" };
+
+	if (!(st->last_ok > 0 && st->last_ok == st->seq &&
+	      dt->txn == st->seq))
+		return 0;
+	/* another writer's version since ours (a compaction, a vacuum's
+	 * log) changed the files: what this process knows of them is old */
+	if (ps_delta_snapshot_update(dt->t.dir, &dt->snap, &e) < 0) {
+		ps_log(PS_WARN, "table not current", PS_S("error", e.msg));
+		return 0;
+	}
+	return dt->snap.version == dt->own;
 }
 
 void ps_stage_set_position(struct ps_stage *st, const char *source,
@@ -851,6 +865,7 @@ static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
 		rc = ps_delta_commit_write(dt->t.dir, dt->c, now, 0, &v, e);
 	if (rc < 0)
 		return -1;
+	dt->own = v;
 	keep_files(st, dt);
 	if (ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0)
 		return -1;

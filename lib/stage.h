@@ -190,12 +190,14 @@ char *ps_stage_new_data(struct ps_stage *st, size_t table, const char *sub);
 void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub);
 
 /*
- * Numbered commits: 1 when the latest version of Delta table table holds
+ * Numbered commits: 1 when the latest version of Delta table table is
  * this process's last commit and that commit reached every table (a
  * caller that knows the table's content did not change since may leave
- * it alone: its next version holds the txn alone), else 0.
+ * it alone: its next version holds the txn alone), else 0.  It reads the
+ * table's log: a version another writer added since (a compaction) makes
+ * it 0, and the caller rewrites what it cannot know.
  */
-int ps_stage_current(const struct ps_stage *st, size_t table);
+int ps_stage_current(struct ps_stage *st, size_t table);
 
 /*
  * The snapshot of Delta table table as of this stage's last commit (owned

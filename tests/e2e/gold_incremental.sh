@@ -46,6 +46,31 @@ check 'one process, many commits: only the changed files rewritten, the same row
 		awk "\$1 == \"+\" { a[\$2] = 1 } \$1 == \"-\" { delete a[\$2] } END { print length(a) }") &&
 	[ "$files" -gt 2 ] && [ "$n" -gt "$files" ] && [ "$active" -gt 0 ]'
 
+# Wait (at most 60 s) until ps-gold logged $2 commits in $1.
+commits_at() {
+	i=0
+	while [ "$(grep -c "msg=\"commit\"" "$1")" -lt "$2" ]; do
+		i=$((i + 1)); [ $i -lt 600 ] || return 1; sleep 0.1
+	done
+}
+check 'the nightly compaction between live commits: gold goes on, the same rows as one run' '
+	split -l 10000 -a 2 clean.ndjson live. && mkfifo kf || exit 1
+	{ ps-gold -v -L K --now $NOW --commit-records 10000 \
+		--commit-interval 3600 <kf >/dev/null 2>k.err; echo $? >k.rc; } &
+	exec 4>kf && n=0 &&
+	for c in live.*; do
+		cat $c >&4 && n=$((n + 1)) &&
+		if [ $(wc -l <$c) -eq 10000 ]; then commits_at k.err $n || exit 1; fi &&
+		if [ $n -eq 4 ] || [ $n -eq 8 ]; then
+			ps-gold -L K --compact >>kc.out 2>>kc.err || exit 1
+		fi
+	done; exec 4>&-; wait; grep level=error k.err
+	test "$(cat k.rc)" = 0 &&
+	# the compactions merged files (within each day of the fact)
+	jq -s -e "map(select(.table == \"gold/fact_patient_flow\" and .files_out > 0)) |
+		length == 2" kc.out >/dev/null &&
+	gold_snapshot K k.snap && cmp b.snap k.snap'
+
 check 'later runs load the snapshot plus the state log of the earlier ones' '
 	grep "msg=\"state log\"" i.err | grep -q "records=[2-9].* used=1" &&
 	[ $(stat -c %s I/_state/ps-gold/admissions.log) -lt \
