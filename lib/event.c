@@ -311,18 +311,30 @@ static void wrong_type(struct ps_event_parser *p, int f, const char *what)
 			     "a string");
 }
 
+/*
+ * A scalar value arrives: 0 when it may not stand here (the parse
+ * stops), else 1 with *t where it goes (value_target); a value of an
+ * unknown member's container has its separator in p->extra already.
+ */
+static int scalar_start(struct ps_event_parser *p, int *t)
+{
+	if (!top_level_check(p))
+		return 0;
+	*t = value_target(p);
+	if (*t == CUR_EXTRA)
+		extra_array_comma(p);
+	return 1;
+}
+
 static int cb_null(void *ctx)
 {
 	struct ps_event_parser *p = ctx;
 	int t;
 
-	if (!top_level_check(p))
+	if (!scalar_start(p, &t))
 		return 0;
-	t = value_target(p);
-	if (t == CUR_EXTRA) {
-		extra_array_comma(p);
+	if (t == CUR_EXTRA)
 		ps_buf_add(&p->extra, "null", 4);
-	}
 	/* A known field given as null is absent. */
 	return 1;
 }
@@ -332,11 +344,9 @@ static int cb_bool(void *ctx, int v)
 	struct ps_event_parser *p = ctx;
 	int t;
 
-	if (!top_level_check(p))
+	if (!scalar_start(p, &t))
 		return 0;
-	t = value_target(p);
 	if (t == CUR_EXTRA) {
-		extra_array_comma(p);
 		ps_buf_adds(&p->extra, v ? "true" : "false");
 	} else if (t >= 0) {
 		wrong_type(p, t, "a boolean");
@@ -431,11 +441,9 @@ static int cb_number(void *ctx, const char *s, size_t n)
 	struct ps_event_parser *p = ctx;
 	int t;
 
-	if (!top_level_check(p))
+	if (!scalar_start(p, &t))
 		return 0;
-	t = value_target(p);
 	if (t == CUR_EXTRA) {
-		extra_array_comma(p);
 		ps_buf_add(&p->extra, s, n);
 	} else if (t >= 0) {
 		if (field_kind[t] == 'i')
@@ -491,11 +499,9 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 	struct ps_event_parser *p = ctx;
 	int t;
 
-	if (!top_level_check(p))
+	if (!scalar_start(p, &t))
 		return 0;
-	t = value_target(p);
 	if (t == CUR_EXTRA) {
-		extra_array_comma(p);
 		ps_json_add_str(&p->extra, (const char *)s, n);
 		return 1;
 	}
