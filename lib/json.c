@@ -287,10 +287,139 @@ size_t ps_json_add_str(struct ps_buf *b, const char *str, size_t n)
 	return bad;
 }
 
+__extension__ typedef unsigned __int128 u128;
+
+/*
+ * What snprintf "%.*g" with prec 15, 16 or 17 writes for d, when that
+ * reads back as d (strtod, rounding to nearest even), for a non-integer
+ * d with 2^-8 <= |d| < 1e14: d = m / 2^k exactly (m of 53 bits, k of 1
+ * to 60), so its decimal digits come out of 64-bit integers exactly and
+ * both the rounding to prec digits (half to even, as glibc's printf) and
+ * the read-back test are exact.  Returns the length written to out
+ * (room for 32), or 0 when d is outside that range or no prec reads
+ * back (the caller then asks snprintf and strtod).
+ */
+static size_t shortest_g(double d, char *out)
+{
+	char dig[40];
+	uint64_t m, ip, frac, mask, n10;
+	int ex, k, nd = 0, x, prec, i;
+	double a = fabs(d), f = frexp(a, &ex);
+	size_t o = 0;
+
+	if (!(a >= 0x1p-8 && a < 1e14) || a == floor(a))
+		return 0;
+	m = (uint64_t)ldexp(f, 53);
+	k = 53 - ex;
+	if (k < 1 || k > 60)
+		return 0;
+	ip = m >> k;
+	mask = ((uint64_t)1 << k) - 1;
+	frac = m & mask;
+	/* The integer part's digits, then 18 significant fraction digits
+	 * at least (prec + 1 digits are needed, and the rest is frac). */
+	if (ip) {
+		char t[20];
+		int nt = 0;
+
+		for (; ip; ip /= 10)
+			t[nt++] = (char)(ip % 10);
+		while (nt)
+			dig[nd++] = t[--nt];
+		x = nd - 1;
+	} else {
+		x = 0;
+		for (;;) {
+			frac *= 10;
+			x--;
+			if (frac >> k)
+				break;
+			frac &= mask;
+		}
+		/* x is the exponent of the first digit, frac holds it. */
+		dig[nd++] = (char)(frac >> k);
+		frac &= mask;
+	}
+	while (nd < 18) {
+		frac *= 10;
+		dig[nd++] = (char)(frac >> k);
+		frac &= mask;
+	}
+	for (prec = 15; prec <= 17; prec++) {
+		char r[18];
+		int up = dig[prec] > 5, rx = x, f10, nz;
+		u128 lhs, rhs, diff, hg;
+
+		memcpy(r, dig, (size_t)prec);
+		if (dig[prec] == 5) {	/* a tie only when nothing follows */
+			up = frac || (r[prec - 1] & 1);
+			for (i = prec + 1; i < nd && !up; i++)
+				up = dig[i] != 0;
+		}
+		if (up) {
+			for (i = prec - 1; i >= 0 && r[i] == 9; i--)
+				r[i] = 0;
+			if (i >= 0) {
+				r[i]++;
+			} else {
+				r[0] = 1;	/* 99..9 became 100..0 */
+				rx++;
+			}
+		}
+		if (rx >= prec)
+			return 0;
+		/* The value N / 10^f10 against d = m / 2^k: it reads back
+		 * as d when within half the gap to d's neighbours (the gap
+		 * below is half as large when m is a power of two). */
+		f10 = prec - 1 - rx;
+		for (n10 = 0, i = 0; i < prec; i++)
+			n10 = n10 * 10 + (uint64_t)r[i];
+		lhs = (u128)n10 << (k + 2);
+		rhs = (u128)m * 4;
+		for (i = 0; i < f10; i++)
+			rhs *= 10;
+		for (hg = 2, i = 0; i < f10; i++)
+			hg *= 10;
+		if (lhs >= rhs) {
+			diff = lhs - rhs;
+		} else {
+			diff = rhs - lhs;
+			if (m == (uint64_t)1 << 52)
+				hg /= 2;
+		}
+		if (diff > hg || (diff == hg && (m & 1)))
+			continue;
+		/* %g with precision prec - 1 - rx after the point, trailing
+		 * zeros dropped (rx >= -3 here: style f). */
+		for (nz = prec; nz > 1 && r[nz - 1] == 0 && nz - 1 > rx; nz--)
+			;
+		if (d < 0)
+			out[o++] = '-';
+		if (rx < 0) {
+			out[o++] = '0';
+			out[o++] = '.';
+			for (i = -1; i > rx; i--)
+				out[o++] = '0';
+			for (i = 0; i < nz; i++)
+				out[o++] = (char)('0' + r[i]);
+		} else {
+			for (i = 0; i < nz; i++) {
+				if (i == rx + 1)
+					out[o++] = '.';
+				out[o++] = (char)('0' + r[i]);
+			}
+		}
+		out[o] = '\0';
+		return o;
+	}
+	return 0;
+}
+
 void ps_json_add_double(struct ps_buf *b, double d)
 {
 	char tmp[32];
 	int prec;
+	size_t n;
 
 	if (!isfinite(d)) {
 		ps_buf_adds(b, "null");
@@ -298,6 +427,11 @@ void ps_json_add_double(struct ps_buf *b, double d)
 	}
 	if (d == floor(d) && fabs(d) < 1e15) {
 		ps_buf_add_i64(b, (long long)d);
+		return;
+	}
+	n = shortest_g(d, tmp);
+	if (n) {
+		ps_buf_add(b, tmp, n);
 		return;
 	}
 	/*

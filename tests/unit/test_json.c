@@ -425,6 +425,90 @@ Test(json, doubles_shortest_round_trip)
 	}
 }
 
+/* What ps_json_add_double wrote before its exact fast path (snprintf
+ * "%.*g" from 15 digits up, until strtod reads it back): the reference
+ * the fast path must match byte for byte. */
+static void ref_double(double d, char *tmp, size_t n)
+{
+	int prec;
+
+	if (d == floor(d) && fabs(d) < 1e15) {
+		snprintf(tmp, n, "%lld", (long long)d);
+		return;
+	}
+	for (prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
+		snprintf(tmp, n, "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+}
+
+static void same_as_printf(double d)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	char want[40];
+
+	ref_double(d, want, sizeof(want));
+	ps_json_add_double(&b, d);
+	cr_assert_str_eq(b.data, want, "%a", d);
+	ps_buf_reset(&b);
+	ps_json_add_double(&b, -d);
+	ref_double(-d, want, sizeof(want));
+	cr_assert_str_eq(b.data, want, "%a", -d);
+	ps_buf_release(&b);
+}
+
+/*
+ * Non-integers from 2^-8 to 1e14 are written from their exact binary
+ * value (json.c shortest_g): the same bytes as printf, on random bit
+ * patterns, durations in hours and minutes (silver's los_hours,
+ * wait_minutes), short decimals, exact ties at the 16th to 18th digit
+ * (k / 2^j), the ends of binades and of the range.
+ */
+Test(json, doubles_exact_path_matches_printf)
+{
+	static const double edge[] = {
+		0x1p-8, 0x1.0000000000001p-8, 0x1.fffffffffffffp-9, 0.5,
+		0.1, 0.3, 0.30000000000000004, 1.5, 2.675, 1.005, 9.995,
+		0.125, 99999999999999.5, 99999999999999.98, 1e14 - 1e-2,
+		0x1.fffffffffffffp+45, 4503599627370495.5 / 1024, 0.00390625,
+		0.9999999999999999, 9.999999999999999, 123456.789,
+	};
+	struct ps_rand r;
+	size_t i;
+	int j;
+
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		same_as_printf(edge[i]);
+		same_as_printf(nextafter(edge[i], 0));
+		same_as_printf(nextafter(edge[i], 1e300));
+	}
+	for (j = -9; j < 48; j++) {
+		same_as_printf(ldexp(1, j));
+		same_as_printf(nextafter(ldexp(1, j), 0));
+		same_as_printf(nextafter(ldexp(1, j), 1e300));
+	}
+	ps_rand_seed(&r, 11);
+	for (i = 0; i < 200000; i++) {
+		uint64_t bits = ps_rand_u64(&r);
+		double d;
+
+		/* exponents 2^-9 .. 2^47: the range and a little beyond */
+		bits = (bits & 0x800fffffffffffffULL) |
+		       (uint64_t)(1023 - 9 + ps_rand_below(&r, 57)) << 52;
+		memcpy(&d, &bits, sizeof(d));
+		same_as_printf(d);
+		same_as_printf((double)(int64_t)(ps_rand_u64(&r) >> 22) /
+			       3600e6);
+		same_as_printf((double)(int64_t)(ps_rand_u64(&r) >> 30) /
+			       60e6);
+		same_as_printf((double)ps_rand_below(&r, 1000000000) /
+			       pow(10, ps_rand_below(&r, 12)));
+		same_as_printf(ldexp((double)(ps_rand_u64(&r) >> 11),
+				     -(int)ps_rand_below(&r, 60)));
+	}
+}
+
 Test(json, add_value_round_trip)
 {
 	const char *s = "{\"a\":[1,-2.5e10,true,false,null,{}],\"b\":"
