@@ -15,6 +15,7 @@
 #include "pstime.h"
 #include "rand.h"
 #include "silver.h"
+#include "thrift.h"
 #include "banned.h"
 
 #define NUL32 INT32_MIN
@@ -587,11 +588,11 @@ struct ps_gold {
 	struct arena *scratch;
 };
 
-/* Encounter i as the rules see it, into e.  Cannot fail. */
-static void enc_get(const struct ps_gold *g, size_t i, struct enc *e)
+/* The encounter stored as c with extension x (NULL when c has none) as
+ * the rules see it, into e.  Cannot fail. */
+static void enc_unpack(const struct encc *c, const struct enc_ext *x,
+		       struct enc *e)
 {
-	const struct encc *c = &g->enc[i];
-
 	e->patient = c->patient;
 	e->bed = c->bed;
 	e->cancelled = c->flags & EF_CANCELLED;
@@ -599,9 +600,7 @@ static void enc_get(const struct ps_gold *g, size_t i, struct enc *e)
 	e->discharge = c->discharge;
 	e->last_event = c->last_event;
 	e->ingest = c->ingest;
-	if (c->ext) {
-		const struct enc_ext *x = &g->encx[c->ext - 1];
-
+	if (x) {
 		e->dept = c->dept == DEPT_EXT ? x->dept : c->dept;
 		e->triage = x->triage;
 		e->disposition = x->disposition;
@@ -627,6 +626,14 @@ static void enc_get(const struct ps_gold *g, size_t i, struct enc *e)
 	e->t_open = c->flags & EF_OPEN ? c->last_event : PS_GOLD_NULL;
 	e->t_arr = e->t_tri = e->t_seen = e->t_dec = e->t_disp = PS_GOLD_NULL;
 	e->arrival = e->seen = e->decision = PS_GOLD_NULL;
+}
+
+/* Encounter i as the rules see it, into e.  Cannot fail. */
+static void enc_get(const struct ps_gold *g, size_t i, struct enc *e)
+{
+	const struct encc *c = &g->enc[i];
+
+	enc_unpack(c, c->ext ? &g->encx[c->ext - 1] : NULL, e);
 }
 
 /* t is null or the encounter's last event time. */
@@ -2990,8 +2997,22 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 /* Snapshot                                                            */
 /* ------------------------------------------------------------------ */
 
-#define SNAP_MAGIC "PSGOLD4\n"
+/*
+ * The snapshot: SNAP_MAGIC, the positions text, the symbols, the
+ * departments, then each patient (its id packed as in memory, put_pat)
+ * and each encounter (its id packed, put_enc: its stored form, the
+ * extension only when it has one), then SNAP_END.  Integers are little
+ * endian; lengths and small counts varints (lib/thrift.h's).  About
+ * 41 bytes per patient with one observation and 70 per compact
+ * encounter with UUID ids.  Older snapshots (PSGOLD4: ids as text,
+ * every encounter in its full form, 285 bytes a patient and encounter)
+ * are still read, and so are the state log's older deltas (PSGDELTA2).
+ */
+#define SNAP_MAGIC "PSGOLD5\n"
+#define SNAP_MAGIC4 "PSGOLD4\n"
 #define SNAP_END "PSEND\n"
+/* In a stored encounter's flags: its extension follows. */
+#define SNAP_EF_EXT 0x8000u
 
 static void put64(struct ps_buf *b, int64_t v)
 {
@@ -2999,6 +3020,11 @@ static void put64(struct ps_buf *b, int64_t v)
 }
 
 static void put32(struct ps_buf *b, int32_t v)
+{
+	ps_buf_add(b, &v, sizeof(v));
+}
+
+static void put16(struct ps_buf *b, uint16_t v)
 {
 	ps_buf_add(b, &v, sizeof(v));
 }
@@ -3015,35 +3041,57 @@ static void put_pat(struct ps_buf *b, const struct patient *p)
 
 	put32(b, p->age);
 	put64(b, p->age_t);
-	put32(b, (int32_t)p->n);
+	ps_thrift_put_varint(b, p->n);
 	for (j = 0; j < p->n; j++) {
 		put64(b, cobs(p)[j].t);
-		put32(b, (int32_t)cobs(p)[j].gender);
-		put32(b, (int32_t)cobs(p)[j].band);
+		ps_thrift_put_varint(b, cobs(p)[j].gender);
+		ps_thrift_put_varint(b, cobs(p)[j].band);
 	}
 }
 
-/* The text of key i of x. */
+/* Key i of x, packed (key_pack; an index of plain texts as tag 0). */
 static void put_key(struct ps_buf *b, const struct index *x, size_t i)
 {
 	const struct key *k = &x->keys[i];
-	char t[KEY_UUID_AT + PS_TIME_MAX];
 
+	ps_thrift_put_varint(b, (uint64_t)k->len + !x->packed);
 	if (!x->packed)
-		putstr(b, k->p, k->len);
-	else if (!k->p[0])
-		putstr(b, k->p + 1, k->len - 1);
-	else
-		putstr(b, t, key_text(k->p, k->len, t));
+		ps_buf_addc(b, 0);
+	ps_buf_add(b, k->p, k->len);
 }
 
-/* Encounter i: struct enc as it is (get_enc reads it back). */
+/* Encounter i as stored (struct encc, then its extension if any). */
 static void put_enc(struct ps_buf *b, const struct ps_gold *g, size_t i)
 {
-	struct enc e;
+	const struct encc *c = &g->enc[i];
 
-	enc_get(g, i, &e);
-	ps_buf_add(b, &e, sizeof(e));
+	put32(b, c->patient);
+	put16(b, c->dept);
+	put16(b, (uint16_t)(c->flags | (c->ext ? SNAP_EF_EXT : 0)));
+	put32(b, c->bed);
+	put64(b, c->admission);
+	put64(b, c->discharge);
+	put64(b, c->last_event);
+	put64(b, c->ingest);
+	if (c->ext) {
+		const struct enc_ext *x = &g->encx[c->ext - 1];
+
+		put64(b, x->t_adm);
+		put64(b, x->t_dis);
+		put64(b, x->t_arr);
+		put64(b, x->t_bed);
+		put64(b, x->t_tri);
+		put64(b, x->t_seen);
+		put64(b, x->t_dec);
+		put64(b, x->t_disp);
+		put64(b, x->t_open);
+		put64(b, x->arrival);
+		put64(b, x->seen);
+		put64(b, x->decision);
+		put32(b, x->triage);
+		put32(b, x->disposition);
+		put32(b, x->dept);
+	}
 }
 
 /* Where a snapshot goes: b, flushed to f (when not NULL) in pieces. */
@@ -3134,6 +3182,7 @@ int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
 struct rd {
 	const char *p, *e;
 	int bad;
+	int v4;		/* an older snapshot or delta (PSGOLD4, PSGDELTA2) */
 };
 
 static void get(struct rd *r, void *out, size_t n)
@@ -3163,12 +3212,38 @@ static int64_t get64(struct rd *r)
 	return v;
 }
 
-static const char *getstr(struct rd *r, size_t *n)
+static uint16_t get16(struct rd *r)
 {
-	int32_t l = get32(r);
+	uint16_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+/* A varint of ps_thrift_put_varint (lib/thrift.h reads it). */
+static uint64_t get_uv(struct rd *r)
+{
+	struct ps_thrift_r t;
+	uint64_t v;
+
+	if (r->bad)
+		return 0;
+	ps_thrift_r_init(&t, r->p, (size_t)(r->e - r->p));
+	v = ps_thrift_get_varint(&t);
+	if (t.why) {
+		r->bad = 1;
+		return 0;
+	}
+	r->p = (const char *)t.p;
+	return v;
+}
+
+/* The next l bytes (l < 0: bad). */
+static const char *get_bytes(struct rd *r, int64_t l, size_t *n)
+{
 	const char *p = r->p;
 
-	if (r->bad || l < 0 || (size_t)(r->e - r->p) < (size_t)l) {
+	if (r->bad || l < 0 || (uint64_t)(r->e - r->p) < (uint64_t)l) {
 		r->bad = 1;
 		*n = 0;
 		return "";
@@ -3176,6 +3251,49 @@ static const char *getstr(struct rd *r, size_t *n)
 	r->p += l;
 	*n = (size_t)l;
 	return p;
+}
+
+static const char *getstr(struct rd *r, size_t *n)
+{
+	return get_bytes(r, get32(r), n);
+}
+
+/* A key of put_key as its text (into t when it was packed: room for
+ * KEY_UUID_AT + PS_TIME_MAX); older: the text itself. */
+static const char *get_key(struct rd *r, char *t, size_t *n)
+{
+	uint64_t l;
+	const unsigned char *u;
+	int64_t sec;
+
+	if (r->v4)
+		return getstr(r, n);
+	l = get_uv(r);
+	u = (const unsigned char *)get_bytes(r, l > INT32_MAX ? -1 :
+					     (int64_t)l, n);
+	if (r->bad || !*n) {
+		r->bad = 1;
+		return "";
+	}
+	if (!u[0]) {
+		--*n;
+		return (const char *)u + 1;
+	}
+	if (u[0] == 2 && *n == 25) {
+		memcpy(&sec, u + 17, 8);
+		if (sec < -INT64_MAX / PS_USEC_PER_SEC ||
+		    sec > INT64_MAX / PS_USEC_PER_SEC ||
+		    !ps_time_in_range(sec * PS_USEC_PER_SEC))
+			r->bad = 1;
+	} else if (u[0] != 1 || *n != 17) {
+		r->bad = 1;
+	}
+	if (r->bad) {
+		*n = 0;
+		return "";
+	}
+	*n = key_text((const char *)u, *n, t);
+	return t;
 }
 
 /* Read cnt symbols, each new, appended in order. */
@@ -3256,8 +3374,10 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 
 	pt->age = get32(r);
 	pt->age_t = get64(r);
-	nv = get32(r);
-	if (r->bad || nv < 1 || nv > (int32_t)((r->e - r->p) / 16) ||
+	nv = r->v4 ? get32(r) : (int32_t)(uint32_t)get_uv(r);
+	/* an observation takes 16 bytes, or at least 10 (varints) */
+	if (r->bad || nv < 1 ||
+	    nv > (int32_t)((r->e - r->p) / (r->v4 ? 16 : 10)) ||
 	    !snap_time_ok(pt->age_t)) {
 		r->bad = 1;
 		return;
@@ -3265,13 +3385,57 @@ static void get_pat(struct rd *r, const struct ps_gold *g,
 	o = obs_room(pt, (uint32_t)nv);
 	pt->n = (uint32_t)nv;
 	for (j = 0; j < nv; j++) {
+		uint64_t gs, bs;
+
 		o[j].t = get64(r);
-		o[j].gender = (uint32_t)get32(r);
-		o[j].band = (uint32_t)get32(r);
-		if (o[j].gender >= g->syms.n || o[j].band >= g->syms.n ||
+		gs = r->v4 ? (uint32_t)get32(r) : get_uv(r);
+		bs = r->v4 ? (uint32_t)get32(r) : get_uv(r);
+		o[j].gender = (uint32_t)gs;
+		o[j].band = (uint32_t)bs;
+		if (gs >= g->syms.n || bs >= g->syms.n ||
 		    !snap_time_ok(o[j].t) || (j && o[j].t <= o[j - 1].t))
 			r->bad = 1;
 	}
+}
+
+/* The stored form of put_enc into e. */
+static void get_stored(struct rd *r, struct enc *e)
+{
+	struct encc c;
+	struct enc_ext x;
+	uint16_t fl;
+
+	c.patient = get32(r);
+	c.dept = get16(r);
+	fl = get16(r);
+	c.flags = fl & (uint16_t)~SNAP_EF_EXT;
+	c.bed = get32(r);
+	c.admission = get64(r);
+	c.discharge = get64(r);
+	c.last_event = get64(r);
+	c.ingest = get64(r);
+	if (fl & SNAP_EF_EXT) {
+		x.t_adm = get64(r);
+		x.t_dis = get64(r);
+		x.t_arr = get64(r);
+		x.t_bed = get64(r);
+		x.t_tri = get64(r);
+		x.t_seen = get64(r);
+		x.t_dec = get64(r);
+		x.t_disp = get64(r);
+		x.t_open = get64(r);
+		x.arrival = get64(r);
+		x.seen = get64(r);
+		x.decision = get64(r);
+		x.triage = get32(r);
+		x.disposition = get32(r);
+		x.dept = get32(r);
+	} else if (c.dept == DEPT_EXT) {
+		r->bad = 1;	/* the department is in no extension */
+	}
+	if (c.flags & ~(EF_CANCELLED | EF_DIS | EF_BED | EF_OPEN))
+		r->bad = 1;
+	enc_unpack(&c, fl & SNAP_EF_EXT ? &x : NULL, e);
 }
 
 /* Encounter ei's record (ei already in eidx). */
@@ -3280,8 +3444,12 @@ static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 	struct enc e, *x = &e;
 
 	enc_room(g, ei);
-	get(r, x, sizeof(*x));
-	if ((x->disposition != NUL32 &&
+	if (r->v4)
+		get(r, x, sizeof(*x));	/* older: struct enc as it was */
+	else
+		get_stored(r, x);
+	if (r->bad ||
+	    (x->disposition != NUL32 &&
 	     (x->disposition < 0 || (size_t)x->disposition >= g->syms.n)) ||
 	    x->patient < 0 || (size_t)x->patient >= g->pidx.n ||
 	    x->dept < 0 || (size_t)x->dept >= g->didx.n ||
@@ -3294,15 +3462,18 @@ static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		    const char **pos, size_t *poslen, struct ps_error *e)
 {
-	struct rd r = { p, p + n, 0 };
+	struct rd r = { p, p + n, 0, 0 };
+	char t[KEY_UUID_AT + PS_TIME_MAX];
 	int32_t cnt, i;
 	int added;
 
 	if (n < strlen(SNAP_MAGIC) + strlen(SNAP_END) ||
-	    memcmp(p, SNAP_MAGIC, strlen(SNAP_MAGIC)) ||
+	    (memcmp(p, SNAP_MAGIC, strlen(SNAP_MAGIC)) &&
+	     memcmp(p, SNAP_MAGIC4, strlen(SNAP_MAGIC4))) ||
 	    memcmp(p + n - strlen(SNAP_END), SNAP_END, strlen(SNAP_END)))
 		return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state "
 				    "snapshot (or truncated)");
+	r.v4 = !memcmp(p, SNAP_MAGIC4, strlen(SNAP_MAGIC4));
 	r.p += strlen(SNAP_MAGIC);
 	r.e -= strlen(SNAP_END);
 	*pos = getstr(&r, poslen);
@@ -3311,7 +3482,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	cnt = get32(&r);
 	for (i = 0; i < cnt && !r.bad; i++) {
 		size_t l, pi;
-		const char *s = getstr(&r, &l);
+		const char *s = get_key(&r, t, &l);
 
 		pi = index_get(&g->pidx, &g->arena, s, l, &added);
 		if (!added) {
@@ -3323,7 +3494,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	cnt = get32(&r);
 	for (i = 0; i < cnt && !r.bad; i++) {
 		size_t l, ei;
-		const char *s = getstr(&r, &l);
+		const char *s = get_key(&r, t, &l);
 
 		ei = index_get(&g->eidx, &g->arena, s, l, &added);
 		if (!added) {
@@ -3385,7 +3556,8 @@ int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
 /* State deltas (the state log, gold_run.c)                            */
 /* ------------------------------------------------------------------ */
 
-#define DELTA_MAGIC "PSGDELTA2\n"
+#define DELTA_MAGIC "PSGDELTA3\n"
+#define DELTA_MAGIC2 "PSGDELTA2\n"	/* older: ids as text (rd.v4) */
 
 void ps_gold_mark_clean(struct ps_gold *g)
 {
@@ -3461,8 +3633,9 @@ static long delta_item(struct rd *r, struct index *x, struct arena *a)
 	if (r->bad || i < 0 || (size_t)i > x->n)
 		return -1;
 	if ((size_t)i == x->n) {
+		char t[KEY_UUID_AT + PS_TIME_MAX];
 		size_t l;
-		const char *s = getstr(r, &l);
+		const char *s = get_key(r, t, &l);
 
 		if (r->bad || index_get(x, a, s, l, &added) != (size_t)i ||
 		    !added)
@@ -3474,13 +3647,15 @@ static long delta_item(struct rd *r, struct index *x, struct arena *a)
 int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 			const char **pos, size_t *poslen, struct ps_error *e)
 {
-	struct rd r = { p, p + n, 0 };
+	struct rd r = { p, p + n, 0, 0 };
 	int32_t cnt, i;
 
 	if (n < strlen(DELTA_MAGIC) ||
-	    memcmp(p, DELTA_MAGIC, strlen(DELTA_MAGIC)))
+	    (memcmp(p, DELTA_MAGIC, strlen(DELTA_MAGIC)) &&
+	     memcmp(p, DELTA_MAGIC2, strlen(DELTA_MAGIC2))))
 		return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state "
 				    "delta");
+	r.v4 = !memcmp(p, DELTA_MAGIC2, strlen(DELTA_MAGIC2));
 	r.p += strlen(DELTA_MAGIC);
 	*pos = getstr(&r, poslen);
 	/* each part starts at the count it was made from */
