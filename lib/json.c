@@ -559,18 +559,33 @@ int ps_json_unescape(const char **pp, const char *end, struct ps_buf *b)
 		size_t k;
 
 #ifdef __SSE2__
-		/* copy 16 bytes at a time (the output, never longer than
-		 * the input, has the room) up to the first special byte */
+		/*
+		 * Copy 16 bytes at a time (the output, never longer than
+		 * the input, has the room) up to the first special byte.
+		 * An escaped quote, every ~7 bytes of an envelope's payload,
+		 * is taken here: the quote overwrites the backslash copied.
+		 */
 		unsigned m = 0;
 		__m128i x;
 
-		while (end - s >= 16 && !(m = ps_json_special16(s, &x))) {
+		while (end - s >= 16) {
+			m = ps_json_special16(s, &x);
 			_mm_storeu_si128((__m128i *)(void *)o, x);
-			s += 16;
-			o += 16;
+			if (!m) {
+				s += 16;
+				o += 16;
+				continue;
+			}
+			k = (size_t)__builtin_ctz(m);
+			if (s[k] != '\\' || end - s <= (ptrdiff_t)k + 1 ||
+			    s[k + 1] != '"')
+				break;
+			o[k] = '"';
+			o += k + 1;
+			s += k + 2;
+			m = 0;
 		}
 		if (m) {
-			_mm_storeu_si128((__m128i *)(void *)o, x);
 			k = (size_t)__builtin_ctz(m);
 		} else {
 			k = ps_json_plain_run(s, (size_t)(end - s));

@@ -588,6 +588,61 @@ Test(json, plain_run_and_unescape_at_every_offset)
 	}
 }
 
+/*
+ * Escaped quotes (taken inside the 16-byte loop of ps_json_unescape) mixed
+ * with other escapes at random offsets come back as they were written;
+ * a backslash or an escaped quote cut by the end of the input is an
+ * error wherever it falls in the last 16 bytes.
+ */
+Test(json, unescape_quote_runs)
+{
+	static const char alpha[] = "\"\"\"ab\\\n/\x01\xc3\xa9";
+	struct ps_buf in = PS_BUF_INIT, out = PS_BUF_INIT;
+	struct ps_rand r;
+	char s[96];
+	size_t i, n, j;
+	const char *p;
+
+	ps_rand_seed(&r, 3);
+	for (i = 0; i < 20000; i++) {
+		n = ps_rand_below(&r, sizeof(s));
+		for (j = 0; j < n; j++) {
+			s[j] = alpha[ps_rand_below(&r, sizeof(alpha) - 1)];
+			if (s[j] == '\xc3') {
+				if (j + 1 == n)
+					s[j] = 'z';
+				else
+					s[++j] = (char)0xa9;
+			} else if (s[j] == '\xa9') {
+				s[j] = 'y';
+			}
+		}
+		ps_buf_reset(&in);
+		ps_buf_reset(&out);
+		ps_json_add_str(&in, s, n);
+		p = in.data + 1;
+		cr_assert_eq(ps_json_unescape(&p, in.data + in.len, &out), 0);
+		cr_assert_eq(p, in.data + in.len);
+		cr_assert_eq(out.len, n);
+		cr_assert_eq(memcmp(out.data, s, n), 0, "case %zu", i);
+	}
+	for (n = 1; n <= 40; n++)
+		for (i = 0; i < 2; i++) {
+			/* n bytes: x..x then a backslash, or x..x\" with no
+			 * closing quote */
+			ps_buf_reset(&in);
+			ps_buf_reset(&out);
+			for (j = 0; j + 1 + i < n; j++)
+				ps_buf_addc(&in, 'x');
+			ps_buf_adds(&in, i ? "\\\"" : "\\");
+			p = in.data;
+			cr_assert_eq(ps_json_unescape(&p, in.data + in.len,
+						      &out), -1, "%zu", n);
+		}
+	ps_buf_release(&in);
+	ps_buf_release(&out);
+}
+
 /* The writer's 16-byte plain runs stop at each byte that needs care, at
  * every offset: the same output as one byte at a time would give. */
 Test(json, writer_plain_runs_stop_at_every_offset)
