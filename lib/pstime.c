@@ -1,4 +1,5 @@
 /* pstime.c - see pstime.h. */
+#include <string.h>
 #include <time.h>
 
 #include "pstime.h"
@@ -73,6 +74,12 @@ static int digits(const char *s, size_t len, size_t *i, int n)
  * 1 with *us set when s is one of them, in range; 0 for anything else,
  * which the general parser below then decides (with its reasons).
  */
+/* The date of the last time this thread read in a plain form, and its
+ * day number: the times of one record mostly share their date.  The text
+ * is a valid date once set (the empty text matches no time). */
+static _Thread_local char plain_memo_text[10];
+static _Thread_local int64_t plain_memo_days;
+
 static int parse_plain(const char *s, size_t len, int64_t *us)
 {
 #define D(k) ((unsigned)(unsigned char)s[k] - '0')
@@ -94,24 +101,32 @@ static int parse_plain(const char *s, size_t len, int64_t *us)
 	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
 	    s[16] != ':')
 		return 0;
-	bad = (D(0) > 9) | (D(1) > 9) | (D(2) > 9) | (D(3) > 9) |
-	      (D(5) > 9) | (D(6) > 9) | (D(8) > 9) | (D(9) > 9) |
-	      (D(11) > 9) | (D(12) > 9) | (D(14) > 9) | (D(15) > 9) |
+	bad = (D(11) > 9) | (D(12) > 9) | (D(14) > 9) | (D(15) > 9) |
 	      (D(17) > 9) | (D(18) > 9);
 	if (bad)
 		return 0;
-	y = D(0) * 1000 + D(1) * 100 + D(2) * 10 + D(3);
-	mo = D(5) * 10 + D(6);
-	d = D(8) * 10 + D(9);
 	h = D(11) * 10 + D(12);
 	mi = D(14) * 10 + D(15);
 	sec = D(17) * 10 + D(18);
-#undef D
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+	if (h > 23 || mi > 59 || sec > 59)
 		return 0;
-	t = (ps_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	     sec) * PS_USEC_PER_SEC + frac;
+	if (memcmp(s, plain_memo_text, 10)) {
+		bad = (D(0) > 9) | (D(1) > 9) | (D(2) > 9) | (D(3) > 9) |
+		      (D(5) > 9) | (D(6) > 9) | (D(8) > 9) | (D(9) > 9);
+		if (bad)
+			return 0;
+		y = D(0) * 1000 + D(1) * 100 + D(2) * 10 + D(3);
+		mo = D(5) * 10 + D(6);
+		d = D(8) * 10 + D(9);
+		if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
+		    d > days_in_month(y, mo))
+			return 0;
+		plain_memo_days = ps_days_from_civil(y, mo, d);
+		memcpy(plain_memo_text, s, 10);
+	}
+#undef D
+	t = (plain_memo_days * 86400 + h * 3600 + mi * 60 + sec) *
+	    PS_USEC_PER_SEC + frac;
 	if (!ps_time_in_range(t))
 		return 0;
 	*us = t;
@@ -221,13 +236,30 @@ static void put2(char *o, unsigned v)
 	o[1] = (char)('0' + v % 10);
 }
 
+/*
+ * The two days last formatted by this thread and their text: the times
+ * a stage writes one after another mostly fall on a few days (a clean
+ * record holds up to eight times, and its ingest time is often another
+ * day than its events'), so the calendar is worked out once per change
+ * of day.  A miss replaces the older of the two.
+ */
+static _Thread_local int64_t memo_day[2] = { INT64_MIN, INT64_MIN };
+static _Thread_local char memo_text[2][10];
+static _Thread_local int memo_old;
+
 size_t ps_date_format(int64_t us, char *out)
 {
 	int64_t days = us / PS_USEC_PER_DAY, y;
 	unsigned m, d;
+	int k;
 
 	if (us % PS_USEC_PER_DAY < 0)
 		days--;
+	if (days == memo_day[0] || days == memo_day[1]) {
+		memcpy(out, memo_text[days == memo_day[1]], 10);
+		out[10] = '\0';
+		return 10;
+	}
 	ps_civil_from_days(days, &y, &m, &d);
 	if (y < 0)
 		y = 0;
@@ -240,6 +272,10 @@ size_t ps_date_format(int64_t us, char *out)
 	out[7] = '-';
 	put2(out + 8, d);
 	out[10] = '\0';
+	k = memo_old;
+	memcpy(memo_text[k], out, 10);
+	memo_day[k] = days;
+	memo_old = !k;
 	return 10;
 }
 
@@ -263,16 +299,19 @@ size_t ps_time_format(int64_t us, char *out, int frac)
 	n = 19;
 	if (frac < 0)
 		frac = micros ? 6 : 0;
-	if (frac == 3 || frac == 6) {
-		unsigned v = frac == 3 ? micros / 1000 : micros;
-		int k;
+	if (frac == 3) {
+		unsigned v = micros / 1000;
 
 		out[n++] = '.';
-		for (k = frac - 1; k >= 0; k--) {
-			out[n + (size_t)k] = (char)('0' + v % 10);
-			v /= 10;
-		}
-		n += (size_t)frac;
+		out[n++] = (char)('0' + v / 100);
+		put2(out + n, v % 100);
+		n += 2;
+	} else if (frac == 6) {
+		out[n++] = '.';
+		put2(out + n, micros / 10000);
+		put2(out + n + 2, micros / 100 % 100);
+		put2(out + n + 4, micros % 100);
+		n += 6;
 	}
 	out[n++] = 'Z';
 	out[n] = '\0';

@@ -188,6 +188,34 @@ Test(time, date_format)
 	cr_assert_str_eq(out, "0001-01-01");
 }
 
+/* Times on a few days in random order (the last day formatted is kept,
+ * lib/pstime.c): each date as the calendar gives it. */
+Test(time, date_format_days_interleaved)
+{
+	static const int64_t day0[] = { -719162, -1, 0, 19716, 20075, 2932896 };
+	struct ps_rand r;
+	char out[11], want[11], t[PS_TIME_MAX];
+	int i;
+
+	ps_rand_seed(&r, 5);
+	for (i = 0; i < 100000; i++) {
+		int64_t z = day0[ps_rand_below(&r, 6)] + ps_rand_below(&r, 3),
+			y, us;
+		unsigned m, d;
+
+		if (z > 2932896)
+			z = 2932896;
+		us = z * PS_USEC_PER_DAY +
+		     (int64_t)(ps_rand_u64(&r) % PS_USEC_PER_DAY);
+		ps_civil_from_days(z, &y, &m, &d);
+		snprintf(want, sizeof(want), "%04d-%02u-%02u", (int)y, m, d);
+		cr_assert_eq(ps_date_format(us, out), 10);
+		cr_assert_str_eq(out, want);
+		ps_time_format(us, t, 0);
+		cr_assert(!memcmp(t, want, 10), "%s", want);
+	}
+}
+
 Test(time, civil_days_round_trip)
 {
 	int64_t z, y;
@@ -309,6 +337,27 @@ Test(time, utc_range_rule_at_both_edges)
 /* The fast path for "YYYY-MM-DDTHH:MM:SSZ", the naive form and
  * ".ffffffZ" agrees with the general parser (reached by a fraction of
  * another length, the same instant) on random digits, in range or not. */
+/* Time a (plain form, naive or with a fraction) read by the plain form
+ * and, with a fraction of another length, by the general parser: the
+ * same instant, or the same reason. */
+static void plain_agrees(const char *a, int naive, int frac)
+{
+	char b[32];
+	int64_t ua = 0, ub = 0;
+	const char *wa = NULL, *wb = NULL;
+	int ra, rb;
+
+	snprintf(b, sizeof(b), "%.19s.%.6s0%s", a, frac ? a + 20 : "",
+		 naive ? "" : "Z");
+	ra = ps_time_parse(a, strlen(a), &ua, &wa);
+	rb = ps_time_parse(b, strlen(b), &ub, &wb);
+	cr_assert_eq(ra, rb, "%s: %d, %s: %d", a, ra, b, rb);
+	if (!ra)
+		cr_assert_eq(ua, ub, "%s", a);
+	else
+		cr_assert_str_eq(wa, wb, "%s", a);
+}
+
 Test(time, plain_form_equals_general_parser)
 {
 	struct ps_rand r;
@@ -316,10 +365,8 @@ Test(time, plain_form_equals_general_parser)
 
 	ps_rand_seed(&r, 11);
 	for (k = 0; k < 100000; k++) {
-		char a[32], b[32];
-		int64_t ua = 0, ub = 0;
-		const char *wa = NULL, *wb = NULL;
-		int ra, rb, naive = k % 3 == 1, frac = k % 3 == 2;
+		char a[32];
+		int naive = k % 3 == 1, frac = k % 3 == 2;
 
 		snprintf(a, sizeof(a), "%04u-%02u-%02uT%02u:%02u:%02u%s",
 			 (unsigned)ps_rand_below(&r, k % 7 ? 3000 : 10000),
@@ -332,15 +379,40 @@ Test(time, plain_form_equals_general_parser)
 		if (frac)
 			snprintf(a + 20, 8, "%06uZ",
 				 (unsigned)ps_rand_below(&r, 1000000));
-		/* the general parser: a fraction of another length */
-		snprintf(b, sizeof(b), "%.19s.%.6s0%s", a,
-			 frac ? a + 20 : "", naive ? "" : "Z");
-		ra = ps_time_parse(a, strlen(a), &ua, &wa);
-		rb = ps_time_parse(b, strlen(b), &ub, &wb);
-		cr_assert_eq(ra, rb, "%s: %d, %s: %d", a, ra, b, rb);
-		if (!ra)
-			cr_assert_eq(ua, ub, "%s", a);
-		else
-			cr_assert_str_eq(wa, wb, "%s", a);
+		plain_agrees(a, naive, frac);
+	}
+}
+
+/* Times on a few dates, valid or not, in random order (the plain form
+ * keeps the last date read, lib/pstime.c), with times of day valid or
+ * not: the plain form and the general parser agree on each. */
+Test(time, plain_form_dates_repeated)
+{
+	static const char *const dates[] = {
+		"2024-12-18", "2024-12-19", "2024-02-29", "2023-02-29",
+		"2024-02-30", "0000-01-01", "0001-01-01", "9999-12-31",
+		"2024-13-01", "2024-1x-01", "1970-01-01",
+	};
+	struct ps_rand r;
+	int k, di = 0;
+
+	ps_rand_seed(&r, 13);
+	for (k = 0; k < 100000; k++) {
+		char a[32];
+		int naive = k % 3 == 1, frac = k % 3 == 2;
+
+		if (k % 4 == 0)		/* runs of one date */
+			di = (int)ps_rand_below(&r, 11);
+		snprintf(a, sizeof(a), "%sT%02u:%02u:%02u%s", dates[di],
+			 (unsigned)ps_rand_below(&r, 25),
+			 (unsigned)ps_rand_below(&r, 61),
+			 (unsigned)ps_rand_below(&r, 61),
+			 naive ? "" : frac ? ".000000Z" : "Z");
+		if (frac)
+			snprintf(a + 20, 8, "%06uZ",
+				 (unsigned)ps_rand_below(&r, 1000000));
+		if (k % 97 == 0)
+			a[12] = 'x';
+		plain_agrees(a, naive, frac);
 	}
 }
