@@ -561,104 +561,151 @@ static char *part_name(struct silver *s, const struct bsrc *bs,
 	return ps_buf_detach(&b, NULL);
 }
 
-/* Append one kept row as JSON (the format of ps_pq_row_json). */
+/* The decimal form of v at o; returns the end. */
+static char *put_i64(char *o, long long v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+				     : (unsigned long long)v;
+	size_t n;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(o, p, n);
+	return o + n;
+}
+
+/*
+ * Append one kept row as JSON (the format of ps_pq_row_json).  The room
+ * for the whole record is made first (what is not a string is at most
+ * ROW_FIXED bytes, a string at most 6 bytes a byte: ps_json_add_str), so
+ * that keys, numbers and times are stored at a cursor; the strings and
+ * the doubles go through b.
+ */
+#define ROW_FIXED 2048
 static void row_json(const struct batch *bt, const struct row *r,
 		     struct ps_buf *b)
 {
+	const struct bsrc *bs = &bt->src[r->src];
 	const char *a = bt->arena.data + r->off;
-	const char *str[S_COUNT];
-	char t[PS_TIME_MAX];
-	int first = 1, i;
-	size_t n;
+	const char *str[S_COUNT], *band;
+	size_t need = ROW_FIXED + 6 * bs->id.len;
+	char *o;
+	int i;
 
 	for (i = 0; i < S_COUNT; i++) {
 		str[i] = a;
 		a += r->slen[i];
+		need += 6 * (size_t)r->slen[i];
 	}
-#define KEY(k) ps_json_key(b, &first, k)
+	ps_buf_grow(b, need);
+	o = b->data + b->len;
+#define LIT(k)								\
+	do {								\
+		memcpy(o, k, sizeof(k) - 1);				\
+		o += sizeof(k) - 1;					\
+	} while (0)
+#define VIA_BUF(call)							\
+	do {								\
+		b->len = (size_t)(o - b->data);				\
+		call;							\
+		o = b->data + b->len;					\
+	} while (0)
 #define TS(k, v, has)							\
 	do {								\
-		KEY(k);							\
+		LIT(k);							\
 		if (has) {						\
-			n = ps_time_format((v), t, -1);			\
-			ps_buf_addc(b, '"');				\
-			ps_buf_add(b, t, n);				\
-			ps_buf_addc(b, '"');				\
+			*o++ = '"';					\
+			o += ps_time_format((v), o, -1);		\
+			*o++ = '"';					\
 		} else {						\
-			ps_buf_add(b, "null", 4);			\
+			LIT("null");					\
 		}							\
 	} while (0)
 #define STR(k, i, has)							\
 	do {								\
-		KEY(k);							\
+		LIT(k);							\
 		if (has)						\
-			ps_json_add_str(b, str[i], r->slen[i]);		\
+			VIA_BUF(ps_json_add_str(b, str[i], r->slen[i]));\
 		else							\
-			ps_buf_add(b, "null", 4);			\
+			LIT("null");					\
 	} while (0)
 #define INT(k, v, has)							\
 	do {								\
-		KEY(k);							\
+		LIT(k);							\
 		if (has)						\
-			ps_buf_add_i64(b, (v));				\
+			o = put_i64(o, (v));				\
 		else							\
-			ps_buf_add(b, "null", 4);			\
+			LIT("null");					\
 	} while (0)
-	ps_buf_addc(b, '{');
-	KEY("source");
-	ps_json_add_str(b, bt->src[r->src].id.data, bt->src[r->src].id.len);
-	INT("position", r->position, 1);
-	TS("ingest_time", r->ingest_time, 1);
-	STR("event_id", S_EVENT_ID, r->present & 1u << PS_EF_EVENT_ID);
-	STR("encounter_id", S_ENCOUNTER_ID, 1);
-	STR("event_type", S_EVENT_TYPE, r->present & 1u << PS_EF_EVENT_TYPE);
-	TS("event_time", r->event_time, r->present & 1u << PS_EF_EVENT_TIME);
-	STR("patient_id", S_PATIENT_ID, 1);
-	STR("gender", S_GENDER, 1);
-	INT("age", r->age, 1);
-	KEY("age_band");
-	ps_buf_addc(b, '"');
-	ps_buf_adds(b, ps_silver_age_band(r->age));
-	ps_buf_addc(b, '"');
-	STR("department", S_DEPARTMENT, 1);
-	INT("hospital_id", r->hospital_id, 1);
-	INT("bed_id", r->bed_id, r->present & 1u << PS_EF_BED_ID);
-	TS("arrival_time", r->arrival_time,
+#define DBL(k, v, has)							\
+	do {								\
+		LIT(k);							\
+		if (has)						\
+			VIA_BUF(ps_json_add_double(b, (v)));		\
+		else							\
+			LIT("null");					\
+	} while (0)
+	LIT("{\"source\":");
+	VIA_BUF(ps_json_add_str(b, bs->id.data, bs->id.len));
+	INT(",\"position\":", r->position, 1);
+	TS(",\"ingest_time\":", r->ingest_time, 1);
+	STR(",\"event_id\":", S_EVENT_ID, r->present & 1u << PS_EF_EVENT_ID);
+	STR(",\"encounter_id\":", S_ENCOUNTER_ID, 1);
+	STR(",\"event_type\":", S_EVENT_TYPE,
+	    r->present & 1u << PS_EF_EVENT_TYPE);
+	TS(",\"event_time\":", r->event_time,
+	   r->present & 1u << PS_EF_EVENT_TIME);
+	STR(",\"patient_id\":", S_PATIENT_ID, 1);
+	STR(",\"gender\":", S_GENDER, 1);
+	INT(",\"age\":", r->age, 1);
+	LIT(",\"age_band\":\"");
+	band = ps_silver_age_band(r->age);
+	i = (int)strlen(band);
+	memcpy(o, band, (size_t)i);
+	o += i;
+	*o++ = '"';
+	STR(",\"department\":", S_DEPARTMENT, 1);
+	INT(",\"hospital_id\":", r->hospital_id, 1);
+	INT(",\"bed_id\":", r->bed_id, r->present & 1u << PS_EF_BED_ID);
+	TS(",\"arrival_time\":", r->arrival_time,
 	   r->present & 1u << PS_EF_ARRIVAL_TIME);
-	TS("admission_time", r->admission_time, 1);
-	TS("discharge_time", r->discharge_time,
+	TS(",\"admission_time\":", r->admission_time, 1);
+	TS(",\"discharge_time\":", r->discharge_time,
 	   r->present & 1u << PS_EF_DISCHARGE_TIME);
-	KEY("admission_date");
-	ps_buf_addc(b, '"');
-	n = ps_date_format(r->admission_time, t);
-	ps_buf_add(b, t, n);
-	ps_buf_addc(b, '"');
-	KEY("los_hours");
-	if (r->present & HAS_LOS)
-		ps_json_add_double(b, r->los_hours);
-	else
-		ps_buf_add(b, "null", 4);
-	KEY("wait_minutes");
-	if (r->present & HAS_WAIT)
-		ps_json_add_double(b, r->wait_minutes);
-	else
-		ps_buf_add(b, "null", 4);
-	INT("triage_level", r->triage_level,
+	LIT(",\"admission_date\":\"");
+	o += ps_date_format(r->admission_time, o);
+	*o++ = '"';
+	DBL(",\"los_hours\":", r->los_hours, r->present & HAS_LOS);
+	DBL(",\"wait_minutes\":", r->wait_minutes, r->present & HAS_WAIT);
+	INT(",\"triage_level\":", r->triage_level,
 	    r->present & 1u << PS_EF_TRIAGE_LEVEL);
-	TS("seen_time", r->seen_time, r->present & 1u << PS_EF_SEEN_TIME);
-	TS("decision_time", r->decision_time,
+	TS(",\"seen_time\":", r->seen_time,
+	   r->present & 1u << PS_EF_SEEN_TIME);
+	TS(",\"decision_time\":", r->decision_time,
 	   r->present & 1u << PS_EF_DECISION_TIME);
-	STR("disposition", S_DISPOSITION,
+	STR(",\"disposition\":", S_DISPOSITION,
 	    r->present & 1u << PS_EF_DISPOSITION);
-	KEY("unknown_department");
-	ps_buf_adds(b, r->unknown_dept ? "true" : "false");
-	STR("flags", S_FLAGS, r->slen[S_FLAGS]);
-	STR("extra", S_EXTRA, r->slen[S_EXTRA]);
-	ps_buf_addc(b, '}');
-#undef KEY
+	if (r->unknown_dept)
+		LIT(",\"unknown_department\":true");
+	else
+		LIT(",\"unknown_department\":false");
+	STR(",\"flags\":", S_FLAGS, r->slen[S_FLAGS]);
+	STR(",\"extra\":", S_EXTRA, r->slen[S_EXTRA]);
+	*o++ = '}';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+#undef LIT
+#undef VIA_BUF
 #undef TS
 #undef STR
 #undef INT
+#undef DBL
 }
 
 /* Write the rows of one admission date (idx[0..n)) to one Parquet file. */
