@@ -535,6 +535,193 @@ static int write_fact(struct run *r, struct part_ctx *pc, const int32_t *days,
 	return rc;
 }
 
+#define RANGES_HEADER "PSGOLDRANGES1\n"
+
+/*
+ * STREAM.ranges: the ranges of struct range and the commit that wrote
+ * them (ps_stage_last_commit), so that a later run goes on rewriting
+ * only what changes instead of whole tables.  Text, one item a line:
+ *   commit SEQ VERSION...          the commit, each table's version
+ *   p LO HI BASE REL               a range of dim_patient (REL - : none)
+ *   e LO HI BASE NF                a range of the fact, then NF lines
+ *   f DAY REL                      its file of one admission day
+ */
+static void ranges_format(const struct run *r, const int64_t *id, size_t nid,
+			  struct ps_buf *b)
+{
+	size_t i, k;
+
+	ps_buf_adds(b, RANGES_HEADER "commit");
+	for (i = 0; i < nid; i++)
+		ps_buf_addf(b, " %lld", (long long)id[i]);
+	ps_buf_addc(b, '\n');
+	for (i = 0; i < r->pr.n; i++) {
+		const struct range *p = &r->pr.v[i];
+
+		ps_buf_addf(b, "p %zu %zu %d %s\n", p->lo, p->hi, p->base,
+			    p->rel ? p->rel : "-");
+	}
+	for (i = 0; i < r->er.n; i++) {
+		const struct range *p = &r->er.v[i];
+
+		ps_buf_addf(b, "e %zu %zu %d %zu\n", p->lo, p->hi, p->base,
+			    p->nf);
+		for (k = 0; k < p->nf; k++)
+			ps_buf_addf(b, "f %ld %s\n", (long)p->f[k].day,
+				    p->f[k].rel);
+	}
+}
+
+/* The next space-separated number of the line at *p (end e). */
+static int next_num(const char **p, const char *e, long long *v)
+{
+	char tmp[24], *end;
+	size_t n = 0;
+
+	while (*p < e && **p == ' ')
+		(*p)++;
+	while (*p < e && **p != ' ' && **p != '\n' && n < sizeof(tmp) - 1)
+		tmp[n++] = *(*p)++;
+	tmp[n] = '\0';
+	errno = 0;
+	*v = strtoll(tmp, &end, 10);
+	return n && !*end && !errno ? 0 : -1;
+}
+
+/* The rest of the line at *p as a new string (NULL for "-"), *p past
+ * its newline. */
+static char *next_rest(const char **p, const char *e)
+{
+	const char *s, *nl;
+
+	while (*p < e && **p == ' ')
+		(*p)++;
+	s = *p;
+	nl = memchr(s, '\n', (size_t)(e - s));
+	*p = nl ? nl + 1 : e;
+	if (!nl)
+		nl = e;
+	if (nl == s || (nl - s == 1 && *s == '-'))
+		return NULL;
+	return ps_xmemdup(s, (size_t)(nl - s));
+}
+
+/*
+ * Read the ranges of STREAM.ranges (n bytes at p) into r->pr and r->er
+ * and the identity of their commit into id (at most max entries, *nid
+ * set).  Returns 0, or -1 when the text is not such a file (r's ranges
+ * then freed).
+ */
+static int ranges_parse(struct run *r, const char *p, size_t n, int64_t *id,
+			size_t max, size_t *nid)
+{
+	const char *e = p + n;
+	struct range *rg = NULL;
+	long long v[4];
+	size_t hl = strlen(RANGES_HEADER), k = 0;
+
+	*nid = 0;
+	if (n < hl + 7 || memcmp(p, RANGES_HEADER, hl) ||
+	    memcmp(p + hl, "commit ", 7))
+		return -1;
+	for (p += hl + 6; p < e && *p != '\n'; )
+		if (*nid == max || next_num(&p, e, &v[0]) < 0)
+			return -1;
+		else
+			id[(*nid)++] = v[0];
+	for (p++; p < e; ) {
+		char kind = *p++;
+		struct ranges *rs = kind == 'p' ? &r->pr : &r->er;
+
+		if (kind == 'p' || kind == 'e') {
+			if (k || next_num(&p, e, &v[0]) < 0 ||
+			    next_num(&p, e, &v[1]) < 0 ||
+			    next_num(&p, e, &v[2]) < 0 || v[0] < 0 ||
+			    v[1] < v[0] || (rs->n && (size_t)v[0] !=
+					    rs->v[rs->n - 1].hi))
+				goto bad;
+			rg = ranges_insert(rs, rs->n);
+			rg->lo = (size_t)v[0];
+			rg->hi = (size_t)v[1];
+			rg->base = v[2] != 0;
+			if (kind == 'p') {
+				rg->rel = next_rest(&p, e);
+				continue;
+			}
+			if (next_num(&p, e, &v[3]) < 0 || v[3] < 0 ||
+			    v[3] > (long long)(e - p) / 4)
+				goto bad;
+			k = (size_t)v[3];
+			rg->f = ps_xcalloc(k ? k : 1, sizeof(*rg->f));
+			p++;
+		} else if (kind == 'f' && k) {
+			struct dfile *df = &rg->f[rg->nf];
+
+			if (next_num(&p, e, &v[0]) < 0 || v[0] < INT32_MIN ||
+			    v[0] > INT32_MAX ||
+			    !(df->rel = next_rest(&p, e)))
+				goto bad;
+			df->day = (int32_t)v[0];
+			rg->nf++;
+			k--;
+		} else {
+			goto bad;
+		}
+	}
+	if (!k && r->er.n && r->pr.n && r->er.v[0].lo == 0 &&
+	    r->pr.v[0].lo == 0)
+		return 0;
+bad:
+	ranges_free(&r->pr);
+	ranges_free(&r->er);
+	return -1;
+}
+
+/* Save the ranges with the identity of the commit that wrote them. */
+static int save_ranges(struct run *r, struct ps_error *e)
+{
+	int64_t id[PS_GOLD_MAX_TABLES + 1];
+	size_t nid = ps_stage_last_commit(r->stage, id, PS_GOLD_MAX_TABLES + 1);
+	struct ps_buf b = PS_BUF_INIT;
+	char *p = pathf("%s/%s.ranges", r->state_dir, r->o->stream);
+	int rc;
+
+	ranges_format(r, id, nid, &b);
+	rc = ps_seal_write(p, b.data, b.len, PS_SEAL_BIN, e);
+	ps_buf_release(&b);
+	free(p);
+	return rc;
+}
+
+/*
+ * The ranges of the run that saved the state, when its last commit is
+ * the tables' last one (ps_stage_resume); else none (the first commit
+ * then writes dim_patient and the fact whole).  A missing or damaged
+ * file only costs that.  Cannot fail.
+ */
+static void load_ranges(struct run *r)
+{
+	int64_t id[PS_GOLD_MAX_TABLES + 1];
+	size_t nid = 0;
+	struct ps_buf b = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	char *p = pathf("%s/%s.ranges", r->state_dir, r->o->stream);
+	int rc = ps_seal_read(p, (size_t)1 << 30, PS_SEAL_BIN, &b, &e);
+
+	if (rc < 0)
+		ps_log(PS_WARN, "file ranges not used", PS_S("error", e.msg));
+	if (rc == 0 && (ranges_parse(r, b.data, b.len, id,
+				     PS_GOLD_MAX_TABLES + 1, &nid) < 0 ||
+			!ps_stage_resume(r->stage, id, nid))) {
+		ranges_free(&r->pr);
+		ranges_free(&r->er);
+	}
+	ps_log(PS_DEBUG, "file ranges", PS_I("patients", r->pr.n),
+	       PS_I("encounters", r->er.n));
+	ps_buf_release(&b);
+	free(p);
+}
+
 #define LOG_HEADER "PSGOLDLOG1\n"
 
 /* The log's first record: the identity of the snapshot it extends. */
@@ -636,6 +823,9 @@ static int save_state(void *ctx, struct ps_error *e)
 		ps_checkpoint_format(r->cp, &pos);
 		rc = save_gold_state(r, &pos, e);
 	}
+	/* after the state: ranges of this commit name a state as new */
+	if (rc == 0)
+		rc = save_ranges(r, e);
 	ps_buf_release(&ast);
 	ps_buf_release(&pos);
 	return rc;
@@ -1218,6 +1408,8 @@ static int load_state(struct run *r, struct ps_error *e)
 		rc = rc < 0 ? -1 : 0;
 		free(p);
 	}
+	if (rc == 0 && r->committed_once)
+		load_ranges(r);
 out:
 	ps_buf_release(&b);
 	return rc;

@@ -655,6 +655,36 @@ void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub)
 	dt->rm[dt->nrm++] = ps_xstrdup(sub);
 }
 
+size_t ps_stage_last_commit(const struct ps_stage *st, int64_t *v,
+			    size_t max)
+{
+	size_t i;
+
+	if (!st->o.numbered || st->last_ok <= 0 || st->last_ok != st->seq ||
+	    max < st->o.ndelta + 1)
+		return 0;
+	v[0] = st->seq;
+	for (i = 0; i < st->o.ndelta; i++)
+		v[i + 1] = st->dt[i].own;
+	return st->o.ndelta + 1;
+}
+
+int ps_stage_resume(struct ps_stage *st, const int64_t *v, size_t n)
+{
+	size_t i;
+
+	if (!st->o.numbered || st->last_ok || n != st->o.ndelta + 1 ||
+	    v[0] <= 0 || v[0] != st->seq)
+		return 0;
+	for (i = 0; i < st->o.ndelta; i++)
+		if (st->dt[i].txn != st->seq || v[i + 1] < 0)
+			return 0;
+	for (i = 0; i < st->o.ndelta; i++)
+		st->dt[i].own = v[i + 1];
+	st->last_ok = st->seq;
+	return 1;
+}
+
 int ps_stage_current(struct ps_stage *st, size_t table)
 {
 	struct dtable *dt = &st->dt[table];

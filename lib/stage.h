@@ -200,6 +200,29 @@ void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub);
 int ps_stage_current(struct ps_stage *st, size_t table);
 
 /*
+ * Numbered commits: the identity of this process's last commit that
+ * reached every table, for a caller that keeps a state of what it wrote
+ * in them (ps-gold's files of ranges of rows): its number, then the
+ * version it wrote of each table (in the order of ps_stage_opts.delta),
+ * into v[0..max-1].  Returns the number of entries (ndelta + 1), or 0
+ * when there is no such commit or max is too small.  Cannot fail.
+ */
+size_t ps_stage_last_commit(const struct ps_stage *st, int64_t *v,
+			    size_t max);
+
+/*
+ * Numbered commits, before the first commit of this process: the
+ * caller's state was saved by the commit whose identity ps_stage_last_commit
+ * gave (n entries, kept by an earlier process).  When that commit is the
+ * last one and reached every table, the stage takes it as its own:
+ * ps_stage_current is then 1 for each table whose latest version is the
+ * one that commit wrote.  Returns 1 so, else 0 (another number, a
+ * crash between the tables and the caller's state, another table
+ * list).  Cannot fail.
+ */
+int ps_stage_resume(struct ps_stage *st, const int64_t *v, size_t n);
+
+/*
  * The snapshot of Delta table table as of this stage's last commit (owned
  * by st, updated by each commit).  Cannot fail.
  */

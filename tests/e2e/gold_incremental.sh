@@ -34,6 +34,31 @@ check 'ten incremental runs give the same tables as one run' '
 	done &&
 	gold_snapshot I i.snap && cmp b.snap i.snap'
 
+# active LAKE TABLE: the number of data files of the table's latest version
+active() {
+	jq -r "if .add then \"+ \(.add.path)\" elif .remove then \"- \(.remove.path)\" else empty end" "$1"/gold/"$2"/_delta_log/*.json |
+		awk "\$1 == \"+\" { a[\$2] = 1 } \$1 == \"-\" { delete a[\$2] } END { print length(a) }"
+}
+check 'each later run goes on with the file ranges of the one before (no whole rewrite)' '
+	[ $(grep "msg=\"file ranges\"" i.err | grep -vc " patients=0 ") -eq 9 ] &&
+	[ $(active I dim_patient) -gt 2 ] &&
+	[ $(active I fact_patient_flow) -gt \
+	  $(ls -d I/gold/fact_patient_flow/admission_date=* | wc -l) ]'
+
+check 'file ranges of an older commit are not used; the tables stay right' '
+	for c in chunk.aa chunk.ab chunk.ac; do
+		ps-gold -v -L O --now $NOW <$c >/dev/null 2>>o.err || exit 1
+		case $c in
+		chunk.aa) cp O/_state/ps-gold/admissions.ranges old.ranges ;;
+		chunk.ab) cp old.ranges O/_state/ps-gold/admissions.ranges ;;
+		esac
+	done &&
+	[ "$(grep "msg=\"file ranges\"" o.err | sed "s/.*patients=\([0-9]*\).*/\1/" | tr "\n" " ")" = "1 0 " ] &&
+	for c in chunk.aa chunk.ab chunk.ac; do
+		ps-gold -L P3 --now $NOW <$c >/dev/null 2>/dev/null || exit 1
+	done &&
+	gold_snapshot O o.snap && gold_snapshot P3 p3.snap && cmp o.snap p3.snap'
+
 check 'one process, many commits: only the changed files rewritten, the same rows as one run' '
 	ps-gold -v -L M --now $NOW --commit-records 20000 <clean.ndjson >/dev/null 2>m.err &&
 	[ $(grep -c "msg=\"commit\"" m.err) -ge 9 ] &&
@@ -41,10 +66,9 @@ check 'one process, many commits: only the changed files rewritten, the same row
 	# dim_patient: one file per range of 4,096 patients, each commit
 	# rewriting only the ranges of changed patients and the new ones
 	n=$(jq -r ".add.path // empty" M/gold/dim_patient/_delta_log/*.json | sort -u | wc -l) &&
-	active=$(ps-silver --dump M/gold/dim_patient | wc -l) &&
-	files=$(jq -r "if .add then \"+ \(.add.path)\" elif .remove then \"- \(.remove.path)\" else empty end" M/gold/dim_patient/_delta_log/*.json |
-		awk "\$1 == \"+\" { a[\$2] = 1 } \$1 == \"-\" { delete a[\$2] } END { print length(a) }") &&
-	[ "$files" -gt 2 ] && [ "$n" -gt "$files" ] && [ "$active" -gt 0 ]'
+	rows=$(ps-silver --dump M/gold/dim_patient | wc -l) &&
+	files=$(active M dim_patient) &&
+	[ "$files" -gt 2 ] && [ "$n" -gt "$files" ] && [ "$rows" -gt 0 ]'
 
 # Wait (at most 60 s) until ps-gold logged $2 commits in $1.
 commits_at() {
