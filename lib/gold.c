@@ -1459,6 +1459,44 @@ static int rec_complete(const struct ps_gold_rec *r, char *why,
 	return 0;
 }
 
+/* Whether p holds name (n bytes, p has them): 8 bytes at a time, the last
+ * 8 overlapping, or 4 and 4 for a short name. */
+static inline int name_at(const char *p, const char *name, size_t n)
+{
+	uint64_t a, b;
+	uint32_t c, d, f, g;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&a, p + i, 8);
+			memcpy(&b, name + i, 8);
+			if (a != b)
+				return 0;
+		}
+		memcpy(&a, p + n - 8, 8);
+		memcpy(&b, name + n - 8, 8);
+		return a == b;
+	}
+	if (n >= 4) {
+		memcpy(&c, p, 4);
+		memcpy(&d, name, 4);
+		memcpy(&f, p + n - 4, 4);
+		memcpy(&g, name + n - 4, 4);
+		return c == d && f == g;
+	}
+	for (i = 0; i < n; i++)
+		if (p[i] != name[i])
+			return 0;
+	return 1;
+}
+
+/* The bytes that end a value that is not a string. */
+static const unsigned char value_end[256] = {
+	[','] = 1, ['}'] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+	['"'] = 1, ['{'] = 1, ['['] = 1,
+};
+
 /*
  * The record as silver writes it (lib/silver.c): compact, every column
  * of lib/clean.h once in schema order.  Each key is then one compare
@@ -1481,7 +1519,7 @@ static int parse_canonical(const char *line, size_t len,
 		int isstr = 0;
 
 		if ((size_t)(e - p) < fd->len + 4 || p[0] != (i ? ',' : '{') ||
-		    p[1] != '"' || memcmp(p + 2, fd->name, fd->len) ||
+		    p[1] != '"' || !name_at(p + 2, fd->name, fd->len) ||
 		    p[2 + fd->len] != '"' || p[3 + fd->len] != ':')
 			return 1;
 		p += fd->len + 4;
@@ -1492,9 +1530,7 @@ static int parse_canonical(const char *line, size_t len,
 			isstr = 1;
 		} else {
 			s.p = p;
-			while (p < e && *p != ',' && *p != '}' && *p != ' ' &&
-			       *p != '\t' && *p != '\n' && *p != '\r' &&
-			       *p != '"' && *p != '{' && *p != '[')
+			while (p < e && !value_end[(unsigned char)*p])
 				p++;
 			s.len = (size_t)(p - s.p);
 			if (!s.len)
