@@ -200,7 +200,8 @@ size_t ps_json_add_str(struct ps_buf *b, const char *str, size_t n)
 	char *o;
 
 	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
-	ps_buf_grow(b, n * 6 + 2);
+	if (b->cap - b->len <= n * 6 + 2)
+		ps_buf_grow(b, n * 6 + 2);
 	o = b->data + b->len;
 	*o++ = '"';
 	while (i < n) {

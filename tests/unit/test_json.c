@@ -643,8 +643,9 @@ Test(json, unescape_quote_runs)
 	ps_buf_release(&out);
 }
 
-/* The writer's 16-byte plain runs stop at each byte that needs care, at
- * every offset: the same output as one byte at a time would give. */
+/* The writer's plain runs (16 bytes, then 8, then the last 8 again) stop
+ * at each byte that needs care, at every offset of strings of every
+ * length up to 48: the same output as one byte at a time would give. */
 Test(json, writer_plain_runs_stop_at_every_offset)
 {
 	static const struct {
@@ -654,32 +655,39 @@ Test(json, writer_plain_runs_stop_at_every_offset)
 		{ "\x1f", "\\u001f" }, { "\n", "\\n" }, { "\x7f", "\x7f" },
 		{ "\xc3\xa9", "\xc3\xa9" }, { "\xff", "\xef\xbf\xbd" },
 	};
-	size_t k, i;
+	size_t k, i, len;
 
 	for (k = 0; k < sizeof(cls) / sizeof(cls[0]); k++)
-		for (i = 0; i < 48; i++) {
-			struct ps_buf in = PS_BUF_INIT, out = PS_BUF_INIT,
-				      want = PS_BUF_INIT;
-			size_t j;
+		for (len = strlen(cls[k].in); len <= 48; len++)
+			for (i = 0; i + strlen(cls[k].in) <= len; i++) {
+				struct ps_buf in = PS_BUF_INIT,
+					      out = PS_BUF_INIT,
+					      want = PS_BUF_INIT;
+				size_t j, rest = len - i - strlen(cls[k].in);
 
-			for (j = 0; j < i; j++)
-				ps_buf_addc(&in, (char)('a' + j % 26));
-			ps_buf_adds(&in, cls[k].in);
-			for (j = 0; j < 47 - i; j++)
-				ps_buf_addc(&in, (char)('A' + j % 26));
-			ps_buf_addc(&want, '"');
-			ps_buf_add(&want, in.data, i);
-			ps_buf_adds(&want, cls[k].out);
-			ps_buf_add(&want, in.data + in.len - (47 - i), 47 - i);
-			ps_buf_addc(&want, '"');
-			ps_json_add_str(&out, in.data, in.len);
-			cr_assert_eq(out.len, want.len, "class %zu at %zu", k, i);
-			cr_assert_eq(memcmp(out.data, want.data, out.len), 0,
-				     "class %zu at %zu: %s", k, i, out.data);
-			ps_buf_release(&in);
-			ps_buf_release(&out);
-			ps_buf_release(&want);
-		}
+				for (j = 0; j < i; j++)
+					ps_buf_addc(&in, (char)('a' + j % 26));
+				ps_buf_adds(&in, cls[k].in);
+				for (j = 0; j < rest; j++)
+					ps_buf_addc(&in, (char)('A' + j % 26));
+				ps_buf_addc(&want, '"');
+				ps_buf_add(&want, in.data, i);
+				ps_buf_adds(&want, cls[k].out);
+				ps_buf_add(&want, in.data + in.len - rest,
+					   rest);
+				ps_buf_addc(&want, '"');
+				ps_json_add_str(&out, in.data, in.len);
+				cr_assert_eq(out.len, want.len,
+					     "class %zu at %zu of %zu", k, i,
+					     len);
+				cr_assert_eq(memcmp(out.data, want.data,
+						    out.len), 0,
+					     "class %zu at %zu of %zu: %s", k,
+					     i, len, out.data);
+				ps_buf_release(&in);
+				ps_buf_release(&out);
+				ps_buf_release(&want);
+			}
 }
 
 /* An invalid or a multi-byte sequence at every offset of an ASCII run:
