@@ -74,17 +74,20 @@ static int digits(const char *s, size_t len, size_t *i, int n)
  * 1 with *us set when s is one of them, in range; 0 for anything else,
  * which the general parser below then decides (with its reasons).
  */
-/* The date of the last time this thread read in a plain form, and its
- * day number: the times of one record mostly share their date.  The text
- * is a valid date once set (the empty text matches no time). */
-static _Thread_local char plain_memo_text[10];
-static _Thread_local int64_t plain_memo_days;
+/* The dates of the last two times this thread read in a plain form, and
+ * their day numbers: the times of one record mostly share their date,
+ * and the ingest time is often on another day.  A text is a valid date
+ * once set (the empty text matches no time); a miss replaces the older. */
+static _Thread_local char plain_memo_text[2][10];
+static _Thread_local int64_t plain_memo_days[2];
+static _Thread_local int plain_memo_old;
 
 static int parse_plain(const char *s, size_t len, int64_t *us)
 {
 #define D(k) ((unsigned)(unsigned char)s[k] - '0')
 	unsigned y, mo, d, h, mi, sec, bad;
-	int64_t t, frac = 0;
+	int64_t t, frac = 0, days;
+	int k;
 
 	if (len == 27) {
 		if (s[19] != '.' || s[26] != 'Z')
@@ -110,7 +113,11 @@ static int parse_plain(const char *s, size_t len, int64_t *us)
 	sec = D(17) * 10 + D(18);
 	if (h > 23 || mi > 59 || sec > 59)
 		return 0;
-	if (memcmp(s, plain_memo_text, 10)) {
+	if (!memcmp(s, plain_memo_text[0], 10)) {
+		days = plain_memo_days[0];
+	} else if (!memcmp(s, plain_memo_text[1], 10)) {
+		days = plain_memo_days[1];
+	} else {
 		bad = (D(0) > 9) | (D(1) > 9) | (D(2) > 9) | (D(3) > 9) |
 		      (D(5) > 9) | (D(6) > 9) | (D(8) > 9) | (D(9) > 9);
 		if (bad)
@@ -121,11 +128,14 @@ static int parse_plain(const char *s, size_t len, int64_t *us)
 		if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
 		    d > days_in_month(y, mo))
 			return 0;
-		plain_memo_days = ps_days_from_civil(y, mo, d);
-		memcpy(plain_memo_text, s, 10);
+		days = ps_days_from_civil(y, mo, d);
+		k = plain_memo_old;
+		plain_memo_days[k] = days;
+		memcpy(plain_memo_text[k], s, 10);
+		plain_memo_old = !k;
 	}
 #undef D
-	t = (plain_memo_days * 86400 + h * 3600 + mi * 60 + sec) *
+	t = (days * 86400 + h * 3600 + mi * 60 + sec) *
 	    PS_USEC_PER_SEC + frac;
 	if (!ps_time_in_range(t))
 		return 0;
