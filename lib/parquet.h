@@ -127,6 +127,8 @@ struct ps_pq_options {
 	struct ps_fsgroup *group; /* NULL: ps_pq_close commits the file
 				   alone; else it hands the file to this
 				   group (fsutil.h), committed with it */
+	int no_helper;		/* compress every page in the calling
+				   thread (the file's bytes are the same) */
 };
 
 #define PS_PQ_ROW_GROUP_BYTES (64u << 20)
@@ -135,12 +137,20 @@ struct ps_pq_options {
 
 #define PS_PQ_OPTIONS_INIT { PS_PQ_ZSTD, 0, PS_PQ_ROW_GROUP_BYTES, \
 			     PS_PQ_PAGE_BYTES, PS_PQ_DICT_MAX_BYTES, 0, NULL, \
-			     NULL }
+			     NULL, 0 }
 
 /* ------------------------------------------------------------------ */
 /* Writer                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A writer is used from one thread.  It compresses its data pages of
+ * 64 KiB and more on a helper thread of its own (started at the first
+ * such page, stopped by ps_pq_close or ps_pq_abort) while the caller
+ * goes on with the next rows; pages join their column chunks in the
+ * order they were made, so the file is byte for byte the one that
+ * compressing every page in the calling thread gives (no_helper).
+ */
 struct ps_pq_writer;
 
 /*

@@ -8,8 +8,15 @@
  * every column chunk is written to the file, preceded by its dictionary
  * page, and its ColumnChunk metadata is encoded right away.  The footer is
  * written on close.  Memory is bounded by the row-group size.
+ *
+ * Pages of ASYNC_MIN bytes and more are compressed by a helper thread of
+ * the writer (started at the first such page), while the caller's thread
+ * goes on with the next rows; they join their column chunks in the order
+ * they were made, so the file's bytes are those of compressing each page
+ * in turn.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +104,24 @@ struct wcol {
 	size_t htcap;
 };
 
+/* A data page on its way to its column chunk: encoded (body), then
+ * compressed (comp) by the helper thread or at once, then given its
+ * header and appended to the chunk (page_done), in the order made. */
+enum { J_QUEUED = 1, J_RUNNING, J_DONE, J_FAILED };
+
+struct pjob {
+	struct wcol *c;
+	struct ps_buf body, comp;
+	struct stats st;	/* the page's statistics */
+	size_t page_n;
+	int dict;		/* dictionary indices */
+	int state;
+	struct ps_error err;
+};
+
+#define ASYNC_MIN (64u << 10)
+#define NJOBS 2
+
 /* One node of a nested schema (see struct ps_pq_node), with the levels
  * it gets in the file. */
 struct wnode {
@@ -134,6 +159,15 @@ struct ps_pq_writer {
 	size_t nkv;
 
 	struct ps_buf body, comp, hdr;	/* scratch */
+
+	/* pages in flight: jobs[(head + k) % NJOBS], k < njobs, oldest
+	 * first; mu guards them and stop, cv signals each change */
+	struct pjob jobs[NJOBS];
+	size_t head, njobs;
+	pthread_t helper;
+	int helper_on, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 };
 
 /* ---- small helpers ---- */
@@ -438,10 +472,195 @@ static int write_out(struct ps_pq_writer *w, const void *p, size_t n,
 
 /* ---- pages ---- */
 
+/* The header of job j's page, then its compressed bytes, appended to its
+ * column chunk; j is free again.  0, or -1 with e filled. */
+static int page_done(struct ps_pq_writer *w, struct pjob *j,
+		     struct ps_error *e)
+{
+	struct wcol *c = j->c;
+	struct ps_thrift_w tw;
+
+	if (j->body.len > INT32_MAX || j->comp.len > INT32_MAX)
+		return ps_error_set(e, PS_EX_SOFTWARE, "page too large");
+	ps_buf_reset(&w->hdr);
+	ps_thrift_w_init(&tw, &w->hdr);
+	ps_thrift_i32(&tw, 1, PT_DATA);
+	ps_thrift_i32(&tw, 2, (int32_t)j->body.len);
+	ps_thrift_i32(&tw, 3, (int32_t)j->comp.len);
+	ps_thrift_begin(&tw, 5);
+	ps_thrift_i32(&tw, 1, (int32_t)j->page_n);
+	ps_thrift_i32(&tw, 2, j->dict ? E_RLE_DICTIONARY : E_PLAIN);
+	ps_thrift_i32(&tw, 3, E_RLE);
+	ps_thrift_i32(&tw, 4, E_RLE);
+	encode_stats(&tw, 5, c, &j->st);
+	ps_thrift_end(&tw);
+	ps_thrift_end(&tw);
+
+	ps_buf_add(&c->chunk, w->hdr.data, w->hdr.len);
+	ps_buf_add(&c->chunk, j->comp.data, j->comp.len);
+	c->chunk_unc += (int64_t)(w->hdr.len + j->body.len);
+	stats_reset(&j->st);
+	return 0;
+}
+
+/* The helper thread: compresses the queued pages, oldest first. */
+static void *helper_main(void *arg)
+{
+	struct ps_pq_writer *w = arg;
+	struct pjob *j;
+	size_t k;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		for (j = NULL, k = 0; k < w->njobs && !j; k++)
+			if (w->jobs[(w->head + k) % NJOBS].state == J_QUEUED)
+				j = &w->jobs[(w->head + k) % NJOBS];
+		if (!j) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		j->state = J_RUNNING;
+		pthread_mutex_unlock(&w->mu);
+		rc = ps_pq_compress(w->o.codec, w->o.level, j->body.data,
+				    j->body.len, &j->comp, &j->err);
+		pthread_mutex_lock(&w->mu);
+		j->state = rc ? J_FAILED : J_DONE;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	ps_pq_thread_release();
+	return NULL;
+}
+
+/*
+ * Finish the oldest pages in flight: those compressed already, or with
+ * all set, every one (waiting for the helper).  0, or -1 with e filled
+ * (a page that failed: the writer is then broken).
+ */
+static int pages_reap(struct ps_pq_writer *w, int all, struct ps_error *e)
+{
+	struct pjob *j;
+	int rc = 0;
+
+	if (!w->helper_on)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->njobs && rc == 0) {
+		j = &w->jobs[w->head];
+		if (j->state != J_DONE && j->state != J_FAILED) {
+			if (!all)
+				break;
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (j->state == J_FAILED) {
+			*e = j->err;
+			rc = -1;
+			w->broken = 1;
+		} else {
+			rc = page_done(w, j, e);
+		}
+		pthread_mutex_lock(&w->mu);
+		j->state = 0;
+		w->head = (w->head + 1) % NJOBS;
+		w->njobs--;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* Stop the helper thread (the pages in flight are dropped). */
+static void helper_stop(struct ps_pq_writer *w)
+{
+	if (!w->helper_on)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->helper, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	w->helper_on = 0;
+}
+
+/*
+ * The page encoded in w->body, with c's page statistics and counts, on
+ * its way: a large page to the helper thread (started the first time),
+ * any other compressed now, appended at once when no page is in flight.
+ * 0, or -1 with e filled.
+ */
+static int page_submit(struct ps_pq_writer *w, struct wcol *c,
+		       struct ps_error *e)
+{
+	struct ps_buf tb;
+	struct stats ts;
+	struct pjob *j;
+	int async = w->body.len >= ASYNC_MIN && !w->o.no_helper &&
+		    w->o.codec != PS_PQ_UNCOMPRESSED;
+
+	if (async && !w->helper_on && !w->broken) {
+		pthread_mutex_init(&w->mu, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		w->stop = 0;
+		w->helper_on = !pthread_create(&w->helper, NULL, helper_main,
+					       w);
+		if (!w->helper_on) {
+			pthread_mutex_destroy(&w->mu);
+			pthread_cond_destroy(&w->cv);
+		}
+	}
+	if (w->helper_on && w->njobs == NJOBS &&
+	    pages_reap(w, 0, e) == 0 && w->njobs == NJOBS) {
+		/* every slot taken: wait for the oldest */
+		pthread_mutex_lock(&w->mu);
+		while (w->jobs[w->head].state != J_DONE &&
+		       w->jobs[w->head].state != J_FAILED)
+			pthread_cond_wait(&w->cv, &w->mu);
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (w->broken || pages_reap(w, 0, e))
+		return -1;
+	if (!w->helper_on)	/* no thread: a job of its own, done now */
+		j = &w->jobs[0];
+	else
+		j = &w->jobs[(w->head + w->njobs) % NJOBS];
+	j->c = c;
+	j->page_n = c->page_n;
+	j->dict = c->page_dict;
+	ts = j->st;		/* the page's statistics go with it */
+	j->st = c->pst;
+	c->pst = ts;
+	tb = j->body;		/* and its bytes */
+	j->body = w->body;
+	w->body = tb;
+	if (!w->helper_on || !async) {
+		ps_buf_reset(&j->comp);
+		if (ps_pq_compress(w->o.codec, w->o.level, j->body.data,
+				   j->body.len, &j->comp, e))
+			return -1;
+		if (!w->helper_on || !w->njobs)
+			return page_done(w, j, e);
+	}
+	if (async) {	/* its room made here: the helper allocates nothing */
+		ps_buf_reset(&j->comp);
+		ps_buf_grow(&j->comp, j->body.len + j->body.len / 128 + 4096);
+	}
+	pthread_mutex_lock(&w->mu);
+	j->state = async ? J_QUEUED : J_DONE;
+	w->njobs++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
 static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 		      struct ps_error *e)
 {
-	struct ps_thrift_w tw;
 	size_t i, lenpos;
 	uint32_t len;
 	int bw, lv;
@@ -487,34 +706,10 @@ static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 		ps_buf_add(&w->body, c->plain.data, c->plain.len);
 		c->used_plain = 1;
 	}
-	ps_buf_reset(&w->comp);
-	if (ps_pq_compress(w->o.codec, w->o.level, w->body.data, w->body.len,
-			   &w->comp, e))
-		return -1;
-	if (w->body.len > INT32_MAX || w->comp.len > INT32_MAX)
-		return ps_error_set(e, PS_EX_SOFTWARE, "page too large");
-
-	ps_buf_reset(&w->hdr);
-	ps_thrift_w_init(&tw, &w->hdr);
-	ps_thrift_i32(&tw, 1, PT_DATA);
-	ps_thrift_i32(&tw, 2, (int32_t)w->body.len);
-	ps_thrift_i32(&tw, 3, (int32_t)w->comp.len);
-	ps_thrift_begin(&tw, 5);
-	ps_thrift_i32(&tw, 1, (int32_t)c->page_n);
-	ps_thrift_i32(&tw, 2, c->page_dict ? E_RLE_DICTIONARY : E_PLAIN);
-	ps_thrift_i32(&tw, 3, E_RLE);
-	ps_thrift_i32(&tw, 4, E_RLE);
-	encode_stats(&tw, 5, c, &c->pst);
-	ps_thrift_end(&tw);
-	ps_thrift_end(&tw);
-
-	ps_buf_add(&c->chunk, w->hdr.data, w->hdr.len);
-	ps_buf_add(&c->chunk, w->comp.data, w->comp.len);
-	c->chunk_unc += (int64_t)(w->hdr.len + w->body.len);
 	c->chunk_n += (int64_t)c->page_n;
 	stats_merge(c, &c->cst, &c->pst);
-
-	stats_reset(&c->pst);
+	if (page_submit(w, c, e))
+		return -1;
 	c->page_n = 0;
 	c->ndefs = 0;
 	c->nreps = 0;
@@ -637,6 +832,15 @@ int ps_pq_flush(struct ps_pq_writer *w, struct ps_error *e)
 	*b = (struct ps_buf)PS_BUF_INIT;
 	ps_thrift_w_init(&rg, b);
 	ps_thrift_list(&rg, 1, PS_THRIFT_STRUCT, w->ncols);
+	/* every column's last page, and every page in flight, first */
+	for (i = 0; i < w->ncols; i++)
+		if (flush_page(w, &w->cols[i], e))
+			break;
+	if (i < w->ncols || pages_reap(w, 1, e)) {
+		ps_buf_release(b);
+		w->broken = 1;
+		return -1;
+	}
 	for (i = 0; i < w->ncols; i++) {
 		if (flush_chunk(w, &w->cols[i], &rg, &unc, &comp, e)) {
 			ps_buf_release(b);
@@ -1665,6 +1869,12 @@ void ps_pq_abort(struct ps_pq_writer *w)
 
 	if (!w)
 		return;
+	helper_stop(w);
+	for (i = 0; i < NJOBS; i++) {
+		ps_buf_release(&w->jobs[i].body);
+		ps_buf_release(&w->jobs[i].comp);
+		stats_release(&w->jobs[i].st);
+	}
 	if (w->f.fd >= 0 || w->f.tmp)
 		ps_afile_abort(&w->f);
 	for (i = 0; i < w->ncols; i++) {

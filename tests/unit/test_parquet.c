@@ -441,6 +441,38 @@ Test(parquet, many_row_groups_and_pages)
 	round_trip(PS_PQ_UNCOMPRESSED, 1, 777, 3000, 100, 20);
 }
 
+/* Pages of 64 KiB and more are compressed on the writer's helper thread,
+ * smaller ones at once, in whatever mix within and across columns and
+ * row groups: the file is the one compressing every page in the calling
+ * thread gives, byte for byte. */
+Test(parquet, helper_thread_writes_the_same_bytes)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_buf b1 = PS_BUF_INIT, b2 = PS_BUF_INIT;
+	struct ps_error e = { 0 };
+	char *p1, *p2;
+
+	mkdir_tmp();
+	p1 = tpath("a.parquet");
+	p2 = tpath("b.parquet");
+	o.no_dict = 1;
+	o.page_bytes = 96 << 10;	/* large pages, and small ones */
+	o.row_group_bytes = 3 << 20;	/* several groups */
+	write_all(p1, &o, 60000);
+	o.no_helper = 1;
+	write_all(p2, &o, 60000);
+	cr_assert_geq(check_all(p1, 60000), 2);
+	cr_assert_eq(ps_read_file(p1, &b1, 1u << 30, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_read_file(p2, &b2, 1u << 30, &e), 0, "%s", e.msg);
+	cr_assert_eq(b1.len, b2.len);
+	cr_assert_eq(memcmp(b1.data, b2.data, b1.len), 0);
+	ps_buf_release(&b1);
+	ps_buf_release(&b2);
+	free(p1);
+	free(p2);
+	rm_tmp();
+}
+
 /* Selected columns read as written, over many groups and pages; the
  * others read as null. */
 Test(parquet, select_decodes_only_some_columns)
