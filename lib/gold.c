@@ -604,7 +604,13 @@ struct ps_gold {
 	/* the texts of packed keys in rows being made (dim_patient, fact):
 	 * emptied when a streamed chunk starts */
 	struct arena *scratch;
+	/* the KPIs' sums over the settled encounters (struct kcache) */
+	struct kcache *kc;
 };
+
+static void kc_free(struct kcache *k);
+static void kc_invalidate(struct ps_gold *g);
+static void kc_unsettle(struct ps_gold *g, size_t i);
 
 /* The encounter stored as c with extension x (NULL when c has none) as
  * the rules see it, into e.  Cannot fail. */
@@ -765,6 +771,7 @@ void ps_gold_free(struct ps_gold *g)
 	arena_free(&g->arena);
 	arena_free(g->scratch);
 	free(g->scratch);
+	kc_free(g->kc);
 	free(g);
 }
 
@@ -1199,6 +1206,10 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		changed = 1;
 	}
 	p = &g->pat[pi];
+	/* the patient's current values count in the KPIs of each of its
+	 * encounters: out of the settled sums before they may change */
+	for (ei = 0; ei < p->nenc; ei++)
+		kc_unsettle(g, (size_t)encs_of(p)[ei]);
 	bounds = scd2_observe(g, p, t, sym(g, r->gender.p, r->gender.len),
 			      sym(g, band, bandlen));
 	changed |= bounds != 0;
@@ -1224,6 +1235,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		e->bed = e->triage = e->disposition = NUL32;
 		e->patient = -1;
 	} else {
+		kc_unsettle(g, ei);
 		enc_get(g, ei, e);
 	}
 	old = *e;
@@ -2334,80 +2346,329 @@ static void ed_visit(const struct ps_gold *g, const struct enc *e,
 		   stay > 480 * MIN_US;
 }
 
-static void accumulate(struct kctx *c)
+/*
+ * Add the part of encounter i in every KPI as of c->now to c's sums,
+ * times sign: -1 takes back the part of a settled encounter (its parts
+ * in the windows, quantiles and census are none: settled()).
+ */
+static void acc_enc(struct kctx *c, size_t i, long long sign)
 {
 	struct ps_gold *g = c->g;
 	int64_t now = c->now, h0 = now - c->window;
-	size_t i, k;
+	struct enc ebuf, *e = &ebuf;
+	const struct pobs *v;
+	const struct dept *dp;
+	struct dacc *a;
+	double thr;
+	int cur, ed;
+	int64_t we;
+	size_t k;
 
-	for (i = 0; i < g->eidx.n; i++) {
-		struct enc ebuf, *e = &ebuf;
-		struct dacc *a;
+	enc_get(g, i, e);
+	if (e->cancelled)
+		return;
+	a = &c->da[e->dept];
+	v = cur_ver(g, e->patient);
+	dp = &g->dep[e->dept];
+	thr = overstay_hours(g, dp);
+	cur = is_current(g, e, now);
+	ed = is_ed(g, e);
+	we = wait_end(g, e);
+	a->census += cur * sign;
+	a->stale += is_stale(g, e, now) * sign;
+	a->waiting += (is_open(e, now) && !is_stale(g, e, now) &&
+		       is_waiting_ed(g, e, now)) * sign;
+	for (k = 0; k < SAMPLES; k++)
+		a->cens_k[k] += is_current(g, e, now -
+					   (int64_t)k * SAMPLE_STEP) * sign;
+	if (cur) {
+		double in_h = (double)(now - e->admission) /
+			      (double)USEC_HOUR;
 
-		enc_get(g, i, e);
-		a = &c->da[e->dept];
-		const struct pobs *v = cur_ver(g, e->patient);
-		const struct dept *dp = &g->dep[e->dept];
-		double thr = overstay_hours(g, dp);
-		int cur = is_current(g, e, now), ed = is_ed(g, e);
-		int64_t we = wait_end(g, e);
-
-		if (e->cancelled)
-			continue;
-		a->census += cur;
-		a->stale += is_stale(g, e, now);
-		a->waiting += is_open(e, now) && !is_stale(g, e, now) &&
-			      is_waiting_ed(g, e, now);
-		for (k = 0; k < SAMPLES; k++)
-			a->cens_k[k] += is_current(g, e, now -
-						   (int64_t)k * SAMPLE_STEP);
-		if (cur) {
-			double in_h = (double)(now - e->admission) /
-				      (double)USEC_HOUR;
-
-			a->over_cur += in_h > thr;
-			a->stranded += in_h >= 7 * 24;
-			a->super_stranded += in_h >= 21 * 24;
-			if (ed && e->decision != PS_GOLD_NULL &&
-			    e->decision <= now) {
-				a->boarding_now++;
-				a->boarding_now_4h += now - e->decision >
-						      240 * MIN_US;
-			}
+		a->over_cur += (in_h > thr) * sign;
+		a->stranded += (in_h >= 7 * 24) * sign;
+		a->super_stranded += (in_h >= 21 * 24) * sign;
+		if (ed && e->decision != PS_GOLD_NULL &&
+		    e->decision <= now) {
+			a->boarding_now += sign;
+			a->boarding_now_4h += (now - e->decision >
+					       240 * MIN_US) * sign;
 		}
-		if (discharged(e, now)) {
-			double l = los_h(e);
-			struct pair_acc *p = &c->los[dp->name * c->ns +
-						     v->gender];
-
-			a->discharges++;
-			a->over_dis += l > thr;
-			a->dis30 += e->discharge > now - 30 * PS_USEC_PER_DAY;
-			p->n1++;
-			p->sum_us += e->discharge - e->admission;
-			if (e->discharge > now - USEC_HOUR)
-				a->dis1h++;
-			if (ed && e->discharge > h0)
-				ed_visit(g, e, a);
-		}
-		if (e->admission > now - USEC_HOUR && e->admission <= now)
-			a->inflow1h++;
-		if (e->admission > h0 && e->admission <= now)
-			a->hours[e->admission / USEC_HOUR - c->base]++;
-		if (we != PS_GOLD_NULL && we > now - c->wide && we <= now) {
-			if (a->nw == a->capw) {
-				a->capw = a->capw ? a->capw * 2 : 64;
-				a->waits = ps_xrealloc(a->waits, a->capw *
-						       sizeof(*a->waits));
-			}
-			a->waits[a->nw].end = we;
-			a->waits[a->nw++].minutes = minutes(we - e->arrival);
-		}
-		c->demo[v->band * c->ns + v->gender].n1 += cur;
-		c->demo[v->band * c->ns + v->gender].n2++;
-		c->vol[(size_t)(day_of(e->admission) - c->dmin) * c->ns +
-		       v->gender]++;
 	}
+	if (discharged(e, now)) {
+		double l = los_h(e);
+		struct pair_acc *p = &c->los[dp->name * c->ns + v->gender];
+
+		a->discharges += sign;
+		a->over_dis += (l > thr) * sign;
+		a->dis30 += (e->discharge > now - 30 * PS_USEC_PER_DAY) *
+			    sign;
+		p->n1 += sign;
+		p->sum_us += (e->discharge - e->admission) * sign;
+		if (e->discharge > now - USEC_HOUR)
+			a->dis1h += sign;
+		if (ed && e->discharge > h0)
+			ed_visit(g, e, a);
+	}
+	if (e->admission > now - USEC_HOUR && e->admission <= now)
+		a->inflow1h += sign;
+	if (e->admission > h0 && e->admission <= now)
+		a->hours[e->admission / USEC_HOUR - c->base]++;
+	if (we != PS_GOLD_NULL && we > now - c->wide && we <= now) {
+		if (a->nw == a->capw) {
+			a->capw = a->capw ? a->capw * 2 : 64;
+			a->waits = ps_xrealloc(a->waits, a->capw *
+					       sizeof(*a->waits));
+		}
+		a->waits[a->nw].end = we;
+		a->waits[a->nw++].minutes = minutes(we - e->arrival);
+	}
+	c->demo[v->band * c->ns + v->gender].n1 += cur * sign;
+	c->demo[v->band * c->ns + v->gender].n2 += sign;
+	c->vol[(size_t)(day_of(e->admission) - c->dmin) * c->ns +
+	       v->gender] += sign;
+}
+
+/*
+ * Is the part of e in every KPI (acc_enc) the same at every time from now
+ * on?  Yes when it is cancelled, or admitted before the inflow windows,
+ * its wait ended before the waiting windows, and either discharged before
+ * the 30-day, ED and census-sample windows, or still open and already
+ * stale at the first census sample (it stays stale, out of the census).
+ */
+static int settled(const struct kctx *c, const struct enc *e)
+{
+	int64_t now = c->now, we = wait_end(c->g, e);
+	int64_t back = c->window > USEC_HOUR ? c->window : USEC_HOUR;
+
+	if (e->cancelled)
+		return 1;
+	if (e->admission > now - back ||
+	    (we != PS_GOLD_NULL && we > now - c->wide))
+		return 0;
+	if (e->discharge != PS_GOLD_NULL) {
+		back = c->window > 30 * PS_USEC_PER_DAY ? c->window :
+		       30 * PS_USEC_PER_DAY;
+		return e->discharge <= now - back;
+	}
+	return is_stale(c->g, e, now - (SAMPLES - 1) * SAMPLE_STEP);
+}
+
+/*
+ * The KPIs' part that follows the change (see gold.h, ps_gold_tables):
+ * s sums the parts of the settled encounters (settled(): they no longer
+ * change as the clock moves on), once each; a commit goes over the
+ * active ones only, starting from s, and moves those that settled into
+ * it.  A record that touches a settled encounter, or its patient (the
+ * current gender and age band count), takes the encounter's part out of
+ * s first (kc_unsettle) and makes it active.  The sums are integers, so
+ * the tables are the same as those of a pass over every encounter.  The
+ * clock going back, another window, or a state loaded (restore, deltas)
+ * makes s again from nothing.
+ */
+struct kcache {
+	int valid;
+	struct kctx s;		/* nd, ns, dmin..dmax: the room made */
+	uint64_t *settled;	/* a bit per encounter */
+	size_t nwords;
+	uint32_t *active;	/* the others of [0, seen) */
+	size_t nactive, capactive;
+	size_t seen;
+	size_t visited;		/* by the last accumulate */
+};
+
+size_t ps_gold_kpi_visited(const struct ps_gold *g)
+{
+	return g->kc ? g->kc->visited : 0;
+}
+
+static void kc_free(struct kcache *k)
+{
+	if (!k)
+		return;
+	free(k->s.da);
+	free(k->s.los);
+	free(k->s.demo);
+	free(k->s.vol);
+	free(k->settled);
+	free(k->active);
+	free(k);
+}
+
+static void kc_invalidate(struct ps_gold *g)
+{
+	if (g->kc)
+		g->kc->valid = 0;
+}
+
+static void kc_push(struct kcache *k, size_t i)
+{
+	if (k->nactive == k->capactive) {
+		k->capactive = k->capactive ? 2 * k->capactive : 1024;
+		k->active = ps_xrealloc(k->active, k->capactive *
+					sizeof(*k->active));
+	}
+	k->active[k->nactive++] = (uint32_t)i;
+}
+
+static int kc_is_settled(const struct kcache *k, size_t i)
+{
+	return i < k->seen && (k->settled[i / 64] >> (i % 64) & 1);
+}
+
+static void kc_unsettle(struct ps_gold *g, size_t i)
+{
+	struct kcache *k = g->kc;
+
+	if (!k || !k->valid || !kc_is_settled(k, i))
+		return;
+	k->settled[i / 64] &= ~(1ULL << (i % 64));
+	acc_enc(&k->s, i, -1);
+	kc_push(k, i);
+}
+
+/* Room in s for every department and symbol of g and, unless day is
+ * NULL, for *day. */
+static void kc_fit(struct kcache *k, const struct ps_gold *g,
+		   const int32_t *pday)
+{
+	struct kctx *s = &k->s;
+	size_t nd = s->nd, ns = s->ns, i, j;
+	int32_t lo = s->dmin, hi = s->dmax, d, day = pday ? *pday : 0;
+
+	if (g->didx.n > nd)
+		nd = 2 * g->didx.n + 8;
+	if (g->syms.n > ns)
+		ns = 2 * g->syms.n + 8;
+	if (!pday) {
+		/* the days as they are */
+	} else if (lo > hi) {
+		lo = hi = day;
+	} else {
+		lo = day < lo ? day - (hi - lo) / 2 - 16 : lo;
+		hi = day > hi ? day + (hi - lo) / 2 + 16 : hi;
+	}
+	if (nd != s->nd) {
+		s->da = ps_xrealloc(s->da, nd * sizeof(*s->da));
+		memset(s->da + s->nd, 0, (nd - s->nd) * sizeof(*s->da));
+		s->nd = nd;
+	}
+	if (ns != s->ns) {
+		struct pair_acc *los = ps_xcalloc(ns * ns, sizeof(*los));
+		struct pair_acc *demo = ps_xcalloc(ns * ns, sizeof(*demo));
+
+		for (i = 0; i < s->ns; i++)
+			for (j = 0; j < s->ns; j++) {
+				los[i * ns + j] = s->los[i * s->ns + j];
+				demo[i * ns + j] = s->demo[i * s->ns + j];
+			}
+		free(s->los);
+		free(s->demo);
+		s->los = los;
+		s->demo = demo;
+	}
+	if (ns != s->ns || lo != s->dmin || hi != s->dmax) {
+		long long *vol = ps_xcalloc((size_t)(hi - lo + 1) * ns,
+					    sizeof(*vol));
+
+		for (d = s->dmin; s->vol && d <= s->dmax; d++)
+			for (j = 0; j < s->ns; j++)
+				vol[(size_t)(d - lo) * ns + j] =
+					s->vol[(size_t)(d - s->dmin) *
+					       s->ns + j];
+		free(s->vol);
+		s->vol = vol;
+		s->ns = ns;
+		s->dmin = lo;
+		s->dmax = hi;
+	}
+}
+
+/*
+ * Bring g's KPI cache to c->now: from nothing when it is not valid or
+ * the clock or window moved back or changed; the new encounters active.
+ * Then c starts from the settled sums (its arrays laid out as s's, nd
+ * the departments of g), goes over the active encounters and moves the
+ * settled ones into s.
+ */
+static void accumulate(struct kctx *c)
+{
+	struct ps_gold *g = c->g;
+	struct kcache *k = g->kc;
+	size_t i, n = g->eidx.n, kept = 0;
+
+	if (!k)
+		k = g->kc = ps_xcalloc(1, sizeof(*k));
+	if (!k->valid || c->now < k->s.now || c->window != k->s.window) {
+		struct kctx *s = &k->s;
+
+		free(s->da);
+		free(s->los);
+		free(s->demo);
+		free(s->vol);
+		memset(s, 0, sizeof(*s));
+		s->dmin = 0;
+		s->dmax = -1;
+		k->nactive = k->seen = 0;
+		if (k->nwords)
+			memset(k->settled, 0, k->nwords * sizeof(*k->settled));
+		k->valid = 1;
+	}
+	if ((n + 63) / 64 > k->nwords) {
+		size_t w = 2 * ((n + 63) / 64) + 16;
+
+		k->settled = ps_xrealloc(k->settled, w * sizeof(*k->settled));
+		memset(k->settled + k->nwords, 0,
+		       (w - k->nwords) * sizeof(*k->settled));
+		k->nwords = w;
+	}
+	for (; k->seen < n; k->seen++)
+		kc_push(k, k->seen);
+	kc_fit(k, g, NULL);
+	for (i = 0; i < k->nactive; i++) {
+		int32_t d = day_of(g->enc[k->active[i]].admission);
+
+		if (d < k->s.dmin || d > k->s.dmax)
+			kc_fit(k, g, &d);
+	}
+	k->s.g = g;
+	k->s.now = c->now;
+	k->s.window = c->window;
+	k->s.wide = c->wide;
+	k->s.base = c->base;
+	k->s.nh = c->nh;
+	/* c: the settled sums, then the active encounters */
+	c->ns = k->s.ns;
+	c->dmin = k->s.dmin;
+	c->dmax = k->s.dmax;
+	c->da = ps_xcalloc(k->s.nd, sizeof(*c->da));
+	for (i = 0; i < k->s.nd; i++) {
+		c->da[i] = k->s.da[i];
+		if (i < c->nd)
+			c->da[i].hours = ps_xcalloc(c->nh,
+						    sizeof(*c->da[i].hours));
+	}
+	c->los = (void *)ps_xmemdup(k->s.los, c->ns * c->ns *
+				    sizeof(*c->los));
+	c->demo = (void *)ps_xmemdup(k->s.demo, c->ns * c->ns *
+				     sizeof(*c->demo));
+	c->vol = (void *)ps_xmemdup(k->s.vol, (size_t)(c->dmax - c->dmin + 1) *
+			    c->ns * sizeof(*c->vol));
+	k->visited = k->nactive;
+	for (i = 0; i < k->nactive; i++) {
+		size_t ix = k->active[i];
+		struct enc e;
+
+		acc_enc(c, ix, 1);
+		enc_get(g, ix, &e);
+		if (settled(&k->s, &e)) {
+			acc_enc(&k->s, ix, 1);
+			k->settled[ix / 64] |= 1ULL << (ix % 64);
+		} else {
+			k->active[kept++] = (uint32_t)ix;
+		}
+	}
+	k->nactive = kept;
 }
 
 /* Named setters (lib/kpi.h) with the department and hospital of d. */
@@ -3032,21 +3293,6 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 	c.base = (long long)((now - window >= 0 ? now - window :
 			      now - window - USEC_HOUR + 1) / USEC_HOUR);
 	c.nh = (size_t)(now / USEC_HOUR - c.base) + 1;
-	c.da = ps_xcalloc(c.nd ? c.nd : 1, sizeof(*c.da));
-	c.los = ps_xcalloc(c.ns * c.ns + 1, sizeof(*c.los));
-	c.demo = ps_xcalloc(c.ns * c.ns + 1, sizeof(*c.demo));
-	c.dmin = INT32_MAX;
-	c.dmax = INT32_MIN;
-	for (i = 0; i < c.nd; i++)
-		c.da[i].hours = ps_xcalloc(c.nh, sizeof(*c.da[i].hours));
-	for (i = 0; i < g->eidx.n; i++) {
-		int32_t d = day_of(g->enc[i].admission);
-
-		c.dmin = d < c.dmin ? d : c.dmin;
-		c.dmax = d > c.dmax ? d : c.dmax;
-	}
-	c.vol = ps_xcalloc(g->eidx.n ? (size_t)(c.dmax - c.dmin + 1) * c.ns :
-			   1, sizeof(*c.vol));
 	accumulate(&c);
 
 	ps_table_init(&t[0], "dim_patient", dim_patient_cols,
@@ -3548,6 +3794,8 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	int32_t cnt, i;
 	int added;
 
+	kc_invalidate(g);
+
 	if (n < strlen(SNAP_MAGIC) + strlen(SNAP_END) ||
 	    (memcmp(p, SNAP_MAGIC, strlen(SNAP_MAGIC)) &&
 	     memcmp(p, SNAP_MAGIC4, strlen(SNAP_MAGIC4))) ||
@@ -3731,6 +3979,8 @@ int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 	struct rd r = { p, p + n, 0, 0 };
 	int32_t cnt, i;
 
+	kc_invalidate(g);
+
 	if (n < strlen(DELTA_MAGIC) ||
 	    (memcmp(p, DELTA_MAGIC, strlen(DELTA_MAGIC)) &&
 	     memcmp(p, DELTA_MAGIC2, strlen(DELTA_MAGIC2))))
@@ -3780,6 +4030,8 @@ int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 void ps_gold_relink(struct ps_gold *g)
 {
 	size_t i;
+
+	kc_invalidate(g);
 
 	for (i = 0; i < g->pidx.n; i++)
 		g->pat[i].nenc = 0;

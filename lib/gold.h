@@ -209,6 +209,16 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 		    struct ps_table *t, size_t *n);
 
 /*
+ * The KPIs follow the change: ps_gold_tables sums once the part of each
+ * encounter that can no longer change as the clock moves on (discharged
+ * before every window, or open and stale) and then goes over the others
+ * and the ones records changed since (their patients' too) only; the
+ * clock going back, another window or a state loaded start over.  The
+ * number of encounters the last ps_gold_tables went over.  Cannot fail.
+ */
+size_t ps_gold_kpi_visited(const struct ps_gold *g);
+
+/*
  * The admission days (days since the epoch) whose fact rows changed since
  * the last call, sorted and distinct (malloc'd: free it; NULL when *n is
  * 0).  The set is then empty again.  Cannot fail.

@@ -927,6 +927,7 @@ static int commit(struct run *r, struct ps_error *e)
 	r->last_commit = ps_mono();
 	ps_log(PS_DEBUG, "commit", PS_I("partitions", nd),
 	       PS_I("encounters", ps_gold_nencounters(r->g)),
+	       PS_I("kpi_encounters", ps_gold_kpi_visited(r->g)),
 	       PS_I("us", (r->last_commit - t0) * 1e6),
 	       PS_I("bytes", ps_fs_bytes_written() - b0),
 	       PS_I("fsyncs", ps_fs_fsyncs() - f0),

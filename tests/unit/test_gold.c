@@ -1194,3 +1194,157 @@ Test(gold, snapshot_is_compact)
 	ps_gold_free(g);
 	ps_gold_free(b);
 }
+
+/* The KPI tables of g as of now, one JSON line per row, into b. */
+static void kpi_text(struct ps_gold *g, int64_t now, struct ps_buf *b)
+{
+	struct ps_table t[PS_GOLD_MAX_TABLES];
+	size_t n, i, j;
+
+	ps_buf_reset(b);
+	ps_gold_tables(g, now, 24LL * 3600 * 1000000, t, &n);
+	for (i = 1; i < n; i++) {
+		ps_buf_addf(b, "== %s\n", t[i].name);
+		for (j = 0; j < t[i].nrows; j++)
+			ps_table_row_json(&t[i], j, b);
+	}
+	release_tables(t, n);
+}
+
+/*
+ * KPIs that follow the change: a state fed in batches, its tables made
+ * after each batch as the clock moves (by hours, days, a month, not at
+ * all), equal those of a new state fed the same records, made once; once
+ * the clock has moved past the windows, a commit goes over the encounters
+ * records touched (and their patients') only.
+ */
+Test(gold, kpis_follow_the_change_and_equal_a_pass_over_everything)
+{
+	static const char *const depts[] = { "ICU", "Emergency", "Surgery",
+					     "Cardiology", "Lab" };
+	static const char *const genders[] = { "Male", "Female", "Other" };
+	static const int64_t step_h[] = { 7, 0, 30, 1, 24 * 31, 5, 2, 0, 100,
+					  24 * 40 };
+	struct ps_departments ds;
+	struct ps_gold *inc, *one;
+	struct ps_buf a = PS_BUF_INIT, b = PS_BUF_INIT, line = PS_BUF_INIT;
+	char **recs = NULL;
+	size_t nrec = 0, i, k, fed = 0;
+	int64_t h = 3600LL * 1000000, t0 = ts("2026-01-01T00:00:00Z");
+	int64_t now = t0 + 20 * 24 * h;
+	uint64_t x = 42;
+
+	ps_departments_defaults(&ds);
+	inc = ps_gold_new(&ds);
+	/* encounters of 400 patients over 60 days: ED visits with their
+	 * times, discharges, some cancelled, some still open, and genders
+	 * that change (new SCD2 versions of patients with settled stays) */
+	recs = calloc(4 * 2000, sizeof(*recs));
+	for (i = 0; i < 2000; i++) {
+		int64_t adm, arr, dis;
+		char ta[PS_TIME_MAX], tr[PS_TIME_MAX], td[PS_TIME_MAX];
+		char tseen[PS_TIME_MAX];
+		const char *dept, *gender;
+		int r;
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		r = (int)(x >> 33);
+		dept = depts[r % 5];
+		gender = genders[(r >> 3) % 3 == 2 && i % 7 ? 0 : (r >> 3) % 3];
+		adm = t0 + (int64_t)((x >> 20) % (60 * 24)) * h +
+		      (int64_t)(r % 3600) * 1000000;
+		arr = adm - (int64_t)(r % 90 + 1) * 60 * 1000000;
+		dis = adm + (int64_t)((r >> 5) % 240 + 1) * h / 4;
+		ta[ps_time_format(adm, ta, 6)] = '\0';
+		tr[ps_time_format(arr, tr, 6)] = '\0';
+		td[ps_time_format(dis, td, 6)] = '\0';
+		tseen[ps_time_format(arr + (int64_t)(r % 40) * 60 * 1000000,
+				     tseen, 6)] = '\0';
+		ps_buf_reset(&line);
+		ps_buf_addf(&line, "{\"encounter_id\":\"e%zu\",\"event_type\":"
+			    "\"ADMIT\",\"event_time\":\"%s\",\"patient_id\":"
+			    "\"p%zu\",\"gender\":\"%s\",\"age\":%d,"
+			    "\"department\":\"%s\",\"hospital_id\":%d,"
+			    "\"admission_time\":\"%s\",\"arrival_time\":\"%s\""
+			    "%s%s%s}", i, ta, i % 400, gender, 20 + r % 60,
+			    dept, 1 + r % 2, ta, tr,
+			    r % 4 ? ",\"seen_time\":\"" : "",
+			    r % 4 ? tseen : "", r % 4 ? "\"" : "");
+		recs[nrec++] = ps_xstrdup(line.data);
+		if (r % 10 < 7) {
+			ps_buf_reset(&line);
+			ps_buf_addf(&line, "{\"encounter_id\":\"e%zu\","
+				    "\"event_type\":\"DISCHARGE\",\"event_time\":"
+				    "\"%s\",\"patient_id\":\"p%zu\",\"gender\":"
+				    "\"%s\",\"age\":%d,\"department\":\"%s\","
+				    "\"hospital_id\":%d,\"admission_time\":\"%s\","
+				    "\"discharge_time\":\"%s\"%s}", i, td,
+				    i % 400, gender, 20 + r % 60, dept,
+				    1 + r % 2, ta, td, r % 11 == 3 ?
+				    ",\"decision_time\":\"2026-01-01T00:00:00Z\""
+				    : "");
+			recs[nrec++] = ps_xstrdup(line.data);
+		}
+		if (r % 23 == 5) {
+			ps_buf_reset(&line);
+			ps_buf_addf(&line, "{\"encounter_id\":\"e%zu\","
+				    "\"event_type\":\"CANCEL_ADMIT\","
+				    "\"event_time\":\"%s\",\"patient_id\":"
+				    "\"p%zu\",\"gender\":\"%s\",\"age\":%d,"
+				    "\"department\":\"%s\",\"hospital_id\":%d,"
+				    "\"admission_time\":\"%s\"}", i, td,
+				    i % 400, gender, 20 + r % 60, dept,
+				    1 + r % 2, ta);
+			recs[nrec++] = ps_xstrdup(line.data);
+		}
+	}
+	/* hour by hour first (open stays go stale between two census
+	 * samples), then by the steps */
+	for (k = 0; k < 60; k++) {
+		size_t upto = fed + nrec / 12 + 1;
+
+		for (; fed < nrec && fed < upto; fed++)
+			feed(inc, recs[fed]);
+		now += (k < 50 ? 1 : step_h[k - 50]) * h;
+		kpi_text(inc, now, &a);
+		one = ps_gold_new(&ds);
+		for (i = 0; i < fed; i++)
+			feed(one, recs[i]);
+		kpi_text(one, now, &b);
+		cr_assert_eq(ps_gold_kpi_visited(one), ps_gold_nencounters(one));
+		cr_assert(a.len > 1000 && a.len == b.len &&
+			  !memcmp(a.data, b.data, a.len), "batch %zu", k);
+		ps_gold_free(one);
+	}
+	/* long after every window: nothing to go over but what changes;
+	 * patient p7 becomes Other: its 5 settled stays count so now */
+	now += 24 * 60 * h;
+	kpi_text(inc, now, &a);
+	kpi_text(inc, now, &a);
+	cr_assert_lt(ps_gold_kpi_visited(inc), ps_gold_nencounters(inc) / 10);
+	ps_buf_reset(&line);
+	ps_buf_addf(&line, "{\"encounter_id\":\"e7\",\"event_type\":"
+		    "\"UPDATE\",\"event_time\":\"2026-06-01T00:00:00Z\","
+		    "\"patient_id\":\"p7\",\"gender\":\"Other\",\"age\":99,"
+		    "\"department\":\"ICU\",\"hospital_id\":1,"
+		    "\"admission_time\":\"2026-01-02T00:00:00Z\"}");
+	feed(inc, line.data);
+	kpi_text(inc, now, &a);
+	cr_assert_geq(ps_gold_kpi_visited(inc), 5);
+	cr_assert_lt(ps_gold_kpi_visited(inc), ps_gold_nencounters(inc) / 10);
+	one = ps_gold_new(&ds);
+	for (i = 0; i < nrec; i++)
+		feed(one, recs[i]);
+	feed(one, line.data);
+	kpi_text(one, now, &b);
+	cr_assert(a.len == b.len && !memcmp(a.data, b.data, a.len));
+	ps_gold_free(one);
+	for (i = 0; i < nrec; i++)
+		free(recs[i]);
+	free(recs);
+	ps_buf_release(&a);
+	ps_buf_release(&b);
+	ps_buf_release(&line);
+	ps_gold_free(inc);
+	ps_departments_release(&ds);
+}
