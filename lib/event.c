@@ -936,6 +936,7 @@ int ps_event_parse(struct ps_event_parser *p, const char *s, size_t len,
 		return 1;
 	}
 	if (!parse_plain(p, s, len)) {
+		ev->plain = 1;
 		finish(p, ev);
 		return ev->nproblems > 0;
 	}

@@ -128,6 +128,9 @@ struct ps_event {
 		seen_time, decision_time;
 	int32_t age, hospital_id, bed_id, triage_level;
 	struct ps_str extra;	/* unknown members as a JSON object */
+	int plain;		/* read by the fast path: no string holds a
+				   byte JSON escapes (quote, backslash,
+				   control) and extra is empty */
 	int nproblems;
 	struct ps_event_problem problems[PS_EVENT_MAX_PROBLEMS];
 	char detail[200];	/* about the first problem, "" when none */

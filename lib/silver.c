@@ -422,6 +422,7 @@ enum { S_EVENT_ID, S_ENCOUNTER_ID, S_EVENT_TYPE, S_PATIENT_ID, S_GENDER,
 
 #define HAS_LOS (1u << 30)
 #define HAS_WAIT (1u << 29)
+#define PLAIN_STRS (1u << 28)	/* ps_event's plain: strings need no escape */
 
 struct row {
 	long long position;
@@ -527,6 +528,7 @@ struct silver {
 	struct ps_event ev;
 	struct ps_buf line;	/* scratch */
 	struct ps_buf json;	/* scratch */
+	struct ps_buf srcjson;	/* emit_rows: the batch's source ids as JSON */
 	struct ps_counter counters[K_RULES + PS_RULE_COUNT];
 	struct ps_progress prog;
 	long long total_quarantined;
@@ -581,20 +583,21 @@ static char *put_i64(char *o, long long v)
 }
 
 /*
- * Append one kept row as JSON (the format of ps_pq_row_json).  The room
- * for the whole record is made first (what is not a string is at most
- * ROW_FIXED bytes, a string at most 6 bytes a byte: ps_json_add_str), so
- * that keys, numbers and times are stored at a cursor; the strings and
- * the doubles go through b.
+ * Append one kept row as JSON (the format of ps_pq_row_json); src is its
+ * source id as JSON.  The room for the whole record is made first (what
+ * is not a string is at most ROW_FIXED bytes, a string at most 6 bytes a
+ * byte: ps_json_add_str), so that keys, numbers and times are stored at a
+ * cursor.  The strings of a row read by the event parser's fast path
+ * (PLAIN_STRS) need no escape and are copied; the others and the doubles
+ * go through b.
  */
 #define ROW_FIXED 2048
 static void row_json(const struct batch *bt, const struct row *r,
-		     struct ps_buf *b)
+		     const char *src, size_t srclen, struct ps_buf *b)
 {
-	const struct bsrc *bs = &bt->src[r->src];
 	const char *a = bt->arena.data + r->off;
 	const char *str[S_COUNT], *band;
-	size_t need = ROW_FIXED + 6 * bs->id.len;
+	size_t need = ROW_FIXED + srclen;
 	char *o;
 	int i;
 
@@ -630,10 +633,16 @@ static void row_json(const struct batch *bt, const struct row *r,
 #define STR(k, i, has)							\
 	do {								\
 		LIT(k);							\
-		if (has)						\
-			VIA_BUF(ps_json_add_str(b, str[i], r->slen[i]));\
-		else							\
+		if (!(has)) {						\
 			LIT("null");					\
+		} else if (r->present & PLAIN_STRS) {			\
+			*o++ = '"';					\
+			memcpy(o, str[i], r->slen[i]);			\
+			o += r->slen[i];				\
+			*o++ = '"';					\
+		} else {						\
+			VIA_BUF(ps_json_add_str(b, str[i], r->slen[i]));\
+		}							\
 	} while (0)
 #define INT(k, v, has)							\
 	do {								\
@@ -652,7 +661,8 @@ static void row_json(const struct batch *bt, const struct row *r,
 			LIT("null");					\
 	} while (0)
 	LIT("{\"source\":");
-	VIA_BUF(ps_json_add_str(b, bs->id.data, bs->id.len));
+	memcpy(o, src, srclen);
+	o += srclen;
 	INT(",\"position\":", r->position, 1);
 	TS(",\"ingest_time\":", r->ingest_time, 1);
 	STR(",\"event_id\":", S_EVENT_ID, r->present & 1u << PS_EF_EVENT_ID);
@@ -915,14 +925,26 @@ static int emit_rows(void *ctx, struct ps_error *e)
 {
 	struct silver *s = ((struct commit_ctx *)ctx)->s;
 	struct batch *bt = ((struct commit_ctx *)ctx)->bt;
-	size_t i;
+	size_t i, soff[MAX_SOURCES + 1];
+	int k;
 
 	(void)e;
 	if (s->o->no_output || s->out_gone || !bt->nrows)
 		return 0;
+	/* Each source's id as JSON, once. */
+	ps_buf_reset(&s->srcjson);
+	for (k = 0; k < bt->nsrc; k++) {
+		soff[k] = s->srcjson.len;
+		ps_json_add_str(&s->srcjson, bt->src[k].id.data,
+				bt->src[k].id.len);
+	}
+	soff[k] = s->srcjson.len;
 	ps_buf_reset(&s->json);
 	for (i = 0; i < bt->nrows; i++) {
-		row_json(bt, &bt->rows[i], &s->json);
+		const struct row *r = &bt->rows[i];
+
+		row_json(bt, r, s->srcjson.data + soff[r->src],
+			 soff[r->src + 1] - soff[r->src], &s->json);
 		ps_buf_addc(&s->json, '\n');
 		if (s->json.len >= 64 * 1024 || i + 1 == bt->nrows) {
 			if (s->out(s->out_ctx, s->json.data,
@@ -1642,7 +1664,7 @@ static void keep(struct silver *s, int si, const struct ps_envelope *env,
 	r->src = si;
 	r->position = env->position;
 	r->ingest_time = env->ingest_time;
-	r->present = ev->present;
+	r->present = ev->present | (ev->plain ? PLAIN_STRS : 0);
 	r->event_time = ev->event_time;
 	r->arrival_time = ev->arrival_time;
 	r->admission_time = ev->admission_time;
@@ -2150,6 +2172,7 @@ static void silver_release(struct silver *s)
 	ps_buf_release(&s->dedup_img);
 	ps_buf_release(&s->line);
 	ps_buf_release(&s->json);
+	ps_buf_release(&s->srcjson);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 }
