@@ -36,7 +36,6 @@ struct arena {
 	size_t nblk;
 	char *cur;
 	size_t left;
-	size_t size0;		/* of blk[0] */
 };
 
 static const char *arena_dup(struct arena *a, const char *p, size_t n)
@@ -49,8 +48,6 @@ static const char *arena_dup(struct arena *a, const char *p, size_t n)
 		a->blk = ps_xrealloc(a->blk, (a->nblk + 1) * sizeof(*a->blk));
 		a->cur = a->blk[a->nblk++] = ps_xmalloc(sz);
 		a->left = sz;
-		if (a->nblk == 1)
-			a->size0 = sz;
 	}
 	r = a->cur;
 	memcpy(r, p, n);
@@ -58,21 +55,6 @@ static const char *arena_dup(struct arena *a, const char *p, size_t n)
 	a->cur += n + 1;
 	a->left -= n + 1;
 	return r;
-}
-
-/* Empty a for reuse: its first block is kept (a streamed chunk's texts
- * go to the same memory each time), the others are freed. */
-static void arena_reset(struct arena *a)
-{
-	size_t i;
-
-	if (!a->nblk)
-		return;
-	for (i = 1; i < a->nblk; i++)
-		free(a->blk[i]);
-	a->nblk = 1;
-	a->cur = a->blk[0];
-	a->left = a->size0;
 }
 
 static void arena_free(struct arena *a)
@@ -376,12 +358,13 @@ static size_t index_text(const struct index *x, size_t i, struct ps_buf *b)
 	return at;
 }
 
-/* The text of item i of x, stable in arena a; *len gets its length. */
+/* The text of item i of x, kept by table t when it had to be made (a
+ * packed key); *len gets its length. */
 static const char *index_text_in(const struct index *x, size_t i,
-				 struct arena *a, size_t *len)
+				 struct ps_table *t, size_t *len)
 {
 	const struct key *k = &x->keys[i];
-	char t[KEY_UUID_AT + PS_TIME_MAX];
+	char b[KEY_UUID_AT + PS_TIME_MAX];
 
 	if (!x->packed) {
 		*len = k->len;
@@ -391,8 +374,8 @@ static const char *index_text_in(const struct index *x, size_t i,
 		*len = k->len - 1;
 		return k->p + 1;	/* tag 0: the text follows */
 	}
-	*len = key_text(k->p, k->len, t);
-	return arena_dup(a, t, *len);
+	*len = key_text(k->p, k->len, b);
+	return ps_table_keep(t, b, *len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -601,9 +584,6 @@ struct ps_gold {
 	 * older ones touched */
 	size_t lsym, ldep, lpat, lenc;
 	struct touched tpat, tenc;
-	/* the texts of packed keys in rows being made (dim_patient, fact):
-	 * emptied when a streamed chunk starts */
-	struct arena *scratch;
 	/* the KPIs' sums over the settled encounters (struct kcache) */
 	struct kcache *kc;
 };
@@ -744,7 +724,6 @@ struct ps_gold *ps_gold_new(const struct ps_departments *ds)
 	g->min_samples = PS_GOLD_MIN_SAMPLES;
 	g->pidx.packed = g->eidx.packed = 1;
 	hex_init();
-	g->scratch = ps_xcalloc(1, sizeof(*g->scratch));
 	return g;
 }
 
@@ -769,8 +748,6 @@ void ps_gold_free(struct ps_gold *g)
 	index_free(&g->didx);
 	index_free(&g->eidx);
 	arena_free(&g->arena);
-	arena_free(g->scratch);
-	free(g->scratch);
 	kc_free(g->kc);
 	free(g);
 }
@@ -1918,9 +1895,9 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 	const struct dept *d = &g->dep[e->dept];
 	size_t nl, el, pl;
 	const char *dn = symstr(g, d->name, &nl);
-	const char *es = index_text_in(&g->eidx, ei, g->scratch, &el);
+	const char *es = index_text_in(&g->eidx, ei, t, &el);
 	const char *ps = index_text_in(&g->pidx, (size_t)e->patient,
-				       g->scratch, &pl);
+				       t, &pl);
 	int64_t we = wait_end(g, e), bo = boarding_us(e);
 
 	ps_table_set_i(t, r, FC_FACT_SK, key_sk(ek));
@@ -2076,10 +2053,6 @@ static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
 	size_t k;
 	struct enc e;
 
-	/* a streamed chunk (no fill of its own): the texts of the last one
-	 * are written; ps_table_fill_all keeps every chunk's */
-	if (!t->fill)
-		arena_reset(s->g->scratch);
 	for (k = 0; *cursor < s->n && k < FACT_CHUNK; (*cursor)++, k++) {
 		size_t at = *cursor;
 
@@ -2225,8 +2198,15 @@ static int copy_part(void *ctx, int32_t day, const struct ps_table *t)
 	}
 	d->nrows = d->cap = t->nrows;
 	if (t->nrows) {
+		size_t k;
+
 		d->v = ps_xmalloc(t->nrows * t->ncols * sizeof(*d->v));
 		memcpy(d->v, t->v, t->nrows * t->ncols * sizeof(*d->v));
+		/* the strings t kept go when t does */
+		for (k = 0; k < t->nrows * t->ncols; k++)
+			if (!d->v[k].is_null && d->v[k].type == PS_PQ_STRING)
+				d->v[k].v.s.p = ps_table_keep(d, d->v[k].v.s.p,
+							      d->v[k].v.s.len);
 	}
 	return 0;
 }
@@ -3207,14 +3187,12 @@ static size_t fill_patients(const struct ps_gold *g, size_t end,
 	uint32_t capv = 0;
 	size_t i, j, n0 = T->nrows;
 
-	if (!T->fill)		/* a streamed chunk: as fact_fill */
-		arena_reset(g->scratch);
 	for (i = *cursor; i < end && T->nrows - n0 < DIM_CHUNK; i++) {
 		const struct patient *p = &g->pat[i];
 		const struct key *pk = &g->pidx.keys[i];
 		uint32_t nv = scd2_versions(p, &vers, &capv);
 		size_t pl;
-		const char *ps = index_text_in(&g->pidx, i, g->scratch, &pl);
+		const char *ps = index_text_in(&g->pidx, i, T, &pl);
 
 		for (j = 0; j < nv; j++) {
 			struct ps_pq_value *r = ps_table_add_row(T);

@@ -267,7 +267,8 @@ const struct ps_pq_column *ps_gold_fact_columns(size_t *n);
 
 /*
  * The fact rows of each of the n admission days (sorted ascending) as of
- * now, into t[0..n-1] (release each).  Strings point into g.  Cannot
+ * now, into t[0..n-1] (release each).  Strings point into g or are
+ * kept by the table (an id's text, lib/kpi.h ps_table_keep).  Cannot
  * fail.
  */
 void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
@@ -276,11 +277,13 @@ void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
 /*
  * Build every fact partition of the n admission days (sorted ascending)
  * as of now, one at a time: fn gets the day and the table (in the order
- * of ps_gold_fact_partitions; strings point into g), which is released
- * when fn returns.  The table is streamed (lib/kpi.h: rows made chunk by
- * chunk as it is written), except for a day without encounters (no rows,
- * no fill) and the rare partition with two equal fact keys (sorted in
- * memory).  Memory holds a chunk, not a partition.  Returns 0, or
+ * of ps_gold_fact_partitions; strings point into g or the table), which
+ * is released when fn returns.  The table is streamed (lib/kpi.h: rows
+ * made chunk by chunk as it is written, the next chunk on a thread of
+ * its own: the fill only reads g), except for a day without encounters
+ * (no rows, no fill) and the rare partition with two equal fact keys
+ * (sorted in memory).  Memory holds two chunks, not a partition.
+ * Returns 0, or
  * the first non-zero value of fn (the rest are then not built).
  */
 typedef int (*ps_gold_part_fn)(void *ctx, int32_t day,

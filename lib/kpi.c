@@ -1,4 +1,5 @@
 /* kpi.c - typed tables written as Parquet or NDJSON; exact quantiles. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,14 +18,68 @@ void ps_table_init(struct ps_table *t, const char *name,
 	t->cap = 0;
 	t->fill = NULL;
 	t->fill_ctx = NULL;
+	t->kept = NULL;
+	t->nkept = t->kept_used = 0;
+}
+
+/* Kept bytes come in blocks of KEEP_BLOCK (or one of their own). */
+#define KEEP_BLOCK (256u << 10)
+
+void ps_table_clear(struct ps_table *t)
+{
+	size_t i;
+
+	t->nrows = 0;
+	for (i = 1; i < t->nkept; i++)	/* the first block stays */
+		free(t->kept[i]);
+	t->nkept = t->nkept ? 1 : 0;
+	t->kept_used = 0;
 }
 
 void ps_table_release(struct ps_table *t)
 {
+	ps_table_clear(t);
+	if (t->nkept)
+		free(t->kept[0]);
+	free(t->kept);
+	t->kept = NULL;
+	t->nkept = 0;
 	free(t->v);
 	t->v = NULL;
 	t->nrows = 0;
 	t->cap = 0;
+}
+
+const char *ps_table_keep(struct ps_table *t, const char *p, size_t n)
+{
+	char *o;
+
+	if (n > KEEP_BLOCK) {		/* a block of its own, before the
+					   one filling */
+		o = ps_xmalloc(n);
+		t->kept = ps_xrealloc(t->kept, (t->nkept + 1) *
+				      sizeof(*t->kept));
+		if (t->nkept) {
+			t->kept[t->nkept] = t->kept[t->nkept - 1];
+			t->kept[t->nkept - 1] = o;
+		} else {
+			t->kept[0] = o;
+			t->kept_used = KEEP_BLOCK;	/* full */
+		}
+		t->nkept++;
+		memcpy(o, p, n);
+		return o;
+	}
+	if (!t->nkept || KEEP_BLOCK - t->kept_used < n) {
+		t->kept = ps_xrealloc(t->kept, (t->nkept + 1) *
+				      sizeof(*t->kept));
+		t->kept[t->nkept++] = ps_xmalloc(KEEP_BLOCK);
+		t->kept_used = 0;
+	}
+	o = t->kept[t->nkept - 1] + t->kept_used;
+	t->kept_used += n;
+	memcpy(o, p, n);
+	return o;
 }
 
 void ps_table_fill_all(struct ps_table *t)
@@ -200,6 +255,108 @@ static int write_rows(struct ps_pq_writer *w, const struct ps_table *t,
 	return 0;
 }
 
+/*
+ * Filling ahead: a thread fills one chunk while the caller writes the
+ * other; full[k] says chunk k holds rows to write (or, with rows 0, that
+ * the fill ended), stop that the caller gave up.
+ */
+#define FILL_AHEAD_MIN 1024	/* rows of a first chunk worth a thread */
+
+struct ahead {
+	const struct ps_table *t;
+	struct ps_table *chunk[2];
+	size_t *cursor;
+	int full[2], stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *fill_ahead(void *arg)
+{
+	struct ahead *a = arg;
+	size_t k = 1, n;
+
+	for (;;) {
+		pthread_mutex_lock(&a->mu);
+		while (a->full[k] && !a->stop)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->stop) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		pthread_mutex_unlock(&a->mu);
+		n = a->t->fill(a->t->fill_ctx, a->cursor, a->chunk[k]);
+		pthread_mutex_lock(&a->mu);
+		a->full[k] = 1;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		if (!n)
+			break;
+		k ^= 1;
+	}
+	return NULL;
+}
+
+/*
+ * Write first (filled) and the rest of t's rows, the next chunk filled
+ * by a thread meanwhile; first is empty afterwards.  Returns 0 or -1
+ * with e filled (w aborted); when no thread can be started, 0 with first
+ * as it was, for the caller to go on alone.
+ */
+static int write_filled_ahead(struct ps_pq_writer *w, const struct ps_table *t,
+			      struct ps_table *first, size_t *cursor,
+			      struct ps_error *e)
+{
+	struct ps_table second;
+	struct ahead a;
+	pthread_t th;
+	size_t k = 0;
+	int rc = 0;
+
+	ps_table_init(&second, t->name, t->cols, t->ncols);
+	/* the room of the first: the thread never grows it */
+	second.cap = first->cap;
+	second.v = ps_xmalloc(second.cap * t->ncols * sizeof(*second.v));
+	memset(&a, 0, sizeof(a));
+	a.t = t;
+	a.chunk[0] = first;
+	a.chunk[1] = &second;
+	a.cursor = cursor;
+	a.full[0] = 1;
+	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.cv, NULL);
+	if (pthread_create(&th, NULL, fill_ahead, &a)) {
+		pthread_mutex_destroy(&a.mu);
+		pthread_cond_destroy(&a.cv);
+		ps_table_release(&second);
+		return 0;
+	}
+	for (;;) {
+		pthread_mutex_lock(&a.mu);
+		while (!a.full[k])
+			pthread_cond_wait(&a.cv, &a.mu);
+		pthread_mutex_unlock(&a.mu);
+		if (!a.chunk[k]->nrows)
+			break;		/* the fill ended */
+		rc = write_rows(w, a.chunk[k], e);
+		ps_table_clear(a.chunk[k]);
+		pthread_mutex_lock(&a.mu);
+		a.full[k] = 0;
+		a.stop = rc < 0;
+		pthread_cond_broadcast(&a.cv);
+		pthread_mutex_unlock(&a.mu);
+		if (rc < 0)
+			break;
+		k ^= 1;
+	}
+	pthread_join(th, NULL);
+	pthread_mutex_destroy(&a.mu);
+	pthread_cond_destroy(&a.cv);
+	ps_table_release(&second);
+	ps_table_clear(first);
+	return rc;
+}
+
 int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
 			      enum ps_pq_codec codec, struct ps_fsgroup *g,
 			      struct ps_error *e)
@@ -221,9 +378,13 @@ int ps_table_write_parquet_to(const struct ps_table *t, const char *path,
 		return ps_pq_close(w, e);
 	}
 	ps_table_init(&chunk, t->name, t->cols, t->ncols);
-	while (!rc && t->fill(t->fill_ctx, &cursor, &chunk)) {
+	if (t->fill(t->fill_ctx, &cursor, &chunk) >= FILL_AHEAD_MIN)
+		rc = write_filled_ahead(w, t, &chunk, &cursor, e);
+	while (rc == 0 && chunk.nrows) {
 		rc = write_rows(w, &chunk, e);
-		chunk.nrows = 0;
+		ps_table_clear(&chunk);
+		if (rc == 0)
+			t->fill(t->fill_ctx, &cursor, &chunk);
 	}
 	ps_table_release(&chunk);
 	return rc < 0 ? -1 : ps_pq_close(w, e);

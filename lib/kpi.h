@@ -4,7 +4,8 @@
  *
  * A table is a schema (struct ps_pq_column, lib/parquet.h) and rows of
  * struct ps_pq_value.  Strings in values are not copied: they must stay
- * valid while the table is used.  Tables own their value array only.
+ * valid while the table is used, or be kept by the table
+ * (ps_table_keep).  Tables own their value array and what they keep.
  */
 #ifndef PS_KPI_H
 #define PS_KPI_H
@@ -29,6 +30,9 @@ struct ps_table {
 	size_t (*fill)(const void *ctx, size_t *cursor,
 		       struct ps_table *chunk);
 	const void *fill_ctx;
+	/* the bytes kept by ps_table_keep: blocks, the last one filling */
+	char **kept;
+	size_t nkept, kept_used;
 };
 
 /* Start an empty table over cols (not copied).  Cannot fail. */
@@ -37,6 +41,17 @@ void ps_table_init(struct ps_table *t, const char *name,
 
 /* Free the values; the table becomes empty.  Cannot fail. */
 void ps_table_release(struct ps_table *t);
+
+/* No rows any more, and nothing kept; the memory stays for the next
+ * rows.  Cannot fail. */
+void ps_table_clear(struct ps_table *t);
+
+/*
+ * A copy of the n bytes at p, owned by t: valid until ps_table_clear or
+ * ps_table_release.  For the strings a fill makes for its rows.  Cannot
+ * fail (out of memory aborts).
+ */
+const char *ps_table_keep(struct ps_table *t, const char *p, size_t n);
 
 /* A streamed table's rows, all into v (it is no longer streamed); other
  * tables are left alone.  Cannot fail (out of memory aborts). */
@@ -79,7 +94,10 @@ int ps_table_num(const struct ps_table *t, size_t i, long col, double *out);
 /*
  * Write t as one Parquet file at path (atomically: hidden temporary name,
  * then rename); a streamed table chunk by chunk, never all its rows in
- * memory.  Returns 0, or -1 with e filled (73/74).
+ * memory.  When its first chunk is large, the next chunks are filled on a
+ * thread of their own while the one before is written: the fill must
+ * then change nothing but its chunk (and *cursor) and read nothing the
+ * caller changes meanwhile.  Returns 0, or -1 with e filled (73/74).
  */
 int ps_table_write_parquet(const struct ps_table *t, const char *path,
 			   enum ps_pq_codec codec, struct ps_error *e);

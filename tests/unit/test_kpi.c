@@ -24,13 +24,15 @@ Test(kpi, quantile_cont_interpolates_like_duckdb)
 	cr_assert_float_eq(ps_kpi_quantile_cont(one, 1, 0.9), 7.0, 1e-12);
 }
 
+/* The columns of the tables below. */
+static const struct ps_pq_column cols[] = {
+	{ "department", PS_PQ_STRING, 0, 0 },
+	{ "census", PS_PQ_INT64, 0, 0 },
+	{ "occupancy_pct", PS_PQ_DOUBLE, 1, 0 },
+};
+
 Test(kpi, table_rows_as_json)
 {
-	static const struct ps_pq_column cols[] = {
-		{ "department", PS_PQ_STRING, 0, 0 },
-		{ "census", PS_PQ_INT64, 0, 0 },
-		{ "occupancy_pct", PS_PQ_DOUBLE, 1, 0 },
-	};
 	struct ps_table t;
 	struct ps_buf b = PS_BUF_INIT;
 	struct ps_pq_value *r;
@@ -64,49 +66,102 @@ static size_t fill3(const void *ctx, size_t *cursor, struct ps_table *t)
 	return k;
 }
 
-/* A streamed table is written chunk by chunk to the same bytes as the
- * same rows held in memory. */
-Test(kpi, streamed_table_writes_the_same_parquet)
+/* The table of tc (ncols) streamed from fill (ctx n) is written to the
+ * same bytes as its rows all in memory (n of them); the memory table is
+ * left in m. */
+static void streamed_equals_in_memory(const struct ps_pq_column *tc,
+				      size_t ncols, size_t (*fill)(const void *,
+				      size_t *, struct ps_table *),
+				      const size_t *n, struct ps_table *m)
 {
-	static const struct ps_pq_column cols[] = {
-		{ "department", PS_PQ_STRING, 0, 0 },
-		{ "census", PS_PQ_INT64, 0, 0 },
-		{ "occupancy_pct", PS_PQ_DOUBLE, 1, 0 },
-	};
-	struct ps_table s, m;
+	struct ps_table s;
 	struct ps_buf a = PS_BUF_INIT, b = PS_BUF_INIT;
 	struct ps_error e = { 0 };
 	char dir[] = "/tmp/test_kpi.XXXXXX", pa[64], pb[64];
-	size_t n = 11;
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(pa, sizeof(pa), "%s/a.parquet", dir);
 	snprintf(pb, sizeof(pb), "%s/b.parquet", dir);
-	ps_table_init(&s, "t", cols, 3);
-	s.fill = fill3;
-	s.fill_ctx = &n;
+	ps_table_init(&s, "t", tc, ncols);
+	s.fill = fill;
+	s.fill_ctx = n;
 	cr_assert_eq(ps_table_write_parquet(&s, pa, PS_PQ_ZSTD, &e), 0,
 		     "%s", e.msg);
 	cr_assert_eq(s.nrows, 0, "a streamed write holds no rows");
-	ps_table_init(&m, "t", cols, 3);
-	m.fill = fill3;
-	m.fill_ctx = &n;
-	ps_table_fill_all(&m);
-	cr_assert_eq(m.nrows, 11);
-	cr_assert_null(m.fill);
-	cr_assert_eq(ps_table_write_parquet(&m, pb, PS_PQ_ZSTD, &e), 0,
+	ps_table_init(m, "t", tc, ncols);
+	m->fill = fill;
+	m->fill_ctx = n;
+	ps_table_fill_all(m);
+	cr_assert_eq(m->nrows, *n);
+	cr_assert_null(m->fill);
+	cr_assert_eq(ps_table_write_parquet(m, pb, PS_PQ_ZSTD, &e), 0,
 		     "%s", e.msg);
-	cr_assert_eq(ps_read_file(pa, &a, 1 << 20, &e), 0, "%s", e.msg);
-	cr_assert_eq(ps_read_file(pb, &b, 1 << 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_read_file(pa, &a, 1 << 24, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_read_file(pb, &b, 1 << 24, &e), 0, "%s", e.msg);
 	cr_assert_eq(a.len, b.len);
 	cr_assert_eq(memcmp(a.data, b.data, a.len), 0);
 	unlink(pa);
 	unlink(pb);
 	rmdir(dir);
 	ps_table_release(&s);
-	ps_table_release(&m);
 	ps_buf_release(&a);
 	ps_buf_release(&b);
+}
+
+/* A streamed table is written chunk by chunk to the same bytes as the
+ * same rows held in memory. */
+Test(kpi, streamed_table_writes_the_same_parquet)
+{
+	struct ps_table m;
+	size_t n = 11;
+
+	streamed_equals_in_memory(cols, 3, fill3, &n, &m);
+	ps_table_release(&m);
+}
+
+/* Chunks of 1,500 rows whose strings the table keeps: made in a local
+ * buffer, one of them larger than a block of kept bytes. */
+static size_t fill_kept(const void *ctx, size_t *cursor, struct ps_table *t)
+{
+	size_t n = *(const size_t *)ctx, k = 0;
+	static char big[300 * 1024];
+
+	for (; *cursor < n && k < 1500; (*cursor)++, k++) {
+		struct ps_pq_value *r = ps_table_add_row(t);
+		char id[48];
+		int l = snprintf(id, sizeof(id), "patient-%zu", *cursor * 7919);
+
+		ps_table_set_s(t, r, 0, ps_table_keep(t, id, (size_t)l),
+			       (size_t)l);
+		ps_table_set_i(t, r, 1, (int64_t)*cursor);
+		if (*cursor == 4321) {
+			memset(big, 'a' + (int)(*cursor % 26), sizeof(big));
+			ps_table_set_s(t, r, 0, ps_table_keep(t, big,
+				       sizeof(big)), sizeof(big));
+		}
+	}
+	return k;
+}
+
+/* A table whose first chunk is large is filled ahead on a thread while
+ * the chunk before is written, its kept strings cleared chunk by chunk:
+ * the same bytes as its rows all in memory. */
+Test(kpi, table_filled_ahead_writes_the_same_parquet)
+{
+	static const struct ps_pq_column kcols[] = {
+		{ "patient_id", PS_PQ_STRING, 0, 0 },
+		{ "n", PS_PQ_INT64, 0, 0 },
+	};
+	struct ps_table m;
+	size_t n = 10000;
+
+	streamed_equals_in_memory(kcols, 2, fill_kept, &n, &m);
+	/* cleared, a table keeps its first block for the next rows */
+	ps_table_clear(&m);
+	cr_assert_eq(m.nrows, 0);
+	cr_assert_eq(m.nkept, 1);
+	cr_assert_eq(memcmp(ps_table_keep(&m, "x", 1), "x", 1), 0);
+	ps_table_release(&m);
 }
 
 static char path[64];
