@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -274,18 +275,66 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* At most this many fsyncs in flight at once (sync_all). */
+#define SYNC_THREADS 8
+
+/* The fds of a sync_all and the next one to take. */
+struct sync_job {
+	const int *fd;
+	int *err;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *sync_worker(void *arg)
+{
+	struct sync_job *j = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
+		j->err[i] = fsync(j->fd[i]) < 0 && errno != EINVAL ? errno : 0;
+	return NULL;
+}
+
+/*
+ * fsync fd[0..n-1], up to SYNC_THREADS at once: a disk serves requests
+ * in flight together, where one after the other each waits for the one
+ * before (no journal commit to share on ext2 or without a journal).
+ * err[i] gets 0 or the errno of fd[i] (EINVAL, fsync of a directory
+ * some file systems refuse, counts as 0).  Cannot fail otherwise: when
+ * no thread can start, the calling thread does it all.
+ */
+static void sync_all(const int *fd, int *err, size_t n)
+{
+	struct sync_job j = { fd, err, n, 0 };
+	pthread_t th[SYNC_THREADS - 1];
+	size_t nth = 0, want = n < SYNC_THREADS ? n : SYNC_THREADS;
+
+	atomic_fetch_add(&fsyncs, n);
+	while (nth + 1 < want &&
+	       pthread_create(&th[nth], NULL, sync_worker, &j) == 0)
+		nth++;
+	sync_worker(&j);
+	while (nth)
+		pthread_join(th[--nth], NULL);
+}
+
 int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
 {
 	char **dirs;
-	size_t i, done = 0;
+	size_t i, done = 0, nd = 0;
+	int *fd = ps_xcalloc(g->n + 1, sizeof(*fd));
+	int *err = ps_xcalloc(g->n + 1, sizeof(*err));
 	int rc = 0;
 
+	for (i = 0; i < g->n; i++)
+		fd[i] = g->f[i].fd;
+	sync_all(fd, err, g->n);
 	for (i = 0; i < g->n && rc == 0; i++) {
 		struct ps_afile *f = &g->f[i];
 
-		atomic_fetch_add(&fsyncs, 1);
-		if (fsync(f->fd) < 0)
-			rc = ps_error_errno(e, PS_EX_IOERR, errno,
+		if (err[i])
+			rc = ps_error_errno(e, PS_EX_IOERR, err[i],
 					    "cannot sync %s", f->path);
 		else if (close(f->fd) < 0)
 			rc = ps_error_errno(e, PS_EX_IOERR, errno,
@@ -306,18 +355,50 @@ int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
 			ps_afile_abort(&g->f[i]);
 		}
 	}
-	/* One fsync per distinct directory. */
+	/* One fsync per distinct directory, all at once. */
 	qsort(dirs, done, sizeof(*dirs), cmp_str);
-	for (i = 0; i < done; i++) {
-		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
-			rc = ps_fsync_dir(dirs[i], e);
-		if (i)
-			free(dirs[i - 1]);
-	}
-	if (done)
-		free(dirs[done - 1]);
+	for (i = 0; i < done; i++)
+		if (i == 0 || strcmp(dirs[i], dirs[nd - 1]))
+			dirs[nd++] = dirs[i];
+		else
+			free(dirs[i]);
+	rc = rc ? rc : ps_fsync_dirs((const char *const *)dirs, nd, e);
+	for (i = 0; i < nd; i++)
+		free(dirs[i]);
 	free(dirs);
+	free(fd);
+	free(err);
 	g->n = 0;
+	return rc;
+}
+
+int ps_fsync_dirs(const char *const *dir, size_t n, struct ps_error *e)
+{
+	int *fd = ps_xcalloc(n + 1, sizeof(*fd));
+	int *err = ps_xcalloc(n + 1, sizeof(*err));
+	size_t i, k = 0;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		fd[i] = open(dir[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd[i] < 0)
+			rc = ps_error_errno(e, PS_EX_IOERR, errno,
+					    "cannot open directory %s",
+					    dir[i]);
+		else
+			k++;
+	}
+	if (rc == 0)
+		sync_all(fd, err, n);
+	for (i = 0; i < k; i++) {
+		if (rc == 0 && err[i])
+			rc = ps_error_errno(e, PS_EX_IOERR, err[i],
+					    "cannot sync directory %s",
+					    dir[i]);
+		close(fd[i]);
+	}
+	free(fd);
+	free(err);
 	return rc;
 }
 

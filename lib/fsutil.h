@@ -24,6 +24,13 @@ int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e);
 /* fsync a directory so renames in it are durable.  Returns 0 or -1 (74). */
 int ps_fsync_dir(const char *dir, struct ps_error *e);
 
+/*
+ * ps_fsync_dir of the n directories dir[0..n-1], several at once (a
+ * disk serves them together).  Returns 0 or -1 (74, the first that
+ * failed).
+ */
+int ps_fsync_dirs(const char *const *dir, size_t n, struct ps_error *e);
+
 /* An output file being written; zero-initialise with PS_AFILE_INIT. */
 struct ps_afile {
 	int fd;
@@ -77,7 +84,9 @@ void ps_afile_abort(struct ps_afile *f);
  * fsync and a directory fsync, i.e. about two journal commits, per file; a
  * group starts writeback of each file when it is added, then at
  * ps_fsgroup_commit fsyncs every file, renames every file into place and
- * fsyncs each distinct directory once, so the journal commits are shared.
+ * fsyncs each distinct directory once, so the journal commits are shared;
+ * the fsyncs go several at once (ps_fsync_dirs), so that without a
+ * journal to share the disk still serves them together.
  * The promise is the one of ps_afile_commit, for every file of the group,
  * when ps_fsgroup_commit returns 0: a file is visible under its final name
  * only once its data is durable.  A group is used from one thread.

@@ -745,8 +745,8 @@ static int cmp_str(const void *a, const void *b)
 static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 {
 	char **d;
-	size_t i, n = 0;
-	int rc = 0;
+	size_t i, k, n = 0;
+	int rc;
 
 	if (!st->nfiles)
 		return 0;
@@ -764,10 +764,13 @@ static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 		d[n++] = s;
 	}
 	qsort(d, n, sizeof(*d), cmp_str);
-	for (i = 0; i < n && rc == 0; i++)
-		if (i == 0 || strcmp(d[i], d[i - 1]))
-			rc = ps_fsync_dir(d[i], e);
-	for (i = 0; i < n; i++)
+	for (i = 0, k = 0; i < n; i++)
+		if (i == 0 || strcmp(d[i], d[k - 1]))
+			d[k++] = d[i];
+		else
+			free(d[i]);
+	rc = ps_fsync_dirs((const char *const *)d, k, e);
+	for (i = 0; i < k; i++)
 		free(d[i]);
 	free(d);
 	return rc;

@@ -392,6 +392,32 @@ Test(fsutil, fsync_dir_and_path_join)
 	free(j);
 }
 
+Test(fsutil, fsync_dirs_syncs_each_and_names_the_one_that_fails)
+{
+	struct ps_error e = { 0, "" };
+	unsigned long long syncs = ps_fs_fsyncs();
+	char *d[12];
+	size_t i;
+
+	for (i = 0; i < 12; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%zu", i);
+		d[i] = in_dir(name);
+		cr_assert_eq(ps_mkdir_p(d[i], 0755, &e), 0);
+	}
+	cr_assert_eq(ps_fsync_dirs((const char *const *)d, 12, &e), 0);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 12);
+	cr_assert_eq(ps_fsync_dirs(NULL, 0, &e), 0);
+	free(d[7]);
+	d[7] = ps_xstrdup("/nonexistent/ps-test");
+	cr_assert_eq(ps_fsync_dirs((const char *const *)d, 12, &e), -1);
+	cr_assert_eq(e.code, 74);
+	cr_assert(strstr(e.msg, "/nonexistent/ps-test"), "%s", e.msg);
+	for (i = 0; i < 12; i++)
+		free(d[i]);
+}
+
 /* Write name with content s into g (opened, written, added). */
 static void group_file(struct ps_fsgroup *g, const char *name, const char *s)
 {
