@@ -413,6 +413,17 @@ Test(time, plain_form_dates_repeated)
 				 (unsigned)ps_rand_below(&r, 1000000));
 		if (k % 97 == 0)
 			a[12] = 'x';
+		if (k % 7 == 0) {
+			/* any byte of the time of day or the fraction (none
+			 * that starts another form the general parser reads,
+			 * such as a zone) */
+			static const char junk[] = "/:;9a0\x7f\xc3";
+			size_t at = 11 + ps_rand_below(&r, frac ? 14 : 8);
+
+			if (at >= 19)
+				at++;	/* the fraction's digits, 20-25 */
+			a[at] = junk[ps_rand_below(&r, sizeof(junk) - 1)];
+		}
 		plain_agrees(a, naive, frac);
 	}
 }
