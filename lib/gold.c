@@ -25,11 +25,23 @@
 /* Keys: an arena of strings and an open-addressing index              */
 /* ------------------------------------------------------------------ */
 
+/* A stored key: its bytes in the arena (arena_key: the length before
+ * them, key_len), its hash.  16 bytes. */
 struct key {
 	const char *p;
-	uint32_t len;
 	uint64_t h;
 };
+
+static size_t key_len(const struct key *k)
+{
+	const unsigned char *u = (const unsigned char *)k->p;
+	uint32_t l;
+
+	if (u[-1] != 255)
+		return u[-1];
+	memcpy(&l, u - 5, 4);
+	return l;
+}
 
 struct arena {
 	char **blk;
@@ -38,23 +50,42 @@ struct arena {
 	size_t left;
 };
 
-static const char *arena_dup(struct arena *a, const char *p, size_t n)
+/* n bytes of a.  Cannot fail. */
+static char *arena_room(struct arena *a, size_t n)
 {
 	char *r;
 
-	if (n + 1 > a->left) {
-		size_t sz = n + 1 > (1u << 20) ? n + 1 : (1u << 20);
+	if (n > a->left) {
+		size_t sz = n > (1u << 20) ? n : (1u << 20);
 
 		a->blk = ps_xrealloc(a->blk, (a->nblk + 1) * sizeof(*a->blk));
 		a->cur = a->blk[a->nblk++] = ps_xmalloc(sz);
 		a->left = sz;
 	}
 	r = a->cur;
-	memcpy(r, p, n);
-	r[n] = '\0';
-	a->cur += n + 1;
-	a->left -= n + 1;
+	a->cur += n;
+	a->left -= n;
 	return r;
+}
+
+/* Key p (n bytes) in a, NUL-terminated, after its length: one byte below
+ * 255, else the 4 bytes of the length and 255 (key_len reads it back).
+ * Cannot fail. */
+static const char *arena_key(struct arena *a, const char *p, size_t n)
+{
+	size_t pre = n < 255 ? 1 : 5;
+	char *r = arena_room(a, pre + n + 1);
+	uint32_t l = (uint32_t)n;
+
+	if (pre == 1) {
+		r[0] = (char)n;
+	} else {
+		memcpy(r, &l, 4);
+		r[4] = (char)255;
+	}
+	memcpy(r + pre, p, n);
+	r[pre + n] = '\0';
+	return r + pre;
 }
 
 static void arena_free(struct arena *a)
@@ -267,7 +298,7 @@ static long index_find(const struct index *x, const char *p, size_t n,
 		if ((v ^ h) >> 32)
 			continue;
 		k = &x->keys[(uint32_t)v - 1];
-		if (k->h == h && k->len == n && !memcmp(k->p, p, n))
+		if (k->h == h && key_len(k) == n && !memcmp(k->p, p, n))
 			return (long)(uint32_t)v - 1;
 	}
 	*slot = s;
@@ -304,8 +335,7 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 		x->cap = x->cap ? x->cap * 2 : 64;
 		x->keys = ps_xrealloc(x->keys, x->cap * sizeof(*x->keys));
 	}
-	x->keys[x->n].p = arena_dup(a, p, n);
-	x->keys[x->n].len = (uint32_t)n;
+	x->keys[x->n].p = arena_key(a, p, n);
 	x->keys[x->n].h = h;
 	x->n++;
 	ps_buf_release(&big);
@@ -349,11 +379,11 @@ static size_t index_text(const struct index *x, size_t i, struct ps_buf *b)
 	size_t at = b->len;
 
 	if (!x->packed) {
-		ps_buf_add(b, k->p, k->len);
+		ps_buf_add(b, k->p, key_len(k));
 		return at;
 	}
-	ps_buf_grow(b, KEY_TEXT_MAX(k->len) + 1);
-	b->len += key_text(k->p, k->len, b->data + at);
+	ps_buf_grow(b, KEY_TEXT_MAX(key_len(k)) + 1);
+	b->len += key_text(k->p, key_len(k), b->data + at);
 	b->data[b->len] = '\0';
 	return at;
 }
@@ -367,14 +397,14 @@ static const char *index_text_in(const struct index *x, size_t i,
 	char b[KEY_UUID_AT + PS_TIME_MAX];
 
 	if (!x->packed) {
-		*len = k->len;
+		*len = key_len(k);
 		return k->p;
 	}
 	if (!k->p[0]) {
-		*len = k->len - 1;
+		*len = key_len(k) - 1;
 		return k->p + 1;	/* tag 0: the text follows */
 	}
-	*len = key_text(k->p, k->len, b);
+	*len = key_text(k->p, key_len(k), b);
 	return ps_table_keep(t, b, *len);
 }
 
@@ -777,7 +807,7 @@ static uint32_t sym(struct ps_gold *g, const char *p, size_t n)
 static const char *symstr(const struct ps_gold *g, uint32_t s, size_t *len)
 {
 	if (len)
-		*len = g->syms.keys[s].len;
+		*len = key_len(&g->syms.keys[s]);
 	return g->syms.keys[s].p;
 }
 
@@ -871,13 +901,13 @@ static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
 static int symcmp(const struct ps_gold *g, uint32_t a, uint32_t b)
 {
 	const struct key *x = &g->syms.keys[a], *y = &g->syms.keys[b];
-	size_t n = x->len < y->len ? x->len : y->len;
+	size_t xl = key_len(x), yl = key_len(y);
 	int c;
 
 	if (a == b)
 		return 0;
-	c = memcmp(x->p, y->p, n);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	c = memcmp(x->p, y->p, xl < yl ? xl : yl);
+	return c ? c : (xl > yl) - (xl < yl);
 }
 
 /*
@@ -1070,7 +1100,7 @@ static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
 	if (di != e->dept) {
 		dk = &g->didx.keys[di];
 		ok = &g->didx.keys[e->dept];
-		return strcmp_n(dk->p, dk->len, ok->p, ok->len);
+		return strcmp_n(dk->p, key_len(dk), ok->p, key_len(ok));
 	}
 	if (pi != e->patient) {
 		struct ps_buf b = PS_BUF_INIT;
@@ -3359,10 +3389,10 @@ static void put_key(struct ps_buf *b, const struct index *x, size_t i)
 {
 	const struct key *k = &x->keys[i];
 
-	ps_thrift_put_varint(b, (uint64_t)k->len + !x->packed);
+	ps_thrift_put_varint(b, (uint64_t)key_len(k) + !x->packed);
 	if (!x->packed)
 		ps_buf_addc(b, 0);
-	ps_buf_add(b, k->p, k->len);
+	ps_buf_add(b, k->p, key_len(k));
 }
 
 /* Encounter i as stored (struct encc, then its extension if any). */
@@ -3430,7 +3460,7 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 	putstr(b, pos, poslen);
 	put32(b, (int32_t)g->syms.n);
 	for (i = 0; i < g->syms.n; i++)
-		putstr(b, g->syms.keys[i].p, g->syms.keys[i].len);
+		putstr(b, g->syms.keys[i].p, key_len(&g->syms.keys[i]));
 	put32(b, (int32_t)g->didx.n);
 	for (i = 0; i < g->didx.n; i++) {
 		put32(b, (int32_t)g->dep[i].name);
@@ -3908,7 +3938,7 @@ void ps_gold_delta(struct ps_gold *g, const char *pos, size_t poslen,
 	put32(b, (int32_t)g->lsym);
 	put32(b, (int32_t)(g->syms.n - g->lsym));
 	for (i = g->lsym; i < g->syms.n; i++)
-		putstr(b, g->syms.keys[i].p, g->syms.keys[i].len);
+		putstr(b, g->syms.keys[i].p, key_len(&g->syms.keys[i]));
 	put32(b, (int32_t)g->ldep);
 	put32(b, (int32_t)(g->didx.n - g->ldep));
 	for (i = g->ldep; i < g->didx.n; i++) {

@@ -23,12 +23,12 @@
  *      the same positions for other tools;
  *   5. the KPI rows and alert transitions on the output.
  *
- * In memory, a patient with one observation costs about 107 bytes (48
- * of state, its key 24, index slots ~17, its id packed in 18 when it is a
- * UUID); an encounter whose records set everything at one event time
- * about 115 (48, 24, ~17, 26 for a UUID or UUID@time id), one with
- * several event times or ED fields 104 more; ids of other forms take
- * their length + 2.
+ * In memory, a patient with one observation costs about 100 bytes (48
+ * of state, its key 16, index slots ~17, its id packed in 19 when it is a
+ * UUID, its length and a NUL included); an encounter whose records set
+ * everything at one event time about 108 (48, 16, ~17, 27 for a UUID or
+ * UUID@time id), one with several event times or ED fields 104 more; ids
+ * of other forms take their length + 3 (+ 7 from 254 bytes on).
  *
  * On start the snapshot and the log records after it are loaded; records
  * at or below the position of their source are skipped.  Upserts are

@@ -1029,6 +1029,51 @@ Test(gold, cancel_admit_removes_the_encounter_in_any_order)
 	}
 }
 
+/* A stored id's length is kept before its bytes, in one byte below 255
+ * and five from 255 on: ids around that bound and far beyond come back
+ * as they came in lookups, tables and a restored snapshot. */
+Test(gold, long_ids_come_back_as_they_came)
+{
+	static const size_t lens[] = { 1, 253, 254, 255, 256, 300, 5000 };
+	const size_t n = sizeof(lens) / sizeof(lens[0]);
+	struct ps_gold *g = ps_gold_new(NULL), *b = ps_gold_new(NULL);
+	struct ps_buf s = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_gold_version v[2];
+	char *ids[sizeof(lens) / sizeof(lens[0])];
+	const char *pos;
+	size_t i, poslen;
+
+	for (i = 0; i < n; i++) {
+		ids[i] = malloc(lens[i] + 1);
+		memset(ids[i], 'a' + (int)i, lens[i]);
+		ids[i][lens[i]] = '\0';
+		ps_buf_reset(&s);
+		ps_buf_addf(&s, "{\"encounter_id\":\"%s\",\"patient_id\":"
+			    "\"%s\",\"gender\":\"Male\",\"age\":40,"
+			    "\"department\":\"ICU\",\"hospital_id\":1,"
+			    "\"admission_time\":\"2026-01-05T10:00:00Z\"}",
+			    ids[i], ids[i]);
+		cr_assert_eq(feed(g, s.data), 1);
+		/* the same again changes nothing: it is found */
+		cr_assert_eq(feed(g, s.data), 0);
+	}
+	ps_buf_reset(&s);
+	cr_assert_eq(ps_gold_npatients(g), n);
+	ps_gold_snapshot(g, "{}", 2, &s);
+	cr_assert_eq(ps_gold_restore(b, s.data, s.len, &pos, &poslen, &e), 0,
+		     "%s", e.msg);
+	assert_same_state(g, b);
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(ps_gold_history(b, ids[i], v, 2), 1, "%zu",
+			     lens[i]);
+		free(ids[i]);
+	}
+	ps_buf_release(&s);
+	ps_gold_free(g);
+	ps_gold_free(b);
+}
+
 /* Patient and encounter ids are stored packed when they are UUIDs or a
  * UUID, '@' and a time in whole seconds (lib/gold.c key_pack): every id
  * comes back as it came in the tables, the snapshot and the lookups,
