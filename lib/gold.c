@@ -3285,24 +3285,57 @@ size_t ps_gold_changed_patients(const struct ps_gold *g,
 	return g->lpat;
 }
 
+/* The sums of every KPI as of now (accumulate); release them with
+ * kctx_release. */
+static void kctx_make(struct kctx *c, struct ps_gold *g, int64_t now,
+		      int64_t window)
+{
+	memset(c, 0, sizeof(*c));
+	c->g = g;
+	c->now = now;
+	c->window = window;
+	c->wide = window > 168 * USEC_HOUR ? window : 168 * USEC_HOUR;
+	c->nd = g->didx.n;
+	c->ns = g->syms.n;
+	c->base = (long long)((now - window >= 0 ? now - window :
+			       now - window - USEC_HOUR + 1) / USEC_HOUR);
+	c->nh = (size_t)(now / USEC_HOUR - c->base) + 1;
+	accumulate(c);
+}
+
+static void kctx_release(struct kctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nd; i++) {
+		free(c->da[i].waits);
+		free(c->da[i].hours);
+		free(c->da[i].d2r.v);
+		free(c->da[i].los_dis.v);
+		free(c->da[i].los_adm.v);
+		free(c->da[i].board.v);
+	}
+	free(c->da);
+	free(c->los);
+	free(c->demo);
+	free(c->vol);
+}
+
+void ps_gold_kpi_warm(struct ps_gold *g, int64_t now, int64_t window)
+{
+	struct kctx c;
+
+	kctx_make(&c, g, now, window);
+	kctx_release(&c);
+}
+
 void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 		    struct ps_table *t, size_t *nt)
 {
 	struct kctx c;
 	size_t i;
 
-	memset(&c, 0, sizeof(c));
-	c.g = g;
-	c.now = now;
-	c.window = window;
-	c.wide = window > 168 * USEC_HOUR ? window : 168 * USEC_HOUR;
-	c.nd = g->didx.n;
-	c.ns = g->syms.n;
-	c.base = (long long)((now - window >= 0 ? now - window :
-			      now - window - USEC_HOUR + 1) / USEC_HOUR);
-	c.nh = (size_t)(now / USEC_HOUR - c.base) + 1;
-	accumulate(&c);
-
+	kctx_make(&c, g, now, window);
 	ps_table_init(&t[0], "dim_patient", dim_patient_cols,
 		      NCOLS(dim_patient_cols));
 	t[0].fill = dim_patient_fill;
@@ -3314,18 +3347,7 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 		sort_table(&t[i + 1]);
 	}
 	*nt = NKPI + 1;
-	for (i = 0; i < c.nd; i++) {
-		free(c.da[i].waits);
-		free(c.da[i].hours);
-		free(c.da[i].d2r.v);
-		free(c.da[i].los_dis.v);
-		free(c.da[i].los_adm.v);
-		free(c.da[i].board.v);
-	}
-	free(c.da);
-	free(c.los);
-	free(c.demo);
-	free(c.vol);
+	kctx_release(&c);
 }
 
 /* ------------------------------------------------------------------ */

@@ -219,6 +219,13 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 size_t ps_gold_kpi_visited(const struct ps_gold *g);
 
 /*
+ * Make the KPIs' sums of the settled encounters as of now (what the
+ * next ps_gold_tables at now or later then need not do): at start, so
+ * that the first commit costs what it changes.  Cannot fail.
+ */
+void ps_gold_kpi_warm(struct ps_gold *g, int64_t now, int64_t window);
+
+/*
  * The admission days (days since the epoch) whose fact rows changed since
  * the last call, sorted and distinct (malloc'd: free it; NULL when *n is
  * 0).  The set is then empty again.  Cannot fail.

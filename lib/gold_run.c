@@ -1487,6 +1487,9 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	ps_log(PS_INFO, "state loaded",
 	       PS_I("patients", ps_gold_npatients(r.g)),
 	       PS_I("encounters", ps_gold_nencounters(r.g)));
+	if (ps_gold_nencounters(r.g))
+		ps_gold_kpi_warm(r.g, o->now != PS_GOLD_NULL ? o->now :
+				 ps_time_now(), o->window);
 	r.last_commit = ps_mono();
 	if (o->catch_up && catch_up(&r, e) < 0)
 		goto done;
