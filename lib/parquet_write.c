@@ -1304,7 +1304,8 @@ static void push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
  * Append one entry to column c: levels rep and def, and when def is the
  * column's maximum the value (state, s); returns its plain size.
  */
-static size_t push_entry(struct ps_pq_writer *w, struct wcol *c, int rep,
+static inline __attribute__((always_inline))
+size_t push_entry(struct ps_pq_writer *w, struct wcol *c, int rep,
 			 int def, int state, const struct slot *s)
 {
 	struct stats *st = &c->pst;
