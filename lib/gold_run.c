@@ -932,6 +932,14 @@ static int commit(struct run *r, struct ps_error *e)
 	       PS_I("bytes", ps_fs_bytes_written() - b0),
 	       PS_I("fsyncs", ps_fs_fsyncs() - f0),
 	       PS_I("state_bytes", r->state_bytes));
+	/* the tables' checkpoints, once the records are out */
+	t0 = ps_mono();
+	f0 = ps_fs_fsyncs();
+	ps_stage_maintain(r->stage);
+	if (ps_fs_fsyncs() != f0)
+		ps_log(PS_DEBUG, "checkpoints", PS_I("us", (ps_mono() - t0) *
+						     1e6),
+		       PS_I("fsyncs", ps_fs_fsyncs() - f0));
 	rc = 0;
 out:
 	if (rc < 0)

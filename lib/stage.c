@@ -33,6 +33,9 @@ struct dtable {
 	int64_t txn;			/* numbered: its TOOL/STREAM txn */
 	int64_t own;			/* the version this process wrote
 					   last, or -1 */
+	int64_t due, due_ms;		/* numbered: a checkpoint version
+					   to maintain after the commit, or
+					   0; its commit time */
 	struct ps_delta_commit *c;	/* the open commit, made at commit */
 };
 
@@ -903,9 +906,28 @@ static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
 	if (ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0)
 		return -1;
 	hook(st, "table");
-	if (v > 0 && v % PS_DELTA_CHECKPOINT_INTERVAL == 0)
-		maintain(st, dt, v, now);
+	if (v > 0 && v % PS_DELTA_CHECKPOINT_INTERVAL == 0) {
+		if (!st->o.numbered) {
+			maintain(st, dt, v, now);
+		} else {
+			dt->due = v;	/* ps_stage_maintain */
+			dt->due_ms = now;
+		}
+	}
 	return 0;
+}
+
+void ps_stage_maintain(struct ps_stage *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->o.ndelta; i++) {
+		struct dtable *dt = &st->dt[i];
+
+		if (dt->due > 0)
+			maintain(st, dt, dt->due, dt->due_ms);
+		dt->due = 0;
+	}
 }
 
 /*
@@ -970,6 +992,7 @@ static int save_positions(struct ps_stage *st, struct ps_error *e)
 int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		    ps_stage_fn emit, void *ctx, struct ps_error *e)
 {
+	ps_stage_maintain(st);	/* what the caller left of the last one */
 	if (sync_dirs(st, e) < 0 ||
 	    (st->o.numbered && commit_numbered(st, e) < 0)) {
 		ps_stage_abort(st);

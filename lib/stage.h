@@ -60,6 +60,9 @@
  * the table is vacuumed (ps_delta_vacuum, files removed longer ago than
  * ps_stage_opts.keep_removed) and checkpointed without their tombstones:
  * a table rewritten at every commit would otherwise pile up removed files.
+ * With numbered commits that maintenance is left to ps_stage_maintain,
+ * after step 5: every table comes due at the same commit, and their
+ * checkpoints would hold that commit's records back.
  *
  * Several writers (ps_stage_open_shared; Delta tables, positioned
  * sources only).  Each holds the stream's lock shared (lib/lake.h: a
@@ -260,6 +263,15 @@ void ps_stage_set_position(struct ps_stage *st, const char *source,
  */
 int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		    ps_stage_fn emit, void *ctx, struct ps_error *e);
+
+/*
+ * Numbered commits: vacuum and checkpoint the tables whose version in
+ * the last commit was due a checkpoint (see above), for a caller once
+ * that commit's records are out; the next ps_stage_commit does it first
+ * otherwise.  A failure is logged (the commit stands, the next
+ * checkpoint tries again).  Cannot fail.
+ */
+void ps_stage_maintain(struct ps_stage *st);
 
 /* Drop the open commit: remove its files, forget its positions. */
 void ps_stage_abort(struct ps_stage *st);
