@@ -525,11 +525,13 @@ void ps_envelope_format(struct ps_buf *b, const struct ps_envelope *env)
 			ps_buf_addc(b, '"');
 		}
 	}
-	if (ps_utf8_valid_prefix(env->payload, env->payload_len) ==
-	    env->payload_len) {
-		ps_buf_adds(b, ",\"payload\":");
-		ps_json_add_str(b, env->payload, env->payload_len);
-	} else {
+	/* Written as a string; when that had to replace bytes that are not
+	 * UTF-8 (the same test as ps_utf8_valid_prefix), taken back and
+	 * written as base64. */
+	n = b->len;
+	ps_buf_adds(b, ",\"payload\":");
+	if (ps_json_add_str(b, env->payload, env->payload_len)) {
+		b->len = n;
 		ps_buf_adds(b, ",\"payload_b64\":\"");
 		ps_base64_encode(b, env->payload, env->payload_len);
 		ps_buf_addc(b, '"');

@@ -133,6 +133,15 @@ Test(envelope, exact_format)
 		"{\"source\":\"kafka:t/0\",\"position\":7,"
 		"\"ingest_time\":\"2026-11-24T06:12:22.123456Z\","
 		"\"payload_b64\":\"/w==\"}\n");
+	/* after a line already in b, a byte that is not UTF-8 at the end
+	 * of a longer payload: all of it as base64 */
+	env.payload = "{\"a\":\"\xc3\xa9\"}\xc3";
+	env.payload_len = 11;
+	ps_envelope_format(&b, &env);
+	cr_assert_str_eq(strchr(b.data, '\n') + 1,
+		"{\"source\":\"kafka:t/0\",\"position\":7,"
+		"\"ingest_time\":\"2026-11-24T06:12:22.123456Z\","
+		"\"payload_b64\":\"eyJhIjoiw6kifcM=\"}\n");
 	ps_buf_release(&b);
 }
 
