@@ -1153,7 +1153,13 @@ struct ps_delta_commit {
 	size_t nadds, nremoves;
 	struct ps_delta_txn *txns;
 	size_t ntxns;
+	int defer_dir_sync;	/* ps_delta_commit_defer_dir_sync */
 };
+
+void ps_delta_commit_defer_dir_sync(struct ps_delta_commit *c)
+{
+	c->defer_dir_sync = 1;
+}
 
 struct ps_delta_commit *ps_delta_commit_new(const char *operation,
 					    int64_t read_version)
@@ -1544,7 +1550,8 @@ int ps_delta_commit_write(const char *dir, struct ps_delta_commit *c,
 			rc = -1;
 			break;
 		}
-		rc = ps_afile_commit_new(&f, e);
+		rc = c->defer_dir_sync && !c->create ?
+		     ps_afile_link_new(&f, e) : ps_afile_commit_new(&f, e);
 		if (rc <= 0)
 			break;
 		/* Version v is someone else's. */

@@ -182,6 +182,14 @@ struct ps_delta_commit *ps_delta_commit_new(const char *operation,
 void ps_delta_commit_free(struct ps_delta_commit *c);
 
 /*
+ * ps_delta_commit_write of c (unless it creates the table) leaves the
+ * fsync of _delta_log to the caller (ps_fsync_dirs of many tables' logs
+ * at once): the version is visible when it returns, and durable once the
+ * caller synced the directory.  Cannot fail.
+ */
+void ps_delta_commit_defer_dir_sync(struct ps_delta_commit *c);
+
+/*
  * Make c create the table: protocol (1, 2) and metaData with table_id
  * (NULL: a random UUID), the schema of cols and partition columns part
  * (which must be among cols).  Strings are copied.  Returns 0, or -1 with

@@ -206,7 +206,9 @@ int ps_afile_commit(struct ps_afile *f, struct ps_error *e)
 	return afile_finish(f, e);
 }
 
-int ps_afile_commit_new(struct ps_afile *f, struct ps_error *e)
+/* fsync f and link it to its final name (put-if-absent); f is released
+ * unless that returns 0. */
+static int afile_link(struct ps_afile *f, struct ps_error *e)
 {
 	if (afile_seal(f, e))
 		return -1;
@@ -221,7 +223,23 @@ int ps_afile_commit_new(struct ps_afile *f, struct ps_error *e)
 				      "%s", f->path);
 	}
 	unlink(f->tmp);
-	return afile_finish(f, e);
+	return 0;
+}
+
+int ps_afile_link_new(struct ps_afile *f, struct ps_error *e)
+{
+	int rc = afile_link(f, e);
+
+	if (rc == 0)
+		afile_release(f);
+	return rc;
+}
+
+int ps_afile_commit_new(struct ps_afile *f, struct ps_error *e)
+{
+	int rc = afile_link(f, e);
+
+	return rc ? rc : afile_finish(f, e);
 }
 
 int ps_afile_commit_as(struct ps_afile *f, const char *path,

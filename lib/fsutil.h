@@ -68,6 +68,14 @@ int ps_afile_commit(struct ps_afile *f, struct ps_error *e);
 int ps_afile_commit_new(struct ps_afile *f, struct ps_error *e);
 
 /*
+ * ps_afile_commit_new without the fsync of the directory: the name is
+ * visible, its content durable, the name itself durable only once the
+ * caller fsyncs the directory (ps_fsync_dirs, for the logs of many
+ * tables at once).  Same returns.
+ */
+int ps_afile_link_new(struct ps_afile *f, struct ps_error *e);
+
+/*
  * Like ps_afile_commit, but the final name is path instead of the name
  * given to ps_afile_open (for files whose name depends on their content).
  * path must be in the same directory.  Returns 0 or -1; f is released.

@@ -865,6 +865,8 @@ static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
 	if (st->shared && ps_delta_snapshot_update(dt->t.dir, &dt->snap, e) < 0)
 		return -1;
 	dt->c = ps_delta_commit_new("WRITE", dt->snap.version);
+	if (seq > 0)
+		ps_delta_commit_defer_dir_sync(dt->c);	/* commit_numbered */
 	if (dt->snap.version < 0)
 		rc = ps_delta_commit_create(dt->c, NULL, dt->t.cols,
 					    dt->t.ncols, dt->t.part,
@@ -955,18 +957,31 @@ static int commit_delta(struct ps_stage *st, struct ps_error *e)
  */
 static int commit_numbered(struct ps_stage *st, struct ps_error *e)
 {
-	size_t i;
+	size_t i, k;
+
+	char **logs = ps_xcalloc(st->o.ndelta + 1, sizeof(*logs));
+	int rc = 0;
 
 	hook(st, "data");
 	st->seq++;
 	st->last_ok = 0;
-	for (i = 0; i < st->o.ndelta; i++) {
-		if (commit_table(st, &st->dt[i], st->seq, e) < 0)
-			return -1;
-		st->dt[i].txn = st->seq;
+	for (i = 0; i < st->o.ndelta && rc == 0; i++) {
+		rc = commit_table(st, &st->dt[i], st->seq, e);
+		if (rc == 0)
+			st->dt[i].txn = st->seq;
 	}
-	st->last_ok = st->seq;
-	return 0;
+	/* the tables' log entries, visible one after the other, made
+	 * durable together (before the state, which counts on them) */
+	for (k = 0; k < i; k++)
+		logs[k] = ps_path_join(st->dt[k].t.dir, "_delta_log");
+	if (ps_fsync_dirs((const char *const *)logs, i, rc ? NULL : e) < 0)
+		rc = -1;
+	for (k = 0; k < i; k++)
+		free(logs[k]);
+	free(logs);
+	if (rc == 0)
+		st->last_ok = st->seq;
+	return rc;
 }
 
 /* Step 4 without Delta tables, or with numbered commits: the positions

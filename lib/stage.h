@@ -45,7 +45,8 @@
  * action with appId "TOOL/STREAM" whose version is the commit's number
  * (1 for new tables, else one more than the highest such txn of any of
  * the tables, so that it never repeats even after a crash between two
- * tables); 3. the state; 4. the commit point, LAKE/_state/TOOL/
+ * tables; the log directories synced together after the last one); 3.
+ * the state; 4. the commit point, LAKE/_state/TOOL/
  * STREAM.json; 5. the records.  A table is created by its first commit
  * (version 0 holds protocol, metaData and that commit).  Data files are
  * new files named part-N.parquet (N the commit number in 20 digits,

@@ -418,6 +418,29 @@ Test(fsutil, fsync_dirs_syncs_each_and_names_the_one_that_fails)
 		free(d[i]);
 }
 
+Test(fsutil, link_new_leaves_the_directory_sync_to_the_caller)
+{
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+	char *p = in_dir("log.json");
+	unsigned long long syncs;
+
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0);
+	cr_assert_eq(ps_afile_write(&f, "{}", 2, &e), 0);
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_afile_link_new(&f, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 1, "the file, not its directory");
+	cr_assert_eq(f.fd, -1);
+	assert_content(p, "{}", 2);
+	cr_assert_eq(hidden_files(dir), 0);
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0);
+	cr_assert_eq(ps_afile_write(&f, "[]", 2, &e), 0);
+	cr_assert_eq(ps_afile_link_new(&f, &e), 1, "never replaces");
+	assert_content(p, "{}", 2);
+	cr_assert_eq(hidden_files(dir), 0);
+	free(p);
+}
+
 /* Write name with content s into g (opened, written, added). */
 static void group_file(struct ps_fsgroup *g, const char *name, const char *s)
 {
