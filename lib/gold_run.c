@@ -485,14 +485,37 @@ static int write_range_part(void *ctx, int32_t day, const struct ps_table *t)
  * ranges that hold a changed or new encounter (struct range); else the
  * days whole.
  */
+/* A range (by index) and an admission day of one of its encounters. */
+struct rday {
+	size_t range;
+	int32_t day;
+};
+
+static int cmp_rday(const void *a, const void *b)
+{
+	const struct rday *x = a, *y = b;
+
+	if (x->range != y->range)
+		return x->range < y->range ? -1 : 1;
+	return (x->day > y->day) - (x->day < y->day);
+}
+
+/*
+ * The fact's files of the changed days: when this process (or the run
+ * whose ranges it took up) wrote the current version, the files of the
+ * ranges that hold a changed or new encounter (struct range), each only
+ * on the days of those encounters and the days encounters left; else
+ * the n changed days whole.
+ */
 static int write_fact(struct run *r, struct part_ctx *pc, const int32_t *days,
 		      size_t n, int64_t now)
 {
 	struct ranges *rs = &r->er;
-	size_t ne = ps_gold_nencounters(r->g), nt, i, end, nl, nb;
+	size_t ne = ps_gold_nencounters(r->g), nt, i, k, end, nl, nrd = 0;
 	const uint32_t *tp;
 	unsigned char *dirty;
-	int32_t *left = ps_gold_take_left(r->g, &nl), *bd;
+	int32_t *left = ps_gold_take_left(r->g, &nl), *rd;
+	struct rday *pairs;
 	int rc = 0;
 
 	end = rs->n ? rs->v[rs->n - 1].hi : 0;
@@ -506,32 +529,43 @@ static int write_fact(struct run *r, struct part_ctx *pc, const int32_t *days,
 		return ps_gold_fact_each(r->g, days, n, now, write_part, pc);
 	}
 	dirty = ranges_dirty(rs, ne, end, tp, nt);
-	/* the base range (large) only on the days of its changed
-	 * encounters and the days encounters left */
-	bd = ps_xmalloc((nt + nl + 1) * sizeof(*bd));
-	nb = 0;
-	for (i = 0; i < nt; i++)
-		if (tp[i] < rs->v[0].hi)
-			bd[nb++] = ps_gold_encounter_day(r->g, tp[i]);
-	for (i = 0; i < nl; i++)
-		bd[nb++] = left[i];
-	qsort(bd, nb, sizeof(*bd), cmp_day);
-	for (i = 0, nl = 0; i < nb; i++)
-		if (!nl || bd[nl - 1] != bd[i])
-			bd[nl++] = bd[i];
-	for (i = 0; i < rs->n && rc == 0; i++) {
-		struct range_ctx c = { pc, &rs->v[i] };
-		int base = rs->v[i].base;
+	/* each changed or new encounter's (range, day) */
+	pairs = ps_xmalloc((nt + ne - end + 1) * sizeof(*pairs));
+	for (i = 0; i < nt + ne - end; i++) {
+		size_t ix = i < nt ? tp[i] : end + (i - nt);
+		const struct range *p = bsearch(&ix, rs->v, rs->n,
+						sizeof(*rs->v), cmp_range);
 
-		if (dirty[i] && (base ? nl : n))
-			rc = ps_gold_fact_range(r->g, base ? bd : days,
-						base ? nl : n, rs->v[i].lo,
-						rs->v[i].hi, now,
-						write_range_part, &c);
+		if (p) {
+			pairs[nrd].range = (size_t)(p - rs->v);
+			pairs[nrd++].day = ps_gold_encounter_day(r->g, ix);
+		}
+	}
+	qsort(pairs, nrd, sizeof(*pairs), cmp_rday);
+	rd = ps_xmalloc((nrd + nl + 1) * sizeof(*rd));
+	for (i = 0, k = 0; i < rs->n && rc == 0; i++) {
+		struct range_ctx c = { pc, &rs->v[i] };
+		size_t m = 0, j, u;
+
+		for (; k < nrd && pairs[k].range < i; k++)
+			;
+		for (; k < nrd && pairs[k].range == i; k++)
+			rd[m++] = pairs[k].day;
+		if (!dirty[i] || !(m + nl))
+			continue;
+		for (j = 0; j < nl; j++)
+			rd[m++] = left[j];
+		qsort(rd, m, sizeof(*rd), cmp_day);
+		for (j = 0, u = 0; j < m; j++)
+			if (!u || rd[u - 1] != rd[j])
+				rd[u++] = rd[j];
+		rc = ps_gold_fact_range(r->g, rd, u, rs->v[i].lo,
+					rs->v[i].hi, now, write_range_part, &c);
 	}
 	free(dirty);
 	free(left);
-	free(bd);
+	free(pairs);
+	free(rd);
 	return rc;
 }
 

@@ -70,6 +70,25 @@ check 'one process, many commits: only the changed files rewritten, the same row
 	files=$(active M dim_patient) &&
 	[ "$files" -gt 2 ] && [ "$n" -gt "$files" ] && [ "$rows" -gt 0 ]'
 
+# rec ENC DAY [DISCHARGE-TIME]: a record of encounter ENC admitted on
+# 2026-01-0DAY (discharged then, when given)
+rec() {
+	if [ $# -eq 3 ]; then ty=DISCHARGE t=$3 d="\"$3\""
+	else ty=ADMIT t=2026-01-0$2T08:00:00Z d=null; fi
+	printf '{"encounter_id":"%s","patient_id":"p%s","gender":"Male","age":40,"department":"ICU","hospital_id":1,"event_type":"%s","event_time":"%s","admission_time":"2026-01-0%sT08:00:00Z","discharge_time":%s}\n' \
+		"$1" "$1" "$ty" "$t" "$2" "$d"
+}
+check 'a commit replaces a range'"'"'s files only on the days of its changed encounters' '
+	{ rec e1 1; rec e2 2; rec e3 3; rec e4 2; rec e5 3; rec e6 1
+	  rec e4 2 2026-01-04T08:00:00Z; rec e3 3 2026-01-04T09:00:00Z
+	  rec e1 1 2026-01-04T10:00:00Z; } >r.ndjson &&
+	ps-gold -L R --now $NOW --no-catch-up --commit-records 3 <r.ndjson >/dev/null 2>r.err &&
+	v=R/gold/fact_patient_flow/_delta_log/00000000000000000002.json &&
+	# the base range on days 1 and 3, the second range on day 2 only
+	[ $(grep -c "\"add\"" $v) -eq 3 ] &&
+	jq -r ".add.path // empty" $v | cut -d/ -f1 | sort | tr "\n" " " >r.days &&
+	[ "$(cat r.days)" = "admission_date=2026-01-01 admission_date=2026-01-02 admission_date=2026-01-03 " ]'
+
 # Wait (at most 60 s) until ps-gold logged $2 commits in $1.
 commits_at() {
 	i=0
