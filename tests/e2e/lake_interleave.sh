@@ -45,7 +45,8 @@ for point in file:3 file:4 state:2 commit:2 emit:2; do
 		ps-silver -L L --catch-up -n 2>s1.err &&
 		kill -CONT $bp && wait $bp &&
 		ps-silver -L L --catch-up -n 2>s2.err &&
-		silver_rows L >l.rows && cmp ref.rows l.rows'
+		silver_rows L >l.rows && cmp ref.rows l.rows ||
+		{ tail -n 3 b.err s1.err s2.err; false; }'
 done
 
 # silver -> gold, and silver -> ps-upload: both read while silver is
@@ -77,7 +78,8 @@ for point in file:3 file:25 state:2 commit:2; do
 		[ $(wc -l <up.silver) -lt $( (cd L && find silver -name "part-*.parquet") | wc -l) ] &&
 		kill -CONT $sp && wait $sp &&
 		ps-gold -L L --now $NOW --catch-up >/dev/null 2>g2.err &&
-		gold_snapshot L l.snap && cmp ref.snap l.snap'
+		gold_snapshot L l.snap && cmp ref.snap l.snap ||
+		{ tail -n 3 s.err g1.err up.err g2.err; false; }'
 done
 
 # Single stages killed (SIGKILL, not the whole pipeline) at random moments;
