@@ -87,11 +87,6 @@ static ssize_t timed_read(void *ctx, void *buf, size_t n)
 	for (;;) {
 		int ms = 1000, pr;
 
-		if (ps_stop_requested) {
-			t->wake = 1;
-			errno = EINTR;
-			return -1;
-		}
 		if (t->deadline > 0) {
 			double left = t->deadline - ps_mono();
 
@@ -104,7 +99,11 @@ static ssize_t timed_read(void *ctx, void *buf, size_t n)
 			if (ms > 1000)
 				ms = 1000;
 		}
-		pr = poll(&pfd, 1, ms);
+		pr = ps_poll_stop(&pfd, 1, ms);
+		if (pr < 0 && errno == EINTR && ps_stop_requested) {
+			t->wake = 1;
+			return -1;
+		}
 		if (pr < 0 && errno != EINTR)
 			return -1;
 		if (pr > 0)

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,42 @@ static void on_stop(int sig)
 volatile int *ps_stop_flag(void)
 {
 	return &stop_flag;
+}
+
+void ps_stop_signals_block(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+int ps_poll_stop(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	struct timespec ts, *tp = NULL;
+	sigset_t old;
+	int rc, err;
+
+	ps_stop_signals_block(&old);
+	if (ps_stop_requested) {
+		rc = -1;
+		err = EINTR;
+	} else {
+		if (timeout_ms >= 0) {
+			ts.tv_sec = timeout_ms / 1000;
+			ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+			tp = &ts;
+		}
+		/* the old mask, SIGINT and SIGTERM unblocked, only while
+		 * ppoll waits: a signal pending at the call ends it at once */
+		rc = ppoll(fds, n, tp, &old);
+		err = errno;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return rc;
 }
 
 void ps_init(const char *tool_name)

@@ -11,6 +11,7 @@
 #ifndef PS_CLI_H
 #define PS_CLI_H
 
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,6 +86,26 @@ void ps_init(const char *tool_name);
 extern volatile sig_atomic_t ps_stop_requested;
 /* The same flag for APIs that take a volatile int * (ps_ndjson). */
 volatile int *ps_stop_flag(void);
+
+/*
+ * Block SIGINT and SIGTERM in the calling thread, the previous mask in
+ * *old (restore it with pthread_sigmask(SIG_SETMASK, old, NULL)).  A
+ * thread started meanwhile inherits the mask, so those signals go to the
+ * threads that wait for input.  Cannot fail.
+ */
+void ps_stop_signals_block(sigset_t *old);
+
+/*
+ * poll(2) that a stop request always ends: SIGINT and SIGTERM are blocked
+ * while ps_stop_requested is checked and unblocked only inside ppoll(2),
+ * so a signal that came before the wait (caught by any thread) or comes
+ * during it is never lost.  timeout_ms < 0 waits without a limit.
+ * Returns poll's result: > 0 ready, 0 timed out, or -1 with errno; -1
+ * with EINTR when a stop is requested (then ps_stop_requested is set) or
+ * another signal's handler ran.  A thread that blocks both signals (its
+ * mask at the call) is not woken by them.
+ */
+int ps_poll_stop(struct pollfd *fds, nfds_t n, int timeout_ms);
 
 /*
  * Flush and close stdout.  Returns rc, or PS_EX_IOERR (logging why) when a

@@ -1266,12 +1266,16 @@ static ssize_t idle_read(void *ctx, void *buf, size_t n)
 
 			ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
 		}
-		pr = poll(&pfd, 1, ms);
+		/* a stop requested during a commit (or caught by one of
+		 * its threads) ends the wait too, not only one during it */
+		pr = ps_poll_stop(&pfd, 1, ms);
 		if (pr < 0 && errno == EINTR) {
 			if (ps_stop_requested)
 				return -1;
 			continue;
 		}
+		if (pr < 0)
+			return -1;
 		if (pr == 0) {
 			if (commit(r, &r->cerr) < 0) {
 				r->commit_failed = 1;

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "fsutil.h"
 #include "gzpool.h"
 #include "banned.h"
@@ -196,6 +197,7 @@ static void *worker(void *arg)
 struct ps_gzpool *ps_gzpool_new(int threads, int level, struct ps_error *e)
 {
 	struct ps_gzpool *p = ps_xcalloc(1, sizeof(*p));
+	sigset_t old;
 	int i;
 
 	p->threads = threads < 0 ? 0 : threads;
@@ -216,14 +218,20 @@ struct ps_gzpool *ps_gzpool_new(int threads, int level, struct ps_error *e)
 		return p;
 	}
 	p->tid = ps_xcalloc((size_t)p->threads, sizeof(*p->tid));
+	/* the workers live as long as the pool: SIGINT and SIGTERM go to
+	 * the thread that waits for input (ps_poll_stop), not to them */
+	ps_stop_signals_block(&old);
 	for (i = 0; i < p->threads; i++) {
-		if (pthread_create(&p->tid[i], NULL, worker, p) != 0) {
-			ps_error_set(e, PS_EX_SOFTWARE,
-				     "cannot start compression thread");
-			ps_gzpool_free(p);
-			return NULL;
-		}
+		if (pthread_create(&p->tid[i], NULL, worker, p) != 0)
+			break;
 		p->started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->started < p->threads) {
+		ps_error_set(e, PS_EX_SOFTWARE,
+			     "cannot start compression thread");
+		ps_gzpool_free(p);
+		return NULL;
 	}
 	return p;
 }

@@ -14,7 +14,8 @@
  * Files go through lib/fsutil.h (hidden temporary name, fsync, rename), so
  * a reader never sees a partial file.
  *
- * Threads: the pool's worker threads only compress; the calling thread
+ * Threads: the pool's worker threads only compress (SIGINT and SIGTERM
+ * blocked: they go to the tool's other threads); the calling thread
  * writes every compressed chunk to its file, in the order the chunks were
  * submitted.  Memory is bounded: at most 2 * threads + 2 chunks are in
  * flight, after which a write waits for the oldest.  A pool and its files

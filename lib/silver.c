@@ -1979,11 +1979,6 @@ static ssize_t poll_read(void *ctx, void *buf, size_t n)
 	for (;;) {
 		int timeout = -1, r;
 
-		if (ps_stop_requested) {
-			c->wake = 1;
-			errno = EINTR;
-			return -1;
-		}
 		if (s->cur->nrec) {
 			double left = s->cur->started + s->o->flush_interval -
 				      ps_mono();
@@ -1995,7 +1990,11 @@ static ssize_t poll_read(void *ctx, void *buf, size_t n)
 			}
 			timeout = (int)(left * 1000) + 1;
 		}
-		r = poll(&pfd, 1, timeout);
+		r = ps_poll_stop(&pfd, 1, timeout);
+		if (r < 0 && errno == EINTR && ps_stop_requested) {
+			c->wake = 1;
+			return -1;
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -2348,17 +2347,14 @@ int ps_silver_run(const struct ps_silver_opts *o, int in_fd,
 	rc = setup(s, o, e);
 	if (!rc) {
 		pthread_t prod;
-		sigset_t set, old;
+		sigset_t old;
 
 		if (pthread_create(&prod, NULL, producer_main, s) != 0) {
 			rc = ps_error_set(e, PS_EX_SOFTWARE,
 					  "cannot start the reader thread");
 		} else {
 			/* Signals go to the reader, whose reads they end. */
-			sigemptyset(&set);
-			sigaddset(&set, SIGINT);
-			sigaddset(&set, SIGTERM);
-			pthread_sigmask(SIG_BLOCK, &set, &old);
+			ps_stop_signals_block(&old);
 			commit_loop(s);
 			pthread_join(prod, NULL);
 			pthread_sigmask(SIG_SETMASK, &old, NULL);

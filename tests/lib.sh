@@ -53,6 +53,16 @@ add_cancels() {
 	else empty end)'
 }
 
+# The test builds of the lake writers (make build/test-bin/TOOL): lib/stage.h's
+# PS_TEST_STOP pause points.  need_test_builds TOOL...: ends the suite
+# (one FAIL line) when one of them is missing.
+TB=$TOP/build/test-bin
+need_test_builds() {
+	for _t in "$@"; do
+		[ -x "$TB/$_t" ] || { echo "FAIL - $TB/$_t missing (make $TB/$_t)"; exit 1; }
+	done
+}
+
 # wait_stopped PID: wait (up to 20 s) until process PID is stopped by a
 # test hook (PS_TEST_STOP, lib/stage.h: it stops itself with SIGSTOP).
 wait_stopped() {

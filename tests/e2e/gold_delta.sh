@@ -8,13 +8,12 @@
 # a restart gives tables equal row for row to an uninterrupted run, with
 # no file left that no version references.
 . "$(dirname "$0")/../lib.sh"
-TB=$TOP/build/test-bin
 PY=$("$TOP/scripts/pyenv.sh" delta) || { echo "FAIL - no Python venv with deltalake"; exit 1; }
 G="$PY $TOP/tests/e2e/gold_delta.py"
 T=2026-06-01T00:00:00Z
 NOW=2026-03-01T12:00:00Z
 cd "$TMPD" || exit 1
-[ -x "$TB/ps-gold" ] || { echo "FAIL - $TB/ps-gold missing (make $TB/ps-gold)"; exit 1; }
+need_test_builds ps-gold
 
 ps-simulate -m realistic --count 8000 --seed 4 --start 2026-01-01T00:00:00Z 2>/dev/null |
 	ps-bronze -L S --ingest-time $T 2>/dev/null |

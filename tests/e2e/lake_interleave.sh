@@ -8,13 +8,10 @@
 # the pipeline restarted as the man pages say.  Every lake must end equal
 # to an uninterrupted run.
 . "$(dirname "$0")/../lib.sh"
-TB=$TOP/build/test-bin
+need_test_builds ps-bronze ps-silver ps-gold
 T=2026-06-01T00:00:00Z
 NOW=2026-03-01T12:00:00Z
 cd "$TMPD" || exit 1
-for t in ps-bronze ps-silver ps-gold; do
-	[ -x "$TB/$t" ] || { echo "FAIL - $TB/$t missing (make $TB/$t)"; exit 1; }
-done
 
 
 silver_rows() {

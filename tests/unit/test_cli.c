@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -736,6 +738,97 @@ Test(cli, init_opens_fds_and_catches_sigterm)
 
 	cr_assert_eq(child(init_opens_fds_and_sets_signals, NULL, devnull, -1),
 		     0);
+	close(devnull);
+}
+
+/* ---- ps_poll_stop ---- */
+
+static void *raise_term(void *arg)
+{
+	(void)arg;
+	pthread_kill(pthread_self(), SIGTERM);	/* caught on this thread */
+	return NULL;
+}
+
+static void *kill_term(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGTERM);	/* to the process: the waiting thread */
+	return NULL;
+}
+
+/* Is SIGTERM blocked in the calling thread? */
+static int term_blocked(void)
+{
+	sigset_t cur;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	return sigismember(&cur, SIGTERM);
+}
+
+/* In a child after ps_init: an empty pipe waited on for 20 s at most. */
+static int poll_stop_ends_on_stop(void *arg)
+{
+	void *(*fn)(void *) = (void *(*)(void *))arg;
+	struct pollfd pfd;
+	pthread_t th;
+	sigset_t old;
+	int p[2], rc;
+
+	if (pipe(p) < 0)
+		return 10;
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (ps_poll_stop(&pfd, 1, 0) != 0)
+		return 11;		/* nothing to read: timed out */
+	if (write(p[1], "x", 1) != 1 || ps_poll_stop(&pfd, 1, -1) != 1 ||
+	    read(p[0], &rc, 1) != 1)
+		return 12;
+	/* the killer blocks SIGTERM, so only this thread can take it;
+	 * the thread that raises it on itself takes it and ends before */
+	if (fn == kill_term)
+		ps_stop_signals_block(&old);
+	if (pthread_create(&th, NULL, fn, NULL))
+		return 13;
+	if (fn == kill_term)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (fn == raise_term && (pthread_join(th, NULL) || !ps_stop_requested))
+		return 14;
+	errno = 0;
+	rc = ps_poll_stop(&pfd, 1, 20000);
+	if (rc != -1 || errno != EINTR)
+		return 15;
+	if (!ps_stop_requested || term_blocked())
+		return 16;
+	/* and again: the stop is not forgotten once reported */
+	if (ps_poll_stop(&pfd, 1, 20000) != -1 || errno != EINTR)
+		return 17;
+	if (fn == kill_term && pthread_join(th, NULL))
+		return 18;
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
+Test(cli, poll_stop_ends_on_a_stop_taken_before_the_wait)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+
+	/* the gold case: the signal was caught during a commit, by
+	 * another thread; nothing is pending any more when the wait starts */
+	cr_assert_eq(child(poll_stop_ends_on_stop, (void *)raise_term,
+			   devnull, -1), 0);
+	close(devnull);
+}
+
+Test(cli, poll_stop_ends_on_a_stop_before_or_during_the_wait)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+
+	/* whenever the signal comes, before the flag is checked, between
+	 * the check and the wait, or during it: the wait ends */
+	cr_assert_eq(child(poll_stop_ends_on_stop, (void *)kill_term,
+			   devnull, -1), 0);
 	close(devnull);
 }
 
