@@ -3367,6 +3367,10 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
  */
 #define SNAP_MAGIC "PSGOLD5\n"
 #define SNAP_MAGIC4 "PSGOLD4\n"
+/* What a snapshot's and a delta's magic start with: then the format's
+ * version in decimal and a newline (magic_version). */
+#define SNAP_PREFIX "PSGOLD"
+#define DELTA_PREFIX "PSGDELTA"
 #define SNAP_END "PSEND\n"
 /* In a stored encounter's flags: its extension follows. */
 #define SNAP_EF_EXT 0x8000u
@@ -3816,6 +3820,43 @@ static void get_enc(struct rd *r, struct ps_gold *g, size_t ei)
 		enc_put(g, ei, x);
 }
 
+/*
+ * The format version in the magic at p (n bytes): prefix, decimal digits
+ * and a newline; 0 when p does not start so.
+ */
+static long magic_version(const char *p, size_t n, const char *prefix)
+{
+	size_t l = strlen(prefix), i;
+	long v = 0;
+
+	if (n < l || memcmp(p, prefix, l))
+		return 0;
+	for (i = l; i < n && i < l + 9 && p[i] >= '0' && p[i] <= '9'; i++)
+		v = v * 10 + (p[i] - '0');
+	return i > l && i < n && p[i] == '\n' ? v : 0;
+}
+
+/*
+ * Refuse the state file at p (n bytes; what: "snapshot" or "delta"):
+ * when its magic is prefix with a higher version than known's (this
+ * ps-gold's newest), as a newer ps-gold's; else as not one, extra after
+ * the message.  Returns -1 with e filled (78).
+ */
+static int not_state(const char *p, size_t n, const char *prefix,
+		     const char *known, const char *what, const char *extra,
+		     struct ps_error *e)
+{
+	long v = magic_version(p, n, prefix),
+	     k = magic_version(known, strlen(known), prefix);
+
+	if (v > k)
+		return ps_error_set(e, PS_EX_CONFIG, "state %s written by a "
+				    "newer ps-gold (format %ld; this one reads "
+				    "formats up to %ld)", what, v, k);
+	return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state %s%s",
+			    what, extra);
+}
+
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		    const char **pos, size_t *poslen, struct ps_error *e)
 {
@@ -3830,8 +3871,8 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	    (memcmp(p, SNAP_MAGIC, strlen(SNAP_MAGIC)) &&
 	     memcmp(p, SNAP_MAGIC4, strlen(SNAP_MAGIC4))) ||
 	    memcmp(p + n - strlen(SNAP_END), SNAP_END, strlen(SNAP_END)))
-		return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state "
-				    "snapshot (or truncated)");
+		return not_state(p, n, SNAP_PREFIX, SNAP_MAGIC, "snapshot",
+				 " (or truncated)", e);
 	r.v4 = !memcmp(p, SNAP_MAGIC4, strlen(SNAP_MAGIC4));
 	r.p += strlen(SNAP_MAGIC);
 	r.e -= strlen(SNAP_END);
@@ -4014,8 +4055,8 @@ int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 	if (n < strlen(DELTA_MAGIC) ||
 	    (memcmp(p, DELTA_MAGIC, strlen(DELTA_MAGIC)) &&
 	     memcmp(p, DELTA_MAGIC2, strlen(DELTA_MAGIC2))))
-		return ps_error_set(e, PS_EX_CONFIG, "not a ps-gold state "
-				    "delta");
+		return not_state(p, n, DELTA_PREFIX, DELTA_MAGIC, "delta", "",
+				 e);
 	r.v4 = !memcmp(p, DELTA_MAGIC2, strlen(DELTA_MAGIC2));
 	r.p += strlen(DELTA_MAGIC);
 	*pos = getstr(&r, poslen);

@@ -325,8 +325,10 @@ int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
 			  size_t poslen, const char *path,
 			  struct ps_error *e);
 /* Returns 0 and the positions text in *pos (pointing into p), or -1
- * with e filled (78: not a snapshot, truncated, or a value out of range:
- * a time outside lib/pstime's range, a key that points nowhere). */
+ * with e filled (78: not a snapshot, truncated, a newer ps-gold's format
+ * (the message says so), or a value out of range: a time outside
+ * lib/pstime's range, a key that points nowhere; the caller names the
+ * file). */
 int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		    const char **pos, size_t *poslen, struct ps_error *e);
 
@@ -350,8 +352,9 @@ void ps_gold_mark_clean(struct ps_gold *g);
 /*
  * Apply one delta of ps_gold_delta to a state restored to the point it
  * was made from; *pos and *poslen get its positions (pointing into p).
- * Returns 0, or -1 with e filled (78) when it does not fit the state or
- * is corrupt.  Call ps_gold_relink after the last one.
+ * Returns 0, or -1 with e filled (78) when it does not fit the state, is
+ * corrupt or a newer ps-gold's (the message says so; the caller names the
+ * file).  Call ps_gold_relink after the last one.
  */
 int ps_gold_apply_delta(struct ps_gold *g, const char *p, size_t n,
 			const char **pos, size_t *poslen, struct ps_error *e);

@@ -1359,6 +1359,7 @@ struct log_ctx {
 	int skip;		/* the log extends another snapshot */
 	const char *pos;	/* the positions of the last state applied */
 	size_t poslen;
+	const char *path;	/* the log's, for messages */
 };
 
 static int log_record(void *ctx, const char *p, size_t n, struct ps_error *e)
@@ -1377,7 +1378,9 @@ static int log_record(void *ctx, const char *p, size_t n, struct ps_error *e)
 	}
 	if (c->skip)
 		return 0;
-	return ps_gold_apply_delta(c->r->g, p, n, &c->pos, &c->poslen, e);
+	if (ps_gold_apply_delta(c->r->g, p, n, &c->pos, &c->poslen, e) < 0)
+		return ps_error_prefix(e, PS_EX_CONFIG, c->path);
+	return 0;
 }
 
 /* Apply STREAM.log over the restored snapshot (the log stays in
@@ -1385,9 +1388,11 @@ static int log_record(void *ctx, const char *p, size_t n, struct ps_error *e)
 static int load_log(struct run *r, struct log_ctx *c, struct ps_error *e)
 {
 	char *p = pathf("%s/%s.log", r->state_dir, r->o->stream);
-	int rc = ps_statelog_read(p, &r->logbuf, log_record, c,
-				  &r->log_bytes, e);
+	int rc;
 
+	c->path = p;
+	rc = ps_statelog_read(p, &r->logbuf, log_record, c, &r->log_bytes, e);
+	c->path = NULL;
 	free(p);
 	if (rc < 0)
 		return -1;
@@ -1425,16 +1430,13 @@ static int load_state(struct run *r, struct ps_error *e)
 	rc = sealed < 0 ? -1 :
 	     ps_gold_restore(r->g, b.data, (size_t)sealed, &pos, &poslen, e);
 	if (rc < 0 && e && e->code == PS_EX_CONFIG) {
-		char msg[sizeof(e->msg)];
-
-		snprintf(msg, sizeof(msg), "%s", e->msg);
 		p = pathf("%s/%s.snap", r->state_dir, r->o->stream);
-		ps_error_set(e, PS_EX_CONFIG, "%s: %s", p, msg);
+		ps_error_prefix(e, PS_EX_CONFIG, p);
 		free(p);
 	}
 	r->committed_once = rc == 0;
 	if (rc == 0) {
-		struct log_ctx lc = { r, { 0, 0 }, 0, 0, pos, poslen };
+		struct log_ctx lc = { r, { 0, 0 }, 0, 0, pos, poslen, NULL };
 
 		ps_statelog_mem_id(b.data, b.len, &lc.snap);
 		r->snap_bytes = b.len;
