@@ -1154,6 +1154,7 @@ struct ps_delta_commit {
 	struct ps_delta_txn *txns;
 	size_t ntxns;
 	int defer_dir_sync;	/* ps_delta_commit_defer_dir_sync */
+	struct ps_afile staged;	/* ps_delta_commit_stage */
 };
 
 void ps_delta_commit_defer_dir_sync(struct ps_delta_commit *c)
@@ -1168,6 +1169,7 @@ struct ps_delta_commit *ps_delta_commit_new(const char *operation,
 
 	c->operation = ps_xstrdup(operation);
 	c->read_version = read_version;
+	c->staged = (struct ps_afile)PS_AFILE_INIT;
 	return c;
 }
 
@@ -1177,6 +1179,7 @@ void ps_delta_commit_free(struct ps_delta_commit *c)
 
 	if (!c)
 		return;
+	ps_afile_abort(&c->staged);
 	for (i = 0; i < c->nadds; i++)
 		file_release(&c->adds[i]);
 	for (i = 0; i < c->nremoves; i++)
@@ -1513,6 +1516,71 @@ static int same_table(const char *dir, const struct ps_delta_commit *c,
 	return same;
 }
 
+/* Can c be committed to dir at all?  0, or -1 with e filled (70). */
+static int commit_valid(const char *dir, const struct ps_delta_commit *c,
+			struct ps_error *e)
+{
+	if (c->create && c->read_version != -1)
+		return ps_error_set(e, PS_EX_SOFTWARE, "delta: a commit that "
+				    "creates the table reads no version");
+	if (!c->create && c->read_version < 0)
+		return ps_error_set(e, PS_EX_SOFTWARE, "delta: %s: no table "
+				    "to commit to", dir);
+	return 0;
+}
+
+/* Start writing the log entry of c (its JSON at now_ms, in b) as version
+ * v of dir.  Returns 0, or -1 with e filled (f released). */
+static int entry_open(const char *dir, struct ps_delta_commit *c,
+		      int64_t v, int64_t now_ms, struct ps_buf *b,
+		      struct ps_afile *f, struct ps_error *e)
+{
+	char *path = log_path(dir, v, ".json");
+	int rc;
+
+	ps_buf_reset(b);
+	commit_json(c, now_ms, b);
+	rc = ps_afile_open(f, path, 0644, e);
+	free(path);
+	if (rc == 0 && ps_afile_write(f, b->data, b->len, e)) {
+		ps_afile_abort(f);
+		rc = -1;
+	}
+	return rc;
+}
+
+int ps_delta_commit_stage(const char *dir, struct ps_delta_commit *c,
+			  int64_t now_ms, struct ps_error *e)
+{
+	struct ps_buf b = PS_BUF_INIT;
+	int rc;
+
+	if (commit_valid(dir, c, e) < 0)
+		return -1;
+	if (c->create)
+		return 0;	/* its _delta_log may not exist yet */
+	ps_afile_abort(&c->staged);
+	rc = entry_open(dir, c, c->read_version + 1, now_ms, &b, &c->staged,
+			e);
+	ps_buf_release(&b);
+	return rc;
+}
+
+int ps_delta_commit_seal_staged(struct ps_delta_commit *const *c, size_t n,
+				struct ps_error *e)
+{
+	struct ps_afile **f = ps_xcalloc(n + 1, sizeof(*f));
+	size_t i, k = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (c[i] && c[i]->staged.tmp && !c[i]->staged.sealed)
+			f[k++] = &c[i]->staged;
+	rc = ps_afile_seal_all(f, k, e);
+	free(f);
+	return rc;
+}
+
 int ps_delta_commit_write(const char *dir, struct ps_delta_commit *c,
 			  int64_t now_ms, int checkpoint_interval,
 			  int64_t *version, struct ps_error *e)
@@ -1521,12 +1589,8 @@ int ps_delta_commit_write(const char *dir, struct ps_delta_commit *c,
 	int64_t v = c->read_version + 1;
 	int attempt, rc;
 
-	if (c->create && c->read_version != -1)
-		return ps_error_set(e, PS_EX_SOFTWARE, "delta: a commit that "
-				    "creates the table reads no version");
-	if (!c->create && c->read_version < 0)
-		return ps_error_set(e, PS_EX_SOFTWARE, "delta: %s: no table "
-				    "to commit to", dir);
+	if (commit_valid(dir, c, e) < 0)
+		return -1;
 	if (c->create) {
 		char *ld = log_path(dir, -1, "");
 
@@ -1536,17 +1600,11 @@ int ps_delta_commit_write(const char *dir, struct ps_delta_commit *c,
 			return -1;
 	}
 	for (attempt = 0; attempt < MAX_ATTEMPTS; attempt++, v++) {
-		struct ps_afile f = PS_AFILE_INIT;
-		char *path = log_path(dir, v, ".json");
+		struct ps_afile f = c->staged;
 
-		ps_buf_reset(&b);
-		commit_json(c, now_ms, &b);
-		rc = ps_afile_open(&f, path, 0644, e);
-		free(path);
-		if (rc)
-			break;
-		if (ps_afile_write(&f, b.data, b.len, e)) {
-			ps_afile_abort(&f);
+		/* the staged entry is version read_version + 1's */
+		c->staged = (struct ps_afile)PS_AFILE_INIT;
+		if (!f.tmp && entry_open(dir, c, v, now_ms, &b, &f, e) < 0) {
 			rc = -1;
 			break;
 		}

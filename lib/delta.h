@@ -233,6 +233,26 @@ void ps_delta_commit_txn(struct ps_delta_commit *c, const char *app_id,
 			 int64_t version, int64_t now_ms);
 
 /*
+ * Write the log entry of c as version read_version + 1 of the table at
+ * dir under a temporary name (neither durable nor visible), for
+ * ps_delta_commit_seal_staged to make durable together with other
+ * tables' entries; ps_delta_commit_write then links it into place (with
+ * the same now_ms) or, when another writer took that version, writes
+ * the next as usual.  A commit that creates the table stages nothing.
+ * ps_delta_commit_free removes an entry not committed.  Returns 0, or -1
+ * with e filled (73, 74, 70 as ps_delta_commit_write).
+ */
+int ps_delta_commit_stage(const char *dir, struct ps_delta_commit *c,
+			  int64_t now_ms, struct ps_error *e);
+
+/*
+ * fsync the staged entries of c[0..n-1] (NULL, or none staged: skipped)
+ * at once (ps_afile_seal_all).  Returns 0, or -1 with e filled (74).
+ */
+int ps_delta_commit_seal_staged(struct ps_delta_commit *const *c, size_t n,
+				struct ps_error *e);
+
+/*
  * Commit c to the table at dir as version read_version + 1 at time now_ms
  * (creating _delta_log when c creates the table).  When another writer
  * has taken that version, the commits after read_version are read: if

@@ -108,6 +108,7 @@ static void afile_release(struct ps_afile *f)
 	free(f->tmp);
 	f->fd = -1;
 	f->path = f->tmp = NULL;
+	f->sealed = 0;
 }
 
 int ps_afile_open(struct ps_afile *f, const char *path, mode_t mode,
@@ -164,6 +165,8 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
 /* fsync and close f's temporary file; 0, or -1 with f aborted. */
 static int afile_seal(struct ps_afile *f, struct ps_error *e)
 {
+	if (f->sealed)
+		return 0;	/* ps_afile_seal_all */
 	atomic_fetch_add(&fsyncs, 1);
 	if (fsync(f->fd) < 0) {
 		ps_error_errno(e, PS_EX_IOERR, errno, "cannot sync %s",
@@ -216,11 +219,11 @@ static int afile_link(struct ps_afile *f, struct ps_error *e)
 	if (link(f->tmp, f->path) < 0) {
 		int err = errno;
 
+		if (err != EEXIST)
+			ps_error_errno(e, PS_EX_IOERR, err, "cannot link to %s",
+				       f->path);
 		ps_afile_abort(f);
-		if (err == EEXIST)
-			return 1;
-		return ps_error_errno(e, PS_EX_IOERR, err, "cannot link to "
-				      "%s", f->path);
+		return err == EEXIST ? 1 : -1;
 	}
 	unlink(f->tmp);
 	return 0;
@@ -341,24 +344,13 @@ int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
 {
 	char **dirs;
 	size_t i, done = 0, nd = 0;
-	int *fd = ps_xcalloc(g->n + 1, sizeof(*fd));
-	int *err = ps_xcalloc(g->n + 1, sizeof(*err));
-	int rc = 0;
+	struct ps_afile **fp = ps_xcalloc(g->n + 1, sizeof(*fp));
+	int rc;
 
 	for (i = 0; i < g->n; i++)
-		fd[i] = g->f[i].fd;
-	sync_all(fd, err, g->n);
-	for (i = 0; i < g->n && rc == 0; i++) {
-		struct ps_afile *f = &g->f[i];
-
-		if (err[i])
-			rc = ps_error_errno(e, PS_EX_IOERR, err[i],
-					    "cannot sync %s", f->path);
-		else if (close(f->fd) < 0)
-			rc = ps_error_errno(e, PS_EX_IOERR, errno,
-					    "cannot close %s", f->path);
-		f->fd = -1;
-	}
+		fp[i] = &g->f[i];
+	rc = ps_afile_seal_all(fp, g->n, e);
+	free(fp);
 	for (i = 0; i < g->n && rc == 0; i++, done++)
 		if (rename(g->f[i].tmp, g->f[i].path) < 0)
 			rc = ps_error_errno(e, PS_EX_IOERR, errno,
@@ -384,9 +376,32 @@ int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
 	for (i = 0; i < nd; i++)
 		free(dirs[i]);
 	free(dirs);
+	g->n = 0;
+	return rc;
+}
+
+int ps_afile_seal_all(struct ps_afile *const *f, size_t n,
+		      struct ps_error *e)
+{
+	int *fd = ps_xcalloc(n + 1, sizeof(*fd));
+	int *err = ps_xcalloc(n + 1, sizeof(*err));
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		fd[i] = f[i]->fd;
+	sync_all(fd, err, n);
+	for (i = 0; i < n && rc == 0; i++) {
+		if (close(f[i]->fd) < 0 && !err[i])
+			err[i] = errno;
+		f[i]->fd = -1;
+		if (err[i])
+			rc = ps_error_errno(e, PS_EX_IOERR, err[i],
+					    "cannot sync %s", f[i]->path);
+		f[i]->sealed = rc == 0;
+	}
 	free(fd);
 	free(err);
-	g->n = 0;
 	return rc;
 }
 

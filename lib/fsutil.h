@@ -36,9 +36,10 @@ struct ps_afile {
 	int fd;
 	char *path;	/* final name */
 	char *tmp;	/* hidden temporary name */
+	int sealed;	/* durable and closed (ps_afile_seal_all) */
 };
 
-#define PS_AFILE_INIT { -1, NULL, NULL }
+#define PS_AFILE_INIT { -1, NULL, NULL, 0 }
 
 /*
  * Start writing path (its directory is created when missing).  Returns 0,
@@ -82,6 +83,18 @@ int ps_afile_link_new(struct ps_afile *f, struct ps_error *e);
  */
 int ps_afile_commit_as(struct ps_afile *f, const char *path,
 		       struct ps_error *e);
+
+/*
+ * fsync and close the temporary files of the n written files f[0..n-1],
+ * several at once (as ps_fsync_dirs): their content is durable, none is
+ * visible yet.  Each then commits without an fsync of its own
+ * (ps_afile_commit, _commit_new, _link_new: the rename or link, and the
+ * directory's fsync where they do one).  Returns 0, or -1 with e filled
+ * (74, the first that failed): the files are still the caller's, to
+ * abort.
+ */
+int ps_afile_seal_all(struct ps_afile *const *f, size_t n,
+		      struct ps_error *e);
 
 /* Close and remove the temporary file; f is released.  Never fails. */
 void ps_afile_abort(struct ps_afile *f);

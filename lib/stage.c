@@ -842,17 +842,16 @@ static int removed(const struct dtable *dt, const char *path)
 }
 
 /*
- * The version of dt in the open commit: its removes and adds, and its
- * txns: one per source of the commit (appId TOOL/STREAM/SOURCE, the
+ * The version of dt in the open commit (dt->c): its removes and adds, and
+ * its txns: one per source of the commit (appId TOOL/STREAM/SOURCE, the
  * highest position), or with numbered commits one TOOL/STREAM whose
- * version is the commit number seq.  Then the files of dt are kept,
- * the snapshot brought up to date and, at a checkpoint version, the
- * table maintained.  Returns 0 or -1 with e filled.
+ * version is the commit number seq, its log entry then staged
+ * (ps_delta_commit_stage: written, not yet durable nor visible).
+ * Returns 0 or -1 with e filled.
  */
-static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
-			struct ps_error *e)
+static int table_prepare(struct ps_stage *st, struct dtable *dt, int64_t seq,
+			 int64_t now, struct ps_error *e)
 {
-	int64_t now = ps_time_now() / 1000, v;
 	size_t k, np = ps_checkpoint_count(st->pending);
 	int rc = 0;
 
@@ -883,6 +882,8 @@ static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
 			dt->adds[k].npv, 1, e);
 	if (seq > 0) {
 		ps_delta_commit_txn(dt->c, st->app_id, seq, now);
+		if (rc == 0)
+			rc = ps_delta_commit_stage(dt->t.dir, dt->c, now, e);
 	} else {
 		struct ps_buf app = PS_BUF_INIT;
 
@@ -899,9 +900,21 @@ static int commit_table(struct ps_stage *st, struct dtable *dt, int64_t seq,
 		}
 		ps_buf_release(&app);
 	}
-	if (rc == 0)
-		rc = ps_delta_commit_write(dt->t.dir, dt->c, now, 0, &v, e);
-	if (rc < 0)
+	return rc;
+}
+
+/*
+ * Commit the version table_prepare made (at the same now): then the
+ * files of dt are kept, the snapshot brought up to date and, at a
+ * checkpoint version, the table maintained.  Returns 0 or -1 with e
+ * filled.
+ */
+static int table_publish(struct ps_stage *st, struct dtable *dt, int64_t now,
+			 struct ps_error *e)
+{
+	int64_t v;
+
+	if (ps_delta_commit_write(dt->t.dir, dt->c, now, 0, &v, e) < 0)
 		return -1;
 	dt->own = v;
 	keep_files(st, dt);
@@ -942,10 +955,12 @@ static int commit_delta(struct ps_stage *st, struct ps_error *e)
 
 	for (i = 0; i < st->o.ndelta; i++) {
 		struct dtable *dt = &st->dt[i];
+		int64_t now = ps_time_now() / 1000;
 
 		if (!dt->nadds && (i + 1 < st->o.ndelta || !np))
 			continue;
-		if (commit_table(st, dt, -1, e) < 0)
+		if (table_prepare(st, dt, -1, now, e) < 0 ||
+		    table_publish(st, dt, now, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -954,24 +969,39 @@ static int commit_delta(struct ps_stage *st, struct ps_error *e)
 /*
  * Step 2 of numbered commits: one version per table, in order (even
  * without actions: the txn alone); the number is used up either way.
+ * Every table's log entry is written first and made durable with the
+ * others (one wait for them all), then each is linked into place in
+ * the tables' order (a reader sees them one after the other, each
+ * durable before it is visible), then their directories are fsynced
+ * together (before the state, which counts on them).
  */
 static int commit_numbered(struct ps_stage *st, struct ps_error *e)
 {
-	size_t i, k;
-
-	char **logs = ps_xcalloc(st->o.ndelta + 1, sizeof(*logs));
+	size_t i, k, n = st->o.ndelta;
+	int64_t now = ps_time_now() / 1000;
+	struct ps_delta_commit **c = ps_xcalloc(n + 1, sizeof(*c));
+	char **logs = ps_xcalloc(n + 1, sizeof(*logs));
 	int rc = 0;
 
 	hook(st, "data");
 	st->seq++;
 	st->last_ok = 0;
-	for (i = 0; i < st->o.ndelta && rc == 0; i++) {
-		rc = commit_table(st, &st->dt[i], st->seq, e);
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = table_prepare(st, &st->dt[i], st->seq, now, e);
+		c[i] = st->dt[i].c;
+	}
+	if (rc == 0)
+		rc = ps_delta_commit_seal_staged(c, n, e);
+	free(c);
+	if (rc == 0)
+		hook(st, "logs");
+	for (i = 0; i < n && rc == 0; i++) {
+		rc = table_publish(st, &st->dt[i], now, e);
 		if (rc == 0)
 			st->dt[i].txn = st->seq;
 	}
-	/* the tables' log entries, visible one after the other, made
-	 * durable together (before the state, which counts on them) */
+	/* the directories of the entries linked: i counts the tables
+	 * published and the one that failed (none when staging failed) */
 	for (k = 0; k < i; k++)
 		logs[k] = ps_path_join(st->dt[k].t.dir, "_delta_log");
 	if (ps_fsync_dirs((const char *const *)logs, i, rc ? NULL : e) < 0)

@@ -45,7 +45,9 @@
  * action with appId "TOOL/STREAM" whose version is the commit's number
  * (1 for new tables, else one more than the highest such txn of any of
  * the tables, so that it never repeats even after a crash between two
- * tables; the log directories synced together after the last one); 3.
+ * tables; every table's log entry is written and made durable first,
+ * all at once, then each is linked into place in that order, then the
+ * log directories synced together after the last one); 3.
  * the state; 4. the commit point, LAKE/_state/TOOL/
  * STREAM.json; 5. the records.  A table is created by its first commit
  * (version 0 holds protocol, metaData and that commit).  Data files are
@@ -84,7 +86,8 @@
  * "commit" (before step 3), "checkpoint" (after a Delta commit that is due
  * a checkpoint, before it is written) or "emit" (before step 4); with
  * numbered commits also "data" (the files durable, before the first
- * table) and "table" (after each table's version).  Other builds ignore
+ * table), "logs" (every table's log entry durable, none linked yet) and
+ * "table" (after each table's version).  Other builds ignore
  * the variable.
  */
 #ifndef PS_STAGE_H

@@ -56,10 +56,12 @@ check 'the fact: a version replaces only the partitions that changed' '
 	  $(ps-silver --dump R/gold/fact_patient_flow | wc -l) ]'
 
 # Points of the second commit (13 tables a commit): data:2 before any
-# log; table:14 after dim_department, table:16 after the fact, table:26
-# after the last KPI table (the state not saved yet); commit:2 after the
-# state.  Restart: the same input, whose positions say what to skip.
-for point in data:2 table:14 table:16 table:26 commit:2; do
+# log; logs:2 with every table's log entry written and durable, none
+# linked; table:14 after dim_department, table:16 after the fact,
+# table:26 after the last KPI table (the state not saved yet); commit:2
+# after the state.  Restart: the same input, whose positions say what to
+# skip.
+for point in data:2 logs:2 table:14 table:16 table:26 commit:2; do
 	check "SIGKILL at $point: every table opens, a restart equals the uninterrupted run" '
 		rm -rf L &&
 		PS_TEST_STOP=ps-gold:$point "$TB/ps-gold" -L L --now $NOW \
@@ -67,17 +69,27 @@ for point in data:2 table:14 table:16 table:26 commit:2; do
 			>/dev/null 2>k.err &
 		gp=$!
 		wait_stopped $gp || { kill -9 $gp; exit 1; }
+		# the entries (version 1) of every table, staged together
+		# before the first is linked
+		ls -a L/gold/*/_delta_log | grep -c "^\.0*1\.json\.tmp-" >k.staged
 		kill -KILL $gp; wait $gp
 		grep -q "test hook: stopped" k.err &&
+		case $point in
+		logs:2) [ "$(cat k.staged)" -eq 13 ] ;;
+		table:14) [ "$(cat k.staged)" -eq 12 ] ;;
+		table:16) [ "$(cat k.staged)" -eq 10 ] ;;
+		*) [ "$(cat k.staged)" -eq 0 ] ;;
+		esac &&
 		$G readable L orphans-ok >k.tables 2>k.py || { sed -n 1,3p k.py; exit 1; }
 		# between two tables: the earlier ones at commit 2, the later at 1
 		cut -d" " -f3 k.tables | sort -u | tr "\n" " " >k.txns &&
 		case $point in
 		table:14|table:16) [ "$(cat k.txns)" = "1 2 " ] ;;
-		data:2) [ "$(cat k.txns)" = "1 " ] ;;
+		data:2|logs:2) [ "$(cat k.txns)" = "1 " ] ;;
 		*) [ "$(cat k.txns)" = "2 " ] ;;
 		esac &&
 		gold L <clean.ndjson >/dev/null 2>l.err &&
+		! ls -a L/gold/*/_delta_log | grep -q "\.tmp-" &&
 		gold_snapshot L l.snap && cmp ref.snap l.snap &&
 		$G readable L >/dev/null && $G same R L'
 done

@@ -1,5 +1,6 @@
 /* test_delta.c - Delta Lake commits and log replay (lib/delta.h). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,11 +169,10 @@ static void foreign(int64_t v, const char *text)
 	cr_assert_eq(ps_write_file_atomic(p, text, strlen(text), 0644, &e), 0);
 }
 
-Test(delta, a_lost_race_retries_or_fails_on_a_clash, .init = mkdir_tmp,
-     .fini = rm_tmp)
+/* The table with data files a.parquet and b.parquet of day 2026-01-01
+ * (one row each), in no version yet. */
+static void two_files(void)
 {
-	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
-	struct ps_error e = { 0 };
 	char p[256];
 
 	create();
@@ -180,6 +180,16 @@ Test(delta, a_lost_race_retries_or_fails_on_a_clash, .init = mkdir_tmp,
 	mkdir(p, 0755);
 	data_file("day=2026-01-01/a.parquet", 1, 1);
 	data_file("day=2026-01-01/b.parquet", 1, 2);
+}
+
+Test(delta, a_lost_race_retries_or_fails_on_a_clash, .init = mkdir_tmp,
+     .fini = rm_tmp)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_error e = { 0 };
+	char p[256];
+
+	two_files();
 	/* version 1: another source appended: no clash, we get 2 */
 	foreign(1, "{\"txn\":{\"appId\":\"other\",\"version\":3}}\n");
 	cr_assert_eq(append("day=2026-01-01/a.parquet", "mine", 5, 0, 2000,
@@ -205,6 +215,89 @@ Test(delta, a_lost_race_retries_or_fails_on_a_clash, .init = mkdir_tmp,
 	cr_assert_eq(append("day=2026-01-01/b.parquet", "third", 1, 3, 4000,
 			    &e), -1);
 	cr_assert(strstr(e.msg, "metadata"), "%s", e.msg);
+	ps_delta_snapshot_release(&s);
+}
+
+/* How many names in the log of the table start with '.'. */
+static int log_temps(void)
+{
+	char p[256];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/_delta_log", dir);
+	cr_assert_not_null(d = opendir(p));
+	while ((de = readdir(d)))
+		n += de->d_name[0] == '.' && strcmp(de->d_name, ".") &&
+		     strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* A commit of file name (txn mine=ver) on read_version, staged. */
+static struct ps_delta_commit *staged(const char *name, int64_t ver,
+				      int64_t read_version)
+{
+	static const char *const k[] = { "day" }, *const val[] = {
+		"2026-01-01" };
+	struct ps_delta_commit *c = ps_delta_commit_new("WRITE", read_version);
+	struct ps_error e = { 0 };
+
+	cr_assert_eq(ps_delta_commit_add_file(c, dir, name, k, val, 1, 1, &e),
+		     0, "%s", e.msg);
+	ps_delta_commit_txn(c, "mine", ver, 2000);
+	ps_delta_commit_defer_dir_sync(c);
+	cr_assert_eq(ps_delta_commit_stage(dir, c, 2000, &e), 0, "%s", e.msg);
+	return c;
+}
+
+Test(delta, a_staged_entry_is_sealed_apart_then_linked_or_moves_on,
+     .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct ps_delta_snapshot s = PS_DELTA_SNAPSHOT_INIT;
+	struct ps_delta_commit *c[2];
+	struct ps_error e = { 0 };
+	unsigned long long syncs;
+	int64_t v = -1;
+
+	two_files();
+	c[0] = staged("day=2026-01-01/a.parquet", 1, 0);
+	c[1] = NULL;
+	cr_assert_eq(log_temps(), 1);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.version, 0, "a staged entry is not a version");
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_delta_commit_seal_staged(c, 2, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 1);
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_delta_commit_write(dir, c[0], 2000, 0, &v, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 0, "sealed: linked alone");
+	cr_assert_eq(v, 1);
+	cr_assert_eq(log_temps(), 0);
+	ps_delta_commit_free(c[0]);
+	/* another writer took the staged version: the next one, synced
+	 * (its entry first: in this process, its temporary name would be
+	 * the staged one's) */
+	foreign(2, "{\"txn\":{\"appId\":\"other\",\"version\":1}}\n");
+	c[0] = staged("day=2026-01-01/b.parquet", 2, 1);
+	cr_assert_eq(ps_delta_commit_seal_staged(c, 1, &e), 0, "%s", e.msg);
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_delta_commit_write(dir, c[0], 2000, 0, &v, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(v, 3);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 1, "version 3's own entry");
+	ps_delta_commit_free(c[0]);
+	/* one never committed is removed with its commit */
+	c[0] = staged("day=2026-01-01/b.parquet", 3, 3);
+	cr_assert_eq(log_temps(), 1);
+	ps_delta_commit_free(c[0]);
+	cr_assert_eq(log_temps(), 0);
+	cr_assert_eq(ps_delta_snapshot_load(dir, -1, &s, &e), 0, "%s", e.msg);
+	cr_assert_eq(s.version, 3);
+	cr_assert_eq(s.nfiles, 2);
+	cr_assert_eq(ps_delta_txn_version(&s, "mine"), 2);
 	ps_delta_snapshot_release(&s);
 }
 

@@ -441,6 +441,45 @@ Test(fsutil, link_new_leaves_the_directory_sync_to_the_caller)
 	free(p);
 }
 
+Test(fsutil, seal_all_makes_files_durable_and_their_commits_sync_no_file)
+{
+	static const char *const name[] = { "s/a", "s/b", "s/c" };
+	struct ps_afile f[3], *fp[3];
+	struct ps_error e = { 0, "" };
+	unsigned long long syncs;
+	char *p[3], *s = in_dir("s");
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		p[i] = in_dir(name[i]);
+		f[i] = (struct ps_afile)PS_AFILE_INIT;
+		fp[i] = &f[i];
+		cr_assert_eq(ps_afile_open(&f[i], p[i], 0644, &e), 0);
+		cr_assert_eq(ps_afile_write(&f[i], name[i], 3, &e), 0);
+	}
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_afile_seal_all(fp, 3, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 3, "one fsync a file");
+	for (i = 0; i < 3; i++) {
+		cr_assert(f[i].sealed && f[i].fd == -1);
+		cr_assert_neq(stat(p[i], &st), 0, "not visible yet");
+	}
+	cr_assert_eq(hidden_files(s), 3);
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_afile_link_new(&f[0], &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_afile_commit_new(&f[1], &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_afile_commit(&f[2], &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 2, "the directory, twice");
+	for (i = 0; i < 3; i++) {
+		assert_content(p[i], name[i], 3);
+		cr_assert(!f[i].sealed && !f[i].tmp);
+		free(p[i]);
+	}
+	cr_assert_eq(hidden_files(s), 0);
+	free(s);
+}
+
 /* Write name with content s into g (opened, written, added). */
 static void group_file(struct ps_fsgroup *g, const char *name, const char *s)
 {

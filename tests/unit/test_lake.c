@@ -784,19 +784,22 @@ Test(stage, numbered_current_only_after_a_whole_commit_of_this_process,
 	gcommit(st);
 	cr_assert_eq(ps_stage_current(st, 0), 1);
 	cr_assert_eq(ps_stage_current(st, 1), 1);
-	/* a commit that fails at its second table: the first stays
-	 * committed, the number is used up, nothing is current */
+	/* a commit that fails at its second table's log entry: the
+	 * entries are all written before the first is linked, so none is
+	 * committed; the number is used up, nothing is current */
 	free(put(st, 0, NULL, "*"));
 	p = put(st, 1, NULL, NULL);
 	cr_assert_eq(unlink(p), 0);
 	cr_assert_eq(ps_stage_commit(st, NULL, NULL, NULL, &e), -1);
 	cr_assert_eq(e.code, PS_EX_NOINPUT, "%d %s", e.code, e.msg);
 	free(p);
-	cr_assert(exists("gold/dim/part-00000000000000000002.parquet"));
+	cr_assert(!exists("gold/dim/part-00000000000000000002.parquet"));
+	cr_assert(!exists("gold/dim/_delta_log/00000000000000000001.json"));
 	cr_assert_eq(ps_stage_current(st, 0), 0);
 	free(put(st, 1, NULL, NULL));
 	gcommit(st);
 	cr_assert(exists("gold/fact/part-00000000000000000003.parquet"));
+	cr_assert(exists("gold/dim/_delta_log/00000000000000000001.json"));
 	cr_assert_eq(ps_stage_current(st, 0), 1);
 	ps_stage_close(st);
 	/* a new process continues the numbers, knows nothing current */
