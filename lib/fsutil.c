@@ -162,6 +162,68 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
 	return 0;
 }
 
+int ps_scratch_open(const char *path, struct ps_error *e)
+{
+	static atomic_uint seq;
+	struct ps_buf t = PS_BUF_INIT;
+	char *dir = dir_of(path);
+	int fd, err;
+
+	fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
+		       errno == EINVAL)) {
+		ps_buf_addf(&t, "%s/.spill.%u.tmp-%ld", dir,
+			    atomic_fetch_add(&seq, 1), (long)getpid());
+		fd = open(t.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0600);
+		if (fd >= 0)
+			unlink(t.data);
+	}
+	err = errno;
+	ps_buf_release(&t);
+	free(dir);
+	if (fd < 0)
+		return ps_error_errno(e, PS_EX_CANTCREAT, err,
+				      "cannot create a scratch file for %s",
+				      path);
+	return fd;
+}
+
+/* pwrite (out set) or pread all n bytes at off of scratch file fd: 0, or
+ * -1 with e filled (74; reading past its end too). */
+static int scratch_io(int fd, char *p, size_t n, off_t off, int out,
+		      const char *path, struct ps_error *e)
+{
+	while (n) {
+		ssize_t r = out ? pwrite(fd, p, n, off) : pread(fd, p, n, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return ps_error_errno(e, PS_EX_IOERR,
+					      r < 0 ? errno : EIO,
+					      "cannot %s the scratch file of "
+					      "%s", out ? "write" : "read",
+					      path);
+		p += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
+int ps_scratch_write(int fd, const void *p, size_t n, off_t off,
+		     const char *path, struct ps_error *e)
+{
+	return scratch_io(fd, (char *)p, n, off, 1, path, e);
+}
+
+int ps_scratch_read(int fd, void *p, size_t n, off_t off, const char *path,
+		    struct ps_error *e)
+{
+	return scratch_io(fd, p, n, off, 0, path, e);
+}
+
 /* fsync and close f's temporary file; 0, or -1 with f aborted. */
 static int afile_seal(struct ps_afile *f, struct ps_error *e)
 {

@@ -184,6 +184,31 @@ int ps_remove_stale_temps(const char *dir);
 int ps_temp_writer_alive(const char *name);
 
 /*
+ * A scratch file for data that does not have to survive the process: an
+ * unnamed file (O_TMPFILE) in the directory of path, so it is never
+ * visible and a killed process leaves nothing; where the file system has
+ * no unnamed files, a hidden temporary name (".spill.N.tmp-PID", removed
+ * by ps_remove_stale_temps after a crash) removed as soon as it is open.
+ * Its bytes are not counted by ps_fs_bytes_written and never fsynced.
+ * Returns the descriptor (the caller closes it), or -1 with e filled (73).
+ */
+int ps_scratch_open(const char *path, struct ps_error *e);
+
+/*
+ * Write n bytes at offset off of scratch file fd (path names it in
+ * messages).  Returns 0, or -1 with e filled (74, a full disk included).
+ */
+int ps_scratch_write(int fd, const void *p, size_t n, off_t off,
+		     const char *path, struct ps_error *e);
+
+/*
+ * Read n bytes at offset off of scratch file fd back into p.  Returns 0,
+ * or -1 with e filled (74; a short file is an error).
+ */
+int ps_scratch_read(int fd, void *p, size_t n, off_t off, const char *path,
+		    struct ps_error *e);
+
+/*
  * What this process has written through ps_afile_write and how many
  * fsyncs it asked for (files and directories), since it started: the
  * figures behind "bytes and fsyncs per commit" in logs and benchmarks.

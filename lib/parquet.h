@@ -129,15 +129,21 @@ struct ps_pq_options {
 				   group (fsutil.h), committed with it */
 	int no_helper;		/* compress every page in the calling
 				   thread (the file's bytes are the same) */
+	size_t spill_bytes;	/* compressed pages of a row group held in
+				   memory at most; the later ones go to a
+				   scratch file (fsutil.h) until the row
+				   group is written (the same bytes);
+				   0: every page, SIZE_MAX: none */
 };
 
 #define PS_PQ_ROW_GROUP_BYTES (64u << 20)
 #define PS_PQ_PAGE_BYTES (1u << 20)
 #define PS_PQ_DICT_MAX_BYTES (1u << 20)
+#define PS_PQ_SPILL_BYTES (4u << 20)
 
 #define PS_PQ_OPTIONS_INIT { PS_PQ_ZSTD, 0, PS_PQ_ROW_GROUP_BYTES, \
 			     PS_PQ_PAGE_BYTES, PS_PQ_DICT_MAX_BYTES, 0, NULL, \
-			     NULL, 0 }
+			     NULL, 0, PS_PQ_SPILL_BYTES }
 
 /* ------------------------------------------------------------------ */
 /* Writer                                                              */
@@ -150,6 +156,11 @@ struct ps_pq_options {
  * goes on with the next rows; pages join their column chunks in the
  * order they were made, so the file is byte for byte the one that
  * compressing every page in the calling thread gives (no_helper).
+ * A row group's column chunks are written at its end, each column's
+ * pages in a row; until then the writer holds them in memory up to
+ * spill_bytes and puts those after that in an unnamed scratch file of
+ * the file's directory (ps_scratch_open: never visible, gone with the
+ * process), from which they are copied into the file in their order.
  */
 struct ps_pq_writer;
 
@@ -235,6 +246,14 @@ void ps_pq_add_kv(struct ps_pq_writer *w, const char *key,
 
 /* Rows appended so far.  Cannot fail. */
 int64_t ps_pq_rows(const struct ps_pq_writer *w);
+
+/*
+ * The most bytes of compressed pages w has held in memory at once, and
+ * the bytes it has put in its scratch file (spill_bytes), so far.
+ * Cannot fail.
+ */
+size_t ps_pq_chunk_bytes_peak(const struct ps_pq_writer *w);
+int64_t ps_pq_spilled_bytes(const struct ps_pq_writer *w);
 
 /*
  * Flush buffered rows as a row group now (nothing happens when none are

@@ -9,6 +9,12 @@
  * page, and its ColumnChunk metadata is encoded right away.  The footer is
  * written on close.  Memory is bounded by the row-group size.
  *
+ * Once a row group's chunk buffers hold spill_bytes, its later pages go
+ * to the writer's scratch file instead (one file for all columns, each
+ * column's runs of pages listed in order); a column chunk is then its
+ * dictionary page, its pages in memory, and its runs copied back from
+ * the scratch file, which starts over at the next row group.
+ *
  * Pages of ASYNC_MIN bytes and more are compressed by a helper thread of
  * the writer (started at the first such page), while the caller's thread
  * goes on with the next rows; they join their column chunks in the order
@@ -19,6 +25,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fsutil.h"
@@ -90,6 +97,8 @@ struct wcol {
 
 	/* current column chunk */
 	struct ps_buf chunk;	/* encoded pages, headers included */
+	struct run *runs;	/* its later pages, in the scratch file */
+	size_t nruns, cruns;
 	int64_t chunk_unc;	/* uncompressed size of those pages */
 	int64_t chunk_n;
 	int used_plain, used_dict;
@@ -102,6 +111,12 @@ struct wcol {
 	uint32_t last;		/* the index dict_lookup returned last */
 	uint32_t *ht;		/* index + 1, 0 = empty */
 	size_t htcap;
+};
+
+/* Pages of a column chunk in the scratch file: len bytes at off. */
+struct run {
+	int64_t off;
+	size_t len;
 };
 
 /* A data page on its way to its column chunk: encoded (body), then
@@ -120,6 +135,8 @@ struct pjob {
 };
 
 #define ASYNC_MIN (64u << 10)
+/* Bytes copied at a time from the scratch file. */
+#define RUN_COPY (256u << 10)
 #define NJOBS 2
 
 /* One node of a nested schema (see struct ps_pq_node), with the levels
@@ -159,6 +176,14 @@ struct ps_pq_writer {
 	size_t nkv;
 
 	struct ps_buf body, comp, hdr;	/* scratch */
+
+	/* chunk bytes of this row group in memory (mem; the most ever:
+	 * mem_peak); past spill_bytes, pages go to the scratch file
+	 * spill_fd (opened at the first), spill_off bytes of it used by
+	 * this row group, spilled in all */
+	size_t mem, mem_peak;
+	int spill_fd;
+	int64_t spill_off, spilled;
 
 	/* pages in flight: jobs[(head + k) % NJOBS], k < njobs, oldest
 	 * first; mu guards them and stop, cv signals each change */
@@ -472,6 +497,80 @@ static int write_out(struct ps_pq_writer *w, const void *p, size_t n,
 
 /* ---- pages ---- */
 
+/*
+ * Append a page (its header hdr, its bytes p) to c's chunk: in memory
+ * while the row group's chunks stay within spill_bytes, else at the end
+ * of the scratch file (opened the first time).  0, or -1 with e filled
+ * (the writer is then broken).
+ */
+static int chunk_add(struct ps_pq_writer *w, struct wcol *c,
+		     const struct ps_buf *hdr, const struct ps_buf *p,
+		     struct ps_error *e)
+{
+	size_t n = hdr->len + p->len;
+	struct run *r;
+
+	if (!w->spill_off && w->mem + n <= w->o.spill_bytes) {
+		ps_buf_add(&c->chunk, hdr->data, hdr->len);
+		ps_buf_add(&c->chunk, p->data, p->len);
+		w->mem += n;
+		if (w->mem > w->mem_peak)
+			w->mem_peak = w->mem;
+		return 0;
+	}
+	if (w->spill_fd < 0 &&
+	    (w->spill_fd = ps_scratch_open(w->f.path, e)) < 0)
+		goto fail;
+	if (ps_scratch_write(w->spill_fd, hdr->data, hdr->len,
+			     (off_t)w->spill_off, w->f.path, e) ||
+	    ps_scratch_write(w->spill_fd, p->data, p->len,
+			     (off_t)w->spill_off + (off_t)hdr->len, w->f.path,
+			     e))
+		goto fail;
+	r = c->nruns ? &c->runs[c->nruns - 1] : NULL;
+	if (r && r->off + (int64_t)r->len == w->spill_off) {
+		r->len += n;	/* right after the column's last run */
+	} else {
+		if (c->nruns == c->cruns) {
+			c->cruns = c->cruns ? c->cruns * 2 : 8;
+			c->runs = ps_xrealloc(c->runs,
+					      c->cruns * sizeof(*c->runs));
+		}
+		c->runs[c->nruns++] = (struct run){ w->spill_off, n };
+	}
+	w->spill_off += (int64_t)n;
+	w->spilled += (int64_t)n;
+	return 0;
+fail:
+	w->broken = 1;
+	return -1;
+}
+
+/* Copy c's runs from the scratch file to the file, through w->comp.
+ * 0, or -1 with e filled. */
+static int runs_out(struct ps_pq_writer *w, struct wcol *c,
+		    struct ps_error *e)
+{
+	size_t i, k, n;
+
+	for (i = 0; i < c->nruns; i++) {
+		for (k = 0; k < c->runs[i].len; k += n) {
+			n = c->runs[i].len - k;
+			if (n > RUN_COPY)
+				n = RUN_COPY;
+			ps_buf_reset(&w->comp);
+			ps_buf_grow(&w->comp, n);
+			if (ps_scratch_read(w->spill_fd, w->comp.data, n,
+					    (off_t)(c->runs[i].off +
+						    (int64_t)k),
+					    w->f.path, e) ||
+			    write_out(w, w->comp.data, n, e))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The header of job j's page, then its compressed bytes, appended to its
  * column chunk; j is free again.  0, or -1 with e filled. */
 static int page_done(struct ps_pq_writer *w, struct pjob *j,
@@ -496,8 +595,8 @@ static int page_done(struct ps_pq_writer *w, struct pjob *j,
 	ps_thrift_end(&tw);
 	ps_thrift_end(&tw);
 
-	ps_buf_add(&c->chunk, w->hdr.data, w->hdr.len);
-	ps_buf_add(&c->chunk, j->comp.data, j->comp.len);
+	if (chunk_add(w, c, &w->hdr, &j->comp, e))
+		return -1;
 	c->chunk_unc += (int64_t)(w->hdr.len + j->body.len);
 	stats_reset(&j->st);
 	return 0;
@@ -735,6 +834,7 @@ static int flush_chunk(struct ps_pq_writer *w, struct wcol *c,
 		       int64_t *comp_total, struct ps_error *e)
 {
 	int64_t start = w->off, dict_off = -1, unc = c->chunk_unc, comp;
+	int64_t data_off;
 	struct ps_thrift_w tw;
 	int nenc = 1;
 	size_t i;
@@ -766,7 +866,9 @@ static int flush_chunk(struct ps_pq_writer *w, struct wcol *c,
 		    write_out(w, w->comp.data, w->comp.len, e))
 			return -1;
 	}
-	if (c->chunk.len && write_out(w, c->chunk.data, c->chunk.len, e))
+	data_off = w->off;
+	if ((c->chunk.len && write_out(w, c->chunk.data, c->chunk.len, e)) ||
+	    runs_out(w, c, e))
 		return -1;
 	comp = w->off - start;
 	*unc_total += unc;
@@ -792,8 +894,7 @@ static int flush_chunk(struct ps_pq_writer *w, struct wcol *c,
 	ps_thrift_i64(rg, 5, c->chunk_n);
 	ps_thrift_i64(rg, 6, unc);
 	ps_thrift_i64(rg, 7, comp);
-	ps_thrift_i64(rg, 9, dict_off >= 0 ? w->off - (int64_t)c->chunk.len :
-		      start);
+	ps_thrift_i64(rg, 9, data_off);
 	if (dict_off >= 0)
 		ps_thrift_i64(rg, 11, dict_off);
 	encode_stats(rg, 12, c, &c->cst);
@@ -802,6 +903,7 @@ static int flush_chunk(struct ps_pq_writer *w, struct wcol *c,
 
 	/* Start the next chunk afresh. */
 	ps_buf_reset(&c->chunk);
+	c->nruns = 0;
 	c->chunk_unc = 0;
 	c->chunk_n = 0;
 	c->used_plain = c->used_dict = 0;
@@ -860,6 +962,8 @@ int ps_pq_flush(struct ps_pq_writer *w, struct ps_error *e)
 	w->nrgs++;
 	w->rg_rows = 0;
 	w->rg_bytes = 0;
+	w->mem = 0;
+	w->spill_off = 0;
 	return 0;
 }
 
@@ -902,6 +1006,7 @@ static struct ps_pq_writer *writer_new(const struct ps_pq_options *o,
 	}
 	w = ps_xcalloc(1, sizeof(*w));
 	w->f = (struct ps_afile)PS_AFILE_INIT;
+	w->spill_fd = -1;
 	w->o = *o;
 	if (!w->o.row_group_bytes)
 		w->o.row_group_bytes = PS_PQ_ROW_GROUP_BYTES;
@@ -1682,6 +1787,16 @@ void ps_pq_add_kv(struct ps_pq_writer *w, const char *key,
 	w->nkv++;
 }
 
+size_t ps_pq_chunk_bytes_peak(const struct ps_pq_writer *w)
+{
+	return w->mem_peak;
+}
+
+int64_t ps_pq_spilled_bytes(const struct ps_pq_writer *w)
+{
+	return w->spilled;
+}
+
 int64_t ps_pq_rows(const struct ps_pq_writer *w)
 {
 	return w->rows;
@@ -1876,6 +1991,8 @@ void ps_pq_abort(struct ps_pq_writer *w)
 		ps_buf_release(&w->jobs[i].comp);
 		stats_release(&w->jobs[i].st);
 	}
+	if (w->spill_fd >= 0)
+		close(w->spill_fd);
 	if (w->f.fd >= 0 || w->f.tmp)
 		ps_afile_abort(&w->f);
 	for (i = 0; i < w->ncols; i++) {
@@ -1892,6 +2009,7 @@ void ps_pq_abort(struct ps_pq_writer *w)
 		stats_release(&c->pst);
 		stats_release(&c->cst);
 		ps_buf_release(&c->chunk);
+		free(c->runs);
 		ps_buf_release(&c->dict);
 		free(c->doff);
 		free(c->ht);

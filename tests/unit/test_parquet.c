@@ -4,7 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -231,9 +233,11 @@ static const enum ps_pq_type all_types[] = {
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
-/* Write nrows rows of every type, required and nullable (14 columns). */
-static void write_all(const char *path, const struct ps_pq_options *o,
-		      uint64_t nrows)
+/* Write nrows rows of every type, required and nullable (14 columns);
+ * peak and spilled (when not NULL) get the writer's figures at close. */
+static void write_all_counted(const char *path,
+			      const struct ps_pq_options *o, uint64_t nrows,
+			      size_t *peak, int64_t *spilled)
 {
 	struct ps_pq_column cols[2 * NTYPES];
 	char names[2 * NTYPES][16];
@@ -263,7 +267,18 @@ static void write_all(const char *path, const struct ps_pq_options *o,
 	ps_pq_add_kv(w, "pulsestream.schema_version", "1");
 	ps_pq_add_kv(w, "pulsestream.source_range", "stdin:x/1-2");
 	cr_assert_eq(ps_pq_rows(w), (int64_t)nrows);
+	cr_assert_eq(ps_pq_flush(w, &e), 0, "%s", e.msg);
+	if (peak)
+		*peak = ps_pq_chunk_bytes_peak(w);
+	if (spilled)
+		*spilled = ps_pq_spilled_bytes(w);
 	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+}
+
+static void write_all(const char *path, const struct ps_pq_options *o,
+		      uint64_t nrows)
+{
+	write_all_counted(path, o, nrows, NULL, NULL);
 }
 
 /* Read path back, compare every value, and check the statistics. */
@@ -473,6 +488,115 @@ Test(parquet, helper_thread_writes_the_same_bytes)
 	rm_tmp();
 }
 
+/* The files in the test directory: visible ones, or with hidden set
+ * those whose name starts with '.' (temporary or scratch files). */
+static size_t count_files(int hidden)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if ((de->d_name[0] == '.') == hidden &&
+		    strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A row group's pages past spill_bytes go through the scratch file: the
+ * file is the one written all in memory, byte for byte, over several row
+ * groups (dictionary pages, pages in memory then scratch runs, each
+ * column's in order), and the writer never held more than spill_bytes of
+ * pages; no file is left besides the Parquet files.
+ */
+Test(parquet, spilled_pages_give_the_same_bytes)
+{
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	const size_t limits[] = { SIZE_MAX, 64u << 10, 0 };
+	struct ps_buf b[3] = { PS_BUF_INIT, PS_BUF_INIT, PS_BUF_INIT };
+	struct ps_error e = { 0 };
+	size_t k, peak[3];
+	int64_t spilled[3];
+	char name[16];
+	char *p;
+
+	mkdir_tmp();
+	o.page_bytes = 8 << 10;		/* many pages a chunk */
+	o.row_group_bytes = 3 << 20;	/* several groups */
+	for (k = 0; k < 3; k++) {
+		snprintf(name, sizeof(name), "s%zu.parquet", k);
+		p = tpath(name);
+		o.spill_bytes = limits[k];
+		write_all_counted(p, &o, 60000, &peak[k], &spilled[k]);
+		cr_assert_geq(check_all(p, 60000), 2);
+		cr_assert_eq(ps_read_file(p, &b[k], 1u << 30, &e), 0, "%s",
+			     e.msg);
+		free(p);
+	}
+	cr_assert_eq(spilled[0], 0);
+	cr_assert_gt(peak[0], 64u << 10);
+	cr_assert_leq(peak[1], 64u << 10);
+	cr_assert_gt(spilled[1], 0);
+	cr_assert_eq(peak[2], 0);
+	cr_assert_gt(spilled[2], spilled[1]);
+	for (k = 1; k < 3; k++) {
+		cr_assert_eq(b[k].len, b[0].len);
+		cr_assert_eq(memcmp(b[k].data, b[0].data, b[0].len), 0,
+			     "spill_bytes %zu", limits[k]);
+	}
+	cr_assert_eq(count_files(1), 0);
+	cr_assert_eq(count_files(0), 3);
+	for (k = 0; k < 3; k++)
+		ps_buf_release(&b[k]);
+	rm_tmp();
+}
+
+/*
+ * The scratch file on a full disk (a file size limit: EFBIG): the row
+ * that needed room fails with 74 naming the scratch file, and aborting
+ * the writer leaves no file at all.
+ */
+Test(parquet, scratch_file_full_fails_cleanly)
+{
+	struct ps_pq_column col = { "s", PS_PQ_STRING, 0, 1 };
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct rlimit lim = { 256u << 10, 256u << 10 };
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	char v[64];
+	uint64_t i, x = 7;
+	int rc = 0;
+	char *p;
+
+	signal(SIGXFSZ, SIG_IGN);
+	mkdir_tmp();
+	p = tpath("full.parquet");
+	o.spill_bytes = 0;
+	o.codec = PS_PQ_UNCOMPRESSED;
+	o.page_bytes = 8 << 10;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	w = ps_pq_open(p, &col, 1, &o, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	for (i = 0; i < 100000 && !rc; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		snprintf(v, sizeof(v), "%016llx", (unsigned long long)x);
+		ps_pq_set_string(w, 0, v, strlen(v));
+		rc = ps_pq_end_row(w, &e);
+	}
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(e.code, PS_EX_IOERR);
+	cr_assert_not_null(strstr(e.msg, "scratch file"), "%s", e.msg);
+	ps_pq_abort(w);
+	free(p);
+	p = tpath("");
+	cr_assert_eq(rmdir(p), 0, "files left in %s", p);
+	free(p);
+	rm_tmp();
+}
+
 /* Selected columns read as written, over many groups and pages; the
  * others read as null. */
 Test(parquet, select_decodes_only_some_columns)
@@ -623,20 +747,6 @@ Test(parquet, bad_schema_is_refused)
 	cr_assert_null(ps_pq_open("/tmp/x.parquet", dup, 1, &o, &e));
 }
 
-static size_t visible_files(void)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	cr_assert_not_null(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 Test(parquet, file_appears_only_on_close_and_abort_removes)
 {
 	struct ps_pq_column col = { "a", PS_PQ_INT64, 0, 0 };
@@ -650,13 +760,13 @@ Test(parquet, file_appears_only_on_close_and_abort_removes)
 	ps_pq_set_int64(w, 0, 1);
 	ps_pq_end_row(w, &e);
 	cr_assert_eq(ps_pq_flush(w, &e), 0);
-	cr_assert_eq(visible_files(), 0);
+	cr_assert_eq(count_files(0), 0);
 	ps_pq_abort(w);
-	cr_assert_eq(visible_files(), 0);
+	cr_assert_eq(count_files(0), 0);
 	cr_assert_neq(access(p, F_OK), 0);
 	w = ps_pq_open(p, &col, 1, NULL, &e);
 	cr_assert_eq(ps_pq_close(w, &e), 0);
-	cr_assert_eq(visible_files(), 1);
+	cr_assert_eq(count_files(0), 1);
 	cr_assert_eq(access(p, F_OK), 0);
 	ps_pq_abort(NULL);
 	free(p);
