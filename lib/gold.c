@@ -280,6 +280,41 @@ static void index_rehash(struct index *x, size_t nslots)
 	}
 }
 
+/* The slots of x made again after index_shed (as many as its growth
+ * would have given it). */
+static void index_unshed(struct index *x)
+{
+	size_t nslots = 128;
+
+	while (x->n * 2 > nslots)
+		nslots *= 2;
+	index_rehash(x, nslots);
+}
+
+/* Free x's slots (lookups then go through every key until index_get
+ * makes them again). */
+static void index_shed(struct index *x)
+{
+	free(x->slots);
+	x->slots = NULL;
+	x->nslots = 0;
+}
+
+/* The index of key p (hash h) without slots: every key looked at. */
+static long index_scan(const struct index *x, const char *p, size_t n,
+		       uint64_t h)
+{
+	size_t i;
+
+	for (i = 0; i < x->n; i++) {
+		const struct key *k = &x->keys[i];
+
+		if (k->h == h && key_len(k) == n && !memcmp(k->p, p, n))
+			return (long)i;
+	}
+	return -1;
+}
+
 /* Item index of key p, or -1; *slot gets where it would be inserted. */
 static long index_find(const struct index *x, const char *p, size_t n,
 		       uint64_t h, size_t *slot)
@@ -288,7 +323,7 @@ static long index_find(const struct index *x, const char *p, size_t n,
 
 	if (!x->nslots) {
 		*slot = 0;
-		return -1;
+		return index_scan(x, p, n, h);
 	}
 	for (s = h & (x->nslots - 1); x->slots[s];
 	     s = (s + 1) & (x->nslots - 1)) {
@@ -315,6 +350,8 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	struct ps_buf big = PS_BUF_INIT;
 	long i;
 
+	if (x->n && !x->nslots)
+		index_unshed(x);
 	if (x->packed) {
 		char *o = kb;
 
@@ -1043,6 +1080,20 @@ int64_t ps_gold_version_sk(const char *patient_id, int64_t from)
 {
 	return version_sk_from(fnv_add(FNV_INIT, patient_id,
 				       strlen(patient_id)), from);
+}
+
+void ps_gold_shed(struct ps_gold *g)
+{
+	index_shed(&g->syms);
+	index_shed(&g->pidx);
+	index_shed(&g->didx);
+	index_shed(&g->eidx);
+}
+
+size_t ps_gold_index_bytes(const struct ps_gold *g)
+{
+	return (g->syms.nslots + g->pidx.nslots + g->didx.nslots +
+		g->eidx.nslots) * sizeof(uint64_t);
 }
 
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,

@@ -169,6 +169,20 @@ size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
 #define PS_GOLD_MIN_SAMPLES 20
 void ps_gold_set_min_samples(struct ps_gold *g, long long n);
 
+/*
+ * Free the lookup slots of the ids (patients, encounters, departments,
+ * symbols: 16 bytes per 1 to 2 ids, about 17 a patient and 17 an
+ * encounter), for a state that is about to take no more records, such as
+ * before the last commit of a run: its tables, snapshot and deltas need
+ * none.  The next record (ps_gold_apply, ps_gold_apply_delta,
+ * ps_gold_restore) makes them again; until then ps_gold_history goes
+ * through every id.  Cannot fail.
+ */
+void ps_gold_shed(struct ps_gold *g);
+
+/* Bytes of the lookup slots held now (0 after ps_gold_shed). */
+size_t ps_gold_index_bytes(const struct ps_gold *g);
+
 /* Counts of patients, encounters and departments. */
 size_t ps_gold_npatients(const struct ps_gold *g);
 size_t ps_gold_nencounters(const struct ps_gold *g);

@@ -1543,6 +1543,8 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 		goto done;
 	if (o->read_stdin && read_stdin(&r, e) < 0)
 		goto done;
+	/* no record comes after this commit: the lookups' slots go */
+	ps_gold_shed(r.g);
 	if ((r.pending || !r.committed_once) && commit(&r, e) < 0)
 		goto done;
 	rc = 0;

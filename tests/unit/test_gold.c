@@ -776,6 +776,50 @@ static void assert_same_state(struct ps_gold *a, struct ps_gold *b)
 	ps_buf_release(&sb);
 }
 
+/*
+ * A state shed of its lookup slots (before the last commit of a run)
+ * holds none, still finds its patients, and takes more records as a
+ * state never shed: the same patients, encounters and snapshot.
+ */
+Test(gold, shed_state_takes_records_again)
+{
+	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
+	struct ps_gold_version v[2];
+	int k;
+
+	for (k = 0; k < 40; k++) {
+		ward(a, k);
+		ward(b, k);
+	}
+	cr_assert_gt(ps_gold_index_bytes(a), 0);
+	ps_gold_shed(a);
+	cr_assert_eq(ps_gold_index_bytes(a), 0);
+	assert_same_state(a, b);
+	cr_assert_eq(ps_gold_history(a, "P3", v, 2),
+		     ps_gold_history(b, "P3", v, 2));
+	cr_assert_gt(ps_gold_history(a, "P3", v, 2), 0);
+	for (; k < 200; k++) {		/* old and new ids */
+		char id[16];
+
+		snprintf(id, sizeof(id), "Q%d", k);
+		ward(a, k * 3);
+		ward(b, k * 3);
+		cr_assert_eq(enc_rec(a, id, id, "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 1);
+		cr_assert_eq(enc_rec(b, id, id, "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 1);
+	}
+	cr_assert_eq(ps_gold_npatients(a), 7 + 160);
+	cr_assert_eq(ps_gold_index_bytes(a), ps_gold_index_bytes(b));
+	cr_assert_eq(ps_gold_npatients(a), ps_gold_npatients(b));
+	cr_assert_eq(ps_gold_nencounters(a), ps_gold_nencounters(b));
+	assert_same_state(a, b);
+	ps_gold_free(a);
+	ps_gold_free(b);
+}
+
 Test(gold, snapshot_plus_deltas_restores_the_same_state)
 {
 	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
