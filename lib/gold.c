@@ -2347,16 +2347,150 @@ struct pair_acc {
 	int64_t sum_us;		/* exact: the mean is the same in any order */
 };
 
+/*
+ * Sums keyed by two symbols or a day and a symbol (kkey): only the cells
+ * that encounters use.  cell[] holds them in the order added; slot[]
+ * (a power of two, at most half full) holds a cell's index + 1, 0 when
+ * empty.
+ */
+struct kcell {
+	uint64_t key;
+	struct pair_acc v;
+};
+
+struct kmap {
+	struct kcell *cell;
+	size_t n, cap;
+	uint32_t *slot;
+	size_t nslots;
+};
+
+static uint64_t kkey(uint32_t hi, uint32_t lo)
+{
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void kmap_free(struct kmap *m)
+{
+	free(m->cell);
+	free(m->slot);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t kmap_bytes(const struct kmap *m)
+{
+	return m->cap * sizeof(*m->cell) + m->nslots * sizeof(*m->slot);
+}
+
+/* The slot of key in m: where its cell's index is, else the empty slot
+ * where it goes.  m has slots. */
+static size_t kmap_slot(const struct kmap *m, uint64_t key)
+{
+	size_t mask = m->nslots - 1, s;
+
+	for (s = ps_mix64(key) & mask; m->slot[s] &&
+	     m->cell[m->slot[s] - 1].key != key; s = (s + 1) & mask)
+		;
+	return s;
+}
+
+/* The sums of key in m, or NULL when m has no such cell. */
+static const struct pair_acc *kmap_find(const struct kmap *m, uint64_t key)
+{
+	size_t s;
+
+	if (!m->nslots)
+		return NULL;
+	s = kmap_slot(m, key);
+	return m->slot[s] ? &m->cell[m->slot[s] - 1].v : NULL;
+}
+
+/* The sums of key in m, a zero cell added when m has none.  Cannot
+ * fail. */
+static struct pair_acc *kmap_at(struct kmap *m, uint64_t key)
+{
+	size_t s, i;
+
+	if (2 * (m->n + 1) > m->nslots) {
+		free(m->slot);
+		m->nslots = m->nslots ? 2 * m->nslots : 16;
+		m->slot = ps_xcalloc(m->nslots, sizeof(*m->slot));
+		for (i = 0; i < m->n; i++)
+			m->slot[kmap_slot(m, m->cell[i].key)] = (uint32_t)i + 1;
+	}
+	s = kmap_slot(m, key);
+	if (m->slot[s])
+		return &m->cell[m->slot[s] - 1].v;
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 16;
+		m->cell = ps_xrealloc(m->cell, m->cap * sizeof(*m->cell));
+	}
+	memset(&m->cell[m->n], 0, sizeof(m->cell[m->n]));
+	m->cell[m->n].key = key;
+	m->slot[s] = (uint32_t)++m->n;
+	return &m->cell[m->n - 1].v;
+}
+
+/*
+ * The KPIs' sums as of now.  los by (department name, gender), demo by
+ * (age band, gender), vol (n1) by (admission day, gender).  settled, when
+ * not NULL, holds the sums of the settled encounters (struct kcache) to
+ * be added to these, which are then those of the others only.
+ */
 struct kctx {
 	struct ps_gold *g;
 	int64_t now, window, wide;	/* wide: the widest waiting window */
-	size_t nd, ns, nh;
+	size_t nd, nh;
 	long long base;			/* first hour of the window */
 	struct dacc *da;
-	struct pair_acc *los, *demo;
-	long long *vol;
-	int32_t dmin, dmax;
+	struct kmap los, demo, vol;
+	const struct kctx *settled;
 };
+
+/* Frees what c holds: its departments' and keyed sums. */
+static void kctx_release(struct kctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nd; i++) {
+		free(c->da[i].waits);
+		free(c->da[i].hours);
+		free(c->da[i].d2r.v);
+		free(c->da[i].los_dis.v);
+		free(c->da[i].los_adm.v);
+		free(c->da[i].board.v);
+	}
+	free(c->da);
+	kmap_free(&c->los);
+	kmap_free(&c->demo);
+	kmap_free(&c->vol);
+}
+
+/* Calls row with each cell of a plus s (NULL: none), the same map of c
+ * and of c->settled. */
+static void kmap_rows(const struct kctx *c, const struct kmap *a,
+		      const struct kmap *s, struct ps_table *t,
+		      void (*row)(const struct kctx *, struct ps_table *,
+				  uint64_t, const struct pair_acc *))
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		struct pair_acc v = a->cell[i].v;
+		const struct pair_acc *o = s ? kmap_find(s, a->cell[i].key) :
+					   NULL;
+
+		if (o) {
+			v.n1 += o->n1;
+			v.n2 += o->n2;
+			v.sum_us += o->sum_us;
+		}
+		row(c, t, a->cell[i].key, &v);
+	}
+	for (i = 0; s && i < s->n; i++)
+		if (!kmap_find(a, s->cell[i].key))
+			row(c, t, s->cell[i].key, &s->cell[i].v);
+}
 
 void ps_gold_set_min_samples(struct ps_gold *g, long long n)
 {
@@ -2408,11 +2542,13 @@ static void ed_visit(const struct ps_gold *g, const struct enc *e,
 }
 
 /*
- * Add the part of encounter i in every KPI as of c->now to c's sums,
- * times sign: -1 takes back the part of a settled encounter (its parts
- * in the windows, quantiles and census are none: settled()).
+ * Add the part of encounter i in every KPI as of c->now to c's sums of
+ * the departments and to cells's keyed sums (los, demo, vol; NULL: not
+ * those), times sign: -1 takes back the part of a settled encounter (its
+ * parts in the windows, quantiles and census are none: settled()).
  */
-static void acc_enc(struct kctx *c, size_t i, long long sign)
+static void acc_enc(struct kctx *c, struct kctx *cells, size_t i,
+		    long long sign)
 {
 	struct ps_gold *g = c->g;
 	int64_t now = c->now, h0 = now - c->window;
@@ -2420,6 +2556,7 @@ static void acc_enc(struct kctx *c, size_t i, long long sign)
 	const struct pobs *v;
 	const struct dept *dp;
 	struct dacc *a;
+	struct pair_acc *pd;
 	double thr;
 	int cur, ed;
 	int64_t we;
@@ -2458,14 +2595,16 @@ static void acc_enc(struct kctx *c, size_t i, long long sign)
 	}
 	if (discharged(e, now)) {
 		double l = los_h(e);
-		struct pair_acc *p = &c->los[dp->name * c->ns + v->gender];
 
 		a->discharges += sign;
 		a->over_dis += (l > thr) * sign;
 		a->dis30 += (e->discharge > now - 30 * PS_USEC_PER_DAY) *
 			    sign;
-		p->n1 += sign;
-		p->sum_us += (e->discharge - e->admission) * sign;
+		if (cells) {
+			pd = kmap_at(&cells->los, kkey(dp->name, v->gender));
+			pd->n1 += sign;
+			pd->sum_us += (e->discharge - e->admission) * sign;
+		}
 		if (e->discharge > now - USEC_HOUR)
 			a->dis1h += sign;
 		if (ed && e->discharge > h0)
@@ -2484,10 +2623,13 @@ static void acc_enc(struct kctx *c, size_t i, long long sign)
 		a->waits[a->nw].end = we;
 		a->waits[a->nw++].minutes = minutes(we - e->arrival);
 	}
-	c->demo[v->band * c->ns + v->gender].n1 += cur * sign;
-	c->demo[v->band * c->ns + v->gender].n2 += sign;
-	c->vol[(size_t)(day_of(e->admission) - c->dmin) * c->ns +
-	       v->gender] += sign;
+	if (!cells)
+		return;
+	pd = kmap_at(&cells->demo, kkey(v->band, v->gender));
+	pd->n1 += cur * sign;
+	pd->n2 += sign;
+	kmap_at(&cells->vol, kkey((uint32_t)day_of(e->admission),
+				  v->gender))->n1 += sign;
 }
 
 /*
@@ -2519,8 +2661,10 @@ static int settled(const struct kctx *c, const struct enc *e)
  * The KPIs' part that follows the change (see gold.h, ps_gold_tables):
  * s sums the parts of the settled encounters (settled(): they no longer
  * change as the clock moves on), once each; a commit goes over the
- * active ones only, starting from s, and moves those that settled into
- * it.  A record that touches a settled encounter, or its patient (the
+ * active ones only and moves those that settled into s.  Its keyed sums
+ * (struct kmap) hold the cells used only, and a commit's own hold those
+ * of its active encounters: the two are added up as the tables are made,
+ * never copied whole.  A record that touches a settled encounter, or its patient (the
  * current gender and age band count), takes the encounter's part out of
  * s first (kc_unsettle) and makes it active.  The sums are integers, so
  * the tables are the same as those of a pass over every encounter.  The
@@ -2529,7 +2673,7 @@ static int settled(const struct kctx *c, const struct enc *e)
  */
 struct kcache {
 	int valid;
-	struct kctx s;		/* nd, ns, dmin..dmax: the room made */
+	struct kctx s;		/* nd: the departments of g then */
 	uint64_t *settled;	/* a bit per encounter */
 	size_t nwords;
 	uint32_t *active;	/* the others of [0, seen) */
@@ -2543,14 +2687,23 @@ size_t ps_gold_kpi_visited(const struct ps_gold *g)
 	return g->kc ? g->kc->visited : 0;
 }
 
+size_t ps_gold_kpi_bytes(const struct ps_gold *g)
+{
+	const struct kcache *k = g->kc;
+
+	if (!k)
+		return 0;
+	return sizeof(*k) + k->s.nd * sizeof(*k->s.da) +
+	       kmap_bytes(&k->s.los) + kmap_bytes(&k->s.demo) +
+	       kmap_bytes(&k->s.vol) + k->nwords * sizeof(*k->settled) +
+	       k->capactive * sizeof(*k->active);
+}
+
 static void kc_free(struct kcache *k)
 {
 	if (!k)
 		return;
-	free(k->s.da);
-	free(k->s.los);
-	free(k->s.demo);
-	free(k->s.vol);
+	kctx_release(&k->s);
 	free(k->settled);
 	free(k->active);
 	free(k);
@@ -2584,92 +2737,31 @@ static void kc_unsettle(struct ps_gold *g, size_t i)
 	if (!k || !k->valid || !kc_is_settled(k, i))
 		return;
 	k->settled[i / 64] &= ~(1ULL << (i % 64));
-	acc_enc(&k->s, i, -1);
+	acc_enc(&k->s, &k->s, i, -1);
 	kc_push(k, i);
-}
-
-/* Room in s for every department and symbol of g and, unless day is
- * NULL, for *day. */
-static void kc_fit(struct kcache *k, const struct ps_gold *g,
-		   const int32_t *pday)
-{
-	struct kctx *s = &k->s;
-	size_t nd = s->nd, ns = s->ns, i, j;
-	int32_t lo = s->dmin, hi = s->dmax, d, day = pday ? *pday : 0;
-
-	if (g->didx.n > nd)
-		nd = 2 * g->didx.n + 8;
-	if (g->syms.n > ns)
-		ns = 2 * g->syms.n + 8;
-	if (!pday) {
-		/* the days as they are */
-	} else if (lo > hi) {
-		lo = hi = day;
-	} else {
-		lo = day < lo ? day - (hi - lo) / 2 - 16 : lo;
-		hi = day > hi ? day + (hi - lo) / 2 + 16 : hi;
-	}
-	if (nd != s->nd) {
-		s->da = ps_xrealloc(s->da, nd * sizeof(*s->da));
-		memset(s->da + s->nd, 0, (nd - s->nd) * sizeof(*s->da));
-		s->nd = nd;
-	}
-	if (ns != s->ns) {
-		struct pair_acc *los = ps_xcalloc(ns * ns, sizeof(*los));
-		struct pair_acc *demo = ps_xcalloc(ns * ns, sizeof(*demo));
-
-		for (i = 0; i < s->ns; i++)
-			for (j = 0; j < s->ns; j++) {
-				los[i * ns + j] = s->los[i * s->ns + j];
-				demo[i * ns + j] = s->demo[i * s->ns + j];
-			}
-		free(s->los);
-		free(s->demo);
-		s->los = los;
-		s->demo = demo;
-	}
-	if (ns != s->ns || lo != s->dmin || hi != s->dmax) {
-		long long *vol = ps_xcalloc((size_t)(hi - lo + 1) * ns,
-					    sizeof(*vol));
-
-		for (d = s->dmin; s->vol && d <= s->dmax; d++)
-			for (j = 0; j < s->ns; j++)
-				vol[(size_t)(d - lo) * ns + j] =
-					s->vol[(size_t)(d - s->dmin) *
-					       s->ns + j];
-		free(s->vol);
-		s->vol = vol;
-		s->ns = ns;
-		s->dmin = lo;
-		s->dmax = hi;
-	}
 }
 
 /*
  * Bring g's KPI cache to c->now: from nothing when it is not valid or
  * the clock or window moved back or changed; the new encounters active.
- * Then c starts from the settled sums (its arrays laid out as s's, nd
- * the departments of g), goes over the active encounters and moves the
- * settled ones into s.
+ * Then c's department sums are the settled ones plus those of the active
+ * encounters; the active encounters that settle move into the settled
+ * sums, and c's keyed sums are those of the others (added to those of
+ * c->settled when the tables are made: no copy of them).
  */
 static void accumulate(struct kctx *c)
 {
 	struct ps_gold *g = c->g;
 	struct kcache *k = g->kc;
+	struct kctx *s;
 	size_t i, n = g->eidx.n, kept = 0;
 
 	if (!k)
 		k = g->kc = ps_xcalloc(1, sizeof(*k));
-	if (!k->valid || c->now < k->s.now || c->window != k->s.window) {
-		struct kctx *s = &k->s;
-
-		free(s->da);
-		free(s->los);
-		free(s->demo);
-		free(s->vol);
+	s = &k->s;
+	if (!k->valid || c->now < s->now || c->window != s->window) {
+		kctx_release(s);
 		memset(s, 0, sizeof(*s));
-		s->dmin = 0;
-		s->dmax = -1;
 		k->nactive = k->seen = 0;
 		if (k->nwords)
 			memset(k->settled, 0, k->nwords * sizeof(*k->settled));
@@ -2685,47 +2777,37 @@ static void accumulate(struct kctx *c)
 	}
 	for (; k->seen < n; k->seen++)
 		kc_push(k, k->seen);
-	kc_fit(k, g, NULL);
-	for (i = 0; i < k->nactive; i++) {
-		int32_t d = day_of(g->enc[k->active[i]].admission);
-
-		if (d < k->s.dmin || d > k->s.dmax)
-			kc_fit(k, g, &d);
+	if (c->nd > s->nd) {
+		s->da = ps_xrealloc(s->da, c->nd * sizeof(*s->da));
+		memset(s->da + s->nd, 0, (c->nd - s->nd) * sizeof(*s->da));
+		s->nd = c->nd;
 	}
-	k->s.g = g;
-	k->s.now = c->now;
-	k->s.window = c->window;
-	k->s.wide = c->wide;
-	k->s.base = c->base;
-	k->s.nh = c->nh;
-	/* c: the settled sums, then the active encounters */
-	c->ns = k->s.ns;
-	c->dmin = k->s.dmin;
-	c->dmax = k->s.dmax;
-	c->da = ps_xcalloc(k->s.nd, sizeof(*c->da));
-	for (i = 0; i < k->s.nd; i++) {
-		c->da[i] = k->s.da[i];
-		if (i < c->nd)
-			c->da[i].hours = ps_xcalloc(c->nh,
-						    sizeof(*c->da[i].hours));
+	s->g = g;
+	s->now = c->now;
+	s->window = c->window;
+	s->wide = c->wide;
+	s->base = c->base;
+	s->nh = c->nh;
+	/* the settled sums have no waits, hours nor ED visits (settled()) */
+	c->da = ps_xcalloc(c->nd ? c->nd : 1, sizeof(*c->da));
+	for (i = 0; i < c->nd; i++) {
+		c->da[i] = s->da[i];
+		c->da[i].hours = ps_xcalloc(c->nh, sizeof(*c->da[i].hours));
 	}
-	c->los = (void *)ps_xmemdup(k->s.los, c->ns * c->ns *
-				    sizeof(*c->los));
-	c->demo = (void *)ps_xmemdup(k->s.demo, c->ns * c->ns *
-				     sizeof(*c->demo));
-	c->vol = (void *)ps_xmemdup(k->s.vol, (size_t)(c->dmax - c->dmin + 1) *
-			    c->ns * sizeof(*c->vol));
+	c->settled = s;
 	k->visited = k->nactive;
 	for (i = 0; i < k->nactive; i++) {
 		size_t ix = k->active[i];
 		struct enc e;
 
-		acc_enc(c, ix, 1);
 		enc_get(g, ix, &e);
-		if (settled(&k->s, &e)) {
-			acc_enc(&k->s, ix, 1);
+		if (settled(s, &e)) {
+			/* c's department sums started from s's before */
+			acc_enc(c, NULL, ix, 1);
+			acc_enc(s, s, ix, 1);
 			k->settled[ix / 64] |= 1ULL << (ix % 64);
 		} else {
+			acc_enc(c, c, ix, 1);
 			k->active[kept++] = (uint32_t)ix;
 		}
 	}
@@ -2979,76 +3061,81 @@ static void build_ed(const struct kctx *c, struct ps_table *t)
 	}
 }
 
+/* A row of t with the symbols of key's two halves in col and "gender",
+ * as of c->now. */
+static struct ps_pq_value *gender_row(const struct kctx *c,
+				      struct ps_table *t, uint64_t key,
+				      const char *col)
+{
+	struct ps_pq_value *r = ps_table_add_row(t);
+	size_t l1, l2;
+	const char *s1 = symstr(c->g, (uint32_t)(key >> 32), &l1);
+	const char *s2 = symstr(c->g, (uint32_t)key, &l2);
+
+	ps_table_put_s(t, r, col, s1, l1);
+	ps_table_put_s(t, r, "gender", s2, l2);
+	ps_table_put_i(t, r, "as_of", c->now);
+	return r;
+}
+
+static void los_row(const struct kctx *c, struct ps_table *t, uint64_t key,
+		    const struct pair_acc *p)
+{
+	struct ps_pq_value *r;
+
+	if (!p->n1)
+		return;
+	r = gender_row(c, t, key, "department");
+	ps_table_put_i(t, r, "discharges", p->n1);
+	ps_table_put_d(t, r, "avg_los_hours", (double)p->sum_us /
+		       (double)p->n1 / (double)USEC_HOUR);
+}
+
 static void build_los(const struct kctx *c, struct ps_table *t)
 {
-	size_t i, j, l1, l2;
+	kmap_rows(c, &c->los, c->settled ? &c->settled->los : NULL, t,
+		  los_row);
+}
 
-	for (i = 0; i < c->ns; i++)
-		for (j = 0; j < c->ns; j++) {
-			const struct pair_acc *p = &c->los[i * c->ns + j];
-			struct ps_pq_value *r;
-			const char *s1, *s2;
+static void demo_row(const struct kctx *c, struct ps_table *t,
+		     uint64_t key, const struct pair_acc *p)
+{
+	struct ps_pq_value *r;
 
-			if (!p->n1)
-				continue;
-			s1 = symstr(c->g, (uint32_t)i, &l1);
-			s2 = symstr(c->g, (uint32_t)j, &l2);
-			r = ps_table_add_row(t);
-			ps_table_put_s(t, r, "department", s1, l1);
-			ps_table_put_s(t, r, "gender", s2, l2);
-			ps_table_put_i(t, r, "discharges", p->n1);
-			ps_table_put_d(t, r, "avg_los_hours",
-				       (double)p->sum_us / (double)p->n1 /
-				       (double)USEC_HOUR);
-			ps_table_put_i(t, r, "as_of", c->now);
-		}
+	if (!p->n2)
+		return;
+	r = gender_row(c, t, key, "age_band");
+	ps_table_put_i(t, r, "currently_admitted", p->n1);
+	ps_table_put_i(t, r, "encounters", p->n2);
 }
 
 static void build_demographics(const struct kctx *c, struct ps_table *t)
 {
-	size_t i, j, l1, l2;
+	kmap_rows(c, &c->demo, c->settled ? &c->settled->demo : NULL, t,
+		  demo_row);
+}
 
-	for (i = 0; i < c->ns; i++)
-		for (j = 0; j < c->ns; j++) {
-			const struct pair_acc *p = &c->demo[i * c->ns + j];
-			struct ps_pq_value *r;
-			const char *s1, *s2;
+static void vol_row(const struct kctx *c, struct ps_table *t, uint64_t key,
+		    const struct pair_acc *p)
+{
+	struct ps_pq_value *r;
+	const char *s;
+	size_t l;
 
-			if (!p->n2)
-				continue;
-			s1 = symstr(c->g, (uint32_t)i, &l1);
-			s2 = symstr(c->g, (uint32_t)j, &l2);
-			r = ps_table_add_row(t);
-			ps_table_put_s(t, r, "age_band", s1, l1);
-			ps_table_put_s(t, r, "gender", s2, l2);
-			ps_table_put_i(t, r, "currently_admitted", p->n1);
-			ps_table_put_i(t, r, "encounters", p->n2);
-			ps_table_put_i(t, r, "as_of", c->now);
-		}
+	if (!p->n1)
+		return;
+	s = symstr(c->g, (uint32_t)key, &l);
+	r = ps_table_add_row(t);
+	ps_table_put_i(t, r, "admission_date", (int32_t)(uint32_t)(key >> 32));
+	ps_table_put_s(t, r, "gender", s, l);
+	ps_table_put_i(t, r, "encounters", p->n1);
+	ps_table_put_i(t, r, "as_of", c->now);
 }
 
 static void build_volume(const struct kctx *c, struct ps_table *t)
 {
-	size_t i, j, l;
-
-	if (!c->g->eidx.n)
-		return;
-	for (i = 0; i < (size_t)(c->dmax - c->dmin + 1); i++)
-		for (j = 0; j < c->ns; j++) {
-			struct ps_pq_value *r;
-			const char *s;
-
-			if (!c->vol[i * c->ns + j])
-				continue;
-			s = symstr(c->g, (uint32_t)j, &l);
-			r = ps_table_add_row(t);
-			ps_table_put_i(t, r, "admission_date",
-				       c->dmin + (int64_t)i);
-			ps_table_put_s(t, r, "gender", s, l);
-			ps_table_put_i(t, r, "encounters",
-				       c->vol[i * c->ns + j]);
-			ps_table_put_i(t, r, "as_of", c->now);
-		}
+	kmap_rows(c, &c->vol, c->settled ? &c->settled->vol : NULL, t,
+		  vol_row);
 }
 
 static void build_overstay(const struct kctx *c, struct ps_table *t)
@@ -3347,29 +3434,10 @@ static void kctx_make(struct kctx *c, struct ps_gold *g, int64_t now,
 	c->window = window;
 	c->wide = window > 168 * USEC_HOUR ? window : 168 * USEC_HOUR;
 	c->nd = g->didx.n;
-	c->ns = g->syms.n;
 	c->base = (long long)((now - window >= 0 ? now - window :
 			       now - window - USEC_HOUR + 1) / USEC_HOUR);
 	c->nh = (size_t)(now / USEC_HOUR - c->base) + 1;
 	accumulate(c);
-}
-
-static void kctx_release(struct kctx *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nd; i++) {
-		free(c->da[i].waits);
-		free(c->da[i].hours);
-		free(c->da[i].d2r.v);
-		free(c->da[i].los_dis.v);
-		free(c->da[i].los_adm.v);
-		free(c->da[i].board.v);
-	}
-	free(c->da);
-	free(c->los);
-	free(c->demo);
-	free(c->vol);
 }
 
 void ps_gold_kpi_warm(struct ps_gold *g, int64_t now, int64_t window)

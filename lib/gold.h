@@ -233,6 +233,14 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 size_t ps_gold_kpi_visited(const struct ps_gold *g);
 
 /*
+ * The bytes the settled sums of the KPIs hold (above): per department,
+ * and a cell per (department, gender), (age band, gender) and (admission
+ * day, gender) that settled encounters have, with their hash slots; a
+ * bit per encounter.  0 before the first ps_gold_tables.  Cannot fail.
+ */
+size_t ps_gold_kpi_bytes(const struct ps_gold *g);
+
+/*
  * Make the KPIs' sums of the settled encounters as of now (what the
  * next ps_gold_tables at now or later then need not do): at start, so
  * that the first commit costs what it changes.  Cannot fail.

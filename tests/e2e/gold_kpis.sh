@@ -107,4 +107,19 @@ check '--pseudonymize: keyed hashes, stable across runs, no raw ids, 90+' '
 	[ $(ps-silver --dump Y1/gold/dim_patient | jq -c "select(.age_band == \"90+\")" | wc -l) -gt 0 ] &&
 	! ps-gold -L Y3 --pseudonymize plainkey </dev/null 2>/dev/null'
 
+check 'KPI sums hold the cells used: 3,000 genders of their own and an admission in the year 1000 in 300 MB of address space' '
+	# dense sums were sized by the symbols squared and the days of the span
+	head -n 3000 clean.ndjson | jq -c ".gender = \"g\(input_line_number)\" |
+		if input_line_number == 100 then
+			.admission_time = \"1000-01-01T00:00:00Z\" else . end" >cells.ndjson &&
+	( ulimit -v 300000 &&
+	  ps-gold -L K1 --now $NOW <cells.ndjson >/dev/null 2>k1.err &&
+	  ps-gold -L K2 --now $NOW --commit-records 100 <cells.ndjson >/dev/null 2>k2.err ) &&
+	gold_snapshot K1 k1.snap && gold_snapshot K2 k2.snap && cmp k1.snap k2.snap &&
+	sed -n "/^== kpi_volume$/,/^== /p" k1.snap |
+		grep -q "\"admission_date\":\"1000-01-01\"" &&
+	n=$(sed -n "/^== kpi_demographics$/,/^== /p" k1.snap | grep "^{" |
+		jq -r .gender | sort -u | wc -l) && echo "$n genders" &&
+	[ "$n" -gt 1000 ]'
+
 done_testing

@@ -1441,3 +1441,62 @@ Test(gold, kpis_follow_the_change_and_equal_a_pass_over_everything)
 	ps_gold_free(inc);
 	ps_departments_release(&ds);
 }
+
+/*
+ * The settled sums of the KPIs hold a cell per (department, gender),
+ * (age band, gender) and (admission day, gender) that encounters use,
+ * whatever the number of distinct symbols or the span of the days: 400
+ * patients each with a gender of their own in 20 departments, then an
+ * admission in the year 1000 next to ones of 2026.
+ */
+Test(gold, kpi_sums_grow_with_the_cells_used_not_symbols_or_days)
+{
+	struct ps_departments ds;
+	struct ps_gold *g;
+	struct ps_buf a = PS_BUF_INIT;
+	char enc[32], pat[32], gender[32], dept[32], adm[32], dis[32];
+	size_t i, cells;
+	int64_t now = ts("2026-06-01T00:00:00Z");
+	int pass;
+
+	ps_departments_defaults(&ds);
+	for (pass = 0; pass < 2; pass++) {
+		size_t n = pass ? 40 : 400;
+
+		g = ps_gold_new(&ds);
+		for (i = 0; i < n; i++) {
+			snprintf(enc, sizeof(enc), "e%zu", i);
+			snprintf(pat, sizeof(pat), "p%zu", i);
+			if (pass)
+				snprintf(gender, sizeof(gender), "%s",
+					 i % 2 ? "Male" : "Female");
+			else
+				snprintf(gender, sizeof(gender), "g%zu", i);
+			snprintf(dept, sizeof(dept), "ward %zu", i % 20);
+			snprintf(adm, sizeof(adm), "%s-01-%02zuT%02zu:00:00Z",
+				 pass && i == 7 ? "1000" : "2026", 1 + i % 28,
+				 i % 24);
+			snprintf(dis, sizeof(dis), "%s-02-%02zuT%02zu:00:00Z",
+				 pass && i == 7 ? "1000" : "2026", 1 + i % 28,
+				 i % 24);
+			enc_rec(g, enc, pat, gender, 20 + (int)(i % 60), dept,
+				adm, adm, dis);
+		}
+		/* two commits: every stay settled at the first */
+		kpi_text(g, now, &a);
+		enc_rec(g, "new", "p1", pass ? "Male" : "g1", 21, "ward 1",
+			"2026-05-31T23:00:00Z", "2026-05-31T23:00:00Z", NULL);
+		kpi_text(g, now + 3600LL * 1000000, &a);
+		cr_assert_gt(a.len, 1000);
+		/* at most: a cell each in los, demographics and volume per
+		 * encounter, and the departments */
+		cells = 3 * (n + 1) + 20;
+		cr_expect_leq(ps_gold_kpi_bytes(g), 256 * cells + 16384,
+			      "%s: %zu bytes for %zu cells",
+			      pass ? "year 1000" : "400 genders",
+			      ps_gold_kpi_bytes(g), cells);
+		ps_gold_free(g);
+	}
+	ps_buf_release(&a);
+	ps_departments_release(&ds);
+}
