@@ -642,6 +642,8 @@ struct ps_gold {
 	struct enc_ext *encx;		/* the extensions of enc */
 	size_t nencx, capencx;
 	int32_t *dirty;			/* admission days changed */
+	int32_t dirty_seen[64];		/* days in dirty, at day % 64 when */
+	uint64_t dirty_valid;		/* ... that bit is set */
 	int32_t *left;			/* days an encounter moved out of */
 	size_t nleft, leftcap;
 	size_t ndirty, dirtycap;
@@ -854,8 +856,12 @@ static void mark_dirty(struct ps_gold *g, int64_t admission)
 				-((-admission + PS_USEC_PER_DAY - 1) /
 				  PS_USEC_PER_DAY));
 
-	if (g->ndirty && g->dirty[g->ndirty - 1] == day)
+	unsigned h = (uint32_t)day % 64;
+
+	if (g->dirty_valid >> h & 1 && g->dirty_seen[h] == day)
 		return;
+	g->dirty_seen[h] = day;
+	g->dirty_valid |= 1ULL << h;
 	if (g->ndirty == g->dirtycap) {
 		g->dirtycap = g->dirtycap ? g->dirtycap * 2 : 64;
 		g->dirty = ps_xrealloc(g->dirty,
@@ -4028,6 +4034,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 	for (i = 0; i < (int32_t)g->eidx.n; i++)
 		pat_add_enc(&g->pat[g->enc[i].patient], i);
 	g->ndirty = 0;
+	g->dirty_valid = 0;
 	g->nleft = 0;
 	ps_gold_mark_clean(g);
 	return 0;
@@ -4068,7 +4075,13 @@ int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
 	*n = m;
 	g->dirty = NULL;
 	g->ndirty = g->dirtycap = 0;
+	g->dirty_valid = 0;
 	return d;
+}
+
+size_t ps_gold_dirty_held(const struct ps_gold *g)
+{
+	return g->ndirty;
 }
 
 /* ------------------------------------------------------------------ */
@@ -4228,5 +4241,6 @@ void ps_gold_relink(struct ps_gold *g)
 	for (i = 0; i < g->eidx.n; i++)
 		pat_add_enc(&g->pat[g->enc[i].patient], (int32_t)i);
 	g->ndirty = 0;
+	g->dirty_valid = 0;
 	g->nleft = 0;
 }

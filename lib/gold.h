@@ -254,6 +254,10 @@ void ps_gold_kpi_warm(struct ps_gold *g, int64_t now, int64_t window);
  */
 int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n);
 
+/* Entries of that set held now: about one a day however many records
+ * touched it (a day seen lately is not added again).  Cannot fail. */
+size_t ps_gold_dirty_held(const struct ps_gold *g);
+
 /*
  * The rows of dim_patient of the patients lo..hi-1 (by index: the order of
  * ps_gold_tables' dim_patient, new patients last), as a table streamed

@@ -820,6 +820,52 @@ Test(gold, shed_state_takes_records_again)
 	ps_gold_free(b);
 }
 
+/* 3,000 encounters of their own patients over 10 days from 2026-01-01,
+ * day after day (each record on another day than the one before). */
+static void ten_days(struct ps_gold *g)
+{
+	char id[32], adm[32];
+	int k;
+
+	for (k = 0; k < 3000; k++) {
+		snprintf(id, sizeof(id), "E%d", k);
+		snprintf(adm, sizeof(adm), "2026-01-%02dT10:00:00Z",
+			 1 + k % 10);
+		cr_assert_eq(enc_rec(g, id, id, "Male", 40, "ICU", adm, adm,
+				     NULL), 1);
+	}
+}
+
+/*
+ * Records whose admission days alternate keep about one entry a day of
+ * the changed days, not one a record; the set taken is the same 10
+ * days, and is empty after; a day seen before the take comes back when
+ * a record changes it again.
+ */
+Test(gold, changed_days_stay_few)
+{
+	struct ps_gold *g = ps_gold_new(NULL);
+	int32_t *days, jan1 = (int32_t)(ts("2026-01-01") / PS_USEC_PER_DAY);
+	size_t nd, i;
+
+	ten_days(g);
+	cr_assert_leq(ps_gold_dirty_held(g), 10);
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_eq(nd, 10);
+	for (i = 0; i < nd; i++)
+		cr_assert_eq(days[i], jan1 + (int32_t)i);
+	cr_assert_eq(ps_gold_dirty_held(g), 0);
+	free(days);
+	cr_assert_eq(enc_rec(g, "E0", "E0", "Male", 40, "Surgery",
+			     "2026-01-01T10:00:00Z", "2026-01-01T10:00:00Z",
+			     NULL), 1);
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_geq(nd, 1);
+	cr_assert_eq(days[0], jan1);
+	free(days);
+	ps_gold_free(g);
+}
+
 Test(gold, snapshot_plus_deltas_restores_the_same_state)
 {
 	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
