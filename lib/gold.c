@@ -647,6 +647,7 @@ struct ps_gold {
 	int32_t *left;			/* days an encounter moved out of */
 	size_t nleft, leftcap;
 	size_t ndirty, dirtycap;
+	size_t sort_bytes;		/* ps_gold_fact_sort_bytes */
 	long long min_samples;		/* of a reported percentile */
 	/* what changed since the last ps_gold_delta or ps_gold_mark_clean:
 	 * entries at or past these counts are new, tpat/tenc list the
@@ -2216,6 +2217,8 @@ int ps_gold_fact_range(struct ps_gold *g, const int32_t *days, size_t n,
 	size_t span = 0;
 	int32_t *slot = NULL, lo = 0;
 	struct sk_ix *ix;
+	uint32_t *at;
+	size_t most = 0, k;
 	int rc = 0;
 
 	/* the slot of each day of the span, when that table is small */
@@ -2237,7 +2240,7 @@ int ps_gold_fact_range(struct ps_gold *g, const int32_t *days, size_t n,
 	for (i = 0; i < n; i++)
 		start[i + 1] += start[i];
 	tot = start[n];
-	ix = ps_xmalloc((tot ? tot : 1) * sizeof(*ix));
+	at = ps_xmalloc((tot ? tot : 1) * sizeof(*at));
 	fill = ps_xmalloc((n ? n : 1) * sizeof(*fill));
 	if (n)
 		memcpy(fill, start, n * sizeof(*fill));
@@ -2245,22 +2248,33 @@ int ps_gold_fact_range(struct ps_gold *g, const int32_t *days, size_t n,
 		long s = enc_slot(&g->enc[i], days, n, slot, lo, span);
 
 		if (s >= 0)
-			ix[fill[s]++].i = (uint32_t)i;
+			at[fill[s]++] = (uint32_t)i;
 	}
 	free(fill);
 	free(slot);
+	/* the sort keys of one partition at a time (16 bytes a row, the
+	 * buckets 4) */
+	for (i = 0; i < n; i++)
+		if (start[i + 1] - start[i] > most)
+			most = start[i + 1] - start[i];
+	ix = ps_xmalloc((most ? most : 1) * sizeof(*ix));
+	if (tot * sizeof(*at) + most * sizeof(*ix) > g->sort_bytes)
+		g->sort_bytes = tot * sizeof(*at) + most * sizeof(*ix);
 	for (i = 0; i < n && !rc; i++) {
 		struct ps_table t;
 		struct fact_src src = { g, NULL, start[i + 1] - start[i], now };
 
 		ps_table_init(&t, "fact_patient_flow", fact_cols,
 			      NCOLS(fact_cols));
+		for (k = 0; k < src.n; k++)
+			ix[k].i = at[start[i] + k];
 		if (src.n)
-			fact_rows(&src, ix + start[i], &t);
+			fact_rows(&src, ix, &t);
 		rc = fn(ctx, days[i], &t);
 		ps_table_release(&t);
 	}
 	free(ix);
+	free(at);
 	free(start);
 	return rc;
 }
@@ -4082,6 +4096,11 @@ int32_t *ps_gold_take_dirty(struct ps_gold *g, size_t *n)
 size_t ps_gold_dirty_held(const struct ps_gold *g)
 {
 	return g->ndirty;
+}
+
+size_t ps_gold_fact_sort_bytes(const struct ps_gold *g)
+{
+	return g->sort_bytes;
 }
 
 /* ------------------------------------------------------------------ */

@@ -308,6 +308,13 @@ void ps_gold_fact_partitions(struct ps_gold *g, const int32_t *days,
 			     size_t n, int64_t now, struct ps_table *t);
 
 /*
+ * The most bytes a fact write (ps_gold_fact_each, ps_gold_fact_range) has
+ * sorted its rows with: 4 a row of its days and 16 a row of its largest
+ * partition, which are sorted one at a time.  Cannot fail.
+ */
+size_t ps_gold_fact_sort_bytes(const struct ps_gold *g);
+
+/*
  * Build every fact partition of the n admission days (sorted ascending)
  * as of now, one at a time: fn gets the day and the table (in the order
  * of ps_gold_fact_partitions; strings point into g or the table), which

@@ -866,6 +866,30 @@ Test(gold, changed_days_stay_few)
 	ps_gold_free(g);
 }
 
+/*
+ * A fact write over 10 days of 300 encounters each sorts one partition
+ * at a time: 4 bytes a row of the days and 16 a row of one day, not 16 a
+ * row of them all; the partitions hold their rows.
+ */
+Test(gold, fact_sort_holds_one_partition)
+{
+	struct ps_gold *g = ps_gold_new(NULL);
+	struct ps_table t[10];
+	int32_t *days;
+	size_t nd, i;
+
+	ten_days(g);
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_eq(nd, 10);
+	ps_gold_fact_partitions(g, days, nd, ts("2026-02-01T00:00:00Z"), t);
+	for (i = 0; i < nd; i++)
+		cr_assert_eq(t[i].nrows, 300);
+	release_tables(t, nd);
+	cr_assert_eq(ps_gold_fact_sort_bytes(g), 3000 * 4 + 300 * 16);
+	free(days);
+	ps_gold_free(g);
+}
+
 Test(gold, snapshot_plus_deltas_restores_the_same_state)
 {
 	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
