@@ -98,15 +98,18 @@ static void arena_free(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* keys[i] is item i; a slot holds the top 32 bits of the key's hash
- * and item index + 1 (0 = empty), so that a probe reads keys[] only when
- * the hash matches.  The hash is of the key's text; a packed index
- * stores the text packed (key_pack). */
+/* keys[i] is item i; a slot of 2^ibits slots (4 bytes) holds item
+ * index + 1 (0 = empty) in its low ibits bits, which hold it as the
+ * slots are at least twice the items, and the top 32 - ibits bits of the
+ * key's hash above them (11 bits at 2^21 slots), so that a probe reads
+ * keys[] mostly only when the hash matches.  The hash is of the key's
+ * text; a packed index stores the text packed (key_pack). */
 struct index {
 	struct key *keys;
 	size_t n, cap;
-	uint64_t *slots;
-	size_t nslots;		/* power of two */
+	uint32_t *slots;
+	size_t nslots;		/* power of two, 2^ibits */
+	unsigned ibits;
 	int packed;
 };
 
@@ -259,9 +262,22 @@ static int64_t key_sk(const struct key *k)
 	return (int64_t)(k->h & INT64_MAX);
 }
 
-static uint64_t slot_of(uint64_t h, size_t i)
+/* The hash bits a slot of x holds for hash h (in place), and the mask
+ * of those bits. */
+static uint32_t slot_tag(const struct index *x, uint64_t h)
 {
-	return (h & 0xffffffff00000000ULL) | ((uint64_t)i + 1);
+	return x->ibits >= 32 ? 0 : (uint32_t)(h >> (32 + x->ibits)) <<
+				   x->ibits;
+}
+
+static uint32_t slot_tag_mask(const struct index *x)
+{
+	return x->ibits >= 32 ? 0 : ~0u << x->ibits;
+}
+
+static uint32_t slot_of(const struct index *x, uint64_t h, size_t i)
+{
+	return slot_tag(x, h) | ((uint32_t)i + 1);
 }
 
 static void index_rehash(struct index *x, size_t nslots)
@@ -271,12 +287,13 @@ static void index_rehash(struct index *x, size_t nslots)
 	free(x->slots);
 	x->slots = ps_xcalloc(nslots, sizeof(*x->slots));
 	x->nslots = nslots;
+	x->ibits = (unsigned)__builtin_ctzll((unsigned long long)nslots);
 	for (i = 0; i < x->n; i++) {
 		size_t s = x->keys[i].h & (nslots - 1);
 
 		while (x->slots[s])
 			s = (s + 1) & (nslots - 1);
-		x->slots[s] = slot_of(x->keys[i].h, i);
+		x->slots[s] = slot_of(x, x->keys[i].h, i);
 	}
 }
 
@@ -319,22 +336,25 @@ static long index_scan(const struct index *x, const char *p, size_t n,
 static long index_find(const struct index *x, const char *p, size_t n,
 		       uint64_t h, size_t *slot)
 {
+	uint32_t tag, mask;
 	size_t s;
 
 	if (!x->nslots) {
 		*slot = 0;
 		return index_scan(x, p, n, h);
 	}
+	tag = slot_tag(x, h);
+	mask = slot_tag_mask(x);
 	for (s = h & (x->nslots - 1); x->slots[s];
 	     s = (s + 1) & (x->nslots - 1)) {
 		const struct key *k;
-		uint64_t v = x->slots[s];
+		uint32_t v = x->slots[s];
 
-		if ((v ^ h) >> 32)
+		if ((v & mask) != tag)
 			continue;
-		k = &x->keys[(uint32_t)v - 1];
+		k = &x->keys[(v & ~mask) - 1];
 		if (k->h == h && key_len(k) == n && !memcmp(k->p, p, n))
-			return (long)(uint32_t)v - 1;
+			return (long)(v & ~mask) - 1;
 	}
 	*slot = s;
 	return -1;
@@ -379,7 +399,7 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	if (x->n * 2 > x->nslots) {
 		index_rehash(x, x->nslots ? x->nslots * 2 : 128);
 	} else {
-		x->slots[slot] = slot_of(h, x->n - 1);
+		x->slots[slot] = slot_of(x, h, x->n - 1);
 	}
 	*added = 1;
 	return x->n - 1;
@@ -1100,7 +1120,7 @@ void ps_gold_shed(struct ps_gold *g)
 size_t ps_gold_index_bytes(const struct ps_gold *g)
 {
 	return (g->syms.nslots + g->pidx.nslots + g->didx.nslots +
-		g->eidx.nslots) * sizeof(uint64_t);
+		g->eidx.nslots) * sizeof(uint32_t);
 }
 
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,

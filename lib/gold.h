@@ -23,12 +23,14 @@
  *      the same positions for other tools;
  *   5. the KPI rows and alert transitions on the output.
  *
- * In memory, a patient with one observation costs about 100 bytes (48
- * of state, its key 16, index slots ~17, its id packed in 19 when it is a
- * UUID, its length and a NUL included); an encounter whose records set
- * everything at one event time about 108 (48, 16, ~17, 27 for a UUID or
- * UUID@time id), one with several event times or ED fields 104 more; ids
- * of other forms take their length + 3 (+ 7 from 254 bytes on).
+ * In memory, a patient with one observation costs about 92 bytes (48
+ * of state, its key 16, index slots ~9 (4 bytes each, two to four an
+ * id), its id packed in 19 when it is a UUID, its length and a NUL
+ * included); an encounter whose records set everything at one event time
+ * about 100 (48, 16, ~9, 27 for a UUID or UUID@time id), one with several
+ * event times or ED fields 104 more; ids of other forms take their
+ * length + 3 (+ 7 from 254 bytes on).  The slots go before the last
+ * commit of a run (ps_gold_shed).
  *
  * On start the snapshot and the log records after it are loaded; records
  * at or below the position of their source are skipped.  Upserts are
@@ -171,7 +173,7 @@ void ps_gold_set_min_samples(struct ps_gold *g, long long n);
 
 /*
  * Free the lookup slots of the ids (patients, encounters, departments,
- * symbols: 16 bytes per 1 to 2 ids, about 17 a patient and 17 an
+ * symbols: 4 bytes per 1 to 2 ids, about 9 a patient and 9 an
  * encounter), for a state that is about to take no more records, such as
  * before the last commit of a run: its tables, snapshot and deltas need
  * none.  The next record (ps_gold_apply, ps_gold_apply_delta,

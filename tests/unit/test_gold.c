@@ -890,6 +890,42 @@ Test(gold, fact_sort_holds_one_partition)
 	ps_gold_free(g);
 }
 
+/*
+ * The lookup slots take 4 bytes each (at least two slots an id: about 8
+ * bytes a patient and 8 an encounter here), and every id is found again
+ * through them after each growth of the tables (their hash bits shrink
+ * as the tables grow).
+ */
+Test(gold, lookup_slots_are_4_bytes)
+{
+	struct ps_gold *g = ps_gold_new(NULL);
+	struct ps_gold_version v[2];
+	char id[32];
+	int k;
+
+	for (k = 0; k < 1000; k++) {
+		snprintf(id, sizeof(id), "S%d", k);
+		cr_assert_eq(enc_rec(g, id, id, "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 1);
+	}
+	for (k = 0; k < 1000; k++) {
+		snprintf(id, sizeof(id), "S%d", k);
+		cr_assert_eq(ps_gold_history(g, id, v, 2), 1, "%s", id);
+		/* the same ids again change nothing */
+		cr_assert_eq(enc_rec(g, id, id, "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 0);
+	}
+	cr_assert_eq(ps_gold_npatients(g), 1000);
+	cr_assert_eq(ps_gold_nencounters(g), 1000);
+	/* 2,048 slots each for patients and encounters, 128 or 256 for
+	 * departments and symbols */
+	cr_assert_geq(ps_gold_index_bytes(g), 4 * (2048 + 2048 + 128 + 128));
+	cr_assert_leq(ps_gold_index_bytes(g), 4 * (2048 + 2048 + 256 + 256));
+	ps_gold_free(g);
+}
+
 Test(gold, snapshot_plus_deltas_restores_the_same_state)
 {
 	struct ps_gold *a = ps_gold_new(NULL), *b = ps_gold_new(NULL);
