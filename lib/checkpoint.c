@@ -271,12 +271,23 @@ int ps_checkpoint_save(const struct ps_checkpoint *cp, const char *lake,
 		       const char *tool, const char *stream,
 		       struct ps_error *e)
 {
+	struct ps_afile f = PS_AFILE_INIT;
+
+	if (ps_checkpoint_open(cp, lake, tool, stream, &f, e) < 0)
+		return -1;
+	return ps_afile_commit(&f, e);
+}
+
+int ps_checkpoint_open(const struct ps_checkpoint *cp, const char *lake,
+		       const char *tool, const char *stream,
+		       struct ps_afile *f, struct ps_error *e)
+{
 	char *path = ps_checkpoint_path(lake, tool, stream);
 	struct ps_buf b = PS_BUF_INIT;
 	int rc;
 
 	ps_checkpoint_format(cp, &b);
-	rc = ps_seal_write(path, b.data, b.len, PS_SEAL_JSON, e);
+	rc = ps_seal_begin(f, path, b.data, b.len, PS_SEAL_JSON, e);
 	ps_buf_release(&b);
 	free(path);
 	return rc;

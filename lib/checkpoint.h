@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 
 struct ps_checkpoint;
 
@@ -50,6 +51,14 @@ int ps_checkpoint_load(struct ps_checkpoint *cp, const char *lake,
 int ps_checkpoint_save(const struct ps_checkpoint *cp, const char *lake,
 		       const char *tool, const char *stream,
 		       struct ps_error *e);
+
+/*
+ * ps_checkpoint_save's file, opened and written but not committed (as
+ * ps_seal_begin): the caller commits or aborts f.  Same returns.
+ */
+int ps_checkpoint_open(const struct ps_checkpoint *cp, const char *lake,
+		       const char *tool, const char *stream,
+		       struct ps_afile *f, struct ps_error *e);
 
 /* The position stored for source (len bytes), or -1 when unknown. */
 long long ps_checkpoint_get(const struct ps_checkpoint *cp,

@@ -711,8 +711,9 @@ bad:
 	return -1;
 }
 
-/* Save the ranges with the identity of the commit that wrote them. */
-static int save_ranges(struct run *r, struct ps_error *e)
+/* The file of the ranges with the identity of the commit that wrote
+ * them, written (not committed: f). */
+static int open_ranges(struct run *r, struct ps_afile *f, struct ps_error *e)
 {
 	int64_t id[PS_GOLD_MAX_TABLES + 1];
 	size_t nid = ps_stage_last_commit(r->stage, id, PS_GOLD_MAX_TABLES + 1);
@@ -721,7 +722,7 @@ static int save_ranges(struct run *r, struct ps_error *e)
 	int rc;
 
 	ranges_format(r, id, nid, &b);
-	rc = ps_seal_write(p, b.data, b.len, PS_SEAL_BIN, e);
+	rc = ps_seal_begin(f, p, b.data, b.len, PS_SEAL_BIN, e);
 	ps_buf_release(&b);
 	free(p);
 	return rc;
@@ -836,13 +837,21 @@ struct commit_ctx {
 	int64_t hour, now;
 };
 
-/* The state, once the tables are committed: the alerts evaluated on the
- * new tables and their levels, then the snapshot (with the positions). */
+/*
+ * The state, once the tables are committed: the alerts evaluated on the
+ * new tables and their levels, then the snapshot (with the positions),
+ * then the ranges (after the state: ranges of this commit name a state
+ * as new).  The files of the levels and the ranges are written first and
+ * made durable with the stage's checkpoint at once (ps_stage_seal), then
+ * put in place in that order, each durable before the next step.
+ */
 static int save_state(void *ctx, struct ps_error *e)
 {
 	struct commit_ctx *c = ctx;
 	struct run *r = c->r;
 	struct ps_buf ast = PS_BUF_INIT, pos = PS_BUF_INIT;
+	struct ps_afile af = PS_AFILE_INIT, rf = PS_AFILE_INIT;
+	struct ps_afile *f[2] = { &af, &rf };
 	char *p;
 	int rc;
 
@@ -850,16 +859,23 @@ static int save_state(void *ctx, struct ps_error *e)
 		eval_alerts(r, c->t, c->nt, c->now, &c->lines);
 	ps_alerts_save_state(&r->alerts, &ast);
 	p = pathf("%s/%s.alerts", r->state_dir, r->o->stream);
-	rc = ps_seal_write(p, ast.data ? ast.data : "", ast.len, PS_SEAL_BIN,
-			   e);
+	rc = ps_seal_begin(&af, p, ast.data ? ast.data : "", ast.len,
+			   PS_SEAL_BIN, e);
 	free(p);
+	if (rc == 0)
+		rc = open_ranges(r, &rf, e);
+	if (rc == 0)
+		rc = ps_stage_seal(r->stage, f, 2, e);
+	if (rc == 0)
+		rc = ps_afile_commit(&af, e);
 	if (rc == 0) {
 		ps_checkpoint_format(r->cp, &pos);
 		rc = save_gold_state(r, &pos, e);
 	}
-	/* after the state: ranges of this commit name a state as new */
 	if (rc == 0)
-		rc = save_ranges(r, e);
+		rc = ps_afile_commit(&rf, e);
+	ps_afile_abort(&af);	/* what is not committed */
+	ps_afile_abort(&rf);
 	ps_buf_release(&ast);
 	ps_buf_release(&pos);
 	return rc;

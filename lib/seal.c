@@ -37,6 +37,16 @@ void ps_seal_bin_trailer(struct ps_buf *b, uint32_t crc)
 int ps_seal_write(const char *path, const void *p, size_t n,
 		  enum ps_seal_form form, struct ps_error *e)
 {
+	struct ps_afile f = PS_AFILE_INIT;
+
+	if (ps_seal_begin(&f, path, p, n, form, e) < 0)
+		return -1;
+	return ps_afile_commit(&f, e);
+}
+
+int ps_seal_begin(struct ps_afile *f, const char *path, const void *p,
+		  size_t n, enum ps_seal_form form, struct ps_error *e)
+{
 	struct ps_buf b = PS_BUF_INIT;
 	const char *s = p;
 	int rc;
@@ -56,7 +66,11 @@ int ps_seal_write(const char *path, const void *p, size_t n,
 			    (unsigned)ps_seal_crc(0, s, n));
 	else
 		ps_seal_bin_trailer(&b, ps_seal_crc(0, s, n));
-	rc = ps_write_file_atomic(path, b.data, b.len, 0644, e);
+	rc = ps_afile_open(f, path, 0644, e);
+	if (rc == 0 && ps_afile_write(f, b.data, b.len, e) < 0) {
+		ps_afile_abort(f);
+		rc = -1;
+	}
 	ps_buf_release(&b);
 	return rc;
 }

@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "fsutil.h"
 
 enum ps_seal_form { PS_SEAL_JSON, PS_SEAL_BIN };
 
@@ -47,6 +48,14 @@ void ps_seal_bin_trailer(struct ps_buf *b, uint32_t crc);
  */
 int ps_seal_write(const char *path, const void *p, size_t n,
 		  enum ps_seal_form form, struct ps_error *e);
+
+/*
+ * ps_seal_write's file, opened and written but not committed: the
+ * caller commits it (ps_afile_commit, or ps_afile_seal_all first with
+ * other files) or aborts it.  Same returns (f released on error).
+ */
+int ps_seal_begin(struct ps_afile *f, const char *path, const void *p,
+		  size_t n, enum ps_seal_form form, struct ps_error *e);
 
 /*
  * Read the sealed file path (at most max bytes) and append its payload to

@@ -55,6 +55,11 @@ struct ps_stage {
 					   process's last commit that reached
 					   every table, or 0 */
 	int shared;			/* one of several writers */
+	/* numbered, or without Delta tables: the checkpoint of the open
+	 * commit, written before the caller's state and committed after it
+	 * (ps_stage_seal), and the positions it holds */
+	struct ps_afile cpf;
+	struct ps_checkpoint *cpnext;
 };
 
 /* ---- the test hook ---- */
@@ -428,6 +433,7 @@ static struct ps_stage *stage_open(const struct ps_stage_opts *o,
 
 	st->o = *o;
 	st->shared = shared;
+	st->cpf = (struct ps_afile)PS_AFILE_INIT;
 	st->lake = ps_xstrdup(o->lake);
 	st->tool = ps_xstrdup(o->tool);
 	st->stream = ps_xstrdup(o->stream);
@@ -722,6 +728,9 @@ static void forget(struct ps_stage *st)
 		dtable_forget(&st->dt[i]);
 	ps_checkpoint_free(st->pending);
 	st->pending = ps_checkpoint_new();
+	ps_afile_abort(&st->cpf);
+	ps_checkpoint_free(st->cpnext);
+	st->cpnext = NULL;
 }
 
 void ps_stage_abort(struct ps_stage *st)
@@ -1014,23 +1023,56 @@ static int commit_numbered(struct ps_stage *st, struct ps_error *e)
 	return rc;
 }
 
-/* Step 4 without Delta tables, or with numbered commits: the positions
- * of the commit into the checkpoint file. */
-static int save_positions(struct ps_stage *st, struct ps_error *e)
+/* Before step 3 without Delta tables, or with numbered commits: the
+ * positions of the commit written to the checkpoint's temporary file
+ * (none without positions: plain input alone has no commit point). */
+static int open_positions(struct ps_stage *st, struct ps_error *e)
 {
 	struct ps_checkpoint *next;
 
 	if (!ps_checkpoint_count(st->pending))
-		return 0;	/* plain input alone has no commit point */
+		return 0;
 	next = ps_checkpoint_new();
 	ps_checkpoint_merge(next, st->committed);
 	ps_checkpoint_merge(next, st->pending);
-	if (ps_checkpoint_save(next, st->lake, st->tool, st->stream, e) < 0) {
+	if (ps_checkpoint_open(next, st->lake, st->tool, st->stream, &st->cpf,
+			       e) < 0) {
 		ps_checkpoint_free(next);
 		return -1;
 	}
+	st->cpnext = next;
+	return 0;
+}
+
+int ps_stage_seal(struct ps_stage *st, struct ps_afile *const *f, size_t n,
+		  struct ps_error *e)
+{
+	struct ps_afile **all = ps_xcalloc(n + 1, sizeof(*all));
+	size_t k = 0, i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		all[k++] = f[i];
+	if (st->cpf.tmp && !st->cpf.sealed)
+		all[k++] = &st->cpf;
+	rc = ps_afile_seal_all(all, k, e);
+	free(all);
+	if (rc == 0)
+		hook(st, "sealed");
+	return rc;
+}
+
+/* Step 4 without Delta tables, or with numbered commits: the checkpoint
+ * file into place. */
+static int save_positions(struct ps_stage *st, struct ps_error *e)
+{
+	if (!st->cpnext)
+		return 0;
+	if (ps_afile_commit(&st->cpf, e) < 0)
+		return -1;
 	ps_checkpoint_free(st->committed);
-	st->committed = next;
+	st->committed = st->cpnext;
+	st->cpnext = NULL;
 	return 0;
 }
 
@@ -1044,6 +1086,10 @@ int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		return -1;
 	}
 	hook(st, "state");
+	if ((st->o.numbered || !st->o.ndelta) && open_positions(st, e) < 0) {
+		ps_stage_abort(st);
+		return -1;
+	}
 	if (save_state && save_state(ctx, e) < 0) {
 		ps_stage_abort(st);
 		return -1;

@@ -86,8 +86,10 @@
  * "commit" (before step 3), "checkpoint" (after a Delta commit that is due
  * a checkpoint, before it is written) or "emit" (before step 4); with
  * numbered commits also "data" (the files durable, before the first
- * table), "logs" (every table's log entry durable, none linked yet) and
- * "table" (after each table's version).  Other builds ignore
+ * table), "logs" (every table's log entry durable, none linked yet),
+ * "table" (after each table's version) and "sealed" (in ps_stage_seal,
+ * the caller's state files and the checkpoint durable, none in place).
+ * Other builds ignore
  * the variable.
  */
 #ifndef PS_STAGE_H
@@ -99,6 +101,7 @@
 #include "checkpoint.h"
 #include "delta.h"
 #include "error.h"
+#include "fsutil.h"
 #include "lake.h"
 #include "parquet.h"
 
@@ -205,6 +208,18 @@ void ps_stage_remove(struct ps_stage *st, size_t table, const char *sub);
  * it 0, and the caller rewrites what it cannot know.
  */
 int ps_stage_current(struct ps_stage *st, size_t table);
+
+/*
+ * For the save_state step of ps_stage_commit: make the caller's state
+ * files f[0..n-1] (written, not committed) durable together with the
+ * commit's checkpoint file (numbered commits, or without Delta tables),
+ * several fsyncs at once (ps_afile_seal_all); each then commits with its
+ * rename and its directory's fsync alone, the checkpoint after the
+ * caller's state as before.  Test builds stop here at "sealed".
+ * Returns 0, or -1 with e filled (74): the caller aborts its files.
+ */
+int ps_stage_seal(struct ps_stage *st, struct ps_afile *const *f, size_t n,
+		  struct ps_error *e);
 
 /*
  * Numbered commits: the identity of this process's last commit that

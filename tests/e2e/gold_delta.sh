@@ -58,10 +58,11 @@ check 'the fact: a version replaces only the partitions that changed' '
 # Points of the second commit (13 tables a commit): data:2 before any
 # log; logs:2 with every table's log entry written and durable, none
 # linked; table:14 after dim_department, table:16 after the fact,
-# table:26 after the last KPI table (the state not saved yet); commit:2
-# after the state.  Restart: the same input, whose positions say what to
-# skip.
-for point in data:2 logs:2 table:14 table:16 table:26 commit:2; do
+# table:26 after the last KPI table (the state not saved yet); sealed:2
+# with the alert levels, the file ranges and the checkpoint written and
+# durable, none in place; commit:2 after the state.  Restart: the same
+# input, whose positions say what to skip.
+for point in data:2 logs:2 table:14 table:16 table:26 sealed:2 commit:2; do
 	check "SIGKILL at $point: every table opens, a restart equals the uninterrupted run" '
 		rm -rf L &&
 		PS_TEST_STOP=ps-gold:$point "$TB/ps-gold" -L L --now $NOW \
@@ -72,6 +73,8 @@ for point in data:2 logs:2 table:14 table:16 table:26 commit:2; do
 		# the entries (version 1) of every table, staged together
 		# before the first is linked
 		ls -a L/gold/*/_delta_log | grep -c "^\.0*1\.json\.tmp-" >k.staged
+		# the state files sealed together before the first is in place
+		ls -a L/_state/ps-gold | grep -c "\.tmp-" >k.sealed
 		kill -KILL $gp; wait $gp
 		grep -q "test hook: stopped" k.err &&
 		case $point in
@@ -79,6 +82,11 @@ for point in data:2 logs:2 table:14 table:16 table:26 commit:2; do
 		table:14) [ "$(cat k.staged)" -eq 12 ] ;;
 		table:16) [ "$(cat k.staged)" -eq 10 ] ;;
 		*) [ "$(cat k.staged)" -eq 0 ] ;;
+		esac &&
+		case $point in
+		sealed:2) [ "$(cat k.sealed)" -eq 3 ] ;;
+		commit:2) [ "$(cat k.sealed)" -eq 1 ] ;;
+		*) [ "$(cat k.sealed)" -eq 0 ] ;;
 		esac &&
 		$G readable L orphans-ok >k.tables 2>k.py || { sed -n 1,3p k.py; exit 1; }
 		# between two tables: the earlier ones at commit 2, the later at 1
@@ -89,7 +97,7 @@ for point in data:2 logs:2 table:14 table:16 table:26 commit:2; do
 		*) [ "$(cat k.txns)" = "2 " ] ;;
 		esac &&
 		gold L <clean.ndjson >/dev/null 2>l.err &&
-		! ls -a L/gold/*/_delta_log | grep -q "\.tmp-" &&
+		! ls -a L/gold/*/_delta_log L/_state/ps-gold | grep -q "\.tmp-" &&
 		gold_snapshot L l.snap && cmp ref.snap l.snap &&
 		$G readable L >/dev/null && $G same R L'
 done

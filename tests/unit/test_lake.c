@@ -744,6 +744,62 @@ Test(stage, numbered_tables_first_one_version_each, .init = mklake,
 	ps_stage_close(st);
 }
 
+/* A state file sealed with the commit's checkpoint (ps_stage_seal):
+ * both durable in that one call, then each put in place alone. */
+static unsigned long long sealed_syncs;
+
+static int state_sealed(void *ctx, struct ps_error *e)
+{
+	struct ps_stage *st = ctx;
+	struct ps_afile f = PS_AFILE_INIT, *fp = &f;
+	char *p = lpath("_state/ps-gold/adm.mine");
+	unsigned long long syncs;
+
+	cr_assert_eq(ps_afile_open(&f, p, 0644, e), 0, "%s", e->msg);
+	cr_assert_eq(ps_afile_write(&f, "x", 1, e), 0);
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_stage_seal(st, &fp, 1, e), 0, "%s", e->msg);
+	/* neither in place yet (at the first commit: none before) */
+	if (ps_fs_fsyncs() - syncs == 2) {
+		cr_assert(!exists("_state/ps-gold/adm.json"));
+		cr_assert(!exists("_state/ps-gold/adm.mine"));
+	}
+	sealed_syncs = ps_fs_fsyncs() - syncs;
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_afile_commit(&f, e), 0, "%s", e->msg);
+	cr_assert_eq(ps_fs_fsyncs() - syncs, 1, "its directory alone");
+	free(p);
+	return 0;
+}
+
+Test(stage, numbered_state_files_are_sealed_with_the_checkpoint,
+     .init = mklake, .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_checkpoint *cp = ps_checkpoint_new();
+	struct ps_stage *st = gold_stage(&e);
+	unsigned long long syncs;
+
+	cr_assert_not_null(st, "%s", e.msg);
+	free(put(st, 0, NULL, "*"));
+	ps_stage_set_position(st, "kafka:t/0", 9, 5);
+	cr_assert_eq(ps_stage_commit(st, state_sealed, NULL, st, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(sealed_syncs, 2, "the state file and the checkpoint");
+	cr_assert(exists("_state/ps-gold/adm.mine"));
+	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-gold", "adm", &e), 0);
+	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 5);
+	/* without positions: no checkpoint to seal, the same commit */
+	free(put(st, 0, NULL, "*"));
+	syncs = ps_fs_fsyncs();
+	cr_assert_eq(ps_stage_commit(st, state_sealed, NULL, st, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(sealed_syncs, 1);
+	cr_assert_gt(ps_fs_fsyncs(), syncs);
+	ps_checkpoint_free(cp);
+	ps_stage_close(st);
+}
+
 Test(stage, numbered_partitions_replace_only_their_files, .init = mklake,
      .fini = rmlake)
 {
