@@ -2382,9 +2382,13 @@ struct dacc {
 	struct dvec d2r, los_dis, los_adm, board;
 };
 
+/* 128 bits: stays from the year 1 to now, 6.4e16 us each, are valid
+ * records, and 145 of them overflow 64 bits. */
+__extension__ typedef __int128 los_sum;
+
 struct pair_acc {
 	long long n1, n2;
-	int64_t sum_us;		/* exact: the mean is the same in any order */
+	los_sum sum_us;		/* exact: the mean is the same in any order */
 };
 
 /*
@@ -2643,7 +2647,7 @@ static void acc_enc(struct kctx *c, struct kctx *cells, size_t i,
 		if (cells) {
 			pd = kmap_at(&cells->los, kkey(dp->name, v->gender));
 			pd->n1 += sign;
-			pd->sum_us += (e->discharge - e->admission) * sign;
+			pd->sum_us += (los_sum)(e->discharge - e->admission) * sign;
 		}
 		if (e->discharge > now - USEC_HOUR)
 			a->dis1h += sign;

@@ -642,6 +642,31 @@ static void fx_done(struct fx *f)
 	ps_departments_release(&f->ds);
 }
 
+/* Stays from the year 1 are valid records: 200 of them (6.4e16 us each)
+ * overflow a 64-bit sum of microseconds; the mean stays exact. */
+Test(gold, kpi_los_mean_of_stays_from_the_year_1)
+{
+	struct fx f;
+	struct ps_table *l;
+	size_t i;
+
+	fx_init(&f);
+	for (i = 0; i < 200; i++) {
+		char e[16], p[16];
+
+		snprintf(e, sizeof(e), "e%zu", i);
+		snprintf(p, sizeof(p), "p%zu", i);
+		enc_rec(f.g, e, p, "Female", 50, "ICU", "2026-01-01T00:00:00Z",
+			"0001-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+	}
+	l = fx_table(&f, "2026-02-01T00:00:00Z", "kpi_los");
+	cr_assert_eq(l->nrows, 1);
+	cr_assert_str_eq(find_col(l, 0, "discharges", &f.v), "200");
+	/* 739,616 days */
+	cr_assert_str_eq(find_col(l, 0, "avg_los_hours", &f.v), "17750784");
+	fx_done(&f);
+}
+
 /* Defect 2: a discharge after "now" is not a discharge yet. */
 Test(gold, discharges_after_now_count_nowhere)
 {
