@@ -162,9 +162,19 @@ int ps_afile_write(struct ps_afile *f, const void *p, size_t n,
 	return 0;
 }
 
-int ps_scratch_open(const char *path, struct ps_error *e)
+void ps_scratch_name(struct ps_buf *b, const char *path)
 {
 	static atomic_uint seq;
+	const char *base = strrchr(path, '/');
+	char *dir = dir_of(path);
+
+	ps_buf_addf(b, "%s/.%s.spill.%u.tmp-%ld", dir, base ? base + 1 : path,
+		    atomic_fetch_add(&seq, 1), (long)getpid());
+	free(dir);
+}
+
+int ps_scratch_open(const char *path, struct ps_error *e)
+{
 	struct ps_buf t = PS_BUF_INIT;
 	char *dir = dir_of(path);
 	int fd, err;
@@ -172,8 +182,7 @@ int ps_scratch_open(const char *path, struct ps_error *e)
 	fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
 		       errno == EINVAL)) {
-		ps_buf_addf(&t, "%s/.spill.%u.tmp-%ld", dir,
-			    atomic_fetch_add(&seq, 1), (long)getpid());
+		ps_scratch_name(&t, path);
 		fd = open(t.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 			  0600);
 		if (fd >= 0)

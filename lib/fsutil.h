@@ -187,12 +187,17 @@ int ps_temp_writer_alive(const char *name);
  * A scratch file for data that does not have to survive the process: an
  * unnamed file (O_TMPFILE) in the directory of path, so it is never
  * visible and a killed process leaves nothing; where the file system has
- * no unnamed files, a hidden temporary name (".spill.N.tmp-PID", removed
- * by ps_remove_stale_temps after a crash) removed as soon as it is open.
+ * no unnamed files, a hidden temporary name (".NAME.spill.N.tmp-PID" for
+ * the file NAME of path, so that the start-up cleanup that removes the
+ * temporaries of path's writer after a crash removes it too) removed as
+ * soon as it is open.
  * Its bytes are not counted by ps_fs_bytes_written and never fsynced.
  * Returns the descriptor (the caller closes it), or -1 with e filled (73).
  */
 int ps_scratch_open(const char *path, struct ps_error *e);
+
+/* Append the hidden name ps_scratch_open falls back to for path to b. */
+void ps_scratch_name(struct ps_buf *b, const char *path);
 
 /*
  * Write n bytes at offset off of scratch file fd (path names it in

@@ -143,6 +143,33 @@ Test(fsutil, afile_in_steps_and_abort)
 	free(p);
 }
 
+/* The hidden name a scratch file falls back to (file systems without
+ * O_TMPFILE) starts as the temporary of the file it serves, so the
+ * start-up cleanup of that file's writer removes it after a crash. */
+Test(fsutil, scratch_name_is_a_temporary_of_its_file)
+{
+	char *p = in_dir("part-00001-2.parquet");
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+	struct ps_buf b = PS_BUF_INIT;
+	const char *tmpend;
+	char pid[32];
+
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0, "%s", e.msg);
+	ps_scratch_name(&b, p);
+	tmpend = strstr(f.tmp, ".tmp-");
+	cr_assert_not_null(tmpend);
+	/* ".part-00001-2.parquet." and the writer's process id */
+	cr_assert_eq(strncmp(b.data, f.tmp, (size_t)(tmpend - f.tmp) + 1), 0,
+		     "%s vs %s", b.data, f.tmp);
+	snprintf(pid, sizeof(pid), ".tmp-%ld", (long)getpid());
+	cr_assert_str_eq(b.data + b.len - strlen(pid), pid);
+	cr_assert(ps_temp_writer_alive(strrchr(b.data, '/') + 1));
+	ps_afile_abort(&f);
+	ps_buf_release(&b);
+	free(p);
+}
+
 static int write_over_limit(const char *path)
 {
 	struct rlimit rl = { 4096, 4096 };
