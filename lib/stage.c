@@ -408,8 +408,10 @@ static int open_tables(struct ps_stage *st, struct ps_error *e)
 		struct dtable *dt = &st->dt[i];
 		char *ld = ps_path_join(dt->t.dir, "_delta_log");
 
-		/* log files of a killed commit (a live writer's are kept) */
-		ps_remove_stale_temps(ld);
+		/* log entries of a killed commit: all of them when this is
+		 * the table's one writer (a dead writer's process id may be
+		 * a live process's now); else a live writer's are kept */
+		remove_temps(ld, ".", NULL, st->shared);
 		free(ld);
 		if (ps_delta_snapshot_load(dt->t.dir, -1, &dt->snap, e) < 0)
 			return -1;
