@@ -139,7 +139,7 @@ struct ps_pq_options {
 #define PS_PQ_ROW_GROUP_BYTES (64u << 20)
 #define PS_PQ_PAGE_BYTES (1u << 20)
 #define PS_PQ_DICT_MAX_BYTES (1u << 20)
-#define PS_PQ_SPILL_BYTES (4u << 20)
+#define PS_PQ_SPILL_BYTES (1u << 20)
 
 #define PS_PQ_OPTIONS_INIT { PS_PQ_ZSTD, 0, PS_PQ_ROW_GROUP_BYTES, \
 			     PS_PQ_PAGE_BYTES, PS_PQ_DICT_MAX_BYTES, 0, NULL, \

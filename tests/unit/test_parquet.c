@@ -554,6 +554,35 @@ Test(parquet, spilled_pages_give_the_same_bytes)
 	rm_tmp();
 }
 
+/* A writer with the default options holds at most 1 MiB of a row
+ * group's pages: here about 2 MB of them, in one row group. */
+Test(parquet, default_writer_holds_1_mib_of_pages)
+{
+	struct ps_pq_column col = { "v", PS_PQ_INT64, 0, 0 };
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	int64_t i;
+	char *p;
+
+	mkdir_tmp();
+	p = tpath("d.parquet");
+	o.codec = PS_PQ_UNCOMPRESSED;
+	w = ps_pq_open(p, &col, 1, &o, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	for (i = 0; i < 300000; i++) {
+		ps_pq_set_int64(w, 0, i * 7919);
+		cr_assert_eq(ps_pq_end_row(w, &e), 0, "%s", e.msg);
+	}
+	cr_assert_eq(ps_pq_flush(w, &e), 0, "%s", e.msg);
+	cr_assert_leq(ps_pq_chunk_bytes_peak(w), 1u << 20);
+	cr_assert_geq(ps_pq_chunk_bytes_peak(w) +
+		      (size_t)ps_pq_spilled_bytes(w), 1900000);
+	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+	free(p);
+	rm_tmp();
+}
+
 /*
  * The scratch file on a full disk (a file size limit: EFBIG): the row
  * that needed room fails with 74 naming the scratch file, and aborting
