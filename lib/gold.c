@@ -3628,6 +3628,8 @@ struct snapw {
 };
 
 #define SNAP_CHUNK (1u << 20)
+_Static_assert(PS_GOLD_SNAP_ROOM >= SNAP_CHUNK + 4096,
+	       "a snapshot chunk and its last item fit in PS_GOLD_SNAP_ROOM");
 
 static void snap_flush(struct snapw *w, size_t min)
 {
@@ -3681,26 +3683,38 @@ void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 	snap_emit(g, pos, poslen, &w);
 }
 
+int ps_gold_snapshot_write(const struct ps_gold *g, const char *pos,
+			   size_t poslen, struct ps_afile *f,
+			   struct ps_buf *b, struct ps_error *e)
+{
+	struct snapw w = { b, f, e, 0, 0 };
+
+	ps_buf_reset(b);
+	ps_buf_grow(b, PS_GOLD_SNAP_ROOM);
+	snap_emit(g, pos, poslen, &w);
+	ps_seal_bin_trailer(b, w.crc);	/* sealed: see lib/seal.h */
+	if (!w.failed && ps_afile_write(f, b->data, b->len, e) < 0)
+		w.failed = 1;
+	ps_buf_reset(b);
+	if (w.failed || ps_afile_seal_all(&f, 1, e) < 0) {
+		ps_afile_abort(f);
+		return -1;
+	}
+	return 0;
+}
+
 int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
 			  size_t poslen, const char *path, struct ps_error *e)
 {
 	struct ps_afile f = PS_AFILE_INIT;
 	struct ps_buf b = PS_BUF_INIT;
-	struct snapw w = { &b, &f, e, 0, 0 };
+	int rc;
 
 	if (ps_afile_open(&f, path, 0644, e) < 0)
 		return -1;
-	ps_buf_grow(&b, SNAP_CHUNK + 4096);
-	snap_emit(g, pos, poslen, &w);
-	ps_seal_bin_trailer(&b, w.crc);	/* sealed: see lib/seal.h */
-	if (!w.failed && ps_afile_write(&f, b.data, b.len, e) < 0)
-		w.failed = 1;
+	rc = ps_gold_snapshot_write(g, pos, poslen, &f, &b, e);
 	ps_buf_release(&b);
-	if (w.failed) {
-		ps_afile_abort(&f);
-		return -1;
-	}
-	return ps_afile_commit(&f, e);
+	return rc < 0 ? -1 : ps_afile_commit(&f, e);
 }
 
 struct rd {

@@ -84,6 +84,8 @@
 #include "kpi.h"
 #include "parquet.h"
 
+struct ps_afile;
+
 #define PS_GOLD_TOOL "ps-gold"
 #define PS_GOLD_NULL INT64_MIN		/* absent time or integer */
 
@@ -359,6 +361,19 @@ void ps_gold_snapshot(const struct ps_gold *g, const char *pos,
 int ps_gold_snapshot_save(const struct ps_gold *g, const char *pos,
 			  size_t poslen, const char *path,
 			  struct ps_error *e);
+/*
+ * Its first half: the snapshot written to f (opened by the caller with
+ * ps_afile_open) through b, grown here to PS_GOLD_SNAP_ROOM (a caller on
+ * another thread grows it first: that thread then allocates nothing),
+ * then sealed (ps_afile_seal_all: durable, not yet visible);
+ * ps_afile_commit then puts it in place.  Only reads g: another thread
+ * may read g meanwhile (a commit's tables), none may change it.  Returns
+ * 0, or -1 with e filled (f aborted).
+ */
+#define PS_GOLD_SNAP_ROOM ((size_t)1 << 21)
+int ps_gold_snapshot_write(const struct ps_gold *g, const char *pos,
+			   size_t poslen, struct ps_afile *f,
+			   struct ps_buf *b, struct ps_error *e);
 /* Returns 0 and the positions text in *pos (pointing into p), or -1
  * with e filled (78: not a snapshot, truncated, a newer ps-gold's format
  * (the message says so), or a value out of range: a time outside

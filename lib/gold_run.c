@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,24 @@ struct ranges {
 
 #define RANGE 4096
 
+/*
+ * A commit that saves the state as a new snapshot writes it on a thread
+ * of its own while the commit's tables are written (both only read the
+ * state), sealed under its temporary name; save_gold_state puts it in
+ * place after the tables' logs, as it wrote it there before: the order
+ * in which things become durable and visible does not change.
+ */
+struct snap_ahead {
+	pthread_t th;
+	int on;			/* a thread started and not yet joined */
+	const struct ps_gold *g;
+	struct ps_buf pos;	/* the positions it holds */
+	struct ps_buf buf;	/* made here: the thread allocates nothing */
+	struct ps_afile f;	/* sealed when rc is 0 */
+	struct ps_error e;
+	int rc;
+};
+
 struct run {
 	const struct ps_gold_opts *o;
 	struct ps_gold *g;
@@ -86,6 +106,8 @@ struct run {
 	size_t snap_items;	/* patients + encounters in the snapshot */
 	size_t state_bytes;	/* written by the last save_state */
 	int log_ok;		/* STREAM.log extends STREAM.snap */
+	struct snap_ahead ahead;
+	unsigned long long snaps_ahead;	/* snapshots written so, in all */
 	struct ps_buf logbuf;	/* the log read at start */
 	struct ps_error cerr;
 	struct ps_counter c[C_NCOUNTERS];
@@ -767,6 +789,97 @@ static void log_header(const struct ps_statelog_id *id, struct ps_buf *b)
 		    (unsigned long long)id->size);
 }
 
+/* Does the next save_state write a snapshot rather than a delta?  A
+ * delta as large as the room left in the log is not built (it would take
+ * as much memory as a snapshot): estimated from the snapshot's bytes per
+ * patient or encounter. */
+static int snapshot_due(const struct run *r)
+{
+	return !r->log_ok || ps_gold_delta_items(r->g) *
+	       (double)r->snap_bytes /
+	       (double)(r->snap_items ? r->snap_items : 1) >
+	       (double)(r->snap_bytes - (r->log_bytes < r->snap_bytes ?
+					 r->log_bytes : r->snap_bytes));
+}
+
+static void *ahead_main(void *arg)
+{
+	struct snap_ahead *a = arg;
+
+	a->rc = ps_gold_snapshot_write(a->g, a->pos.data, a->pos.len, &a->f,
+				       &a->buf, &a->e);
+	return NULL;
+}
+
+/*
+ * Start writing the snapshot of the state as of now (positions included)
+ * to path; without a thread (or its file) save_gold_state writes it
+ * itself.  Its buffer is made here and freed at the join, after the
+ * tables: the thread allocates nothing (ps_afile_seal_all aside).
+ */
+static void ahead_start(struct run *r, const char *path)
+{
+	struct snap_ahead *a = &r->ahead;
+	struct ps_error e;
+	sigset_t old;
+
+	a->f = (struct ps_afile)PS_AFILE_INIT;
+	if (ps_afile_open(&a->f, path, 0644, &e) < 0)
+		return;
+	ps_checkpoint_format(r->cp, &a->pos);
+	ps_buf_grow(&a->buf, PS_GOLD_SNAP_ROOM);
+	a->g = r->g;
+	memset(&a->e, 0, sizeof(a->e));
+	a->rc = -1;
+	/* SIGINT and SIGTERM stay with the thread that waits for input */
+	ps_stop_signals_block(&old);
+	a->on = !pthread_create(&a->th, NULL, ahead_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!a->on) {
+		ps_afile_abort(&a->f);
+		ps_buf_release(&a->pos);
+		ps_buf_release(&a->buf);
+	}
+}
+
+/* Wait for the snapshot written ahead: 0 with it sealed in a->f, or -1
+ * with e (when not NULL) filled. */
+static int ahead_join(struct snap_ahead *a, struct ps_error *e)
+{
+	pthread_join(a->th, NULL);
+	a->on = 0;
+	ps_buf_release(&a->pos);
+	ps_buf_release(&a->buf);
+	if (a->rc < 0 && e)
+		*e = a->e;
+	return a->rc;
+}
+
+/* Drop the snapshot written ahead, if any (its temporary removed). */
+static void ahead_drop(struct snap_ahead *a)
+{
+	if (a->on && ahead_join(a, NULL) == 0)
+		ps_afile_abort(&a->f);
+}
+
+/* Put the snapshot of the state with positions pos at path: the one
+ * written ahead when it holds those positions, else written now. */
+static int snapshot_put(struct run *r, const struct ps_buf *pos,
+			const char *path, struct ps_error *e)
+{
+	struct snap_ahead *a = &r->ahead;
+
+	if (a->on && a->pos.len == pos->len &&
+	    !memcmp(a->pos.data, pos->data, pos->len)) {
+		if (ahead_join(a, e) < 0 || ps_afile_commit(&a->f, e) < 0)
+			return -1;
+		r->snaps_ahead++;
+		return 0;
+	}
+	ahead_drop(a);
+	return ps_gold_snapshot_save(r->g, pos->data, pos->len, path, e);
+}
+
 /*
  * Save the state: append what changed to STREAM.log, or, when the log
  * would outgrow the snapshot (or extends none), write a new snapshot and
@@ -784,15 +897,10 @@ static int save_gold_state(struct run *r, const struct ps_buf *pos,
 	struct ps_statelog_id id;
 	int rc = -1;
 
-	/* a delta as large as the room left in the log is not built (it
-	 * would take as much memory as a snapshot): estimated from the
-	 * snapshot's bytes per patient or encounter */
-	if (r->log_ok && ps_gold_delta_items(r->g) *
-	    (double)r->snap_bytes / (double)(r->snap_items ? r->snap_items : 1) >
-	    (double)(r->snap_bytes - (r->log_bytes < r->snap_bytes ?
-				       r->log_bytes : r->snap_bytes)))
+	if (snapshot_due(r))
 		r->log_ok = 0;
 	if (r->log_ok) {
+		ahead_drop(&r->ahead);
 		ps_gold_delta(r->g, pos->data, pos->len, &d);
 		if (r->log_bytes + d.len + PS_STATELOG_OVERHEAD <=
 		    r->snap_bytes) {
@@ -805,7 +913,7 @@ static int save_gold_state(struct run *r, const struct ps_buf *pos,
 		}
 	}
 	r->log_ok = 0;
-	if (ps_gold_snapshot_save(r->g, pos->data, pos->len, snap, e) < 0 ||
+	if (snapshot_put(r, pos, snap, e) < 0 ||
 	    ps_statelog_file_id(snap, &id, e) < 0)
 		goto out;
 	ps_gold_mark_clean(r->g);
@@ -935,12 +1043,19 @@ static int commit(struct run *r, struct ps_error *e)
 	size_t nd = 0, i, n;
 	double t0 = ps_mono();
 	unsigned long long b0 = ps_fs_bytes_written(), f0 = ps_fs_fsyncs();
+	unsigned long long a0 = r->snaps_ahead;
 	int32_t *days = ps_gold_take_dirty(r->g, &nd);
 	/* the dimensions change only with records (not with the clock) */
 	int same = r->c[C_APPLIED].value == r->applied_then;
 	int rc = -1;
 
 	cc.hour = now / (3600LL * PS_USEC_PER_SEC) * (3600LL * PS_USEC_PER_SEC);
+	if (snapshot_due(r)) {
+		char *snap = pathf("%s/%s.snap", r->state_dir, r->o->stream);
+
+		ahead_start(r, snap);
+		free(snap);
+	}
 	if (write_fact(r, &pc, days, nd, now) < 0)
 		goto out;
 	ps_gold_tables(r->g, now, o->window, t, &cc.nt);
@@ -981,7 +1096,8 @@ static int commit(struct run *r, struct ps_error *e)
 	       PS_I("us", (r->last_commit - t0) * 1e6),
 	       PS_I("bytes", ps_fs_bytes_written() - b0),
 	       PS_I("fsyncs", ps_fs_fsyncs() - f0),
-	       PS_I("state_bytes", r->state_bytes));
+	       PS_I("state_bytes", r->state_bytes),
+	       PS_I("snapshot_ahead", r->snaps_ahead - a0));
 	/* the tables' checkpoints, once the records are out */
 	t0 = ps_mono();
 	f0 = ps_fs_fsyncs();
@@ -992,6 +1108,7 @@ static int commit(struct run *r, struct ps_error *e)
 		       PS_I("fsyncs", ps_fs_fsyncs() - f0));
 	rc = 0;
 out:
+	ahead_drop(&r->ahead);
 	if (rc < 0)
 		ps_stage_abort(r->stage);
 	ps_fsgroup_free(pc.g);

@@ -1,12 +1,15 @@
 /* test_gold.c - gold state: parsing, upserts, SCD2, snapshot (lib/gold.h). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "departments.h"
 #include "clean.h"
+#include "fsutil.h"
 #include "gold.h"
 #include "pstime.h"
 #include "banned.h"
@@ -1382,13 +1385,10 @@ Test(gold, older_snapshot_and_delta_still_load)
  * a patient with one observation and one encounter, both with UUID ids
  * (silver's derived encounter id), take at most 120 bytes (285 in the
  * older format), in a snapshot and in a delta. */
-Test(gold, snapshot_is_compact)
+/* n patients of UUID ids, an encounter each (silver's derived ids). */
+static void uuid_patients(struct ps_gold *g, size_t n)
 {
-	struct ps_gold *g = ps_gold_new(NULL), *b = ps_gold_new(NULL);
-	struct ps_buf s = PS_BUF_INIT, d = PS_BUF_INIT;
-	struct ps_error e = { 0, "" };
-	const char *pos;
-	size_t poslen, i, n = 1000;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		char id[40], enc[128];
@@ -1402,6 +1402,17 @@ Test(gold, snapshot_is_compact)
 				     "2026-01-05T10:00:00Z",
 				     "2026-01-05T10:00:00Z", NULL), 1);
 	}
+}
+
+Test(gold, snapshot_is_compact)
+{
+	struct ps_gold *g = ps_gold_new(NULL), *b = ps_gold_new(NULL);
+	struct ps_buf s = PS_BUF_INIT, d = PS_BUF_INIT;
+	struct ps_error e = { 0, "" };
+	const char *pos;
+	size_t poslen, n = 1000;
+
+	uuid_patients(g, n);
 	ps_gold_snapshot(g, "{}", 2, &s);
 	cr_assert_leq(s.len, n * 120, "%zu bytes a patient", s.len / n);
 	ps_gold_delta(g, "{}", 2, &d);
@@ -1630,4 +1641,87 @@ Test(gold, kpi_sums_grow_with_the_cells_used_not_symbols_or_days)
 	}
 	ps_buf_release(&a);
 	ps_departments_release(&ds);
+}
+
+/* A snapshot written on a thread of its own (ps_gold_snapshot_write). */
+struct ahead {
+	const struct ps_gold *g;
+	struct ps_afile f;
+	struct ps_buf b;
+	struct ps_error e;
+	int rc;
+};
+
+static void *ahead_main(void *arg)
+{
+	struct ahead *a = arg;
+
+	a->rc = ps_gold_snapshot_write(a->g, "{}", 2, &a->f, &a->b, &a->e);
+	return NULL;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *fp = fopen(path, "rb");
+	char *p;
+	long len;
+
+	cr_assert_not_null(fp, "%s", path);
+	cr_assert_eq(fseek(fp, 0, SEEK_END), 0);
+	len = ftell(fp);
+	rewind(fp);
+	p = malloc((size_t)len + 1);
+	cr_assert_eq(fread(p, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	*n = (size_t)len;
+	return p;
+}
+
+/*
+ * A commit that saves a snapshot writes it ahead on another thread while
+ * its tables are made from the same state (lib/gold_run.c): sealed under
+ * its temporary name it is not yet under its own, and once committed it
+ * holds the bytes ps_gold_snapshot_save writes (several chunks of it).
+ */
+Test(gold, snapshot_written_ahead_is_unseen_until_committed_and_the_same)
+{
+	struct ps_gold *g = ps_gold_new(NULL);
+	struct ahead a = { g, PS_AFILE_INIT, PS_BUF_INIT, { 0, "" }, -1 };
+	struct ps_error e = { 0, "" };
+	struct ps_table t[PS_GOLD_MAX_TABLES];
+	char dir[] = "/tmp/ps-test-gold-XXXXXX", path[64], ref[64];
+	size_t i, n = 30000, nt, la, lr;
+	pthread_t th;
+	char *pa, *pr;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.snap", dir);
+	snprintf(ref, sizeof(ref), "%s/ref.snap", dir);
+	uuid_patients(g, n);
+	cr_assert_eq(ps_afile_open(&a.f, path, 0644, &e), 0, "%s", e.msg);
+	ps_buf_grow(&a.b, PS_GOLD_SNAP_ROOM);
+	cr_assert_eq(pthread_create(&th, NULL, ahead_main, &a), 0);
+	ps_gold_tables(g, ts("2026-01-06T00:00:00Z"), 24LL * 3600 * 1000000,
+		       t, &nt);
+	for (i = 0; i < nt; i++)
+		ps_table_fill_all(&t[i]);
+	release_tables(t, nt);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(a.rc, 0, "%s", a.e.msg);
+	cr_assert_neq(access(a.f.tmp, F_OK), -1, "sealed under %s", a.f.tmp);
+	cr_assert_eq(access(path, F_OK), -1, "not yet visible");
+	cr_assert_eq(ps_afile_commit(&a.f, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_gold_snapshot_save(g, "{}", 2, ref, &e), 0, "%s",
+		     e.msg);
+	pa = slurp(path, &la);
+	pr = slurp(ref, &lr);
+	cr_assert_gt(la, PS_GOLD_SNAP_ROOM, "%zu bytes", la);
+	cr_assert(la == lr && !memcmp(pa, pr, la));
+	free(pa);
+	free(pr);
+	ps_buf_release(&a.b);
+	unlink(path);
+	unlink(ref);
+	rmdir(dir);
+	ps_gold_free(g);
 }
