@@ -2137,8 +2137,10 @@ static void sort_sk_ix(struct sk_ix *v, size_t n)
 	free(tmp);
 }
 
-/* Rows of a fact partition per chunk of a streamed write. */
-#define FACT_CHUNK 4096
+/* Rows of a fact partition per chunk of a streamed write: two chunks
+ * are held (one written, one filled ahead: kpi.c does so from 1,024
+ * rows), 26 values of 24 bytes a row, 639 KB a chunk. */
+#define FACT_CHUNK 1024
 
 /* The encounters of one fact partition, in row order. */
 struct fact_src {

@@ -918,6 +918,21 @@ Test(gold, fact_sort_holds_one_partition)
 	ps_gold_free(g);
 }
 
+/* n encounters of their own patients (ids prefix0, prefix1...) admitted
+ * on 2026-01-05. */
+static void one_day(struct ps_gold *g, const char *prefix, int n)
+{
+	char id[32];
+	int k;
+
+	for (k = 0; k < n; k++) {
+		snprintf(id, sizeof(id), "%s%d", prefix, k);
+		cr_assert_eq(enc_rec(g, id, id, "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 1);
+	}
+}
+
 /*
  * The lookup slots take 4 bytes each (at least two slots an id: about 8
  * bytes a patient and 8 an encounter here), and every id is found again
@@ -931,12 +946,7 @@ Test(gold, lookup_slots_are_4_bytes)
 	char id[32];
 	int k;
 
-	for (k = 0; k < 1000; k++) {
-		snprintf(id, sizeof(id), "S%d", k);
-		cr_assert_eq(enc_rec(g, id, id, "Male", 40, "ICU",
-				     "2026-01-05T10:00:00Z",
-				     "2026-01-05T10:00:00Z", NULL), 1);
-	}
+	one_day(g, "S", 1000);
 	for (k = 0; k < 1000; k++) {
 		snprintf(id, sizeof(id), "S%d", k);
 		cr_assert_eq(ps_gold_history(g, id, v, 2), 1, "%s", id);
@@ -951,6 +961,40 @@ Test(gold, lookup_slots_are_4_bytes)
 	 * departments and symbols */
 	cr_assert_geq(ps_gold_index_bytes(g), 4 * (2048 + 2048 + 128 + 128));
 	cr_assert_leq(ps_gold_index_bytes(g), 4 * (2048 + 2048 + 256 + 256));
+	ps_gold_free(g);
+}
+
+/* The rows of the first chunk a streamed fact partition fills (the
+ * partition's own count when it is not streamed) into *(size_t *)ctx. */
+static int first_chunk(void *ctx, int32_t day, const struct ps_table *t)
+{
+	struct ps_table c;
+	size_t cursor = 0;
+
+	(void)day;
+	ps_table_init(&c, t->name, t->cols, t->ncols);
+	*(size_t *)ctx = t->fill ? t->fill(t->fill_ctx, &cursor, &c) :
+				   t->nrows;
+	ps_table_release(&c);
+	return 0;
+}
+
+/* A fact partition of 3,000 encounters is streamed in chunks of 1,024
+ * rows (the least that is filled ahead on a thread). */
+Test(gold, fact_rows_stream_in_chunks_of_1024)
+{
+	struct ps_gold *g = ps_gold_new(NULL);
+	size_t n = 0, nd;
+	int32_t *days;
+
+	one_day(g, "F", 3000);
+	days = ps_gold_take_dirty(g, &nd);
+	cr_assert_eq(nd, 1);
+	cr_assert_eq(ps_gold_fact_each(g, days, nd,
+				       ts("2026-02-01T00:00:00Z"),
+				       first_chunk, &n), 0);
+	cr_assert_eq(n, 1024);
+	free(days);
 	ps_gold_free(g);
 }
 
