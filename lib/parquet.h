@@ -253,6 +253,13 @@ int64_t ps_pq_rows(const struct ps_pq_writer *w);
  * Cannot fail.
  */
 size_t ps_pq_chunk_bytes_peak(const struct ps_pq_writer *w);
+
+/*
+ * The room w holds for its current pages' levels (1 byte a value) and
+ * dictionary indices (4 bytes a value, none once a column's chunk goes
+ * on in PLAIN).  Cannot fail.
+ */
+size_t ps_pq_level_bytes(const struct ps_pq_writer *w);
 int64_t ps_pq_spilled_bytes(const struct ps_pq_writer *w);
 
 /*

@@ -85,9 +85,9 @@ struct wcol {
 	int ptype;		/* physical type */
 
 	/* current page */
-	uint32_t *defs;
+	uint8_t *defs;		/* levels: at most MAX_DEPTH */
 	size_t ndefs, cdefs;
-	uint32_t *reps;
+	uint8_t *reps;
 	size_t nreps, creps;
 	uint32_t *idx;
 	size_t nidx, cidx;
@@ -176,6 +176,8 @@ struct ps_pq_writer {
 	size_t nkv;
 
 	struct ps_buf body, comp, hdr;	/* scratch */
+	uint32_t *lv;		/* a page's levels widened for encoding */
+	size_t clv;
 
 	/* chunk bytes of this row group in memory (mem; the most ever:
 	 * mem_peak); past spill_bytes, pages go to the scratch file
@@ -760,7 +762,7 @@ static int page_submit(struct ps_pq_writer *w, struct wcol *c,
 static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 		      struct ps_error *e)
 {
-	size_t i, lenpos;
+	size_t i, lenpos, n;
 	uint32_t len;
 	int bw, lv;
 
@@ -774,11 +776,16 @@ static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 
 		if (!maxl)
 			continue;
+		n = lv ? c->ndefs : c->nreps;
+		if (n > w->clv) {
+			w->clv = n;
+			w->lv = ps_xrealloc(w->lv, n * sizeof(*w->lv));
+		}
+		for (i = 0; i < n; i++)
+			w->lv[i] = (lv ? c->defs : c->reps)[i];
 		lenpos = w->body.len;
 		put_le(&w->body, 0, 4);
-		ps_pq_rle_encode(&w->body, lv ? c->defs : c->reps,
-				 lv ? c->ndefs : c->nreps,
-				 bit_width((uint32_t)maxl));
+		ps_pq_rle_encode(&w->body, w->lv, n, bit_width((uint32_t)maxl));
 		len = (uint32_t)(w->body.len - lenpos - 4);
 		for (i = 0; i < 4; i++)
 			w->body.data[lenpos + i] = (char)(len >> (8 * i));
@@ -815,6 +822,11 @@ static int flush_page(struct ps_pq_writer *w, struct wcol *c,
 	c->nidx = 0;
 	ps_buf_reset(&c->plain);
 	c->page_dict = c->dict_on;
+	if (!c->page_dict && c->idx) {	/* PLAIN for the rest of the chunk */
+		free(c->idx);
+		c->idx = NULL;
+		c->cidx = 0;
+	}
 	return 0;
 }
 
@@ -1396,12 +1408,26 @@ static int check_row(struct ps_pq_writer *w, struct ps_error *e)
 	return 0;
 }
 
+/* a, with room for entry n of size bytes (cap entries, doubled when
+ * full).  Cannot fail. */
+static void *room_for(void *a, size_t n, size_t *cap, size_t size)
+{
+	if (n == *cap) {
+		*cap = *cap ? *cap * 2 : 1024;
+		a = ps_xrealloc(a, *cap * size);
+	}
+	return a;
+}
+
 static void push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 1024;
-		*a = ps_xrealloc(*a, *cap * sizeof(**a));
-	}
+	*a = room_for(*a, *n, cap, sizeof(**a));
+	(*a)[(*n)++] = v;
+}
+
+static void push_u8(uint8_t **a, size_t *n, size_t *cap, uint8_t v)
+{
+	*a = room_for(*a, *n, cap, 1);
 	(*a)[(*n)++] = v;
 }
 
@@ -1419,9 +1445,9 @@ size_t push_entry(struct ps_pq_writer *w, struct wcol *c, int rep,
 
 	c->page_n++;
 	if (c->max_rep)
-		push_u32(&c->reps, &c->nreps, &c->creps, (uint32_t)rep);
+		push_u8(&c->reps, &c->nreps, &c->creps, (uint8_t)rep);
 	if (c->max_def)
-		push_u32(&c->defs, &c->ndefs, &c->cdefs, (uint32_t)def);
+		push_u8(&c->defs, &c->ndefs, &c->cdefs, (uint8_t)def);
 	if (def < c->max_def || state <= S_NULL) {
 		st->nulls++;
 		return 1;
@@ -1787,6 +1813,16 @@ void ps_pq_add_kv(struct ps_pq_writer *w, const char *key,
 	w->nkv++;
 }
 
+size_t ps_pq_level_bytes(const struct ps_pq_writer *w)
+{
+	size_t i, n = w->clv * sizeof(*w->lv);
+
+	for (i = 0; i < w->ncols; i++)
+		n += w->cols[i].cdefs + w->cols[i].creps +
+		     w->cols[i].cidx * sizeof(*w->cols[i].idx);
+	return n;
+}
+
 size_t ps_pq_chunk_bytes_peak(const struct ps_pq_writer *w)
 {
 	return w->mem_peak;
@@ -2032,5 +2068,6 @@ void ps_pq_abort(struct ps_pq_writer *w)
 	ps_buf_release(&w->body);
 	ps_buf_release(&w->comp);
 	ps_buf_release(&w->hdr);
+	free(w->lv);
 	free(w);
 }

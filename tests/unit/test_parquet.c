@@ -584,6 +584,61 @@ Test(parquet, default_writer_holds_1_mib_of_pages)
 }
 
 /*
+ * A page's definition levels take 1 byte a value (widened in one buffer
+ * of the writer when encoded), and a column whose chunk went on in PLAIN
+ * keeps no room for dictionary indices: 8 nullable columns of distinct
+ * values past a page of 65,536 hold 576 KiB for levels (4 bytes a level:
+ * 2 MiB); the values read back.
+ */
+Test(parquet, page_levels_take_a_byte)
+{
+	struct ps_pq_column cols[8];
+	struct ps_pq_options o = PS_PQ_OPTIONS_INIT;
+	struct ps_error e = { 0 };
+	struct ps_pq_writer *w;
+	struct ps_pq_reader *r;
+	char names[8][8];
+	int64_t i;
+	size_t c;
+	char *p;
+
+	for (c = 0; c < 8; c++) {
+		snprintf(names[c], sizeof(names[c]), "c%zu", c);
+		cols[c] = (struct ps_pq_column){ names[c], PS_PQ_INT64, 1, 0 };
+	}
+	mkdir_tmp();
+	p = tpath("l.parquet");
+	w = ps_pq_open(p, cols, 8, &o, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	for (i = 0; i < 70000; i++) {
+		for (c = 0; c < 8; c++) {
+			if ((i + (int64_t)c) % 5)
+				ps_pq_set_int64(w, c, i * 31 + (int64_t)c);
+			else
+				ps_pq_set_null(w, c);
+		}
+		cr_assert_eq(ps_pq_end_row(w, &e), 0, "%s", e.msg);
+	}
+	cr_assert_leq(ps_pq_level_bytes(w), 576u << 10, "%zu",
+		      ps_pq_level_bytes(w));
+	cr_assert_eq(ps_pq_close(w, &e), 0, "%s", e.msg);
+	r = ps_pq_reader_open(p, &e);
+	cr_assert_not_null(r, "%s", e.msg);
+	for (i = 0; ps_pq_next(r, &e) == 1; i++)
+		for (c = 0; c < 8; c++) {
+			const struct ps_pq_value *v = ps_pq_value(r, c);
+
+			cr_assert_eq(v->is_null, (i + (int64_t)c) % 5 == 0);
+			if (!v->is_null)
+				cr_assert_eq(v->v.i, i * 31 + (int64_t)c);
+		}
+	cr_assert_eq(i, 70000);
+	ps_pq_reader_free(r);
+	free(p);
+	rm_tmp();
+}
+
+/*
  * The scratch file on a full disk (a file size limit: EFBIG): the row
  * that needed room fails with 74 naming the scratch file, and aborting
  * the writer leaves no file at all.
