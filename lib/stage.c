@@ -368,6 +368,16 @@ static int sweep(const struct dtable *dt, const char *dir, const char *rel,
 	return rc;
 }
 
+/* 1 when the stage's commit point (its checkpoint) exists. */
+static int committed_before(const struct ps_stage *st)
+{
+	char *cp = ps_checkpoint_path(st->lake, st->tool, st->stream);
+	int r = access(cp, F_OK) == 0;
+
+	free(cp);
+	return r;
+}
+
 /*
  * Numbered commits, a table loaded on open (created by its first commit):
  * refuse it or remove the files no version references, take the commit
@@ -378,7 +388,10 @@ static int open_numbered(struct ps_stage *st, struct dtable *dt,
 {
 	size_t found = 0;
 
-	if (dt->snap.version < 0 && dt->t.keep_unlogged) {
+	/* Only once a commit of this stage reached its commit point: before
+	 * it, such files are a killed first commit's. */
+	if (dt->snap.version < 0 && dt->t.keep_unlogged &&
+	    committed_before(st)) {
 		if (sweep(dt, dt->t.dir, "", 1, 1, &found, e) < 0)
 			return -1;
 		if (found)

@@ -131,6 +131,21 @@ check 'SIGKILL at table:13: the snapshot written ahead is not visible, a restart
 	! ls -a L/_state/ps-gold | grep -q "\.tmp-" &&
 	gold_snapshot L l.snap && cmp ref.snap l.snap && $G same R L'
 
+# The first commit of a new lake, killed before any table (data:1), with
+# every log entry staged (logs:1), after the first tables (table:3):
+# no commit point yet, so the files no log references are a killed
+# commit's, the fact's too; the restart equals the uninterrupted run.
+for point in data:1 logs:1 table:3; do
+	check "SIGKILL in the first commit of a new lake at $point: a restart equals the uninterrupted run" '
+		killed_at $point || exit 1
+		[ ! -e L/_state/ps-gold/admissions.json ] &&
+		ls L/gold/fact_patient_flow/*/part-*.parquet >/dev/null &&
+		gold L <clean.ndjson >/dev/null 2>l.err ||
+		{ tail -n 3 l.err; exit 1; }
+		gold_snapshot L l.snap && cmp ref.snap l.snap &&
+		$G readable L >/dev/null && $G same R L'
+done
+
 # A restarted container often gives the new run the killed one's process
 # id: staged entries whose id is a live process's are removed all the
 # same by the tables' one writer.

@@ -893,21 +893,44 @@ Test(stage, numbered_open_removes_files_no_version_references,
 	ps_stage_close(st);
 }
 
+/* gold/dim/NAME and gold/fact/day=1/NAME, with no Delta log. */
+static void unlogged_files(const char *name)
+{
+	static const char *const dirs[] = { "gold/dim", "gold/fact/day=1" };
+	struct ps_error e = { 0, "" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		char *p = lpath(dirs[i]);
+		char rel[128];
+
+		cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
+		free(p);
+		snprintf(rel, sizeof(rel), "%s/%s", dirs[i], name);
+		touch(rel);
+	}
+}
+
 Test(stage, numbered_unlogged_files_refused_or_removed, .init = mklake,
      .fini = rmlake)
 {
 	struct ps_error e = { 0, "" };
 	struct ps_stage *st;
-	char *p = lpath("gold/dim");
+	char *p;
 
-	/* dim of an older lake: its files go; fact: refused */
-	cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
-	free(p);
-	touch("gold/dim/part-0.parquet");
-	p = lpath("gold/fact/day=1");
-	cr_assert_eq(ps_mkdir_p(p, 0755, &e), 0);
-	free(p);
-	touch("gold/fact/day=1/part-0.parquet");
+	/* a first commit killed before any log: its files go, fact's too */
+	unlogged_files("part-00000000000000000001.parquet");
+	st = gold_stage(&e);
+	cr_assert_not_null(st, "%s", e.msg);
+	ps_stage_close(st);
+	cr_assert(!exists("gold/dim/part-00000000000000000001.parquet"));
+	cr_assert(!exists("gold/fact/day=1/part-00000000000000000001.parquet"));
+	rmlake();
+	mklake();
+	/* dim of an older lake (its commit point, no log): its files go;
+	 * fact: refused */
+	unlogged_files("part-0.parquet");
+	save_cp("ps-gold", "stdin:adm", 10);
 	cr_assert_null(gold_stage(&e));
 	cr_assert_eq(e.code, PS_EX_CONFIG);
 	cr_assert(strstr(e.msg, "no Delta log"), "%s", e.msg);
