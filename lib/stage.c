@@ -368,13 +368,27 @@ static int sweep(const struct dtable *dt, const char *dir, const char *rel,
 	return rc;
 }
 
-/* 1 when the stage's commit point (its checkpoint) exists. */
+/*
+ * 1 when a commit of the stage saved its state: a file STREAM.* in its
+ * state directory (the checkpoint, or the caller's state, which plain
+ * input without positions saves alone); temporaries are hidden.
+ */
 static int committed_before(const struct ps_stage *st)
 {
-	char *cp = ps_checkpoint_path(st->lake, st->tool, st->stream);
-	int r = access(cp, F_OK) == 0;
+	char *dir = ps_checkpoint_path(st->lake, st->tool, st->stream);
+	size_t sl = strlen(st->stream);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
 
-	free(cp);
+	*strrchr(dir, '/') = '\0';
+	d = opendir(dir);
+	while (d && !r && (de = readdir(d)))
+		r = !strncmp(de->d_name, st->stream, sl) &&
+		    de->d_name[sl] == '.';
+	if (d)
+		closedir(d);
+	free(dir);
 	return r;
 }
 
@@ -388,8 +402,8 @@ static int open_numbered(struct ps_stage *st, struct dtable *dt,
 {
 	size_t found = 0;
 
-	/* Only once a commit of this stage reached its commit point: before
-	 * it, such files are a killed first commit's. */
+	/* Only once a commit of this stage saved its state: before it, such
+	 * files are a killed first commit's. */
 	if (dt->snap.version < 0 && dt->t.keep_unlogged &&
 	    committed_before(st)) {
 		if (sweep(dt, dt->t.dir, "", 1, 1, &found, e) < 0)

@@ -59,8 +59,8 @@
  * that no version references (a commit that died before its log commit,
  * or a table of an older lake without a log) are removed; a table marked
  * keep_unlogged that holds Parquet files but no log is refused (78) once
- * the stage has a commit point (before it, they are a killed first
- * commit's, and removed).  At
+ * a commit of the stage saved its state (before it, they are a killed
+ * first commit's, and removed).  At
  * each table's checkpoint (every PS_DELTA_CHECKPOINT_INTERVAL versions)
  * the table is vacuumed (ps_delta_vacuum, files removed longer ago than
  * ps_stage_opts.keep_removed) and checkpointed without their tombstones:

@@ -935,6 +935,13 @@ Test(stage, numbered_unlogged_files_refused_or_removed, .init = mklake,
 	cr_assert_eq(e.code, PS_EX_CONFIG);
 	cr_assert(strstr(e.msg, "no Delta log"), "%s", e.msg);
 	cr_assert(!exists("gold/dim/part-0.parquet"));
+	/* one fed plain records: its state alone, no checkpoint */
+	p = lpath("_state/ps-gold/adm.json");
+	cr_assert_eq(unlink(p), 0);
+	free(p);
+	touch("_state/ps-gold/adm.snap");
+	cr_assert_null(gold_stage(&e));
+	cr_assert(strstr(e.msg, "no Delta log"), "%s", e.msg);
 	p = lpath("gold/fact/day=1/part-0.parquet");
 	cr_assert_eq(unlink(p), 0);
 	free(p);
