@@ -78,7 +78,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 MANS := $(sort $(wildcard man/*.[0-9]))
 
 .PHONY: all deps demo check check-unit check-cli check-e2e check-interop \
-	check-valgrind check-man bench fuzz install uninstall clean regen FORCE
+	check-valgrind check-man bench bench-tools fuzz install uninstall clean regen FORCE
 .DEFAULT_GOAL := all
 
 all: $(TOOLS)
@@ -149,8 +149,12 @@ check-e2e: all
 check-interop: all
 	@scripts/run-suite.sh tests/interop
 
-bench: all
+bench:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all bench-tools
 	@bench/run.sh
+
+bench-tools: $(PQTOOL) $(DELTATOOL)
 
 regen: all
 	@PS_REGEN=1 tests/cli/run.sh
@@ -180,7 +184,7 @@ $(PQTOOL): $(B)/tests/tools/pqtool.o $(LIBA)
 DELTATOOL = $(B)/tests/deltatool
 $(DELTATOOL): $(B)/tests/tools/deltatool.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
-check-interop bench: $(PQTOOL) $(DELTATOOL)
+check-interop: $(PQTOOL) $(DELTATOOL)
 
 # libFuzzer targets for the silver parser and the HL7 parser (clang).
 # `make check-fuzz` runs them once over their seeds (and the nasty-input

@@ -9,9 +9,10 @@ set -eu
 # build
 PKGS="gcc make pkg-config libyajl-dev zlib1g-dev libzstd-dev libisal-dev
 librdkafka-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev"
-# tests, docs, bench (libclang-rt: the libFuzzer runtime of make check-fuzz)
+# tests, docs, bench (libclang-rt: the libFuzzer runtime of make check-fuzz;
+# linux-perf: the profiles make bench prints for a missed target)
 PKGS="$PKGS libcriterion-dev jq valgrind mandoc python3 python3-venv gzip zstd
-kcat clang libclang-rt-14-dev curl procps time faketime"
+kcat clang libclang-rt-14-dev curl procps time faketime linux-perf"
 # real services started by scripts/: Kafka and Lowkey Vault (Java, Maven),
 # Azurite (Node.js)
 PKGS="$PKGS default-jre-headless maven nodejs npm"
@@ -30,6 +31,7 @@ for p in $PKGS; do
 	default-jre-headless) command -v java >/dev/null 2>&1 && continue ;;
 	python3) command -v python3 >/dev/null 2>&1 && continue ;;
 	python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && continue ;;
+	linux-perf) command -v perf >/dev/null 2>&1 && perf --version >/dev/null 2>&1 && continue ;;
 	esac
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
 		missing="$missing $p"
