@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clean.h"
 #include "fsutil.h"
@@ -25,23 +26,17 @@
 /* Keys: an arena of strings and an open-addressing index              */
 /* ------------------------------------------------------------------ */
 
-/* A stored key: its bytes in the arena (arena_key: the length before
- * them, key_len), its hash.  16 bytes. */
-struct key {
-	const char *p;
-	uint64_t h;
-};
-
-static size_t key_len(const struct key *k)
-{
-	const unsigned char *u = (const unsigned char *)k->p;
-	uint32_t l;
-
-	if (u[-1] != 255)
-		return u[-1];
-	memcpy(&l, u - 5, 4);
-	return l;
-}
+/*
+ * The arena holds each key as its hash (8 bytes), its length and its
+ * bytes.  The length is one byte below 255, else the 4 bytes of it and
+ * 255; a packed key whose tag says its length (key_pack) has none, and
+ * only an index of plain texts ends its keys with a NUL.  An index names
+ * a key by 4 bytes (struct index): the arena's block (the top 12 bits)
+ * and where the key's bytes start in it (the low AREF_BITS bits).
+ */
+#define AREF_BITS 20
+#define ABLOCK ((size_t)1 << AREF_BITS)
+#define AREF_MAXBLK ((size_t)1 << (32 - AREF_BITS))
 
 struct arena {
 	char **blk;
@@ -50,14 +45,27 @@ struct arena {
 	size_t left;
 };
 
-/* n bytes of a.  Cannot fail. */
+/* The arena has no block left to name (4,096 blocks of 1 MiB: about a
+ * hundred million ids): the state cannot grow, as with no memory. */
+static void arena_full(void)
+{
+	static const char msg[] = "pulsestream: gold ids over 4 GiB\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		abort();
+	abort();
+}
+
+/* n bytes of a, in its last block.  Cannot fail. */
 static char *arena_room(struct arena *a, size_t n)
 {
 	char *r;
 
 	if (n > a->left) {
-		size_t sz = n > (1u << 20) ? n : (1u << 20);
+		size_t sz = n > ABLOCK ? n : ABLOCK;
 
+		if (a->nblk == AREF_MAXBLK)
+			arena_full();
 		a->blk = ps_xrealloc(a->blk, (a->nblk + 1) * sizeof(*a->blk));
 		a->cur = a->blk[a->nblk++] = ps_xmalloc(sz);
 		a->left = sz;
@@ -68,24 +76,31 @@ static char *arena_room(struct arena *a, size_t n)
 	return r;
 }
 
-/* Key p (n bytes) in a, NUL-terminated, after its length: one byte below
- * 255, else the 4 bytes of the length and 255 (key_len reads it back).
- * Cannot fail. */
-static const char *arena_key(struct arena *a, const char *p, size_t n)
+/* Key p (n bytes, hash h) in a: with its length unless bare (a packed
+ * key's tag says it), NUL-terminated when nul is set.  Returns its
+ * reference; *bytes grows by what it took.  Cannot fail. */
+static uint32_t arena_key(struct arena *a, const char *p, size_t n,
+			  uint64_t h, int bare, int nul, size_t *bytes)
 {
-	size_t pre = n < 255 ? 1 : 5;
-	char *r = arena_room(a, pre + n + 1);
+	size_t pre = bare ? 0 : n < 255 ? 1 : 5;
+	size_t need = 8 + pre + n + (nul != 0);
+	char *r = arena_room(a, need);
 	uint32_t l = (uint32_t)n;
 
+	memcpy(r, &h, 8);
+	r += 8;
 	if (pre == 1) {
 		r[0] = (char)n;
-	} else {
+	} else if (pre == 5) {
 		memcpy(r, &l, 4);
 		r[4] = (char)255;
 	}
 	memcpy(r + pre, p, n);
-	r[pre + n] = '\0';
-	return r + pre;
+	if (nul)
+		r[pre + n] = '\0';
+	*bytes += need;
+	return (uint32_t)(a->nblk - 1) << AREF_BITS |
+	       (uint32_t)(r + pre - a->blk[a->nblk - 1]);
 }
 
 static void arena_free(struct arena *a)
@@ -98,15 +113,18 @@ static void arena_free(struct arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* keys[i] is item i; a slot of 2^ibits slots (4 bytes) holds item
- * index + 1 (0 = empty) in its low ibits bits, which hold it as the
- * slots are at least twice the items, and the top 32 - ibits bits of the
- * key's hash above them (11 bits at 2^21 slots), so that a probe reads
- * keys[] mostly only when the hash matches.  The hash is of the key's
- * text; a packed index stores the text packed (key_pack). */
+/* ref[i] names item i's key in the arena (4 bytes an item); a slot of
+ * 2^ibits slots (4 bytes) holds item index + 1 (0 = empty) in its low
+ * ibits bits, which hold it as the slots are at least twice the items,
+ * and the top 32 - ibits bits of the key's hash above them (11 bits at
+ * 2^21 slots), so that a probe reads a key mostly only when the hash
+ * matches.  The hash is of the key's text; a packed index stores the
+ * text packed (key_pack). */
 struct index {
-	struct key *keys;
+	const struct arena *a;	/* where the keys are */
+	uint32_t *ref;
 	size_t n, cap;
+	size_t bytes;		/* the keys' in the arena */
 	uint32_t *slots;
 	size_t nslots;		/* power of two, 2^ibits */
 	unsigned ibits;
@@ -116,14 +134,57 @@ struct index {
 /*
  * Patient and encounter ids are mostly UUIDs (36 characters), and the
  * encounter ids silver derives are a UUID, '@' and a time
- * (YYYY-MM-DDTHH:MM:SSZ): a packed key holds those in 17 and 25 bytes
- * (tag 1: the UUID's 16 bytes; tag 2: then the time in seconds, 8
- * bytes), anything else as tag 0 and the text.  A text is packed only
- * when unpacking gives it back, so equal packed keys are equal texts.
+ * (YYYY-MM-DDTHH:MM:SSZ): a packed key holds those in 17, 21 or 25 bytes
+ * (tag 1: the UUID's 16 bytes; tag 3: then the time in seconds from 1970
+ * as 4 bytes, when they hold it; tag 2: 8 bytes), anything else as tag 0
+ * and the text.  A text is packed only when unpacking gives it back, so
+ * equal packed keys are equal texts.
  */
 #define KEY_UUID 36
 #define KEY_UUID_AT (KEY_UUID + 1 + 20)
 #define KEY_TEXT_MAX(n) ((n) > KEY_UUID_AT ? (n) : KEY_UUID_AT)
+enum { TAG_TEXT, TAG_UUID, TAG_UUID_AT, TAG_UUID_AT32 };
+
+/* The bytes of item i of x. */
+static const char *key_at(const struct index *x, size_t i)
+{
+	uint32_t r = x->ref[i];
+
+	return x->a->blk[r >> AREF_BITS] + (r & (ABLOCK - 1));
+}
+
+/* The length of the length before key p of x (0: its tag says it). */
+static size_t key_pre(const struct index *x, const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (x->packed && u[0] != TAG_TEXT)
+		return 0;
+	return u[-1] != 255 ? 1 : 5;
+}
+
+/* The length of key p of x. */
+static size_t key_len(const struct index *x, const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint32_t l;
+
+	if (x->packed && u[0] != TAG_TEXT)
+		return u[0] == TAG_UUID ? 17 : u[0] == TAG_UUID_AT32 ? 21 : 25;
+	if (u[-1] != 255)
+		return u[-1];
+	memcpy(&l, u - 5, 4);
+	return l;
+}
+
+/* The hash of key p of x. */
+static uint64_t key_hash(const struct index *x, const char *p)
+{
+	uint64_t h;
+
+	memcpy(&h, p - key_pre(x, p) - 8, 8);
+	return h;
+}
 
 /* Where the 16 bytes of a UUID start in its text. */
 static const unsigned char uuid_at[16] = {
@@ -197,15 +258,22 @@ static size_t key_text(const char *p, size_t n, char *out)
 {
 	const unsigned char *u = (const unsigned char *)p;
 	int64_t sec;
+	uint32_t s32;
 
-	if (n == 17 && u[0] == 1) {
+	if (n == 17 && u[0] == TAG_UUID) {
 		uuid_text(u + 1, out);
 		return KEY_UUID;
 	}
-	if (n == 25 && u[0] == 2) {
+	if ((n == 25 && u[0] == TAG_UUID_AT) ||
+	    (n == 21 && u[0] == TAG_UUID_AT32)) {
 		uuid_text(u + 1, out);
 		out[KEY_UUID] = '@';
-		memcpy(&sec, u + 17, 8);
+		if (n == 25) {
+			memcpy(&sec, u + 17, 8);
+		} else {
+			memcpy(&s32, u + 17, 4);
+			sec = s32;
+		}
 		return KEY_UUID + 1 + ps_time_format(sec * PS_USEC_PER_SEC,
 						     out + KEY_UUID + 1, 0);
 	}
@@ -219,7 +287,7 @@ static size_t key_pack(const char *p, size_t n, char *out)
 	unsigned char *u = (unsigned char *)out;
 
 	if (n == KEY_UUID && !uuid_pack(p, u + 1)) {
-		u[0] = 1;
+		u[0] = TAG_UUID;
 		return 17;
 	}
 	if (n == KEY_UUID_AT && p[KEY_UUID] == '@' && !uuid_pack(p, u + 1)) {
@@ -233,12 +301,19 @@ static size_t key_pack(const char *p, size_t n, char *out)
 		    ps_time_format(us, back, 0) == 20 &&
 		    !memcmp(back, tp, 20)) {
 			sec = us / PS_USEC_PER_SEC;
-			u[0] = 2;
+			if (sec >= 0 && sec <= UINT32_MAX) {
+				uint32_t s32 = (uint32_t)sec;
+
+				u[0] = TAG_UUID_AT32;
+				memcpy(u + 17, &s32, 4);
+				return 21;
+			}
+			u[0] = TAG_UUID_AT;
 			memcpy(u + 17, &sec, 8);
 			return 25;
 		}
 	}
-	u[0] = 0;
+	u[0] = TAG_TEXT;
 	memcpy(out + 1, p, n);
 	return n + 1;
 }
@@ -256,10 +331,10 @@ int64_t ps_gold_sk(const char *p, size_t len)
 	return (int64_t)(hash_bytes(p, len) & INT64_MAX);
 }
 
-/* ps_gold_sk of a stored key, from its hash (the same function). */
-static int64_t key_sk(const struct key *k)
+/* ps_gold_sk of item i of x, from its hash (the same function). */
+static int64_t key_sk(const struct index *x, size_t i)
 {
-	return (int64_t)(k->h & INT64_MAX);
+	return (int64_t)(key_hash(x, key_at(x, i)) & INT64_MAX);
 }
 
 /* The hash bits a slot of x holds for hash h (in place), and the mask
@@ -289,11 +364,12 @@ static void index_rehash(struct index *x, size_t nslots)
 	x->nslots = nslots;
 	x->ibits = (unsigned)__builtin_ctzll((unsigned long long)nslots);
 	for (i = 0; i < x->n; i++) {
-		size_t s = x->keys[i].h & (nslots - 1);
+		uint64_t h = key_hash(x, key_at(x, i));
+		size_t s = h & (nslots - 1);
 
 		while (x->slots[s])
 			s = (s + 1) & (nslots - 1);
-		x->slots[s] = slot_of(x, x->keys[i].h, i);
+		x->slots[s] = slot_of(x, h, i);
 	}
 }
 
@@ -324,9 +400,10 @@ static long index_scan(const struct index *x, const char *p, size_t n,
 	size_t i;
 
 	for (i = 0; i < x->n; i++) {
-		const struct key *k = &x->keys[i];
+		const char *k = key_at(x, i);
 
-		if (k->h == h && key_len(k) == n && !memcmp(k->p, p, n))
+		if (key_hash(x, k) == h && key_len(x, k) == n &&
+		    !memcmp(k, p, n))
 			return (long)i;
 	}
 	return -1;
@@ -347,13 +424,14 @@ static long index_find(const struct index *x, const char *p, size_t n,
 	mask = slot_tag_mask(x);
 	for (s = h & (x->nslots - 1); x->slots[s];
 	     s = (s + 1) & (x->nslots - 1)) {
-		const struct key *k;
+		const char *k;
 		uint32_t v = x->slots[s];
 
 		if ((v & mask) != tag)
 			continue;
-		k = &x->keys[(v & ~mask) - 1];
-		if (k->h == h && key_len(k) == n && !memcmp(k->p, p, n))
+		/* equal keys are equal bytes: the hash is not read */
+		k = key_at(x, (v & ~mask) - 1);
+		if (key_len(x, k) == n && !memcmp(k, p, n))
 			return (long)(v & ~mask) - 1;
 	}
 	*slot = s;
@@ -369,6 +447,7 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	char kb[128];
 	struct ps_buf big = PS_BUF_INIT;
 	long i;
+	int bare;
 
 	if (x->n && !x->nslots)
 		index_unshed(x);
@@ -390,11 +469,10 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	}
 	if (x->n == x->cap) {
 		x->cap = x->cap ? x->cap * 2 : 64;
-		x->keys = ps_xrealloc(x->keys, x->cap * sizeof(*x->keys));
+		x->ref = ps_xrealloc(x->ref, x->cap * sizeof(*x->ref));
 	}
-	x->keys[x->n].p = arena_key(a, p, n);
-	x->keys[x->n].h = h;
-	x->n++;
+	bare = x->packed && p[0] != TAG_TEXT;
+	x->ref[x->n++] = arena_key(a, p, n, h, bare, !bare, &x->bytes);
 	ps_buf_release(&big);
 	if (x->n * 2 > x->nslots) {
 		index_rehash(x, x->nslots ? x->nslots * 2 : 128);
@@ -407,7 +485,7 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 
 static void index_free(struct index *x)
 {
-	free(x->keys);
+	free(x->ref);
 	free(x->slots);
 	memset(x, 0, sizeof(*x));
 }
@@ -432,15 +510,15 @@ static long index_lookup(const struct index *x, const char *p, size_t n)
  * b->data.  Cannot fail. */
 static size_t index_text(const struct index *x, size_t i, struct ps_buf *b)
 {
-	const struct key *k = &x->keys[i];
-	size_t at = b->len;
+	const char *k = key_at(x, i);
+	size_t at = b->len, n = key_len(x, k);
 
 	if (!x->packed) {
-		ps_buf_add(b, k->p, key_len(k));
+		ps_buf_add(b, k, n);
 		return at;
 	}
-	ps_buf_grow(b, KEY_TEXT_MAX(key_len(k)) + 1);
-	b->len += key_text(k->p, key_len(k), b->data + at);
+	ps_buf_grow(b, KEY_TEXT_MAX(n) + 1);
+	b->len += key_text(k, n, b->data + at);
 	b->data[b->len] = '\0';
 	return at;
 }
@@ -450,18 +528,18 @@ static size_t index_text(const struct index *x, size_t i, struct ps_buf *b)
 static const char *index_text_in(const struct index *x, size_t i,
 				 struct ps_table *t, size_t *len)
 {
-	const struct key *k = &x->keys[i];
+	const char *k = key_at(x, i);
 	char b[KEY_UUID_AT + PS_TIME_MAX];
 
 	if (!x->packed) {
-		*len = key_len(k);
-		return k->p;
+		*len = key_len(x, k);
+		return k;
 	}
-	if (!k->p[0]) {
-		*len = key_len(k) - 1;
-		return k->p + 1;	/* tag 0: the text follows */
+	if (k[0] == TAG_TEXT) {
+		*len = key_len(x, k) - 1;
+		return k + 1;	/* the text follows */
 	}
-	*len = key_text(k->p, key_len(k), b);
+	*len = key_text(k, key_len(x, k), b);
 	return ps_table_keep(t, b, *len);
 }
 
@@ -471,28 +549,32 @@ static const char *index_text_in(const struct index *x, size_t i,
 
 /* One observation of a patient's tracked values at an event time.  The
  * SCD2 versions are the runs of equal values in time order, derived when
- * needed: the history is then the same in whatever order records came. */
-struct pobs {
+ * needed: the history is then the same in whatever order records came.
+ * Aligned to 4 bytes, as struct patient that holds one. */
+struct __attribute__((packed, aligned(4))) pobs {
 	int64_t t;
 	uint32_t gender, band;		/* symbols */
 };
 
 /* Most patients have one observation and one encounter: those are held
- * in the struct itself (48 bytes, no allocation); more go to the heap. */
-struct patient {
+ * in the struct itself (44 bytes, no allocation); more go to the heap.
+ * It is aligned to 4 bytes, with no padding: an array of a million
+ * patients takes 42 MB, not 46. */
+struct __attribute__((packed, aligned(4))) patient {
 	union {				/* sorted by t, one per instant */
 		struct pobs one;	/* n <= 1 */
-		struct {
+		struct __attribute__((packed, aligned(4))) {
 			struct pobs *v;
 			uint32_t cap;
 		} heap;			/* n > 1 */
 	} o;
 	int64_t age_t;
 	union {				/* encounters seen with this patient */
-		int32_t one;		/* capenc == 0: at most one */
-		int32_t *v;
+		int32_t one;		/* nenc <= 1 */
+		int32_t *v;		/* room for the power of two that
+					   is nenc or above it */
 	} encs;
-	uint32_t n, nenc, capenc;	/* (encs not persisted: rebuilt) */
+	uint32_t n, nenc;		/* (encs not persisted: rebuilt) */
 	int32_t age;
 };
 
@@ -538,14 +620,14 @@ static struct pobs *obs_room(struct patient *p, uint32_t n)
 /* The encounters seen with p, encs[0..p->nenc - 1]. */
 static const int32_t *encs_of(const struct patient *p)
 {
-	return p->capenc ? p->encs.v : &p->encs.one;
+	return p->nenc > 1 ? p->encs.v : &p->encs.one;
 }
 
 static void pat_release(struct patient *p)
 {
 	if (p->n > 1)
 		free(p->o.heap.v);
-	if (p->capenc)
+	if (p->nenc > 1)
 		free(p->encs.v);
 }
 
@@ -813,6 +895,7 @@ struct ps_gold *ps_gold_new(const struct ps_departments *ds)
 	g->ds = ds;
 	g->min_samples = PS_GOLD_MIN_SAMPLES;
 	g->pidx.packed = g->eidx.packed = 1;
+	g->syms.a = g->pidx.a = g->didx.a = g->eidx.a = &g->arena;
 	hex_init();
 	return g;
 }
@@ -867,8 +950,8 @@ static uint32_t sym(struct ps_gold *g, const char *p, size_t n)
 static const char *symstr(const struct ps_gold *g, uint32_t s, size_t *len)
 {
 	if (len)
-		*len = key_len(&g->syms.keys[s]);
-	return g->syms.keys[s].p;
+		*len = key_len(&g->syms, key_at(&g->syms, s));
+	return key_at(&g->syms, s);
 }
 
 static void mark_dirty(struct ps_gold *g, int64_t admission)
@@ -964,13 +1047,13 @@ static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
  * the order symbols were first seen in). */
 static int symcmp(const struct ps_gold *g, uint32_t a, uint32_t b)
 {
-	const struct key *x = &g->syms.keys[a], *y = &g->syms.keys[b];
-	size_t xl = key_len(x), yl = key_len(y);
+	const char *x = key_at(&g->syms, a), *y = key_at(&g->syms, b);
+	size_t xl = key_len(&g->syms, x), yl = key_len(&g->syms, y);
 	int c;
 
 	if (a == b)
 		return 0;
-	c = memcmp(x->p, y->p, xl < yl ? xl : yl);
+	c = memcmp(x, y, xl < yl ? xl : yl);
 	return c ? c : (xl > yl) - (xl < yl);
 }
 
@@ -1098,9 +1181,11 @@ static int64_t version_sk_from(uint64_t h, int64_t from)
 
 /* version_sk_from for the stored patient key pk: its FNV state is the
  * stored hash unmixed (lib/rand.h), not the id hashed again. */
-static int64_t version_sk(const struct key *pk, int64_t from)
+static int64_t version_sk(const struct ps_gold *g, size_t pi, int64_t from)
 {
-	return version_sk_from(ps_unmix64(pk->h), from);
+	return version_sk_from(ps_unmix64(key_hash(&g->pidx,
+						   key_at(&g->pidx, pi))),
+			       from);
 }
 
 int64_t ps_gold_version_sk(const char *patient_id, int64_t from)
@@ -1121,6 +1206,32 @@ size_t ps_gold_index_bytes(const struct ps_gold *g)
 {
 	return (g->syms.nslots + g->pidx.nslots + g->didx.nslots +
 		g->eidx.nslots) * sizeof(uint32_t);
+}
+
+void ps_gold_state_bytes(const struct ps_gold *g, size_t *patients,
+			 size_t *encounters)
+{
+	size_t i, pb, eb;
+
+	pb = g->pidx.n * (sizeof(*g->pat) + sizeof(*g->pidx.ref)) +
+	     g->pidx.bytes;
+	for (i = 0; i < g->pidx.n; i++) {
+		const struct patient *p = &g->pat[i];
+		size_t ne = p->nenc;
+
+		if (p->n > 1)
+			pb += p->o.heap.cap * sizeof(struct pobs);
+		if (ne > 1) {
+			while (ne & (ne - 1))	/* the power of two above */
+				ne &= ne - 1;
+			pb += (ne == p->nenc ? ne : 2 * ne) *
+			      sizeof(*p->encs.v);
+		}
+	}
+	eb = g->eidx.n * (sizeof(*g->enc) + sizeof(*g->eidx.ref)) +
+	     g->eidx.bytes + g->nencx * sizeof(*g->encx);
+	*patients = pb;
+	*encounters = eb;
 }
 
 size_t ps_gold_history(const struct ps_gold *g, const char *patient_id,
@@ -1171,14 +1282,15 @@ static int strcmp_n(const char *a, size_t an, const char *b, size_t bn)
 static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
 			const struct enc *e, int32_t pi, int32_t di)
 {
-	const struct key *dk, *ok;
+	const char *dk, *ok;
 
 	if (r->admission_time != e->admission)
 		return r->admission_time > e->admission ? 1 : -1;
 	if (di != e->dept) {
-		dk = &g->didx.keys[di];
-		ok = &g->didx.keys[e->dept];
-		return strcmp_n(dk->p, key_len(dk), ok->p, key_len(ok));
+		dk = key_at(&g->didx, (size_t)di);
+		ok = key_at(&g->didx, (size_t)e->dept);
+		return strcmp_n(dk, key_len(&g->didx, dk), ok,
+				key_len(&g->didx, ok));
 	}
 	if (pi != e->patient) {
 		struct ps_buf b = PS_BUF_INIT;
@@ -1196,21 +1308,20 @@ static int adm_side_cmp(const struct ps_gold *g, const struct ps_gold_rec *r,
 
 static void pat_add_enc(struct patient *p, int32_t ei)
 {
-	if (!p->capenc) {
-		int32_t one = p->encs.one;
+	int32_t one;
 
-		if (!p->nenc) {
-			p->encs.one = ei;
-			p->nenc = 1;
-			return;
-		}
+	if (!p->nenc) {
+		p->encs.one = ei;
+		p->nenc = 1;
+		return;
+	}
+	if (p->nenc == 1) {
+		one = p->encs.one;
 		p->encs.v = ps_xmalloc(2 * sizeof(*p->encs.v));
 		p->encs.v[0] = one;
-		p->capenc = 2;
-	} else if (p->nenc == p->capenc) {
-		p->capenc *= 2;
-		p->encs.v = ps_xrealloc(p->encs.v,
-					p->capenc * sizeof(*p->encs.v));
+	} else if (!(p->nenc & (p->nenc - 1))) {	/* full */
+		p->encs.v = ps_xrealloc(p->encs.v, 2 * (size_t)p->nenc *
+					sizeof(*p->encs.v));
 	}
 	p->encs.v[p->nenc++] = ei;
 }
@@ -1997,8 +2108,6 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 		     int64_t now, struct ps_table *t)
 {
 	struct ps_pq_value *r = ps_table_add_row(t);
-	const struct key *ek = &g->eidx.keys[ei];
-	const struct key *pk = &g->pidx.keys[e->patient];
 	const struct patient *p = &g->pat[e->patient];
 	const struct dept *d = &g->dep[e->dept];
 	size_t nl, el, pl;
@@ -2008,11 +2117,12 @@ static void fact_row(struct ps_gold *g, const struct enc *e, size_t ei,
 				       t, &pl);
 	int64_t we = wait_end(g, e), bo = boarding_us(e);
 
-	ps_table_set_i(t, r, FC_FACT_SK, key_sk(ek));
+	ps_table_set_i(t, r, FC_FACT_SK, key_sk(&g->eidx, ei));
 	ps_table_set_s(t, r, FC_ENCOUNTER, es, el);
-	ps_table_set_i(t, r, FC_PATIENT_SK, version_sk(pk,
+	ps_table_set_i(t, r, FC_PATIENT_SK, version_sk(g, (size_t)e->patient,
 		cobs(p)[version_start_at(p, e->admission)].t));
-	ps_table_set_i(t, r, FC_PATIENT_KEY, key_sk(pk));
+	ps_table_set_i(t, r, FC_PATIENT_KEY, key_sk(&g->pidx,
+						    (size_t)e->patient));
 	ps_table_set_i(t, r, FC_DEPT_SK, d->sk);
 	ps_table_set_s(t, r, FC_PATIENT_ID, ps, pl);
 	ps_table_set_s(t, r, FC_DEPT, dn, nl);
@@ -2160,10 +2270,12 @@ static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
 	const struct ps_gold *g = s->g;
 	const struct sk_ix *ix = s->ix;
 	const struct encc *c;
-	size_t k;
+	const char *k;
+	size_t rows;
 	struct enc e;
 
-	for (k = 0; *cursor < s->n && k < FACT_CHUNK; (*cursor)++, k++) {
+	for (rows = 0; *cursor < s->n && rows < FACT_CHUNK;
+	     (*cursor)++, rows++) {
 		size_t at = *cursor;
 
 		/* rows go in fact_sk order, which is no order of the state:
@@ -2173,23 +2285,28 @@ static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
 		 * these prefetches as having no effect) */
 		if (at + AHEAD < s->n) {
 			__builtin_prefetch(&g->enc[ix[at + AHEAD].i]);
-			__builtin_prefetch(&g->eidx.keys[ix[at + AHEAD].i]);
+			__builtin_prefetch(&g->eidx.ref[ix[at + AHEAD].i]);
 		}
 		if (at + AHEAD / 2 < s->n) {
 			c = &g->enc[ix[at + AHEAD / 2].i];
-			__builtin_prefetch(g->eidx.keys[ix[at + AHEAD / 2].i].p);
+			k = key_at(&g->eidx, ix[at + AHEAD / 2].i);
+			__builtin_prefetch(k - 8);	/* its hash */
+			__builtin_prefetch(k + 20);
 			__builtin_prefetch(&g->pat[c->patient]);
-			__builtin_prefetch(&g->pidx.keys[c->patient]);
+			__builtin_prefetch(&g->pidx.ref[c->patient]);
 			if (c->ext)
 				__builtin_prefetch(&g->encx[c->ext - 1]);
 		}
-		if (at + AHEAD / 4 < s->n)
-			__builtin_prefetch(g->pidx.keys[
-				g->enc[ix[at + AHEAD / 4].i].patient].p);
+		if (at + AHEAD / 4 < s->n) {
+			k = key_at(&g->pidx,
+				   (size_t)g->enc[ix[at + AHEAD / 4].i].patient);
+			__builtin_prefetch(k - 8);
+			__builtin_prefetch(k + 16);
+		}
 		enc_get(s->g, ix[at].i, &e);
 		fact_row(s->g, &e, ix[at].i, s->now, t);
 	}
-	return k;
+	return rows;
 }
 
 /* The rows of encounters src->ix[0..n-1] into t, in the order of
@@ -2204,7 +2321,7 @@ static void fact_rows(struct fact_src *src, struct sk_ix *ix,
 	int tie = 0;
 
 	for (i = 0; i < src->n; i++)
-		ix[i].sk = key_sk(&src->g->eidx.keys[ix[i].i]);
+		ix[i].sk = key_sk(&src->g->eidx, ix[i].i);
 	sort_sk_ix(ix, src->n);
 	for (i = 1; i < src->n; i++)
 		tie |= ix[i].sk == ix[i - 1].sk;
@@ -3403,7 +3520,6 @@ static size_t fill_patients(const struct ps_gold *g, size_t end,
 
 	for (i = *cursor; i < end && T->nrows - n0 < DIM_CHUNK; i++) {
 		const struct patient *p = &g->pat[i];
-		const struct key *pk = &g->pidx.keys[i];
 		uint32_t nv = scd2_versions(p, &vers, &capv);
 		size_t pl;
 		const char *ps = index_text_in(&g->pidx, i, T, &pl);
@@ -3414,8 +3530,8 @@ static size_t fill_patients(const struct ps_gold *g, size_t end,
 			const char *gs = symstr(g, vers[j].gender, &l1);
 			const char *bs = symstr(g, vers[j].band, &l2);
 
-			ps_table_set_i(T, r, 0, version_sk(pk, vers[j].from));
-			ps_table_set_i(T, r, 1, key_sk(pk));
+			ps_table_set_i(T, r, 0, version_sk(g, i, vers[j].from));
+			ps_table_set_i(T, r, 1, key_sk(&g->pidx, i));
 			ps_table_set_s(T, r, 2, ps, pl);
 			ps_table_set_i(T, r, 3, (int64_t)j + 1);
 			ps_table_set_s(T, r, 4, gs, l1);
@@ -3521,14 +3637,15 @@ void ps_gold_tables(struct ps_gold *g, int64_t now, int64_t window,
 
 /*
  * The snapshot: SNAP_MAGIC, the positions text, the symbols, the
- * departments, then each patient (its id packed as in memory, put_pat)
- * and each encounter (its id packed, put_enc: its stored form, the
- * extension only when it has one), then SNAP_END.  Integers are little
- * endian; lengths and small counts varints (lib/thrift.h's).  About
- * 41 bytes per patient with one observation and 70 per compact
- * encounter with UUID ids.  Older snapshots (PSGOLD4: ids as text,
- * every encounter in its full form, 285 bytes a patient and encounter)
- * are still read, and so are the state log's older deltas (PSGDELTA2).
+ * departments, then each patient (its id packed, put_key; put_pat) and
+ * each encounter (its id packed, a time always in 8 bytes as tag 2;
+ * put_enc: its stored form, the extension only when it has one), then
+ * SNAP_END.  Integers are little endian; lengths and small counts
+ * varints (lib/thrift.h's).  About 41 bytes per patient with one
+ * observation and 70 per compact encounter with UUID ids.  Older
+ * snapshots (PSGOLD4: ids as text, every encounter in its full form,
+ * 285 bytes a patient and encounter) are still read, and so are the
+ * state log's older deltas (PSGDELTA2).
  */
 #define SNAP_MAGIC "PSGOLD5\n"
 #define SNAP_MAGIC4 "PSGOLD4\n"
@@ -3578,12 +3695,25 @@ static void put_pat(struct ps_buf *b, const struct patient *p)
 /* Key i of x, packed (key_pack; an index of plain texts as tag 0). */
 static void put_key(struct ps_buf *b, const struct index *x, size_t i)
 {
-	const struct key *k = &x->keys[i];
+	const char *k = key_at(x, i);
+	size_t n = key_len(x, k);
+	uint32_t s32;
+	int64_t sec;
 
-	ps_thrift_put_varint(b, (uint64_t)key_len(k) + !x->packed);
+	if (x->packed && k[0] == TAG_UUID_AT32) {
+		/* as the snapshot has always held it: 8 bytes of time */
+		memcpy(&s32, k + 17, 4);
+		sec = s32;
+		ps_thrift_put_varint(b, 25);
+		ps_buf_addc(b, TAG_UUID_AT);
+		ps_buf_add(b, k + 1, 16);
+		ps_buf_add(b, (const char *)&sec, 8);
+		return;
+	}
+	ps_thrift_put_varint(b, (uint64_t)n + !x->packed);
 	if (!x->packed)
 		ps_buf_addc(b, 0);
-	ps_buf_add(b, k->p, key_len(k));
+	ps_buf_add(b, k, n);
 }
 
 /* Encounter i as stored (struct encc, then its extension if any). */
@@ -3653,7 +3783,8 @@ static void snap_emit(const struct ps_gold *g, const char *pos,
 	putstr(b, pos, poslen);
 	put32(b, (int32_t)g->syms.n);
 	for (i = 0; i < g->syms.n; i++)
-		putstr(b, g->syms.keys[i].p, key_len(&g->syms.keys[i]));
+		putstr(b, key_at(&g->syms, i),
+		       key_len(&g->syms, key_at(&g->syms, i)));
 	put32(b, (int32_t)g->didx.n);
 	for (i = 0; i < g->didx.n; i++) {
 		put32(b, (int32_t)g->dep[i].name);
@@ -4192,7 +4323,8 @@ void ps_gold_delta(struct ps_gold *g, const char *pos, size_t poslen,
 	put32(b, (int32_t)g->lsym);
 	put32(b, (int32_t)(g->syms.n - g->lsym));
 	for (i = g->lsym; i < g->syms.n; i++)
-		putstr(b, g->syms.keys[i].p, key_len(&g->syms.keys[i]));
+		putstr(b, key_at(&g->syms, i),
+		       key_len(&g->syms, key_at(&g->syms, i)));
 	put32(b, (int32_t)g->ldep);
 	put32(b, (int32_t)(g->didx.n - g->ldep));
 	for (i = g->ldep; i < g->didx.n; i++) {
@@ -4295,8 +4427,11 @@ void ps_gold_relink(struct ps_gold *g)
 
 	kc_invalidate(g);
 
-	for (i = 0; i < g->pidx.n; i++)
+	for (i = 0; i < g->pidx.n; i++) {
+		if (g->pat[i].nenc > 1)
+			free(g->pat[i].encs.v);
 		g->pat[i].nenc = 0;
+	}
 	for (i = 0; i < g->eidx.n; i++)
 		pat_add_enc(&g->pat[g->enc[i].patient], (int32_t)i);
 	g->ndirty = 0;

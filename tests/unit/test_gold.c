@@ -964,6 +964,51 @@ Test(gold, lookup_slots_are_4_bytes)
 	ps_gold_free(g);
 }
 
+/*
+ * What a patient and an encounter cost (issue 15: at most 200 MiB for a
+ * million of each): a patient of one observation and one encounter with
+ * a UUID id 73 bytes (a 44-byte record with no padding, a 4-byte
+ * reference to its id, which takes 8 bytes of hash and the 16 bytes of
+ * the UUID after a tag), an encounter id of a UUID, '@' and a time 81
+ * (a 48-byte record, 4, 8 and 21: the time as 4 bytes of seconds).
+ * Before: 83 and 91 (8-byte pointers and hashes in a 16-byte key, the
+ * length and a NUL around each id, 8 bytes of seconds, a 48-byte
+ * patient).
+ */
+Test(gold, a_patient_takes_73_bytes_and_an_encounter_81)
+{
+	struct ps_gold *g = ps_gold_new(NULL);
+	char pid[40], eid[64];
+	size_t pb, eb;
+	int k;
+
+	for (k = 0; k < 1000; k++) {
+		snprintf(pid, sizeof(pid), "%08x-0000-4000-8000-%012x",
+			 (unsigned)k * 2654435761u, (unsigned)k);
+		snprintf(eid, sizeof(eid), "%s@2026-01-05T10:00:00Z", pid);
+		cr_assert_eq(enc_rec(g, eid, pid, "Male", 40, "ICU",
+				     "2026-01-05T10:00:00Z",
+				     "2026-01-05T10:00:00Z", NULL), 1);
+	}
+	cr_assert_eq(ps_gold_npatients(g), 1000);
+	cr_assert_eq(ps_gold_nencounters(g), 1000);
+	ps_gold_state_bytes(g, &pb, &eb);
+	cr_assert_eq(pb, 1000 * 73, "%zu bytes a patient", pb / 1000);
+	cr_assert_eq(eb, 1000 * 81, "%zu bytes an encounter", eb / 1000);
+	/* a second encounter of the first patient, a day later: its two
+	 * encounters (4 bytes each) and its two observations (16 bytes
+	 * each) go to the heap, and the new encounter takes 81 bytes */
+	snprintf(pid, sizeof(pid), "%08x-0000-4000-8000-%012x", 0u, 0u);
+	snprintf(eid, sizeof(eid), "%s@2026-01-06T10:00:00Z", pid);
+	cr_assert_eq(enc_rec(g, eid, pid, "Male", 40, "ICU",
+			     "2026-01-06T10:00:00Z", "2026-01-06T10:00:00Z",
+			     NULL), 1);
+	ps_gold_state_bytes(g, &pb, &eb);
+	cr_assert_eq(pb, 1000 * 73 + 2 * 4 + 2 * 16, "%zu", pb);
+	cr_assert_eq(eb, 1001 * 81);
+	ps_gold_free(g);
+}
+
 /* The rows of the first chunk a streamed fact partition fills (the
  * partition's own count when it is not streamed) into *(size_t *)ctx. */
 static int first_chunk(void *ctx, int32_t day, const struct ps_table *t)
