@@ -111,6 +111,90 @@ static void afile_release(struct ps_afile *f)
 	f->sealed = 0;
 }
 
+/* ---- files made ahead (ps_fspool_start) ---- */
+
+/* Files made ahead in one directory. */
+struct pool_dir {
+	char *dir;
+	char *stem;		/* the file last opened there: the pool's
+				 * names are ".STEM.pool.N.tmp-PID" */
+	char **name;		/* made and not taken (paths) */
+	size_t n;
+	size_t taken;		/* opens since the last fill */
+	unsigned idle;		/* fills since one took a file here */
+};
+
+/* What a fill makes: need files of directory d (an index into dirs). */
+struct pool_job {
+	char *dir, *stem;
+	size_t need;
+	char **drop;		/* names to remove (an idle directory's) */
+	size_t ndrop;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	int on;
+	struct pool_dir *d;
+	size_t nd, held;
+	unsigned long seq;	/* numbers the names */
+	pthread_t th;
+	int filling;		/* th started and not joined */
+	struct pool_job *job;
+	size_t njob;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* The pool's directory dir, or NULL (pool.mu held). */
+static struct pool_dir *pool_find(const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < pool.nd; i++)
+		if (!strcmp(pool.d[i].dir, dir))
+			return &pool.d[i];
+	return NULL;
+}
+
+/*
+ * A file made ahead in dir for the file base, renamed to tmp (its
+ * temporary name) and open for writing, or -1 when the pool has none
+ * (the open is counted: the next fill makes as many there).
+ */
+static int pool_take(const char *dir, const char *base, const char *tmp)
+{
+	struct pool_dir *d;
+	char *name = NULL;
+	int fd = -1;
+
+	pthread_mutex_lock(&pool.mu);
+	if (pool.on) {
+		d = pool_find(dir);
+		if (!d) {
+			pool.d = ps_xrealloc(pool.d,
+					     (pool.nd + 1) * sizeof(*pool.d));
+			d = &pool.d[pool.nd++];
+			memset(d, 0, sizeof(*d));
+			d->dir = ps_xstrdup(dir);
+		}
+		free(d->stem);
+		d->stem = ps_xstrdup(base);
+		d->taken++;
+		d->idle = 0;
+		if (d->n) {
+			name = d->name[--d->n];
+			pool.held--;
+		}
+	}
+	pthread_mutex_unlock(&pool.mu);
+	if (!name)
+		return -1;
+	/* gone meanwhile (a cleanup of temporaries): made now instead */
+	if (rename(name, tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	free(name);
+	return fd;
+}
+
 int ps_afile_open(struct ps_afile *f, const char *path, mode_t mode,
 		  struct ps_error *e)
 {
@@ -127,9 +211,14 @@ int ps_afile_open(struct ps_afile *f, const char *path, mode_t mode,
 		return -1;
 	}
 	ps_buf_addf(&t, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
-	free(dir);
 	f->tmp = ps_buf_detach(&t, NULL);
-	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* the pool's files have mode 0644 (as made by open) */
+	if (mode == 0644)
+		f->fd = pool_take(dir, base, f->tmp);
+	free(dir);
+	if (f->fd < 0)
+		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     mode);
 	if (f->fd < 0) {
 		int err = errno;
 
@@ -675,4 +764,171 @@ int ps_file_private(const char *path, const char *what, struct ps_error *e)
 				    "%s %s is accessible by group or others "
 				    "(chmod 600 it)", what, path);
 	return 0;
+}
+
+/* ---- files made ahead ---- */
+
+/* At most this many files made ahead at once, over all directories. */
+#define POOL_MAX 256
+/* A directory no file was taken from in this many fills gives its
+ * files back. */
+#define POOL_IDLE_FILLS 16
+
+/* Remove and free the n names of drop. */
+static void pool_drop(char **drop, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unlink(drop[k]);
+		free(drop[k]);
+	}
+	free(drop);
+}
+
+/* Make the files of pool.job (the fill's work, only read here). */
+static void *pool_fill_thread(void *arg)
+{
+	size_t i, k;
+
+	(void)arg;
+	for (i = 0; i < pool.njob; i++) {
+		struct pool_job *j = &pool.job[i];
+
+		pool_drop(j->drop, j->ndrop);
+		for (k = 0; k < j->need; k++) {
+			struct ps_buf b = PS_BUF_INIT;
+			struct pool_dir *d;
+			unsigned long n;
+			int fd;
+
+			pthread_mutex_lock(&pool.mu);
+			n = ++pool.seq;
+			pthread_mutex_unlock(&pool.mu);
+			ps_buf_addf(&b, "%s/.%s.pool.%lu.tmp-%ld", j->dir,
+				    j->stem, n, (long)getpid());
+			fd = open(b.data, O_WRONLY | O_CREAT | O_EXCL |
+				  O_CLOEXEC, 0644);
+			if (fd < 0) {
+				ps_buf_release(&b);
+				break;	/* a directory gone, a full disk */
+			}
+			close(fd);
+			pthread_mutex_lock(&pool.mu);
+			d = pool_find(j->dir);
+			d->name = ps_xrealloc(d->name,
+					      (d->n + 1) * sizeof(*d->name));
+			d->name[d->n++] = ps_buf_detach(&b, NULL);
+			pool.held++;
+			pthread_mutex_unlock(&pool.mu);
+		}
+		free(j->dir);
+		free(j->stem);
+	}
+	return NULL;
+}
+
+/* Wait for the fill under way, if any, and forget its work. */
+static void pool_join(void)
+{
+	if (pool.filling)
+		pthread_join(pool.th, NULL);
+	pool.filling = 0;
+	free(pool.job);
+	pool.job = NULL;
+	pool.njob = 0;
+}
+
+void ps_fspool_start(void)
+{
+	pthread_mutex_lock(&pool.mu);
+	pool.on = 1;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+void ps_fspool_fill(void)
+{
+	size_t i, planned = 0;
+
+	if (!pool.on)
+		return;
+	pool_join();
+	pthread_mutex_lock(&pool.mu);
+	pool.job = ps_xcalloc(pool.nd + 1, sizeof(*pool.job));
+	for (i = 0; i < pool.nd; i++) {
+		struct pool_dir *d = &pool.d[i];
+		struct pool_job *j = &pool.job[pool.njob];
+
+		if (!d->taken && ++d->idle >= POOL_IDLE_FILLS && d->n) {
+			j->drop = d->name;
+			j->ndrop = d->n;
+			pool.held -= d->n;
+			d->name = NULL;
+			d->n = 0;
+		}
+		/* as many as the last round took here, within the cap */
+		if (d->taken > d->n) {
+			j->need = d->taken - d->n;
+			if (pool.held + planned + j->need > POOL_MAX)
+				j->need = pool.held + planned < POOL_MAX ?
+					  POOL_MAX - pool.held - planned : 0;
+			planned += j->need;
+		}
+		d->taken = 0;
+		if (j->need || j->ndrop) {
+			j->dir = ps_xstrdup(d->dir);
+			j->stem = ps_xstrdup(d->stem);
+			pool.njob++;
+		}
+	}
+	pthread_mutex_unlock(&pool.mu);
+	if (pool.njob) {
+		sigset_t all, old;
+
+		/* no signal for the thread: a stop (SIGTERM) must reach
+		 * the caller's wait for input (ppoll), not end here */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pool.filling = pthread_create(&pool.th, NULL, pool_fill_thread,
+					      NULL) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (pool.filling)
+			return;
+	}
+	for (i = 0; i < pool.njob; i++) {	/* no thread: none made */
+		pool_drop(pool.job[i].drop, pool.job[i].ndrop);
+		free(pool.job[i].dir);
+		free(pool.job[i].stem);
+	}
+	free(pool.job);
+	pool.job = NULL;
+	pool.njob = 0;
+}
+
+void ps_fspool_stop(void)
+{
+	size_t i;
+
+	pool_join();
+	pthread_mutex_lock(&pool.mu);
+	for (i = 0; i < pool.nd; i++) {
+		pool_drop(pool.d[i].name, pool.d[i].n);
+		free(pool.d[i].dir);
+		free(pool.d[i].stem);
+	}
+	free(pool.d);
+	pool.d = NULL;
+	pool.nd = pool.held = 0;
+	pool.on = 0;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+size_t ps_fspool_held(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&pool.mu);
+	n = pool.held;
+	pthread_mutex_unlock(&pool.mu);
+	return n;
 }

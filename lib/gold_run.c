@@ -99,6 +99,8 @@ struct run {
 	long long pending;
 	double last_commit;
 	int committed_once;
+	int live;			/* more input may come after a commit:
+					 * files made ahead (ps_fspool_fill) */
 	int in_fd;
 	int commit_failed;
 	/* the state: snapshot STREAM.snap plus the deltas in STREAM.log */
@@ -1090,6 +1092,8 @@ static int commit(struct run *r, struct ps_error *e)
 	r->applied_then = r->c[C_APPLIED].value;
 	r->pending = 0;
 	r->last_commit = ps_mono();
+	if (r->live)
+		ps_fspool_fill();	/* the next commit's files */
 	ps_log(PS_DEBUG, "commit", PS_I("partitions", nd),
 	       PS_I("encounters", ps_gold_nencounters(r->g)),
 	       PS_I("kpi_encounters", ps_gold_kpi_visited(r->g)),
@@ -1431,6 +1435,8 @@ static int read_stdin(struct run *r, struct ps_error *e)
 	int rc, first = 1;
 
 	ps_ndjson_set_interrupt(rd, ps_stop_flag());
+	r->live = 1;
+	ps_fspool_start();
 	while (!r->out_gone && (rc = ps_ndjson_next(rd, &line, e)) == 1) {
 		struct ps_gold_rec rec;
 		char why[200];
@@ -1473,6 +1479,7 @@ static int read_stdin(struct run *r, struct ps_error *e)
 			break;
 		}
 	}
+	r->live = 0;
 	if (rc < 0 && r->commit_failed) {
 		*e = r->cerr;
 	} else if (rc < 0 && e->code == 0) {
@@ -1688,6 +1695,7 @@ done:
 		       PS_I("encounters", ps_gold_nencounters(r.g)),
 		       PS_I("departments", ps_gold_ndepartments(r.g)));
 	}
+	ps_fspool_stop();	/* with the lock held */
 	ps_gold_free(r.g);
 	ps_buf_release(&r.logbuf);
 	ps_secret_free(r.pkey);

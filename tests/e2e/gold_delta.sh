@@ -60,8 +60,9 @@ check 'the fact: a version replaces only the partitions that changed' '
 # linked; table:14 after dim_department, table:16 after the fact,
 # table:26 after the last KPI table (the state not saved yet); sealed:2
 # with the alert levels, the file ranges and the checkpoint written and
-# durable, none in place; commit:2 after the state.  Restart: the same
-# input, whose positions say what to skip.
+# durable, none in place; commit:2 after the state.  At each the files
+# made ahead after the first commit are there; a restart (the same
+# input, whose positions say what to skip) leaves no hidden temporary.
 for point in data:2 logs:2 table:14 table:16 table:26 sealed:2 commit:2; do
 	check "SIGKILL at $point: every table opens, a restart equals the uninterrupted run" '
 		rm -rf L &&
@@ -74,7 +75,10 @@ for point in data:2 logs:2 table:14 table:16 table:26 sealed:2 commit:2; do
 		# before the first is linked
 		ls -a L/gold/*/_delta_log | grep -c "^\.0*1\.json\.tmp-" >k.staged
 		# the state files sealed together before the first is in place
-		ls -a L/_state/ps-gold | grep -c "\.tmp-" >k.sealed
+		ls -a L/_state/ps-gold | grep "\.tmp-" | grep -vc "\.pool\." >k.sealed
+		# the files made ahead after the first commit (lib/fsutil.h,
+		# ps_fspool_fill), in the state directory too
+		find L -name ".*.pool.*.tmp-*" >k.pool
 		kill -KILL $gp; wait $gp
 		grep -q "test hook: stopped" k.err &&
 		case $point in
@@ -96,8 +100,10 @@ for point in data:2 logs:2 table:14 table:16 table:26 sealed:2 commit:2; do
 		data:2|logs:2) [ "$(cat k.txns)" = "1 " ] ;;
 		*) [ "$(cat k.txns)" = "2 " ] ;;
 		esac &&
+		grep -q "^L/_state/ps-gold/\.admissions\." k.pool &&
 		gold L <clean.ndjson >/dev/null 2>l.err &&
 		! ls -a L/gold/*/_delta_log L/_state/ps-gold | grep -q "\.tmp-" &&
+		[ -z "$(find L -name ".*.tmp-*")" ] &&
 		gold_snapshot L l.snap && cmp ref.snap l.snap &&
 		$G readable L >/dev/null && $G same R L'
 done

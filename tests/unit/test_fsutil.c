@@ -579,3 +579,124 @@ Test(fsutil, group_free_aborts_and_a_full_group_commits_first)
 	cr_assert_eq(hidden_files(p), 0);
 	free(p);
 }
+
+/* The inode numbers of the files of d whose name holds ".pool." (at most
+ * max), and how many. */
+static int pool_inodes(const char *d, ino_t *ino, int max)
+{
+	DIR *dd = opendir(d);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(dd);
+	while ((de = readdir(dd)))
+		if (strstr(de->d_name, ".pool.") && n < max)
+			ino[n++] = de->d_ino;
+	closedir(dd);
+	return n;
+}
+
+static void commit_file(const char *name, const char *s, mode_t mode)
+{
+	char *p = in_dir(name);
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_afile_open(&f, p, mode, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_afile_write(&f, s, strlen(s), &e), 0);
+	cr_assert_eq(ps_afile_commit(&f, &e), 0, "%s", e.msg);
+	assert_content(p, s, strlen(s));
+	free(p);
+}
+
+/*
+ * Files made ahead (ps_fspool_start): a fill makes as many empty hidden
+ * files in each directory as the round before opened there, named as
+ * temporaries of the last file opened there; the next open takes one
+ * (its inode, under the file's own temporary name), a file of another
+ * mode is created as before, a made file removed meanwhile is made
+ * again; stop removes what is left, and a directory nothing is taken
+ * from for 16 fills gives its files back.
+ */
+Test(fsutil, files_made_ahead_are_taken_by_the_next_round)
+{
+	char *a = in_dir("a"), *b = in_dir("b"), *p, *q;
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+	ino_t made[4];
+	struct stat st;
+	int n, i;
+
+	ps_fspool_start();
+	commit_file("a/x1", "one", 0644);
+	commit_file("a/x2", "two", 0644);
+	commit_file("b/y1", "why", 0644);
+	cr_assert_eq(hidden_files(a) + hidden_files(b), 0, "none made yet");
+	ps_fspool_fill();
+	ps_fspool_fill();	/* waits for the one before; none taken since */
+	cr_assert_eq(ps_fspool_held(), 3);
+	cr_assert_eq(hidden_files(a), 2);
+	n = pool_inodes(a, made, 4);
+	cr_assert_eq(n, 2);
+
+	/* the next open in a takes one of them, under its own name */
+	p = in_dir("a/x3");
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0, "%s", e.msg);
+	cr_assert(strstr(f.tmp, "/.x3.tmp-"), "%s", f.tmp);
+	cr_assert_eq(stat(f.tmp, &st), 0);
+	cr_assert(st.st_ino == made[0] || st.st_ino == made[1],
+		  "the inode made ahead");
+	cr_assert_eq(st.st_mode & 07777, 0644);
+	cr_assert_eq(hidden_files(a), 2, "one made, one temporary");
+	cr_assert_eq(ps_afile_write(&f, "three", 5, &e), 0);
+	cr_assert_eq(ps_afile_commit(&f, &e), 0, "%s", e.msg);
+	assert_content(p, "three", 5);
+	cr_assert_eq(ps_fspool_held(), 2);
+	free(p);
+
+	/* another mode: created as before, nothing taken */
+	commit_file("b/secret", "s", 0600);
+	q = in_dir("b/secret");
+	cr_assert_eq(stat(q, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	free(q);
+	cr_assert_eq(ps_fspool_held(), 2);
+
+	/* removed meanwhile (a cleanup): the file is created instead */
+	cr_assert_eq(pool_inodes(b, made, 4), 1);
+	{
+		DIR *dd = opendir(b);
+		struct dirent *de;
+
+		while ((de = readdir(dd)))
+			if (strstr(de->d_name, ".pool.")) {
+				q = ps_path_join(b, de->d_name);
+				cr_assert_eq(unlink(q), 0);
+				free(q);
+			}
+		closedir(dd);
+	}
+	commit_file("b/y2", "again", 0644);
+	cr_assert_eq(hidden_files(b), 0);
+
+	ps_fspool_stop();
+	cr_assert_eq(ps_fspool_held(), 0);
+	cr_assert_eq(hidden_files(a), 0, "stop removes what is left");
+	commit_file("a/x4", "off", 0644);
+	ps_fspool_fill();
+	cr_assert_eq(hidden_files(a), 0, "none made once stopped");
+
+	/* 16 fills with nothing taken: the directory's files go */
+	ps_fspool_start();
+	commit_file("a/x5", "five", 0644);
+	ps_fspool_fill();
+	ps_fspool_fill();
+	cr_assert_eq(hidden_files(a), 1);
+	for (i = 0; i < 16; i++)
+		ps_fspool_fill();
+	cr_assert_eq(hidden_files(a), 0, "given back");
+	cr_assert_eq(ps_fspool_held(), 0);
+	ps_fspool_stop();
+	free(a);
+	free(b);
+}
