@@ -129,6 +129,7 @@ struct index {
 	size_t nslots;		/* power of two, 2^ibits */
 	unsigned ibits;
 	int packed;
+	const struct index *uuids;	/* tag 4's patients, or NULL */
 };
 
 /*
@@ -138,12 +139,15 @@ struct index {
  * (tag 1: the UUID's 16 bytes; tag 3: then the time in seconds from 1970
  * as 4 bytes, when they hold it; tag 2: 8 bytes), anything else as tag 0
  * and the text.  A text is packed only when unpacking gives it back, so
- * equal packed keys are equal texts.
+ * equal packed keys are equal texts.  An index of encounters (uuids set)
+ * stores a tag 3 key whose UUID is a patient's id (a tag 1 key of uuids)
+ * as tag 4, in 9 bytes: the patient's index (4 bytes) and the seconds;
+ * its lookups take a key in tag 3 and find either form (key_eq).
  */
 #define KEY_UUID 36
 #define KEY_UUID_AT (KEY_UUID + 1 + 20)
 #define KEY_TEXT_MAX(n) ((n) > KEY_UUID_AT ? (n) : KEY_UUID_AT)
-enum { TAG_TEXT, TAG_UUID, TAG_UUID_AT, TAG_UUID_AT32 };
+enum { TAG_TEXT, TAG_UUID, TAG_UUID_AT, TAG_UUID_AT32, TAG_PATIENT_AT };
 
 /* The bytes of item i of x. */
 static const char *key_at(const struct index *x, size_t i)
@@ -170,7 +174,8 @@ static size_t key_len(const struct index *x, const char *p)
 	uint32_t l;
 
 	if (x->packed && u[0] != TAG_TEXT)
-		return u[0] == TAG_UUID ? 17 : u[0] == TAG_UUID_AT32 ? 21 : 25;
+		return u[0] == TAG_UUID ? 17 : u[0] == TAG_UUID_AT32 ? 21 :
+		       u[0] == TAG_PATIENT_AT ? 9 : 25;
 	if (u[-1] != 255)
 		return u[-1];
 	memcpy(&l, u - 5, 4);
@@ -184,6 +189,45 @@ static uint64_t key_hash(const struct index *x, const char *p)
 
 	memcpy(&h, p - key_pre(x, p) - 8, 8);
 	return h;
+}
+
+/* The 16 bytes of the UUID of key p of x (tag 3 or 4), and its seconds
+ * into *sec. */
+static const char *key_uuid(const struct index *x, const char *p,
+			    uint32_t *sec)
+{
+	uint32_t pi;
+
+	if (p[0] == TAG_PATIENT_AT) {
+		memcpy(&pi, p + 1, 4);
+		memcpy(sec, p + 5, 4);
+		return key_at(x->uuids, pi) + 1;
+	}
+	memcpy(sec, p + 17, 4);
+	return p + 1;
+}
+
+/* Is tag 4 key k of x the packed key p (n bytes): a tag 3 key of the
+ * same UUID and seconds? */
+static int key_eq_patient(const struct index *x, const char *k,
+			  const char *p, size_t n)
+{
+	uint32_t sec;
+	const char *u;
+
+	if (n != 21 || p[0] != TAG_UUID_AT32)
+		return 0;
+	u = key_uuid(x, k, &sec);
+	return !memcmp(p + 17, &sec, 4) && !memcmp(u, p + 1, 16);
+}
+
+/* Is key k of x the packed key p (n bytes)? */
+static inline int key_eq(const struct index *x, const char *k,
+			 const char *p, size_t n)
+{
+	if (x->uuids && k[0] == TAG_PATIENT_AT)
+		return key_eq_patient(x, k, p, n);
+	return key_len(x, k) == n && !memcmp(k, p, n);
 }
 
 /* Where the 16 bytes of a UUID start in its text. */
@@ -252,9 +296,10 @@ static void uuid_text(const unsigned char *u, char *out)
 		memcpy(out + 24 + 2 * (i - 10), hex_pair[u[i]], 2);
 }
 
-/* The text of packed key p (n bytes) into out (KEY_TEXT_MAX(n) bytes);
- * returns its length.  Cannot fail. */
-static size_t key_text(const char *p, size_t n, char *out)
+/* The text of packed key p (n bytes) of x (NULL: no tag 4) into out
+ * (KEY_TEXT_MAX(n) bytes); returns its length.  Cannot fail. */
+static size_t key_text(const struct index *x, const char *p, size_t n,
+		       char *out)
 {
 	const unsigned char *u = (const unsigned char *)p;
 	int64_t sec;
@@ -265,15 +310,17 @@ static size_t key_text(const char *p, size_t n, char *out)
 		return KEY_UUID;
 	}
 	if ((n == 25 && u[0] == TAG_UUID_AT) ||
-	    (n == 21 && u[0] == TAG_UUID_AT32)) {
-		uuid_text(u + 1, out);
-		out[KEY_UUID] = '@';
+	    (n == 21 && u[0] == TAG_UUID_AT32) ||
+	    (n == 9 && u[0] == TAG_PATIENT_AT && x && x->uuids)) {
 		if (n == 25) {
+			uuid_text(u + 1, out);
 			memcpy(&sec, u + 17, 8);
 		} else {
-			memcpy(&s32, u + 17, 4);
+			uuid_text((const unsigned char *)key_uuid(x, p, &s32),
+				  out);
 			sec = s32;
 		}
+		out[KEY_UUID] = '@';
 		return KEY_UUID + 1 + ps_time_format(sec * PS_USEC_PER_SEC,
 						     out + KEY_UUID + 1, 0);
 	}
@@ -402,8 +449,7 @@ static long index_scan(const struct index *x, const char *p, size_t n,
 	for (i = 0; i < x->n; i++) {
 		const char *k = key_at(x, i);
 
-		if (key_hash(x, k) == h && key_len(x, k) == n &&
-		    !memcmp(k, p, n))
+		if (key_hash(x, k) == h && key_eq(x, k, p, n))
 			return (long)i;
 	}
 	return -1;
@@ -431,16 +477,39 @@ static long index_find(const struct index *x, const char *p, size_t n,
 			continue;
 		/* equal keys are equal bytes: the hash is not read */
 		k = key_at(x, (v & ~mask) - 1);
-		if (key_len(x, k) == n && !memcmp(k, p, n))
+		if (key_eq(x, k, p, n))
 			return (long)(v & ~mask) - 1;
 	}
 	*slot = s;
 	return -1;
 }
 
-/* Find or add key p; *added tells which.  Returns the item index. */
+/* The index in u of the patient whose id is the UUID of 16 bytes at
+ * uuid, or -1 (also when u's slots are shed); hint: the likely one, or
+ * -1. */
+static long uuid_patient(const struct index *u, const char *uuid, long hint)
+{
+	char text[KEY_UUID], k[17];
+	size_t slot;
+
+	if (hint >= 0 && (size_t)hint < u->n) {
+		const char *hk = key_at(u, (size_t)hint);
+
+		if (hk[0] == TAG_UUID && !memcmp(hk + 1, uuid, 16))
+			return hint;
+	}
+	if (!u->nslots)
+		return -1;
+	uuid_text((const unsigned char *)uuid, text);
+	k[0] = TAG_UUID;
+	memcpy(k + 1, uuid, 16);
+	return index_find(u, k, 17, hash_bytes(text, KEY_UUID), &slot);
+}
+
+/* Find or add key p; *added tells which.  Returns the item index.  hint:
+ * the patient an encounter id (x->uuids set) likely names, or -1. */
 static size_t index_get(struct index *x, struct arena *a, const char *p,
-			size_t n, int *added)
+			size_t n, long hint, int *added)
 {
 	uint64_t h = hash_bytes(p, n);
 	size_t slot;
@@ -470,6 +539,16 @@ static size_t index_get(struct index *x, struct arena *a, const char *p,
 	if (x->n == x->cap) {
 		x->cap = x->cap ? x->cap * 2 : 64;
 		x->ref = ps_xrealloc(x->ref, x->cap * sizeof(*x->ref));
+	}
+	if (x->uuids && n == 21 && p[0] == TAG_UUID_AT32 &&
+	    (i = uuid_patient(x->uuids, p + 1, hint)) >= 0) {
+		uint32_t pi = (uint32_t)i;
+
+		/* the UUID is a patient's id: tag 4 (p is kb) */
+		memmove(kb + 5, kb + 17, 4);
+		memcpy(kb + 1, &pi, 4);
+		kb[0] = TAG_PATIENT_AT;
+		n = 9;
 	}
 	bare = x->packed && p[0] != TAG_TEXT;
 	x->ref[x->n++] = arena_key(a, p, n, h, bare, !bare, &x->bytes);
@@ -518,7 +597,7 @@ static size_t index_text(const struct index *x, size_t i, struct ps_buf *b)
 		return at;
 	}
 	ps_buf_grow(b, KEY_TEXT_MAX(n) + 1);
-	b->len += key_text(k, n, b->data + at);
+	b->len += key_text(x, k, n, b->data + at);
 	b->data[b->len] = '\0';
 	return at;
 }
@@ -539,7 +618,7 @@ static const char *index_text_in(const struct index *x, size_t i,
 		*len = key_len(x, k) - 1;
 		return k + 1;	/* the text follows */
 	}
-	*len = key_text(k, key_len(x, k), b);
+	*len = key_text(x, k, key_len(x, k), b);
 	return ps_table_keep(t, b, *len);
 }
 
@@ -896,6 +975,7 @@ struct ps_gold *ps_gold_new(const struct ps_departments *ds)
 	g->min_samples = PS_GOLD_MIN_SAMPLES;
 	g->pidx.packed = g->eidx.packed = 1;
 	g->syms.a = g->pidx.a = g->didx.a = g->eidx.a = &g->arena;
+	g->eidx.uuids = &g->pidx;
 	hex_init();
 	return g;
 }
@@ -944,7 +1024,7 @@ static uint32_t sym(struct ps_gold *g, const char *p, size_t n)
 {
 	int added;
 
-	return (uint32_t)index_get(&g->syms, &g->arena, p, n, &added);
+	return (uint32_t)index_get(&g->syms, &g->arena, p, n, -1, &added);
 }
 
 static const char *symstr(const struct ps_gold *g, uint32_t s, size_t *len)
@@ -1020,7 +1100,7 @@ static size_t dept_get(struct ps_gold *g, const char *name, size_t n,
 		ps_buf_add(&k, num, nn);
 		key = k.data;
 	}
-	i = index_get(&g->didx, &g->arena, key, kl, &added);
+	i = index_get(&g->didx, &g->arena, key, kl, -1, &added);
 	if (added) {
 		struct dept *d;
 
@@ -1389,7 +1469,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		      (int32_t)r->hospital_id);
 
 	pi = index_get(&g->pidx, &g->arena, r->patient_id.p, r->patient_id.len,
-		       &added);
+		       -1, &added);
 	if (added) {
 		if (g->pidx.n > g->patcap) {
 			g->patcap = g->pidx.cap;
@@ -1418,7 +1498,7 @@ int ps_gold_apply(struct ps_gold *g, const struct ps_gold_rec *r,
 		changed = 1;
 	}
 
-	ei = index_get(&g->eidx, &g->arena, eid, eidlen, &added);
+	ei = index_get(&g->eidx, &g->arena, eid, eidlen, (long)pi, &added);
 	ps_buf_release(&derived);
 	if (added) {
 		enc_room(g, ei);
@@ -3700,13 +3780,16 @@ static void put_key(struct ps_buf *b, const struct index *x, size_t i)
 	uint32_t s32;
 	int64_t sec;
 
-	if (x->packed && k[0] == TAG_UUID_AT32) {
-		/* as the snapshot has always held it: 8 bytes of time */
-		memcpy(&s32, k + 17, 4);
+	if (x->packed && (k[0] == TAG_UUID_AT32 ||
+			  (x->uuids && k[0] == TAG_PATIENT_AT))) {
+		/* as the snapshot has always held it: the UUID, 8 bytes of
+		 * time */
+		const char *u = key_uuid(x, k, &s32);
+
 		sec = s32;
 		ps_thrift_put_varint(b, 25);
 		ps_buf_addc(b, TAG_UUID_AT);
-		ps_buf_add(b, k + 1, 16);
+		ps_buf_add(b, u, 16);
 		ps_buf_add(b, (const char *)&sec, 8);
 		return;
 	}
@@ -3875,6 +3958,18 @@ static int32_t get32(struct rd *r)
 	return v;
 }
 
+/* The int32 that comes next, not read (-1 when there is none): an
+ * encounter's patient after its id, a hint for index_get. */
+static long peek32(const struct rd *r)
+{
+	int32_t v;
+
+	if (r->bad || r->e - r->p < 4)
+		return -1;
+	memcpy(&v, r->p, 4);
+	return v;
+}
+
 static int64_t get64(struct rd *r)
 {
 	int64_t v;
@@ -3963,7 +4058,7 @@ static const char *get_key(struct rd *r, char *t, size_t *n)
 		*n = 0;
 		return "";
 	}
-	*n = key_text((const char *)u, *n, t);
+	*n = key_text(NULL, (const char *)u, *n, t);
 	return t;
 }
 
@@ -3977,7 +4072,7 @@ static void get_syms(struct rd *r, struct ps_gold *g, int32_t cnt)
 		size_t l;
 		const char *s = getstr(r, &l);
 
-		index_get(&g->syms, &g->arena, s, l, &added);
+		index_get(&g->syms, &g->arena, s, l, -1, &added);
 		if (!added)
 			r->bad = 1;
 	}
@@ -4194,7 +4289,7 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		size_t l, pi;
 		const char *s = get_key(&r, t, &l);
 
-		pi = index_get(&g->pidx, &g->arena, s, l, &added);
+		pi = index_get(&g->pidx, &g->arena, s, l, -1, &added);
 		if (!added) {
 			r.bad = 1;
 			break;
@@ -4206,7 +4301,8 @@ int ps_gold_restore(struct ps_gold *g, const char *p, size_t n,
 		size_t l, ei;
 		const char *s = get_key(&r, t, &l);
 
-		ei = index_get(&g->eidx, &g->arena, s, l, &added);
+		ei = index_get(&g->eidx, &g->arena, s, l, peek32(&r),
+			       &added);
 		if (!added) {
 			r.bad = 1;
 			break;
@@ -4360,8 +4456,8 @@ static long delta_item(struct rd *r, struct index *x, struct arena *a)
 		size_t l;
 		const char *s = get_key(r, t, &l);
 
-		if (r->bad || index_get(x, a, s, l, &added) != (size_t)i ||
-		    !added)
+		if (r->bad || index_get(x, a, s, l, x->uuids ? peek32(r) : -1,
+					&added) != (size_t)i || !added)
 			return -1;
 	}
 	return i;
