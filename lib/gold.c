@@ -738,19 +738,22 @@ struct enc {
 };
 
 /*
- * How an encounter is stored: 48 bytes.  Most encounters come from
- * records that set every field they hold at one event time, without the
- * ED fields (arrival, triage, seen, decision, disposition): then every
- * event time is last_event or null, and flags say which.  Any other
- * encounter also has an extension (the event times and ED fields, 104
- * bytes), which it keeps.
+ * How an encounter is stored: 44 bytes (4-byte aligned, no padding).
+ * Most encounters come from records that set every field they hold at
+ * one event time, without the ED fields (arrival, triage, seen,
+ * decision, disposition): then every event time is last_event or null,
+ * and flags say which.  Any other encounter also has an extension (the
+ * event times, the ED fields and the bed, 112 bytes), which it keeps
+ * (EF_EXT: u holds its index, not the bed).
  */
-struct encc {
+struct __attribute__((packed, aligned(4))) encc {
 	int32_t patient;
 	uint16_t dept;			/* DEPT_EXT: in the extension */
 	uint16_t flags;			/* EF_* */
-	int32_t bed;
-	uint32_t ext;			/* index in encx + 1, or 0 */
+	union {
+		int32_t bed;		/* no EF_EXT */
+		uint32_t ext;		/* EF_EXT: index in encx + 1 */
+	} u;
 	int64_t admission, discharge, last_event, ingest;
 };
 
@@ -759,11 +762,18 @@ struct enc_ext {
 	int64_t t_open;
 	int64_t arrival, seen, decision;
 	int32_t triage, disposition;
-	int32_t dept;
+	int32_t dept, bed;
 };
 
 #define DEPT_EXT 0xffff
-enum { EF_CANCELLED = 1, EF_DIS = 2, EF_BED = 4, EF_OPEN = 8 };
+enum {
+	EF_CANCELLED = 1, EF_DIS = 2, EF_BED = 4, EF_OPEN = 8,
+	EF_EXT = 0x8000
+};
+
+/* The extension of encounter c of g, or NULL. */
+#define ENC_EXT(g, c) ((c)->flags & EF_EXT ? &(g)->encx[(c)->u.ext - 1] : \
+		       NULL)
 
 /* A set of item indices: a bitmap for membership, a list for order. */
 struct touched {
@@ -849,7 +859,7 @@ static void enc_unpack(const struct encc *c, const struct enc_ext *x,
 		       struct enc *e)
 {
 	e->patient = c->patient;
-	e->bed = c->bed;
+	e->bed = x ? x->bed : c->u.bed;
 	e->cancelled = c->flags & EF_CANCELLED;
 	e->admission = c->admission;
 	e->discharge = c->discharge;
@@ -888,7 +898,7 @@ static void enc_get(const struct ps_gold *g, size_t i, struct enc *e)
 {
 	const struct encc *c = &g->enc[i];
 
-	enc_unpack(c, c->ext ? &g->encx[c->ext - 1] : NULL, e);
+	enc_unpack(c, ENC_EXT(g, c), e);
 }
 
 /* t is null or the encounter's last event time. */
@@ -904,15 +914,15 @@ static void enc_put(struct ps_gold *g, size_t i, const struct enc *e)
 {
 	struct encc *c = &g->enc[i];
 	struct enc_ext *x;
+	int has_ext = c->flags & EF_EXT;
 
 	c->patient = e->patient;
-	c->bed = e->bed;
-	c->flags = (uint16_t)(e->cancelled ? EF_CANCELLED : 0);
+	c->flags = (uint16_t)((e->cancelled ? EF_CANCELLED : 0) | has_ext);
 	c->admission = e->admission;
 	c->discharge = e->discharge;
 	c->last_event = e->last_event;
 	c->ingest = e->ingest;
-	if (!c->ext && e->dept >= 0 && e->dept < DEPT_EXT &&
+	if (!has_ext && e->dept >= 0 && e->dept < DEPT_EXT &&
 	    e->t_adm == e->last_event && at_last(e->t_dis, e) &&
 	    at_last(e->t_bed, e) && at_last(e->t_open, e) &&
 	    (e->cancelled == 0 || e->cancelled == 1) &&
@@ -922,23 +932,26 @@ static void enc_put(struct ps_gold *g, size_t i, const struct enc *e)
 	    e->seen == PS_GOLD_NULL && e->decision == PS_GOLD_NULL &&
 	    e->triage == NUL32 && e->disposition == NUL32) {
 		c->dept = (uint16_t)e->dept;
+		c->u.bed = e->bed;
 		c->flags |= (uint16_t)((e->t_dis != PS_GOLD_NULL ? EF_DIS : 0) |
 				       (e->t_bed != PS_GOLD_NULL ? EF_BED : 0) |
 				       (e->t_open != PS_GOLD_NULL ? EF_OPEN : 0));
 		return;
 	}
-	if (!c->ext) {
+	if (!has_ext) {
 		if (g->nencx == g->capencx) {
 			g->capencx = g->capencx ? g->capencx * 2 : 64;
 			g->encx = ps_xrealloc(g->encx, g->capencx *
 					      sizeof(*g->encx));
 		}
-		c->ext = (uint32_t)++g->nencx;
+		c->u.ext = (uint32_t)++g->nencx;
+		c->flags |= EF_EXT;
 	}
-	x = &g->encx[c->ext - 1];
+	x = &g->encx[c->u.ext - 1];
 	c->dept = (uint16_t)(e->dept >= 0 && e->dept < DEPT_EXT ? e->dept :
 			     DEPT_EXT);
 	x->dept = e->dept;
+	x->bed = e->bed;
 	x->triage = e->triage;
 	x->disposition = e->disposition;
 	x->t_adm = e->t_adm;
@@ -964,7 +977,7 @@ static void enc_room(struct ps_gold *g, size_t i)
 		g->enc = ps_xrealloc(g->enc, g->enccap * sizeof(*g->enc));
 	}
 	for (; g->nencc <= i; g->nencc++)
-		g->enc[g->nencc].ext = 0;
+		g->enc[g->nencc].flags = 0;
 }
 
 struct ps_gold *ps_gold_new(const struct ps_departments *ds)
@@ -2374,8 +2387,8 @@ static size_t fact_fill(const void *ctx, size_t *cursor, struct ps_table *t)
 			__builtin_prefetch(k + 20);
 			__builtin_prefetch(&g->pat[c->patient]);
 			__builtin_prefetch(&g->pidx.ref[c->patient]);
-			if (c->ext)
-				__builtin_prefetch(&g->encx[c->ext - 1]);
+			if (c->flags & EF_EXT)
+				__builtin_prefetch(ENC_EXT(g, c));
 		}
 		if (at + AHEAD / 4 < s->n) {
 			k = key_at(&g->pidx,
@@ -3803,18 +3816,17 @@ static void put_key(struct ps_buf *b, const struct index *x, size_t i)
 static void put_enc(struct ps_buf *b, const struct ps_gold *g, size_t i)
 {
 	const struct encc *c = &g->enc[i];
+	const struct enc_ext *x = ENC_EXT(g, c);
 
 	put32(b, c->patient);
 	put16(b, c->dept);
-	put16(b, (uint16_t)(c->flags | (c->ext ? SNAP_EF_EXT : 0)));
-	put32(b, c->bed);
+	put16(b, (uint16_t)((c->flags & ~EF_EXT) | (x ? SNAP_EF_EXT : 0)));
+	put32(b, x ? x->bed : c->u.bed);
 	put64(b, c->admission);
 	put64(b, c->discharge);
 	put64(b, c->last_event);
 	put64(b, c->ingest);
-	if (c->ext) {
-		const struct enc_ext *x = &g->encx[c->ext - 1];
-
+	if (x) {
 		put64(b, x->t_adm);
 		put64(b, x->t_dis);
 		put64(b, x->t_arr);
@@ -4175,7 +4187,7 @@ static void get_stored(struct rd *r, struct enc *e)
 	c.dept = get16(r);
 	fl = get16(r);
 	c.flags = fl & (uint16_t)~SNAP_EF_EXT;
-	c.bed = get32(r);
+	c.u.bed = x.bed = get32(r);
 	c.admission = get64(r);
 	c.discharge = get64(r);
 	c.last_event = get64(r);

@@ -196,7 +196,7 @@ size_t ps_gold_index_bytes(const struct ps_gold *g);
  * encounters past the first, an encounter's extension).  A patient of
  * one observation and one encounter with a UUID id takes 73 bytes, an
  * encounter whose id is its patient's UUID, '@' and a time in whole
- * seconds 69 (81 when the UUID is no patient's).  Cannot fail.
+ * seconds 65 (77 when the UUID is no patient's).  Cannot fail.
  */
 void ps_gold_state_bytes(const struct ps_gold *g, size_t *patients,
 			 size_t *encounters);

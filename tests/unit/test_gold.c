@@ -980,24 +980,43 @@ static void restore_same(struct ps_gold *g, struct ps_gold *b)
 	assert_same_state(g, b);
 }
 
+/* The encounter id text of row j of fact partition f. */
+static int fact_eid_is(const struct ps_table *f, size_t j, const char *id)
+{
+	const struct ps_pq_value *v =
+		&f->v[j * f->ncols + ps_table_col(f, "encounter_id")];
+
+	return v->v.s.len == strlen(id) && !memcmp(v->v.s.p, id, v->v.s.len);
+}
+
 /*
  * What a patient and an encounter cost (issue 15: at most 200 MiB for a
  * million of each): a patient of one observation and one encounter with
  * a UUID id 73 bytes (a 44-byte record with no padding, a 4-byte
  * reference to its id, which takes 8 bytes of hash and the 16 bytes of
  * the UUID after a tag), an encounter id of its patient's UUID, '@' and
- * a time 69 (a 48-byte record, 4, 8, and 9 for the tag, the patient's
+ * a time 65 (a 44-byte record with no padding, its bed where an
+ * extension's index would be, 4, 8, and 9 for the tag, the patient's
  * index and 4 bytes of seconds).  Before: 83 and 91 (8-byte pointers and
  * hashes in a 16-byte key, the length and a NUL around each id, the
- * UUID again and 8 bytes of seconds, a 48-byte patient).  The same after
- * a snapshot is restored.
+ * UUID again and 8 bytes of seconds, 48-byte records).  The same after
+ * a snapshot is restored.  An encounter with an extension (ED fields)
+ * keeps its bed there: 112 bytes more.
  */
-Test(gold, a_patient_takes_73_bytes_and_an_encounter_69)
+Test(gold, a_patient_takes_73_bytes_and_an_encounter_65)
 {
+	static const char ed[] = "{\"encounter_id\":\"E-ed\","
+		"\"event_time\":\"2026-01-05T10:00:00Z\","
+		"\"patient_id\":\"P-ed\",\"gender\":\"Male\",\"age\":40,"
+		"\"department\":\"ED\",\"hospital_id\":1,"
+		"\"admission_time\":\"2026-01-05T10:00:00Z\","
+		"\"triage_level\":2,\"bed_id\":7}";
 	struct ps_gold *b = ps_gold_new(NULL);
 	struct ps_gold *g = ps_gold_new(NULL);
+	int32_t day = (int32_t)(ts("2026-01-05") / PS_USEC_PER_DAY);
+	struct ps_table f;
 	char pid[40], eid[64];
-	size_t pb, eb;
+	size_t pb, eb, j;
 	int k;
 
 	for (k = 0; k < 1000; k++) {
@@ -1012,15 +1031,15 @@ Test(gold, a_patient_takes_73_bytes_and_an_encounter_69)
 	cr_assert_eq(ps_gold_nencounters(g), 1000);
 	ps_gold_state_bytes(g, &pb, &eb);
 	cr_assert_eq(pb, 1000 * 73, "%zu bytes a patient", pb / 1000);
-	cr_assert_eq(eb, 1000 * 69, "%zu bytes an encounter", eb / 1000);
+	cr_assert_eq(eb, 1000 * 65, "%zu bytes an encounter", eb / 1000);
 	restore_same(g, b);
 	ps_gold_state_bytes(b, &pb, &eb);
 	cr_assert_eq(pb, 1000 * 73);
-	cr_assert_eq(eb, 1000 * 69);
+	cr_assert_eq(eb, 1000 * 65);
 	ps_gold_free(b);
 	/* a second encounter of the first patient, a day later: its two
 	 * encounters (4 bytes each) and its two observations (16 bytes
-	 * each) go to the heap, and the new encounter takes 69 bytes */
+	 * each) go to the heap, and the new encounter takes 65 bytes */
 	snprintf(pid, sizeof(pid), "%08x-0000-4000-8000-%012x", 0u, 0u);
 	snprintf(eid, sizeof(eid), "%s@2026-01-06T10:00:00Z", pid);
 	cr_assert_eq(enc_rec(g, eid, pid, "Male", 40, "ICU",
@@ -1028,17 +1047,24 @@ Test(gold, a_patient_takes_73_bytes_and_an_encounter_69)
 			     NULL), 1);
 	ps_gold_state_bytes(g, &pb, &eb);
 	cr_assert_eq(pb, 1000 * 73 + 2 * 4 + 2 * 16, "%zu", pb);
-	cr_assert_eq(eb, 1001 * 69);
+	cr_assert_eq(eb, 1001 * 65);
+	/* an ED encounter: an extension, its bed in it (ids of 4
+	 * characters, as text: 8 + 1 + 1 + 4 + 1 bytes each) */
+	cr_assert_eq(feed(g, ed), 1);
+	ps_gold_state_bytes(g, &pb, &eb);
+	cr_assert_eq(eb, 1001 * 65 + 44 + 4 + 15 + 112, "%zu", eb);
+	cr_assert_eq(pb, 1000 * 73 + 2 * 4 + 2 * 16 + 44 + 4 + 15, "%zu",
+		     pb);
+	b = ps_gold_new(NULL);
+	restore_same(g, b);
+	ps_gold_fact_partitions(b, &day, 1, ts("2026-02-01T00:00:00Z"), &f);
+	for (j = 0; j < f.nrows && !fact_eid_is(&f, j, "E-ed"); j++)
+		;
+	cr_assert_lt(j, f.nrows);
+	cr_assert_eq(f.v[j * f.ncols + ps_table_col(&f, "bed_id")].v.i, 7);
+	ps_table_release(&f);
+	ps_gold_free(b);
 	ps_gold_free(g);
-}
-
-/* The encounter id text of row j of fact partition f. */
-static int fact_eid_is(const struct ps_table *f, size_t j, const char *id)
-{
-	const struct ps_pq_value *v =
-		&f->v[j * f->ncols + ps_table_col(f, "encounter_id")];
-
-	return v->v.s.len == strlen(id) && !memcmp(v->v.s.p, id, v->v.s.len);
 }
 
 /* A record of encounter enc of patient p admitted on 2026-01-05 at
@@ -1088,8 +1114,8 @@ Test(gold, an_encounter_id_finds_its_encounter_held_either_way)
 	cr_assert_eq(ps_gold_nencounters(g), 3);
 	cr_assert_eq(ps_gold_npatients(g), 4);
 	ps_gold_state_bytes(g, &pb, &eb);
-	/* 48 + 4 + 8 each, and the ids: 21, 1 + 6 + 1 ("other"), 9 */
-	cr_assert_eq(eb, 3 * 60 + 21 + 8 + 9, "%zu", eb);
+	/* 44 + 4 + 8 each, and the ids: 21, 1 + 6 + 1 ("other"), 9 */
+	cr_assert_eq(eb, 3 * 56 + 21 + 8 + 9, "%zu", eb);
 	ps_gold_fact_partitions(g, &day, 1, now, &f);
 	cr_assert_eq(f.nrows, 3);
 	for (j = 0; j < f.nrows; j++)
@@ -1100,7 +1126,7 @@ Test(gold, an_encounter_id_finds_its_encounter_held_either_way)
 	restore_same(g, b);
 	/* restored, e1 is u1's now: both ids by their patient's index */
 	ps_gold_state_bytes(b, &pb, &eb);
-	cr_assert_eq(eb, 3 * 60 + 9 + 8 + 9, "%zu", eb);
+	cr_assert_eq(eb, 3 * 56 + 9 + 8 + 9, "%zu", eb);
 	cr_assert_eq(jan5(b, e1, u1, "12:00:00Z"), 0);
 	cr_assert_eq(jan5(b, e2, u2, "10:00:00Z"), 0);
 	cr_assert_eq(ps_gold_nencounters(b), 3);
