@@ -14,7 +14,7 @@
 #include "fsutil.h"
 #include "banned.h"
 
-static atomic_ullong bytes_written, fsyncs;
+static atomic_ullong bytes_written, fsyncs, dirs_made;
 
 unsigned long long ps_fs_bytes_written(void)
 {
@@ -24,6 +24,11 @@ unsigned long long ps_fs_bytes_written(void)
 unsigned long long ps_fs_fsyncs(void)
 {
 	return atomic_load(&fsyncs);
+}
+
+unsigned long long ps_fs_dirs_made(void)
+{
+	return atomic_load(&dirs_made);
 }
 
 /* Every write failure (ENOSPC, EDQUOT, EFBIG, EIO...) is an I/O error. */
@@ -49,7 +54,9 @@ int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
 		if (c != '/' && c != '\0')
 			continue;
 		*s = '\0';
-		if (mkdir(p, mode) < 0) {
+		if (mkdir(p, mode) == 0) {
+			atomic_fetch_add(&dirs_made, 1);
+		} else {
 			int err = errno;
 
 			/* An existing file is not a directory. */
@@ -543,14 +550,30 @@ int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
 int ps_afile_seal_all(struct ps_afile *const *f, size_t n,
 		      struct ps_error *e)
 {
-	int *fd = ps_xcalloc(n + 1, sizeof(*fd));
-	int *err = ps_xcalloc(n + 1, sizeof(*err));
-	size_t i;
+	return ps_afile_seal_with_dirs(f, n, NULL, 0, e);
+}
+
+int ps_afile_seal_with_dirs(struct ps_afile *const *f, size_t n,
+			    const char *const *dir, size_t nd,
+			    struct ps_error *e)
+{
+	int *fd = ps_xcalloc(n + nd + 1, sizeof(*fd));
+	int *err = ps_xcalloc(n + nd + 1, sizeof(*err));
+	size_t i, k = 0;
 	int rc = 0;
 
-	for (i = 0; i < n; i++)
-		fd[i] = f[i]->fd;
-	sync_all(fd, err, n);
+	for (i = 0; i < nd && rc == 0; i++, k++) {
+		fd[n + i] = open(dir[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd[n + i] < 0)
+			rc = ps_error_errno(e, PS_EX_IOERR, errno,
+					    "cannot open directory %s",
+					    dir[i]);
+	}
+	if (rc == 0) {
+		for (i = 0; i < n; i++)
+			fd[i] = f[i]->fd;
+		sync_all(fd, err, n + nd);	/* one wait for them all */
+	}
 	for (i = 0; i < n && rc == 0; i++) {
 		if (close(f[i]->fd) < 0 && !err[i])
 			err[i] = errno;
@@ -559,6 +582,15 @@ int ps_afile_seal_all(struct ps_afile *const *f, size_t n,
 			rc = ps_error_errno(e, PS_EX_IOERR, err[i],
 					    "cannot sync %s", f[i]->path);
 		f[i]->sealed = rc == 0;
+	}
+	for (i = 0; i < k; i++) {
+		if (fd[n + i] < 0)
+			continue;
+		if (rc == 0 && err[n + i])
+			rc = ps_error_errno(e, PS_EX_IOERR, err[n + i],
+					    "cannot sync directory %s",
+					    dir[i]);
+		close(fd[n + i]);
 	}
 	free(fd);
 	free(err);

@@ -96,6 +96,18 @@ int ps_afile_commit_as(struct ps_afile *f, const char *path,
 int ps_afile_seal_all(struct ps_afile *const *f, size_t n,
 		      struct ps_error *e);
 
+/*
+ * ps_afile_seal_all, with the nd directories dir[0..nd-1] fsynced in the
+ * same round (as ps_fsync_dirs): for a caller whose files may become
+ * durable together with earlier renames or links in those directories,
+ * all of it before any of the files is put in place.  Returns 0, or -1
+ * with e filled (74: a file that failed first, else a directory): the
+ * files are still the caller's, to abort.
+ */
+int ps_afile_seal_with_dirs(struct ps_afile *const *f, size_t n,
+			    const char *const *dir, size_t nd,
+			    struct ps_error *e);
+
 /* Close and remove the temporary file; f is released.  Never fails. */
 void ps_afile_abort(struct ps_afile *f);
 
@@ -257,6 +269,13 @@ int ps_scratch_read(int fd, void *p, size_t n, off_t off, const char *path,
  */
 unsigned long long ps_fs_bytes_written(void);
 unsigned long long ps_fs_fsyncs(void);
+
+/*
+ * How many directories ps_mkdir_p made in this process (a caller that
+ * synced the parents of its directories knows no entry changed there
+ * while this stays the same).  Safe from any thread; never fails.
+ */
+unsigned long long ps_fs_dirs_made(void);
 
 /* Join a and b with one '/' into a new string (caller frees). */
 char *ps_path_join(const char *a, const char *b);

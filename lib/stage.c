@@ -60,6 +60,15 @@ struct ps_stage {
 	 * (ps_stage_seal), and the positions it holds */
 	struct ps_afile cpf;
 	struct ps_checkpoint *cpnext;
+	/* numbered: the log directories of the tables' versions linked,
+	 * to fsync with the state files (ps_stage_seal) */
+	char **logdirs;
+	size_t nlogdirs;
+	/* the parents sync_dirs made durable last, and ps_fs_dirs_made
+	 * then: while no directory is made, their entries stay durable */
+	char **synced;
+	size_t nsynced;
+	unsigned long long made_then;
 };
 
 /* ---- the test hook ---- */
@@ -566,6 +575,18 @@ static void dtable_forget(struct dtable *dt)
 	dt->c = NULL;
 }
 
+/* Free the *n strings of *v and the array: none left. */
+static void strs_free(char ***v, size_t *n)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
 void ps_stage_close(struct ps_stage *st)
 {
 	size_t i;
@@ -580,6 +601,7 @@ void ps_stage_close(struct ps_stage *st)
 		ps_delta_snapshot_release(&st->dt[i].snap);
 	}
 	free(st->dt);
+	strs_free(&st->synced, &st->nsynced);
 	ps_checkpoint_free(st->committed);
 	ps_checkpoint_free(st->pending);
 	free(st->files);
@@ -750,6 +772,7 @@ static void forget(struct ps_stage *st)
 {
 	size_t i;
 
+	strs_free(&st->logdirs, &st->nlogdirs);
 	for (i = 0; i < st->nfiles; i++)
 		free(st->files[i]);
 	st->nfiles = 0;
@@ -766,6 +789,9 @@ void ps_stage_abort(struct ps_stage *st)
 {
 	size_t i;
 
+	/* the tables' versions linked stay committed */
+	ps_fsync_dirs((const char *const *)st->logdirs, st->nlogdirs, NULL);
+
 	for (i = 0; i < st->nfiles; i++)
 		if (unlink(st->files[i]) == 0)
 			ps_log(PS_WARN, "commit failed: file removed",
@@ -778,15 +804,34 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Are the n sorted parents d[] among those synced last, no directory
+ * made since? */
+static int still_synced(const struct ps_stage *st, char **d, size_t n,
+			unsigned long long made)
+{
+	size_t i;
+
+	if (!st->nsynced || made != st->made_then)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!bsearch(&d[i], st->synced, st->nsynced, sizeof(*d),
+			     cmp_str))
+			return 0;
+	return 1;
+}
+
 /*
  * Make the renames durable: fsync the directory of every file and its
  * parent (a partition directory may be new).  Writers fsync the file and
- * its directory already; this covers the directories they created.
+ * its directory already; this covers the directories they created.  A
+ * parent this process synced before is left alone while it made no
+ * directory since (its entries are the same, and durable).
  */
 static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 {
 	char **d;
 	size_t i, k, n = 0;
+	unsigned long long made = ps_fs_dirs_made();
 	int rc;
 
 	if (!st->nfiles)
@@ -810,7 +855,18 @@ static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 			d[k++] = d[i];
 		else
 			free(d[i]);
-	rc = ps_fsync_dirs((const char *const *)d, k, e);
+	if (still_synced(st, d, k, made)) {
+		rc = 0;
+	} else {
+		strs_free(&st->synced, &st->nsynced);
+		rc = ps_fsync_dirs((const char *const *)d, k, e);
+		if (rc == 0) {
+			st->synced = d;		/* sorted, as bsearch needs */
+			st->nsynced = k;
+			st->made_then = made;
+			return 0;
+		}
+	}
 	for (i = 0; i < k; i++)
 		free(d[i]);
 	free(d);
@@ -1010,8 +1066,10 @@ static int commit_delta(struct ps_stage *st, struct ps_error *e)
  * Every table's log entry is written first and made durable with the
  * others (one wait for them all), then each is linked into place in
  * the tables' order (a reader sees them one after the other, each
- * durable before it is visible), then their directories are fsynced
- * together (before the state, which counts on them).
+ * durable before it is visible); their directories are fsynced before
+ * the state, which counts on them: with the state's files when the
+ * caller seals them (ps_stage_seal), else at once (sync_logs).  When a
+ * table fails, the directories of those linked are fsynced here.
  */
 static int commit_numbered(struct ps_stage *st, struct ps_error *e)
 {
@@ -1042,13 +1100,27 @@ static int commit_numbered(struct ps_stage *st, struct ps_error *e)
 	 * published and the one that failed (none when staging failed) */
 	for (k = 0; k < i; k++)
 		logs[k] = ps_path_join(st->dt[k].t.dir, "_delta_log");
-	if (ps_fsync_dirs((const char *const *)logs, i, rc ? NULL : e) < 0)
-		rc = -1;
+	if (rc == 0) {
+		st->logdirs = logs;	/* synced with the state */
+		st->nlogdirs = i;
+		st->last_ok = st->seq;
+		return 0;
+	}
+	ps_fsync_dirs((const char *const *)logs, i, NULL);
 	for (k = 0; k < i; k++)
 		free(logs[k]);
 	free(logs);
-	if (rc == 0)
-		st->last_ok = st->seq;
+	return rc;
+}
+
+/* The log directories of the tables' versions, unless ps_stage_seal
+ * synced them: durable before the commit point. */
+static int sync_logs(struct ps_stage *st, struct ps_error *e)
+{
+	int rc = ps_fsync_dirs((const char *const *)st->logdirs,
+			       st->nlogdirs, e);
+
+	strs_free(&st->logdirs, &st->nlogdirs);
 	return rc;
 }
 
@@ -1084,10 +1156,14 @@ int ps_stage_seal(struct ps_stage *st, struct ps_afile *const *f, size_t n,
 		all[k++] = f[i];
 	if (st->cpf.tmp && !st->cpf.sealed)
 		all[k++] = &st->cpf;
-	rc = ps_afile_seal_all(all, k, e);
+	/* in the same wait: the tables' log directories (commit_numbered) */
+	rc = ps_afile_seal_with_dirs(all, k, (const char *const *)st->logdirs,
+				     st->nlogdirs, e);
 	free(all);
-	if (rc == 0)
+	if (rc == 0) {
+		strs_free(&st->logdirs, &st->nlogdirs);
 		hook(st, "sealed");
+	}
 	return rc;
 }
 
@@ -1119,7 +1195,7 @@ int ps_stage_commit(struct ps_stage *st, ps_stage_fn save_state,
 		ps_stage_abort(st);
 		return -1;
 	}
-	if (save_state && save_state(ctx, e) < 0) {
+	if ((save_state && save_state(ctx, e) < 0) || sync_logs(st, e) < 0) {
 		ps_stage_abort(st);
 		return -1;
 	}

@@ -46,8 +46,10 @@
  * (1 for new tables, else one more than the highest such txn of any of
  * the tables, so that it never repeats even after a crash between two
  * tables; every table's log entry is written and made durable first,
- * all at once, then each is linked into place in that order, then the
- * log directories synced together after the last one); 3.
+ * all at once, then each is linked into place in that order; the log
+ * directories are synced after the last one, in the same wait as the
+ * state's files when save_state seals them, ps_stage_seal, else at
+ * once: before any file of the state is in place); 3.
  * the state; 4. the commit point, LAKE/_state/TOOL/
  * STREAM.json; 5. the records.  A table is created by its first commit
  * (version 0 holds protocol, metaData and that commit).  Data files are
@@ -214,10 +216,13 @@ int ps_stage_current(struct ps_stage *st, size_t table);
 /*
  * For the save_state step of ps_stage_commit: make the caller's state
  * files f[0..n-1] (written, not committed) durable together with the
- * commit's checkpoint file (numbered commits, or without Delta tables),
- * several fsyncs at once (ps_afile_seal_all); each then commits with its
- * rename and its directory's fsync alone, the checkpoint after the
- * caller's state as before.  Test builds stop here at "sealed".
+ * commit's checkpoint file (numbered commits, or without Delta tables)
+ * and, with numbered commits, the log directories of the tables'
+ * versions, several fsyncs at once (ps_afile_seal_with_dirs); each then
+ * commits with its rename and its directory's fsync alone, the
+ * checkpoint after the caller's state as before.  With numbered
+ * commits a save_state that puts a file in place calls this first.
+ * Test builds stop here at "sealed".
  * Returns 0, or -1 with e filled (74): the caller aborts its files.
  */
 int ps_stage_seal(struct ps_stage *st, struct ps_afile *const *f, size_t n,

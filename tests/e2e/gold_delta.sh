@@ -58,12 +58,14 @@ check 'the fact: a version replaces only the partitions that changed' '
 # Points of the second commit (13 tables a commit): data:2 before any
 # log; logs:2 with every table's log entry written and durable, none
 # linked; table:14 after dim_department, table:16 after the fact,
-# table:26 after the last KPI table (the state not saved yet); sealed:2
-# with the alert levels, the file ranges and the checkpoint written and
-# durable, none in place; commit:2 after the state.  At each the files
+# table:26 after the last KPI table (the state not saved yet); state:2
+# with every entry linked, their directories not yet synced (they are
+# with the state's files); sealed:2 with the alert levels, the file
+# ranges and the checkpoint written and durable with the log
+# directories, none in place; commit:2 after the state.  At each the files
 # made ahead after the first commit are there; a restart (the same
 # input, whose positions say what to skip) leaves no hidden temporary.
-for point in data:2 logs:2 table:14 table:16 table:26 sealed:2 commit:2; do
+for point in data:2 logs:2 table:14 table:16 table:26 state:2 sealed:2 commit:2; do
 	check "SIGKILL at $point: every table opens, a restart equals the uninterrupted run" '
 		rm -rf L &&
 		PS_TEST_STOP=ps-gold:$point "$TB/ps-gold" -L L --now $NOW \

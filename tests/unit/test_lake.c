@@ -745,7 +745,8 @@ Test(stage, numbered_tables_first_one_version_each, .init = mklake,
 }
 
 /* A state file sealed with the commit's checkpoint (ps_stage_seal):
- * both durable in that one call, then each put in place alone. */
+ * both durable in that one call, with the log directories of the two
+ * tables' versions, then each put in place alone. */
 static unsigned long long sealed_syncs;
 
 static int state_sealed(void *ctx, struct ps_error *e)
@@ -760,7 +761,7 @@ static int state_sealed(void *ctx, struct ps_error *e)
 	syncs = ps_fs_fsyncs();
 	cr_assert_eq(ps_stage_seal(st, &fp, 1, e), 0, "%s", e->msg);
 	/* neither in place yet (at the first commit: none before) */
-	if (ps_fs_fsyncs() - syncs == 2) {
+	if (ps_fs_fsyncs() - syncs == 4) {
 		cr_assert(!exists("_state/ps-gold/adm.json"));
 		cr_assert(!exists("_state/ps-gold/adm.mine"));
 	}
@@ -785,7 +786,8 @@ Test(stage, numbered_state_files_are_sealed_with_the_checkpoint,
 	ps_stage_set_position(st, "kafka:t/0", 9, 5);
 	cr_assert_eq(ps_stage_commit(st, state_sealed, NULL, st, &e), 0, "%s",
 		     e.msg);
-	cr_assert_eq(sealed_syncs, 2, "the state file and the checkpoint");
+	cr_assert_eq(sealed_syncs, 4, "the state file, the checkpoint and "
+		     "the tables' log directories");
 	cr_assert(exists("_state/ps-gold/adm.mine"));
 	cr_assert_eq(ps_checkpoint_load(cp, lake, "ps-gold", "adm", &e), 0);
 	cr_assert_eq(ps_checkpoint_get(cp, "kafka:t/0", 9), 5);
@@ -794,9 +796,52 @@ Test(stage, numbered_state_files_are_sealed_with_the_checkpoint,
 	syncs = ps_fs_fsyncs();
 	cr_assert_eq(ps_stage_commit(st, state_sealed, NULL, st, &e), 0, "%s",
 		     e.msg);
-	cr_assert_eq(sealed_syncs, 1);
+	cr_assert_eq(sealed_syncs, 3);
 	cr_assert_gt(ps_fs_fsyncs(), syncs);
+	/* without a save_state the log directories are synced alone */
+	free(put(st, 0, NULL, "*"));
+	syncs = ps_fs_fsyncs();
+	gcommit(st);
+	cr_assert_geq(ps_fs_fsyncs() - syncs, 2);
 	ps_checkpoint_free(cp);
+	ps_stage_close(st);
+}
+
+/* The fsyncs of a commit of one new fact file under sub (no state). */
+static unsigned long long commit_syncs(struct ps_stage *st, const char *sub)
+{
+	unsigned long long syncs = ps_fs_fsyncs();
+
+	free(put(st, 1, sub, NULL));
+	gcommit(st);
+	return ps_fs_fsyncs() - syncs;
+}
+
+/* The parent of the partitions (gold/fact) is synced by the commit that
+ * made a partition, not again while no directory is made (the first
+ * commit makes the tables' log directories after it). */
+Test(stage, parents_synced_again_only_after_a_directory_is_made,
+     .init = mklake, .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st = gold_stage(&e);
+	unsigned long long second, same, made, again;
+
+	cr_assert_not_null(st, "%s", e.msg);
+	commit_syncs(st, "day=1");
+	second = commit_syncs(st, "day=1");
+	same = commit_syncs(st, "day=1");
+	made = commit_syncs(st, "day=2");
+	again = commit_syncs(st, "day=1");
+	cr_assert_eq(second, same + 1, "the log directories were made");
+	cr_assert_eq(made, same + 1, "gold/fact again: day=2 is new");
+	cr_assert_eq(again, same);
+	ps_stage_close(st);
+	/* a new process syncs them once */
+	st = gold_stage(&e);
+	cr_assert_not_null(st, "%s", e.msg);
+	cr_assert_eq(commit_syncs(st, "day=2"), same + 1);
+	cr_assert_eq(commit_syncs(st, "day=2"), same);
 	ps_stage_close(st);
 }
 
