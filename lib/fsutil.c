@@ -162,6 +162,20 @@ static struct pool_dir *pool_find(const char *dir)
 	return NULL;
 }
 
+/* The pool's directory dir, added when missing (pool.mu held). */
+static struct pool_dir *pool_dir_of(const char *dir)
+{
+	struct pool_dir *d = pool_find(dir);
+
+	if (!d) {
+		pool.d = ps_xrealloc(pool.d, (pool.nd + 1) * sizeof(*pool.d));
+		d = &pool.d[pool.nd++];
+		memset(d, 0, sizeof(*d));
+		d->dir = ps_xstrdup(dir);
+	}
+	return d;
+}
+
 /*
  * A file made ahead in dir for the file base, renamed to tmp (its
  * temporary name) and open for writing, or -1 when the pool has none
@@ -175,14 +189,7 @@ static int pool_take(const char *dir, const char *base, const char *tmp)
 
 	pthread_mutex_lock(&pool.mu);
 	if (pool.on) {
-		d = pool_find(dir);
-		if (!d) {
-			pool.d = ps_xrealloc(pool.d,
-					     (pool.nd + 1) * sizeof(*pool.d));
-			d = &pool.d[pool.nd++];
-			memset(d, 0, sizeof(*d));
-			d->dir = ps_xstrdup(dir);
-		}
+		d = pool_dir_of(dir);
 		free(d->stem);
 		d->stem = ps_xstrdup(base);
 		d->taken++;
@@ -875,6 +882,21 @@ void ps_fspool_start(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	pool.on = 1;
+	pthread_mutex_unlock(&pool.mu);
+}
+
+void ps_fspool_want(const char *dir, const char *stem, size_t n)
+{
+	struct pool_dir *d;
+
+	pthread_mutex_lock(&pool.mu);
+	if (pool.on) {
+		d = pool_dir_of(dir);
+		if (!d->stem)
+			d->stem = ps_xstrdup(stem);
+		if (d->taken < n)
+			d->taken = n;
+	}
 	pthread_mutex_unlock(&pool.mu);
 }
 

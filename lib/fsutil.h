@@ -139,6 +139,13 @@ void ps_fspool_start(void);
 void ps_fspool_fill(void);
 
 /*
+ * Before a first fill: the next fill makes n files in directory dir
+ * (as if n had been taken there; named after the file stem until one
+ * is).  Nothing while the pool is off.  Never fails.
+ */
+void ps_fspool_want(const char *dir, const char *stem, size_t n);
+
+/*
  * Wait for the fill under way, remove every file made and not taken,
  * and turn the pool off.  Never fails.
  */

@@ -1604,6 +1604,33 @@ out:
 	return rc;
 }
 
+/*
+ * Reading standard input: the first commit's files made ahead too
+ * (lib/fsutil.h), while the state loads: one in each table's directory
+ * (not the fact's: its files are in the partitions the first commit
+ * names) and each log, three in the state's.  Directories a new lake
+ * has not made yet get none.
+ */
+static void pool_ahead(struct run *r)
+{
+	size_t k, fact = table_index(r, FACT);
+	char *p;
+
+	ps_fspool_start();
+	for (k = 0; k < r->ntables; k++) {
+		if (k != fact)
+			ps_fspool_want(r->tables[k].dir,
+				       "part-00000000000000000000.parquet", 1);
+		p = ps_path_join(r->tables[k].dir, "_delta_log");
+		ps_fspool_want(p, "00000000000000000000.json", 1);
+		free(p);
+	}
+	p = pathf("%s.json", r->o->stream);
+	ps_fspool_want(r->state_dir, p, 3);
+	free(p);
+	ps_fspool_fill();
+}
+
 int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 		ps_gold_write_fn out, void *out_ctx, struct ps_error *e)
 {
@@ -1670,6 +1697,8 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	if (!r.stage || ps_mkdir_p(r.gold_dir, 0755, e) < 0)
 		goto done;
 	clean_temps(r.gold_dir);
+	if (o->read_stdin)
+		pool_ahead(&r);
 	if (load_state(&r, e) < 0)
 		goto done;
 	ps_log(PS_INFO, "state loaded",

@@ -110,6 +110,20 @@ for point in data:2 logs:2 table:14 table:16 table:26 state:2 sealed:2 commit:2;
 		$G readable L >/dev/null && $G same R L'
 done
 
+# Reading standard input, the files of the first commit are made while
+# the state loads (lib/gold_run.c, pool_ahead): one in each table's log
+# and three in the state directory; with no record no commit comes, and
+# they are removed at exit.
+check 'the first live commit finds its files made ahead, removed at exit' '
+	{ sleep 2; } | gold R >/dev/null 2>w.err &
+	gp=$!
+	sleep 1
+	find R -name ".*.pool.*.tmp-*" >w.pool
+	wait $gp &&
+	[ $(grep -c "/_delta_log/\.0*\.json\.pool\." w.pool) -eq 13 ] &&
+	[ $(grep -c "^R/_state/ps-gold/\.admissions\.json\.pool\." w.pool) -eq 3 ] &&
+	[ -z "$(find R -name ".*.tmp-*")" ]'
+
 # killed_at POINT: a new lake L whose ps-gold (the test build, the input
 # clean.ndjson) was SIGKILLed at PS_TEST_STOP point POINT; k.state lists
 # its state directory as it was then.

@@ -700,3 +700,49 @@ Test(fsutil, files_made_ahead_are_taken_by_the_next_round)
 	free(a);
 	free(b);
 }
+
+/* Files wanted before any was taken (ps_fspool_want): the next fill
+ * makes them, named after the stem given; a directory that does not
+ * exist gets none; nothing while the pool is off. */
+Test(fsutil, files_wanted_ahead_of_a_first_round)
+{
+	char *w = in_dir("w"), *gone = in_dir("gone"), *p;
+	struct ps_error e = { 0, "" };
+	ino_t made[4];
+	struct stat st;
+	DIR *dd;
+	struct dirent *de;
+	struct ps_afile f = PS_AFILE_INIT;
+
+	cr_assert_eq(ps_mkdir_p(w, 0755, &e), 0);
+	ps_fspool_want(w, "s.json", 2);		/* off: nothing */
+	ps_fspool_start();
+	ps_fspool_fill();
+	cr_assert_eq(hidden_files(w), 0);
+	ps_fspool_want(w, "s.json", 2);
+	ps_fspool_want(gone, "s.json", 1);
+	ps_fspool_fill();
+	ps_fspool_fill();
+	cr_assert_eq(ps_fspool_held(), 2);
+	cr_assert_eq(pool_inodes(w, made, 4), 2);
+	dd = opendir(w);
+	while ((de = readdir(dd)))
+		if (de->d_name[0] == '.' && strcmp(de->d_name, ".") &&
+		    strcmp(de->d_name, ".."))
+			cr_assert(!strncmp(de->d_name, ".s.json.pool.", 13),
+				  "%s", de->d_name);
+	closedir(dd);
+	cr_assert_neq(stat(gone, &st), 0, "not made");
+	p = in_dir("w/t.json");
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), 0, "%s", e.msg);
+	cr_assert_eq(stat(f.tmp, &st), 0);
+	cr_assert(st.st_ino == made[0] || st.st_ino == made[1]);
+	cr_assert_eq(ps_afile_write(&f, "t", 1, &e), 0);
+	cr_assert_eq(ps_afile_commit(&f, &e), 0, "%s", e.msg);
+	assert_content(p, "t", 1);
+	ps_fspool_stop();
+	cr_assert_eq(hidden_files(w), 0);
+	free(p);
+	free(w);
+	free(gone);
+}
