@@ -1594,7 +1594,7 @@ int ps_delta_commit_write(const char *dir, struct ps_delta_commit *c,
 	if (c->create) {
 		char *ld = log_path(dir, -1, "");
 
-		rc = ps_mkdir_p(ld, 0755, e);
+		rc = ps_mkdir_durable(ld, 0755, e);
 		free(ld);
 		if (rc)
 			return -1;

@@ -38,9 +38,12 @@ static int write_errno_code(int err)
 	return PS_EX_IOERR;
 }
 
-int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
+/* mkdir -p; with durable, the parent of every directory made is fsynced
+ * (the first made's parent, then each made but the last). */
+static int mkdir_p(const char *dir, mode_t mode, int durable,
+		   struct ps_error *e)
 {
-	char *p, *s;
+	char *p, *s, *first = NULL;
 	int rc = 0;
 
 	if (!*dir)
@@ -56,6 +59,8 @@ int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
 		*s = '\0';
 		if (mkdir(p, mode) == 0) {
 			atomic_fetch_add(&dirs_made, 1);
+			if (!first)
+				first = s;
 		} else {
 			int err = errno;
 
@@ -73,8 +78,38 @@ int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
 		if (!c)
 			break;
 	}
+	if (rc == 0 && durable && first) {
+		/* p is whole again: the prefixes that end at each slash from
+		 * the one before the first directory made name its parent
+		 * and the others made but the last ("." for a relative
+		 * path's first, "/" for the root) */
+		char *cut = first - 1;
+
+		while (cut > p && *cut != '/')
+			cut--;
+		if (*cut != '/') {
+			rc = ps_fsync_dir(".", e);
+			cut = strchr(cut, '/');
+		}
+		while (rc == 0 && cut) {
+			*cut = '\0';
+			rc = ps_fsync_dir(cut == p ? "/" : p, e);
+			*cut = '/';
+			cut = strchr(cut + 1, '/');
+		}
+	}
 	free(p);
 	return rc;
+}
+
+int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e)
+{
+	return mkdir_p(dir, mode, 0, e);
+}
+
+int ps_mkdir_durable(const char *dir, mode_t mode, struct ps_error *e)
+{
+	return mkdir_p(dir, mode, 1, e);
 }
 
 int ps_fsync_dir(const char *dir, struct ps_error *e)

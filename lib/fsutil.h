@@ -20,6 +20,11 @@
 
 /* Create dir and its parents (like mkdir -p).  Returns 0 or -1 (73). */
 int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e);
+/* ps_mkdir_p, and the directories it made durable: the parent of each
+ * is fsynced before it returns (the lake, its state and a table's log
+ * directories, made once; partitions are the commits' to sync).  Returns
+ * 0 or -1 with e (73, or 74 when a sync fails). */
+int ps_mkdir_durable(const char *dir, mode_t mode, struct ps_error *e);
 
 /* fsync a directory so renames in it are durable.  Returns 0 or -1 (74). */
 int ps_fsync_dir(const char *dir, struct ps_error *e);

@@ -1694,7 +1694,7 @@ int ps_gold_run(const struct ps_gold_opts *o, int in_fd,
 	so.delta = r.tables;
 	so.ndelta = r.ntables;
 	r.stage = ps_stage_open(&so, e);
-	if (!r.stage || ps_mkdir_p(r.gold_dir, 0755, e) < 0)
+	if (!r.stage || ps_mkdir_durable(r.gold_dir, 0755, e) < 0)
 		goto done;
 	clean_temps(r.gold_dir);
 	if (o->read_stdin)

@@ -919,7 +919,7 @@ static int state_dir(struct ps_buf *b, const char *lake, const char *tool,
 {
 	ps_buf_adds(b, lake);
 	ps_buf_addf(b, "/_state/%s", tool);
-	return ps_mkdir_p(b->data, 0755, e);
+	return ps_mkdir_durable(b->data, 0755, e);
 }
 
 struct ps_lake_lock *ps_lake_lock(const char *lake, const char *tool,

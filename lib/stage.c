@@ -65,10 +65,15 @@ struct ps_stage {
 	char **logdirs;
 	size_t nlogdirs;
 	/* the parents sync_dirs made durable last, and ps_fs_dirs_made
-	 * then: while no directory is made, their entries stay durable */
+	 * then: while no directory is made, their entries stay durable;
+	 * and the files' directories that existed when their parents were
+	 * synced (sorted): a directory not among them may be another
+	 * process's (a shared table, the quarantine), its entry not durable */
 	char **synced;
 	size_t nsynced;
 	unsigned long long made_then;
+	char **known;
+	size_t nknown;
 };
 
 /* ---- the test hook ---- */
@@ -283,7 +288,7 @@ static int create_table(struct ps_stage *st, struct dtable *dt,
 		ps_lake_txn_app_id(&app, st->tool, st->stream, src, len);
 		ps_delta_commit_txn(c, app.data, pos, now);
 	}
-	if (ps_mkdir_p(dt->t.dir, 0755, e) < 0)
+	if (ps_mkdir_durable(dt->t.dir, 0755, e) < 0)
 		goto fail;
 	if (ps_delta_commit_write(dt->t.dir, c, now, 0, &v, e) < 0) {
 		/* another writer created it first */
@@ -497,7 +502,7 @@ static struct ps_stage *stage_open(const struct ps_stage_opts *o,
 	st->pending = ps_checkpoint_new();
 	ps_buf_addf(&b, "%s/%s", o->tool, o->stream);
 	st->app_id = ps_buf_detach(&b, NULL);
-	if (ps_mkdir_p(o->lake, 0755, e) < 0)
+	if (ps_mkdir_durable(o->lake, 0755, e) < 0)
 		goto fail;
 	st->lock = ps_lake_lock_mode(o->lake, o->tool, o->stream,
 				     o->lock_wait, shared, e);
@@ -602,6 +607,7 @@ void ps_stage_close(struct ps_stage *st)
 	}
 	free(st->dt);
 	strs_free(&st->synced, &st->nsynced);
+	strs_free(&st->known, &st->nknown);
 	ps_checkpoint_free(st->committed);
 	ps_checkpoint_free(st->pending);
 	free(st->files);
@@ -804,58 +810,84 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Are the n sorted parents d[] among those synced last, no directory
- * made since? */
-static int still_synced(const struct ps_stage *st, char **d, size_t n,
-			unsigned long long made)
+/* Is each of the n sorted strings d[] among the sorted v[]? */
+static int all_in(char *const *d, size_t n, char *const *v, size_t nv)
 {
 	size_t i;
 
-	if (!st->nsynced || made != st->made_then)
-		return 0;
 	for (i = 0; i < n; i++)
-		if (!bsearch(&d[i], st->synced, st->nsynced, sizeof(*d),
-			     cmp_str))
+		if (!bsearch(&d[i], v, nv, sizeof(*d), cmp_str))
 			return 0;
 	return 1;
+}
+
+/* Sort v[0..n) and free its duplicates; returns how many are left. */
+static size_t sort_unique(char **v, size_t n)
+{
+	size_t i, k = 0;
+
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[i], v[k - 1]))
+			v[k++] = v[i];
+		else
+			free(v[i]);
+	return k;
+}
+
+/* The most directories st->known holds: past it, it starts again. */
+#define KNOWN_MAX 65536
+
+/* Add the n sorted directories d[] (taken) to st->known. */
+static void know(struct ps_stage *st, char **d, size_t n)
+{
+	if (st->nknown + n > KNOWN_MAX)
+		strs_free(&st->known, &st->nknown);
+	st->known = ps_xrealloc(st->known, (st->nknown + n + 1) *
+				sizeof(*st->known));
+	memcpy(st->known + st->nknown, d, n * sizeof(*d));
+	st->nknown = sort_unique(st->known, st->nknown + n);
+	free(d);
 }
 
 /*
  * Make the renames durable: fsync the directory of every file and its
  * parent (a partition directory may be new).  Writers fsync the file and
- * its directory already; this covers the directories they created.  A
- * parent this process synced before is left alone while it made no
- * directory since (its entries are the same, and durable).
+ * its directory already; this covers the directories they created.  The
+ * parents this process synced last are left alone while it made no
+ * directory since and every file is in a directory that existed when
+ * they were synced (their entries are the same, and durable); a
+ * directory made by another process (a shared table's writers, bronze
+ * and silver in the quarantine) is synced again.
  */
 static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 {
-	char **d;
-	size_t i, k, n = 0;
+	char **d, **fd;
+	size_t i, k, nf, n = 0;
 	unsigned long long made = ps_fs_dirs_made();
 	int rc;
 
 	if (!st->nfiles)
 		return 0;
 	d = ps_xmalloc(st->nfiles * sizeof(*d));
+	fd = ps_xmalloc(st->nfiles * sizeof(*fd));
 	for (i = 0; i < st->nfiles; i++) {
 		char *s = ps_xstrdup(st->files[i]), *slash;
 
 		slash = strrchr(s, '/');
-		if (slash && slash != s) {
+		if (slash && slash != s)
 			*slash = '\0';
-			slash = strrchr(s, '/');
-		}
+		fd[n] = ps_xstrdup(s);	/* the file's directory */
+		slash = strrchr(s, '/');
 		if (slash && slash != s)
 			*slash = '\0';	/* the partition's parent */
 		d[n++] = s;
 	}
-	qsort(d, n, sizeof(*d), cmp_str);
-	for (i = 0, k = 0; i < n; i++)
-		if (i == 0 || strcmp(d[i], d[k - 1]))
-			d[k++] = d[i];
-		else
-			free(d[i]);
-	if (still_synced(st, d, k, made)) {
+	k = sort_unique(d, n);
+	nf = sort_unique(fd, n);
+	if (st->nsynced && made == st->made_then &&
+	    all_in(d, k, st->synced, st->nsynced) &&
+	    all_in(fd, nf, st->known, st->nknown)) {
 		rc = 0;
 	} else {
 		strs_free(&st->synced, &st->nsynced);
@@ -864,12 +896,16 @@ static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 			st->synced = d;		/* sorted, as bsearch needs */
 			st->nsynced = k;
 			st->made_then = made;
+			know(st, fd, nf);
 			return 0;
 		}
 	}
 	for (i = 0; i < k; i++)
 		free(d[i]);
 	free(d);
+	for (i = 0; i < nf; i++)
+		free(fd[i]);
+	free(fd);
 	return rc;
 }
 

@@ -342,6 +342,36 @@ Test(fsutil, mkdir_p_relative)
 	cr_assert_eq(chdir(cwd), 0);
 }
 
+/* ps_mkdir_durable fsyncs the parent of each directory it made, and
+ * nothing when they exist (a relative path's first parent is "."). */
+Test(fsutil, mkdir_durable_syncs_the_parents_of_what_it_made)
+{
+	struct ps_error e = { 0, "" };
+	struct stat st;
+	char *deep = in_dir("d/e/f");
+	char *deeper = in_dir("d/e/f/g");
+	unsigned long long f0 = ps_fs_fsyncs();
+	char cwd[4096];
+
+	cr_assert_eq(ps_mkdir_durable(deep, 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(stat(deep, &st), 0);
+	cr_assert_eq(ps_fs_fsyncs() - f0, 3, "dir, d and d/e");
+	f0 = ps_fs_fsyncs();
+	cr_assert_eq(ps_mkdir_durable(deep, 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - f0, 0, "nothing made");
+	cr_assert_eq(ps_mkdir_durable(deeper, 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - f0, 1, "d/e/f");
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(dir), 0);
+	f0 = ps_fs_fsyncs();
+	cr_assert_eq(ps_mkdir_durable("r/s", 0755, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_fs_fsyncs() - f0, 2, ". and r");
+	cr_assert_eq(stat("r/s", &st), 0);
+	cr_assert_eq(chdir(cwd), 0);
+	free(deep);
+	free(deeper);
+}
+
 Test(fsutil, read_file)
 {
 	struct ps_buf b = PS_BUF_INIT;

@@ -845,6 +845,30 @@ Test(stage, parents_synced_again_only_after_a_directory_is_made,
 	ps_stage_close(st);
 }
 
+/* A partition another process made (a shared table's other writer,
+ * bronze in the quarantine) may not have its entry durable yet: a
+ * commit into it syncs the parent again, though this process made no
+ * directory. */
+Test(stage, parents_synced_again_for_another_process_directory,
+     .init = mklake, .fini = rmlake)
+{
+	struct ps_error e = { 0, "" };
+	struct ps_stage *st = gold_stage(&e);
+	unsigned long long same;
+	char *other = lpath("gold/fact/day=7");
+
+	cr_assert_not_null(st, "%s", e.msg);
+	commit_syncs(st, "day=1");
+	commit_syncs(st, "day=1");
+	same = commit_syncs(st, "day=1");
+	cr_assert_eq(mkdir(other, 0755), 0);	/* not through ps_mkdir_p */
+	cr_assert_eq(commit_syncs(st, "day=7"), same + 1, "gold/fact again");
+	cr_assert_eq(commit_syncs(st, "day=7"), same);
+	cr_assert_eq(commit_syncs(st, "day=1"), same, "both known");
+	ps_stage_close(st);
+	free(other);
+}
+
 Test(stage, numbered_partitions_replace_only_their_files, .init = mklake,
      .fini = rmlake)
 {
