@@ -237,9 +237,17 @@ static int pool_take(const char *dir, const char *base, const char *tmp)
 	pthread_mutex_unlock(&pool.mu);
 	if (!name)
 		return -1;
-	/* gone meanwhile (a cleanup of temporaries): made now instead */
-	if (rename(name, tmp) == 0)
+	/* gone meanwhile (a cleanup of temporaries): made now instead; a
+	 * file that cannot be renamed or opened (no room for the name, a
+	 * umask without write) is removed, and the file made as without the
+	 * pool */
+	if (rename(name, tmp) == 0) {
 		fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0)
+			unlink(tmp);
+	} else if (errno != ENOENT) {
+		unlink(name);
+	}
 	free(name);
 	return fd;
 }
@@ -772,7 +780,8 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
 	return 0;
 }
 
-int ps_temp_writer_alive(const char *name)
+/* The PID in a temporary's name (".tmp-PID", the last one), or 0. */
+static long temp_pid(const char *name)
 {
 	const char *t = strstr(name, ".tmp-"), *q;
 	char *end;
@@ -786,10 +795,17 @@ int ps_temp_writer_alive(const char *name)
 	pid = strtol(t + 5, &end, 10);
 	if (*end || end == t + 5 || errno || pid <= 0)
 		return 0;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	return pid;
 }
 
-int ps_remove_stale_temps(const char *dir)
+int ps_temp_writer_alive(const char *name)
+{
+	long pid = temp_pid(name);
+
+	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static int remove_temps(const char *dir, int mine_too)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -799,7 +815,8 @@ int ps_remove_stale_temps(const char *dir)
 		return 0;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") &&
-		    !ps_temp_writer_alive(de->d_name)) {
+		    (!ps_temp_writer_alive(de->d_name) ||
+		     (mine_too && temp_pid(de->d_name) == (long)getpid()))) {
 			char *p = ps_path_join(dir, de->d_name);
 
 			if (unlink(p) == 0)
@@ -809,6 +826,16 @@ int ps_remove_stale_temps(const char *dir)
 	}
 	closedir(d);
 	return n;
+}
+
+int ps_remove_stale_temps(const char *dir)
+{
+	return remove_temps(dir, 0);
+}
+
+int ps_remove_temps_at_start(const char *dir)
+{
+	return remove_temps(dir, 1);
 }
 
 char *ps_path_join(const char *a, const char *b)

@@ -236,6 +236,10 @@ int ps_read_file(const char *path, struct ps_buf *b, size_t max,
  * missing dir is not an error.
  */
 int ps_remove_stale_temps(const char *dir);
+/* ps_remove_stale_temps, and this process's too: for a directory it has
+ * not written yet (a restart with the PID of the run it follows, as in a
+ * container, leaves nothing behind). */
+int ps_remove_temps_at_start(const char *dir);
 
 /*
  * 1 when the writer of the temporary file name (".NAME.tmp-PID") is a

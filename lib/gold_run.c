@@ -137,7 +137,9 @@ static char *pathf(const char *fmt, ...)
 	return ps_buf_detach(&b, NULL);
 }
 
-/* Remove hidden temporary files a killed run left in LAKE/gold. */
+/* Remove hidden temporary files a killed run left in LAKE/gold (this
+ * process has written none yet: its PID may be the killed run's, as in
+ * a container). */
 static void clean_temps(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -145,7 +147,7 @@ static void clean_temps(const char *dir)
 
 	if (!d)
 		return;
-	ps_remove_stale_temps(dir);
+	ps_remove_temps_at_start(dir);
 	while ((de = readdir(d))) {
 		char *sub;
 

@@ -648,6 +648,58 @@ static void commit_file(const char *name, const char *s, mode_t mode)
  * again; stop removes what is left, and a directory nothing is taken
  * from for 16 fills gives its files back.
  */
+/* A file made ahead that cannot be opened once taken (here: no file
+ * descriptor left) is removed: the failed open leaves no temporary. */
+Test(fsutil, a_made_file_that_cannot_be_opened_leaves_nothing)
+{
+	char *a = in_dir("a"), *p = in_dir("a/x2");
+	struct ps_afile f = PS_AFILE_INIT;
+	struct ps_error e = { 0, "" };
+	struct rlimit rl, low;
+	int fd;
+
+	ps_fspool_start();
+	commit_file("a/x1", "one", 0644);
+	ps_fspool_fill();
+	ps_fspool_fill();	/* waits for the one before */
+	cr_assert_eq(hidden_files(a), 1);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	fd = open("/dev/null", O_RDONLY);	/* the lowest free one */
+	cr_assert_geq(fd, 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)fd;	/* none free from here */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	cr_assert_eq(ps_afile_open(&f, p, 0644, &e), -1);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	close(fd);
+	cr_assert_eq(e.code, 73, "%s", e.msg);
+	cr_assert_eq(hidden_files(a), 0, "the taken file is removed");
+	ps_fspool_stop();
+	free(a);
+	free(p);
+}
+
+/* At start a directory's temporaries carrying this process's PID are a
+ * killed run's (a container restarts with the same PID): removed there,
+ * kept by the usual cleanup. */
+Test(fsutil, temporaries_of_this_pid_removed_at_start)
+{
+	char *a = in_dir("s"), name[64], *p;
+	struct ps_error e = { 0, "" };
+
+	cr_assert_eq(ps_mkdir_p(a, 0755, &e), 0);
+	snprintf(name, sizeof(name), "s/.part-1.parquet.pool.0.tmp-%ld",
+		 (long)getpid());
+	p = in_dir(name);
+	cr_assert_eq(ps_write_file_atomic(p, "", 0, 0644, &e), 0, "%s", e.msg);
+	cr_assert_eq(ps_remove_stale_temps(a), 0, "a live writer's");
+	cr_assert_eq(hidden_files(a), 1);
+	cr_assert_eq(ps_remove_temps_at_start(a), 1);
+	cr_assert_eq(hidden_files(a), 0);
+	free(p);
+	free(a);
+}
+
 Test(fsutil, files_made_ahead_are_taken_by_the_next_round)
 {
 	char *a = in_dir("a"), *b = in_dir("b"), *p, *q;
