@@ -513,6 +513,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+size_t ps_strs_sort_unique(char **v, size_t n)
+{
+	size_t i, k = 0;
+
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[i], v[k - 1]))
+			v[k++] = v[i];
+		else
+			free(v[i]);
+	return k;
+}
+
 /* At most this many fsyncs in flight at once (sync_all). */
 #define SYNC_THREADS 8
 
@@ -583,12 +596,7 @@ int ps_fsgroup_commit(struct ps_fsgroup *g, struct ps_error *e)
 		}
 	}
 	/* One fsync per distinct directory, all at once. */
-	qsort(dirs, done, sizeof(*dirs), cmp_str);
-	for (i = 0; i < done; i++)
-		if (i == 0 || strcmp(dirs[i], dirs[nd - 1]))
-			dirs[nd++] = dirs[i];
-		else
-			free(dirs[i]);
+	nd = ps_strs_sort_unique(dirs, done);
 	rc = rc ? rc : ps_fsync_dirs((const char *const *)dirs, nd, e);
 	for (i = 0; i < nd; i++)
 		free(dirs[i]);
@@ -798,13 +806,20 @@ static long temp_pid(const char *name)
 	return pid;
 }
 
+static int pid_alive(long pid)
+{
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 int ps_temp_writer_alive(const char *name)
 {
 	long pid = temp_pid(name);
 
-	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	return pid && pid_alive(pid);
 }
 
+/* Remove dir's temporaries whose writer is not running (or is this
+ * process, with mine_too). */
 static int remove_temps(const char *dir, int mine_too)
 {
 	DIR *d = opendir(dir);
@@ -814,15 +829,19 @@ static int remove_temps(const char *dir, int mine_too)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") &&
-		    (!ps_temp_writer_alive(de->d_name) ||
-		     (mine_too && temp_pid(de->d_name) == (long)getpid()))) {
-			char *p = ps_path_join(dir, de->d_name);
+		long pid;
+		char *p;
 
-			if (unlink(p) == 0)
-				n++;
-			free(p);
-		}
+		if (de->d_name[0] != '.' || !strstr(de->d_name, ".tmp-"))
+			continue;
+		pid = temp_pid(de->d_name);
+		if (pid && pid_alive(pid) &&
+		    !(mine_too && pid == (long)getpid()))
+			continue;
+		p = ps_path_join(dir, de->d_name);
+		if (unlink(p) == 0)
+			n++;
+		free(p);
 	}
 	closedir(d);
 	return n;

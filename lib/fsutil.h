@@ -26,6 +26,10 @@ int ps_mkdir_p(const char *dir, mode_t mode, struct ps_error *e);
  * 0 or -1 with e (73, or 74 when a sync fails). */
 int ps_mkdir_durable(const char *dir, mode_t mode, struct ps_error *e);
 
+/* Sort the n strings v[] (strcmp order) and free their duplicates, which
+ * leave the array; returns how many are left. */
+size_t ps_strs_sort_unique(char **v, size_t n);
+
 /* fsync a directory so renames in it are durable.  Returns 0 or -1 (74). */
 int ps_fsync_dir(const char *dir, struct ps_error *e);
 

@@ -821,20 +821,6 @@ static int all_in(char *const *d, size_t n, char *const *v, size_t nv)
 	return 1;
 }
 
-/* Sort v[0..n) and free its duplicates; returns how many are left. */
-static size_t sort_unique(char **v, size_t n)
-{
-	size_t i, k = 0;
-
-	qsort(v, n, sizeof(*v), cmp_str);
-	for (i = 0; i < n; i++)
-		if (k == 0 || strcmp(v[i], v[k - 1]))
-			v[k++] = v[i];
-		else
-			free(v[i]);
-	return k;
-}
-
 /* The most directories st->known holds: past it, it starts again. */
 #define KNOWN_MAX 65536
 
@@ -846,7 +832,7 @@ static void know(struct ps_stage *st, char **d, size_t n)
 	st->known = ps_xrealloc(st->known, (st->nknown + n + 1) *
 				sizeof(*st->known));
 	memcpy(st->known + st->nknown, d, n * sizeof(*d));
-	st->nknown = sort_unique(st->known, st->nknown + n);
+	st->nknown = ps_strs_sort_unique(st->known, st->nknown + n);
 	free(d);
 }
 
@@ -883,8 +869,8 @@ static int sync_dirs(struct ps_stage *st, struct ps_error *e)
 			*slash = '\0';	/* the partition's parent */
 		d[n++] = s;
 	}
-	k = sort_unique(d, n);
-	nf = sort_unique(fd, n);
+	k = ps_strs_sort_unique(d, n);
+	nf = ps_strs_sort_unique(fd, n);
 	if (st->nsynced && made == st->made_then &&
 	    all_in(d, k, st->synced, st->nsynced) &&
 	    all_in(fd, nf, st->known, st->nknown)) {
